@@ -1,0 +1,63 @@
+"""artifact_cache: a Jupyter-friendly artifact cache for data-science pipelines.
+
+>>> import artifact_cache as ac
+>>> store = ac.open_store("memory://doc-init")
+>>> _ = store.save("extract", [1, 2, 3])
+>>> store.get("extract")
+[1, 2, 3]
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .config import open_store
+from .errors import (
+    ArtifactNotFoundError,
+    ArtifactStoreError,
+    IntegrityError,
+    InvalidStepIdError,
+    PayloadMissingError,
+    SerializationError,
+    StoreFormatError,
+    UnknownSchemeError,
+)
+from .info import ArtifactInfo, ArtifactRef
+from .serializers import Serializer, register_serializer, serializers
+from .store import ArtifactList, ArtifactStore, GcReport, lineage_of
+
+if TYPE_CHECKING:
+    from .widget import ArtifactBrowser
+
+__all__ = [
+    "ArtifactBrowser",
+    "ArtifactInfo",
+    "ArtifactList",
+    "ArtifactNotFoundError",
+    "ArtifactRef",
+    "ArtifactStore",
+    "ArtifactStoreError",
+    "GcReport",
+    "IntegrityError",
+    "InvalidStepIdError",
+    "PayloadMissingError",
+    "SerializationError",
+    "Serializer",
+    "StoreFormatError",
+    "UnknownSchemeError",
+    "lineage_of",
+    "open_store",
+    "register_serializer",
+    "serializers",
+]
+
+__version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    # The widget pulls in ipywidgets: load it only when asked for.
+    if name == "ArtifactBrowser":
+        from .widget import ArtifactBrowser
+
+        return ArtifactBrowser
+    raise AttributeError(f"module 'artifact_cache' has no attribute {name!r}")

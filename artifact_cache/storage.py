@@ -1,0 +1,257 @@
+"""The storage layer: the store's layout on any fsspec filesystem, and its atomic writes.
+
+This is the only module that imports fsspec. It knows paths, bytes and records' text; it
+knows nothing of objects or serializers. Layout (documented in docs/format.md)::
+
+    <root>/STORE.json                   format marker and version
+    <root>/objects/ab/abcdef...         payloads, named by their digest
+    <root>/refs/<step_id>/@<key>.json   one record per artifact
+
+Every file becomes visible atomically: on local disks it is written under a temporary
+name in the same folder and renamed; on object stores it is one PUT (or one completed
+multipart upload), which is atomic there; on ``memory://`` the file is set in one step.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import IO, Any
+
+import fsspec
+from fsspec.implementations.local import LocalFileSystem
+
+from .errors import ArtifactStoreError, StoreFormatError, UnknownSchemeError
+
+__all__ = ["FORMAT_VERSION", "Storage", "TMP_PREFIX"]
+
+FORMAT_VERSION = 1
+"""Version of the on-storage layout written by this release (see docs/format.md)."""
+
+TMP_PREFIX = ".tmp-"
+"""Prefix of the temporary names local writes go through before their rename."""
+
+_RECORD_SUFFIX = ".json"
+_CHUNK = 64 * 2**20
+_SMALL = 16 * 2**20
+"""Payloads up to this size are read with one ``cat_file`` (one GET on object stores)."""
+
+
+def _filesystem(url: str, storage_options: dict[str, Any]) -> tuple[Any, str]:
+    try:
+        return fsspec.core.url_to_fs(url, **storage_options)
+    except ValueError as exc:
+        if "not known" not in str(exc) and "not available" not in str(exc):
+            raise ArtifactStoreError(f"cannot open store {url}: {exc}") from exc
+        known = ", ".join(sorted(fsspec.available_protocols()))
+        scheme = url.split("://", 1)[0]
+        msg = f"cannot open store {url}: unknown URL scheme {scheme!r}; fsspec knows: {known}"
+        raise UnknownSchemeError(msg) from exc
+    except ImportError as exc:
+        # fsspec's message names the package to install ("Install s3fs to access S3").
+        msg = f"cannot open store {url}: {exc}"
+        raise ArtifactStoreError(msg) from exc
+
+
+class Storage:
+    """Paths and atomic reads/writes of payloads and records under one root."""
+
+    def __init__(self, url: str, storage_options: dict[str, Any]) -> None:
+        self.fs, path = _filesystem(url, storage_options)
+        self.root = path.rstrip("/") or path
+        self.url = url
+        self.is_local = isinstance(self.fs, LocalFileSystem)
+        self._format_checked = False
+
+    # ----------------------------------------------------------------- paths
+    def object_path(self, digest: str) -> str:
+        return f"{self.root}/objects/{digest[:2]}/{digest}"
+
+    def record_dir(self, step_id: str) -> str:
+        return f"{self.root}/refs/{step_id}"
+
+    def record_path(self, step_id: str, key: str) -> str:
+        return f"{self.root}/refs/{step_id}/@{key}{_RECORD_SUFFIX}"
+
+    def uri(self, path: str) -> str:
+        return str(self.fs.unstrip_protocol(path))
+
+    @staticmethod
+    def parse_record_path(path: str, refs_root: str) -> tuple[str, str] | None:
+        """Split ``.../refs/<step_id>/@<key>.json`` into (step_id, key), else None."""
+        rel = path[len(refs_root) + 1 :] if path.startswith(refs_root + "/") else None
+        if not rel or not rel.endswith(_RECORD_SUFFIX):
+            return None
+        step_id, _, name = rel.rpartition("/")
+        if not step_id or not name.startswith("@"):
+            return None
+        return step_id, name[1 : -len(_RECORD_SUFFIX)]
+
+    # ----------------------------------------------------------------- format
+    def check_format(self) -> None:
+        """Refuse a store written in a newer format; run once per Storage."""
+        if self._format_checked:
+            return
+        try:
+            marker = json.loads(self.fs.cat_file(f"{self.root}/STORE.json"))
+        except FileNotFoundError:
+            marker = None
+        if marker is not None:
+            version = marker.get("version") if isinstance(marker, dict) else None
+            if not isinstance(version, int) or version > FORMAT_VERSION:
+                msg = (
+                    f"store {self.url} has format version {version!r}, newer than this "
+                    f"artifact_cache reads ({FORMAT_VERSION}); upgrade artifact_cache"
+                )
+                raise StoreFormatError(msg)
+        self._format_checked = True
+
+    def ensure_marker(self) -> None:
+        """Write STORE.json if it is missing (called before the first write)."""
+        path = f"{self.root}/STORE.json"
+        if self.fs.exists(path):
+            return
+        text = json.dumps({"format": "artifact_cache", "version": FORMAT_VERSION})
+        self._put(path, [text.encode()], len(text))
+
+    # ----------------------------------------------------------------- writes
+    def _put(self, path: str, chunks: Sequence[bytes | bytearray | memoryview], size: int) -> None:
+        """Make ``path`` hold the concatenation of ``chunks``, visible all at once."""
+        if self.is_local:
+            folder = path.rsplit("/", 1)[0]
+            os.makedirs(folder, exist_ok=True)
+            tmp = f"{folder}/{TMP_PREFIX}{uuid.uuid4().hex}"
+            try:
+                with open(tmp, "wb") as f:
+                    for chunk in chunks:
+                        f.write(chunk)
+                os.replace(tmp, path)
+            except BaseException:
+                # A KeyboardInterrupt mid-write must not leave the temporary behind either.
+                try:
+                    os.unlink(tmp)
+                except FileNotFoundError:
+                    pass
+                raise
+        elif size < _SMALL or len(chunks) == 1:
+            data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            self.fs.pipe_file(path, bytes(data) if isinstance(data, memoryview) else data)
+        else:
+            # Object stores: a multipart upload becomes visible only when completed.
+            with self.fs.open(path, "wb") as f:
+                for chunk in chunks:
+                    f.write(chunk)
+
+    def has_object(self, digest: str, size: int) -> bool:
+        """True if the payload is stored whole (a short file from a crash does not count)."""
+        try:
+            return int(self.fs.size(self.object_path(digest))) == size
+        except FileNotFoundError:
+            return False
+
+    def put_object(
+        self, digest: str, chunks: Sequence[bytes | bytearray | memoryview], size: int
+    ) -> None:
+        self._put(self.object_path(digest), chunks, size)
+
+    def put_record(self, step_id: str, key: str, text: str) -> None:
+        data = text.encode()
+        self._put(self.record_path(step_id, key), [data], len(data))
+
+    # ----------------------------------------------------------------- reads
+    def read_object(self, digest: str, size: int) -> bytearray:
+        """Read a whole payload into one new buffer (arrays may wrap it without a copy)."""
+        path = self.object_path(digest)
+        if size <= _SMALL:
+            return bytearray(self.fs.cat_file(path))
+        out = bytearray(size)
+        view = memoryview(out)
+        pos = 0
+        with self.fs.open(path, "rb", block_size=_CHUNK, cache_type="none") as f:
+            while pos < size:
+                n = f.readinto(view[pos : pos + _CHUNK])
+                if not n:
+                    break
+                pos += n
+            extra = f.read(1)
+        if pos < size:
+            return out[:pos]
+        if extra:
+            out.extend(extra)  # longer than recorded: let the digest check say so
+        return out
+
+    def open_object(self, digest: str) -> IO[bytes]:
+        return self.fs.open(self.object_path(digest), "rb")  # type: ignore[no-any-return]
+
+    def sign_object(self, digest: str, expires: int) -> str:
+        path = self.object_path(digest)
+        if self.is_local:
+            if not os.path.exists(path):
+                raise FileNotFoundError(path)
+            return self.uri(path)
+        return str(self.fs.sign(path, expiration=expires))
+
+    def read_record(self, step_id: str, key: str) -> bytes:
+        return bytes(self.fs.cat_file(self.record_path(step_id, key)))
+
+    def read_many(self, paths: Sequence[str]) -> dict[str, bytes | Exception]:
+        """Fetch many small files at once (concurrently on async filesystems like s3fs)."""
+        if not paths:
+            return {}
+        if len(paths) == 1:
+            try:
+                return {paths[0]: self.fs.cat_file(paths[0])}
+            except FileNotFoundError as exc:
+                return {paths[0]: exc}
+        out = self.fs.cat(list(paths), on_error="return")
+        return {self.fs._strip_protocol(k): v for k, v in out.items()}
+
+    # ----------------------------------------------------------------- listing
+    def record_paths(self, prefix: str = "") -> list[str]:
+        """Paths of every record under ``refs/<prefix>`` (one recursive listing)."""
+        refs = f"{self.root}/refs"
+        base = refs if not prefix else f"{refs}/{prefix.strip('/')}"
+        self.fs.invalidate_cache(base)
+        try:
+            found: Iterable[str] = self.fs.find(base)
+        except FileNotFoundError:
+            return []
+        return [p for p in found if p.endswith(_RECORD_SUFFIX) and "/@" in p]
+
+    def step_record_paths(self, step_id: str) -> list[str]:
+        """Paths of the records of exactly one step id (not its children)."""
+        folder = self.record_dir(step_id)
+        self.fs.invalidate_cache(folder)
+        try:
+            names = self.fs.ls(folder, detail=False)
+        except FileNotFoundError:
+            return []
+        return [
+            p for p in (self.fs._strip_protocol(n) for n in names)
+            if p.rsplit("/", 1)[-1].startswith("@") and p.endswith(_RECORD_SUFFIX)
+        ]
+
+    def objects(self) -> list[dict[str, Any]]:
+        """Every file under ``objects/`` with its size and modification time."""
+        base = f"{self.root}/objects"
+        self.fs.invalidate_cache(base)
+        try:
+            found = self.fs.find(base, detail=True)
+        except FileNotFoundError:
+            return []
+        return list(found.values())
+
+    # ----------------------------------------------------------------- removal
+    def remove(self, paths: Sequence[str]) -> None:
+        if paths:
+            self.fs.rm(list(paths))
+
+    def remove_all(self) -> None:
+        for sub in ("refs", "objects"):
+            path = f"{self.root}/{sub}"
+            try:
+                self.fs.rm(path, recursive=True)
+            except FileNotFoundError:
+                pass

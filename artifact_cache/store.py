@@ -1,0 +1,574 @@
+"""ArtifactStore: objects <-> serializers <-> storage. The public core.
+
+It validates step ids and keys before any I/O, serialises outside the storage layer so a
+failing serializer writes nothing, publishes the payload before the record that points to
+it, and verifies a payload's size and digest before anything is unpickled. It may import
+errors, stepid, hashing, serializers, info and storage; decorators and the widget are
+imported lazily by the methods that return them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import threading
+import time
+import warnings
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import IO, TYPE_CHECKING, Any, NoReturn, TypeVar, overload
+
+import attrs
+
+from .errors import (
+    ArtifactNotFoundError,
+    ArtifactStoreError,
+    IntegrityError,
+    PayloadMissingError,
+    SerializationError,
+)
+from .hashing import hash_bytes
+from .info import ArtifactInfo, ArtifactRef, human_size, infos_html
+from .serializers import get_serializer
+from .stepid import DEFAULT_KEY, validate_key, validate_step_id
+from .storage import TMP_PREFIX, Storage
+
+if TYPE_CHECKING:
+    from .decorators import StepFunction
+    from .widget import ArtifactBrowser
+
+__all__ = ["ArtifactList", "ArtifactStore", "GcReport", "lineage_of"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class ArtifactList(list[ArtifactInfo]):
+    """A plain list of ArtifactInfo that renders as a table in a notebook."""
+
+    def _repr_html_(self) -> str:
+        return infos_html(self)
+
+
+@attrs.frozen(kw_only=True)
+class GcReport:
+    """What :meth:`ArtifactStore.gc` removed and kept."""
+
+    removed: int
+    freed: int
+    kept_young: int
+    referenced: int
+
+
+class _Provenance:
+    """Which stored artifact an object in this process came from (for lineage).
+
+    Objects that support weak references are tracked until they die; others (dicts,
+    lists, tuples) are kept in a small LRU so that a recycled ``id`` cannot be mistaken
+    for them.
+    """
+
+    _UNTRACKED = (type(None), bool, int, float, complex)
+
+    def __init__(self, strong_limit: int = 128) -> None:
+        self._lock = threading.Lock()
+        self._weak: dict[int, tuple[weakref.ref[Any], ArtifactRef]] = {}
+        self._strong: OrderedDict[int, tuple[Any, ArtifactRef]] = OrderedDict()
+        self._limit = strong_limit
+
+    def remember(self, obj: Any, ref: ArtifactRef) -> None:
+        if isinstance(obj, self._UNTRACKED):
+            return
+        oid = id(obj)
+        with self._lock:
+            try:
+                wr = weakref.ref(obj, lambda _, oid=oid: self._weak.pop(oid, None))
+            except TypeError:
+                self._strong[oid] = (obj, ref)
+                self._strong.move_to_end(oid)
+                while len(self._strong) > self._limit:
+                    self._strong.popitem(last=False)
+            else:
+                self._weak[oid] = (wr, ref)
+
+    def lookup(self, obj: Any) -> ArtifactRef | None:
+        oid = id(obj)
+        with self._lock:
+            weak = self._weak.get(oid)
+            if weak is not None and weak[0]() is obj:
+                return weak[1]
+            strong = self._strong.get(oid)
+            if strong is not None and strong[0] is obj:
+                return strong[1]
+        return None
+
+
+_provenance = _Provenance()
+
+
+def lineage_of(obj: Any) -> ArtifactRef | None:
+    """The artifact ``obj`` was loaded from or saved as in this process, if any.
+
+    >>> store = ArtifactStore("memory://doc-lineage")
+    >>> rows = [1, 2]
+    >>> _ = store.save("extract", rows)
+    >>> lineage_of(rows).step_id
+    'extract'
+    """
+    return _provenance.lookup(obj)
+
+
+def _python_type(obj: Any) -> str:
+    cls = type(obj)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _reopen(url: str, storage_options: dict[str, Any]) -> ArtifactStore:
+    return ArtifactStore(url, **storage_options)
+
+
+class ArtifactStore:
+    """Pickled step outputs keyed by step id, on any fsspec URL.
+
+    ``storage_options`` are passed to fsspec untouched (``key``, ``secret``,
+    ``endpoint_url``, ``anon``, ...); anything botocore or fsspec reads from the
+    environment works as usual. A store is safe to share between threads, picklable,
+    and cheap to open again.
+
+    >>> store = ArtifactStore("memory://doc-store")
+    >>> info = store.save("extract", {"rows": 3}, tags={"source": "crm"})
+    >>> store.get("extract")
+    {'rows': 3}
+    >>> [i.step_id for i in store.list()]
+    ['extract']
+    """
+
+    def __init__(self, url: str, **storage_options: Any) -> None:
+        self._storage = Storage(url, storage_options)
+        self._options = storage_options
+        # A local store is named by its absolute path, so that a pickled store still
+        # points at the same folder from a worker started in another directory.
+        self.location: str = self._storage.root if self._storage.is_local else url
+        self._marker_written = False
+
+    # ------------------------------------------------------------------ dunder
+    def __repr__(self) -> str:
+        return f"ArtifactStore({self.location!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_reopen, (self.location, self._options))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ArtifactStore):
+            return NotImplemented
+        return (self.location, self._options) == (other.location, other._options)
+
+    def __hash__(self) -> int:
+        return hash(self.location)
+
+    def _repr_html_(self) -> str:
+        import html
+
+        infos = self.list()
+        total = human_size(sum(i.size for i in infos))
+        head = (
+            f"<p><b>ArtifactStore</b> <code>{html.escape(self.location)}</code>: "
+            f"{len(infos)} artifacts, {total}</p>"
+        )
+        return head + infos_html(infos, limit=10)
+
+    @property
+    def storage_options(self) -> Mapping[str, Any]:
+        """The storage options this store was opened with (read-only)."""
+        return dict(self._options)
+
+    @property
+    def fs(self) -> Any:
+        """The fsspec filesystem under the store (for advanced use)."""
+        return self._storage.fs
+
+    # ------------------------------------------------------------------ errors
+    def _fail(self, what: str, step_id: str, exc: BaseException) -> NoReturn:
+        hint = ""
+        if isinstance(exc, PermissionError):
+            hint = "; check the credentials (environment, profile or storage options)"
+        msg = f"{what} step {step_id!r} in store {self.location} failed: {exc}{hint}"
+        raise ArtifactStoreError(msg) from exc
+
+    @contextlib.contextmanager
+    def _io(self, what: str, step_id: str) -> Iterator[None]:
+        """Turn a backend's exception into an ArtifactStoreError naming step and store.
+
+        The store's format marker is checked here, once, before the first operation.
+        """
+        try:
+            self._storage.check_format()
+            yield
+        except (ArtifactStoreError, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            self._fail(what, step_id, exc)
+
+    def _not_found(self, step_id: str, key: str | None) -> ArtifactNotFoundError:
+        which = f" with key {key!r}" if key is not None else ""
+        return ArtifactNotFoundError(
+            f"no artifact for step {step_id!r}{which} in store {self.location}"
+        )
+
+    def _check(self, step_id: str, key: str | None) -> None:
+        validate_step_id(step_id, store=self.location)
+        if key is not None:
+            validate_key(key, step_id=step_id, store=self.location)
+
+    # ------------------------------------------------------------------ write
+    def save(
+        self,
+        step_id: str,
+        obj: Any,
+        *,
+        key: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        serializer: str | None = None,
+        mime_type: str | None = None,
+        inputs: Iterable[ArtifactRef] = (),
+        code_fingerprint: str | None = None,
+        duration: float | None = None,
+        args_repr: str | None = None,
+    ) -> ArtifactInfo:
+        """Store ``obj`` as the artifact of ``step_id`` and return its record.
+
+        The payload is written whole before the record that points to it, so readers
+        see the previous artifact or this one, never a torn one. Identical payloads are
+        stored once. ``key`` defaults to ``"default"``; ``serializer`` to ``"pickle"``
+        (cloudpickle); ``"raw"`` stores bytes with ``mime_type``, ``"json"`` JSON text.
+
+        Raises:
+            InvalidStepIdError: ``step_id`` or ``key`` is malformed (nothing is written).
+            SerializationError: ``obj`` cannot be serialised (nothing is written).
+            ArtifactStoreError: the filesystem failed; the previous artifact is intact.
+
+        >>> store = ArtifactStore("memory://doc-save")
+        >>> store.save("report", b"a,b\\n1,2\\n", serializer="raw", mime_type="text/csv").size
+        8
+        """
+        key = DEFAULT_KEY if key is None else key
+        self._check(step_id, key)
+        name = serializer or "pickle"
+        try:
+            ser = get_serializer(name)
+        except ValueError as exc:
+            raise SerializationError(f"step {step_id!r} in store {self.location}: {exc}") from None
+        try:
+            chunks = ser.dumps(obj)
+        except Exception as exc:
+            msg = (
+                f"cannot serialise the {_python_type(obj)} returned for step {step_id!r} "
+                f"with the {name!r} serializer (store {self.location}); nothing was saved: "
+                f"{type(exc).__name__}: {exc}"
+            )
+            raise SerializationError(msg) from exc
+        size = sum(memoryview(c).nbytes for c in chunks)
+        digest = hash_bytes(*chunks)
+        info = ArtifactInfo(
+            step_id=step_id,
+            key=key,
+            digest=digest,
+            size=size,
+            serializer=name,
+            mime_type=mime_type or (None if name == "pickle" else ser.mime_type),
+            python_type=_python_type(obj),
+            tags=tags or {},
+            inputs=tuple(inputs),
+            code_fingerprint=code_fingerprint,
+            duration=duration,
+            args_repr=args_repr,
+            uri=self._storage.uri(self._storage.object_path(digest)),
+        )
+        storage = self._storage
+        with self._io("saving", step_id):
+            if not self._marker_written:
+                storage.ensure_marker()
+                self._marker_written = True
+            if not storage.has_object(digest, size):
+                storage.put_object(digest, chunks, size)
+            storage.put_record(step_id, key, info.to_json())
+        _provenance.remember(obj, info.ref)
+        return info
+
+    # ------------------------------------------------------------------ read
+    def _parse(
+        self, step_id: str, data: bytes | Exception, *, warn: bool = True
+    ) -> ArtifactInfo | None:
+        if isinstance(data, Exception):
+            return None  # deleted between listing and reading
+        try:
+            return ArtifactInfo.from_json(data)
+        except (ValueError, TypeError) as exc:
+            if not warn:
+                return None
+            warnings.warn(
+                f"skipping an unreadable record of step {step_id!r} in store {self.location}: {exc}",
+                stacklevel=3,
+            )
+            return None
+
+    def info(self, step_id: str, *, key: str | None = None) -> ArtifactInfo:
+        """Return the record of an artifact without reading its payload.
+
+        Without ``key``, the most recently saved artifact of the step.
+
+        >>> store = ArtifactStore("memory://doc-info")
+        >>> _ = store.save("extract", [1, 2, 3])
+        >>> store.info("extract").python_type
+        'builtins.list'
+        """
+        self._check(step_id, key)
+        storage = self._storage
+        with self._io("reading", step_id):
+            if key is not None:
+                try:
+                    data = storage.read_record(step_id, key)
+                except FileNotFoundError:
+                    raise self._not_found(step_id, key) from None
+                found = self._parse(step_id, data, warn=False)
+                if found is None:
+                    raise IntegrityError(
+                        f"the record of step {step_id!r} key {key!r} in store {self.location} "
+                        "is unreadable; save the step again or delete it"
+                    )
+                return found
+            records = storage.read_many(storage.step_record_paths(step_id))
+        infos = [i for i in (self._parse(step_id, d) for d in records.values()) if i]
+        if not infos:
+            raise self._not_found(step_id, None)
+        return max(infos, key=lambda i: i.created)
+
+    def get(self, step_id: str, *, key: str | None = None) -> Any:
+        """Load an artifact: an equal, independent copy of what was saved.
+
+        Raises:
+            ArtifactNotFoundError: nothing is stored under ``step_id`` (and ``key``).
+            IntegrityError: the payload does not match its digest; it is not unpickled.
+
+        >>> store = ArtifactStore("memory://doc-get")
+        >>> _ = store.save("extract", {"a": 1})
+        >>> store.get("extract")
+        {'a': 1}
+        """
+        info = self.info(step_id, key=key)
+        return self.load(info)
+
+    def load(self, info: ArtifactInfo) -> Any:
+        """Load the artifact an :class:`ArtifactInfo` describes (skips the record read)."""
+        with self._io("loading", info.step_id):
+            try:
+                data = self._storage.read_object(info.digest, info.size)
+            except FileNotFoundError:
+                msg = (
+                    f"the payload of step {info.step_id!r} key {info.key!r} is missing from "
+                    f"store {self.location} (digest {info.digest}); save the step again"
+                )
+                raise PayloadMissingError(msg) from None
+        where = f"step {info.step_id!r} key {info.key!r} in store {self.location}"
+        if len(data) != info.size:
+            msg = f"the payload of {where} is {len(data)} bytes, {info.size} recorded (truncated?)"
+            raise IntegrityError(msg)
+        if hash_bytes(data) != info.digest:
+            msg = f"the payload of {where} does not match its digest {info.digest}; not loaded"
+            raise IntegrityError(msg)
+        try:
+            obj = get_serializer(info.serializer).loads(memoryview(data))
+        except Exception as exc:
+            msg = f"cannot deserialise {where}: {type(exc).__name__}: {exc}"
+            raise SerializationError(msg) from exc
+        _provenance.remember(obj, info.ref)
+        return obj
+
+    def exists(self, step_id: str, *, key: str | None = None) -> bool:
+        """True if an artifact is stored for ``step_id`` (and ``key``).
+
+        >>> ArtifactStore("memory://doc-exists").exists("extract")
+        False
+        """
+        self._check(step_id, key)
+        with self._io("checking", step_id):
+            if key is not None:
+                return bool(self._storage.fs.exists(self._storage.record_path(step_id, key)))
+            return bool(self._storage.step_record_paths(step_id))
+
+    def list(
+        self, prefix: str = "", *, tags: Mapping[str, str] | None = None
+    ) -> ArtifactList:
+        """Records of every artifact whose step id starts with ``prefix``, newest first.
+
+        Reads records only, never payloads; on object stores they are fetched
+        concurrently. ``tags`` keeps the artifacts having all of the given tags.
+
+        >>> store = ArtifactStore("memory://doc-list")
+        >>> _ = store.save("deals/A/cim", 1), store.save("deals/B/cim", 2), store.save("x", 3)
+        >>> sorted(i.step_id for i in store.list("deals/"))
+        ['deals/A/cim', 'deals/B/cim']
+        """
+        folder = prefix.rpartition("/")[0]
+        if folder:
+            validate_step_id(folder, store=self.location)
+        if prefix and ("\\" in prefix or "://" in prefix or any(ord(c) < 32 for c in prefix)):
+            validate_step_id(prefix, store=self.location)
+        refs = f"{self._storage.root}/refs"
+        with self._io("listing", prefix or "*"):
+            records = self._storage.read_many(self._storage.record_paths(folder))
+        out = ArtifactList()
+        for path, data in records.items():
+            parsed = Storage.parse_record_path(path, refs)
+            if parsed is None or not parsed[0].startswith(prefix):
+                continue
+            info = self._parse(parsed[0], data)
+            if info is None:
+                continue
+            if tags and any(info.tags.get(k) != v for k, v in tags.items()):
+                continue
+            out.append(info)
+        out.sort(key=lambda i: i.created, reverse=True)
+        return out
+
+    def open(self, step_id: str, *, key: str | None = None) -> IO[bytes]:
+        """A binary file object streaming the stored payload (not digest-checked).
+
+        For a ``raw`` artifact these are exactly the bytes saved.
+
+        >>> store = ArtifactStore("memory://doc-open")
+        >>> _ = store.save("report", b"hello", serializer="raw")
+        >>> with store.open("report") as f:
+        ...     f.read()
+        b'hello'
+        """
+        info = self.info(step_id, key=key)
+        with self._io("opening", step_id):
+            try:
+                return self._storage.open_object(info.digest)
+            except FileNotFoundError:
+                raise self._not_found(step_id, key) from None
+
+    def url(self, step_id: str, *, key: str | None = None, expires: int = 3600) -> str:
+        """A URL to the payload: presigned on S3 (valid ``expires`` seconds), file:// locally.
+
+        Raises ArtifactStoreError on filesystems that have no URLs (``memory://``).
+        """
+        info = self.info(step_id, key=key)
+        try:
+            return self._storage.sign_object(info.digest, expires)
+        except NotImplementedError:
+            msg = (
+                f"store {self.location} cannot give a URL for step {step_id!r}: its filesystem "
+                "has no URLs; use store.open() to read the payload"
+            )
+            raise ArtifactStoreError(msg) from None
+        except FileNotFoundError:
+            raise self._not_found(step_id, key) from None
+        except Exception as exc:
+            self._fail("signing", step_id, exc)
+
+    # ------------------------------------------------------------------ remove
+    def delete(self, step_id: str, *, key: str | None = None) -> bool:
+        """Delete an artifact (all keys of the step unless ``key``); True if any existed.
+
+        The payload is left for :meth:`gc`, since another record may share it.
+
+        >>> store = ArtifactStore("memory://doc-delete")
+        >>> _ = store.save("extract", 1)
+        >>> store.delete("extract"), store.delete("extract")
+        (True, False)
+        """
+        self._check(step_id, key)
+        storage = self._storage
+        with self._io("deleting", step_id):
+            if key is not None:
+                path = storage.record_path(step_id, key)
+                try:
+                    storage.remove([path])
+                except FileNotFoundError:
+                    return False
+                return True
+            paths = storage.step_record_paths(step_id)
+            storage.remove(paths)
+        return bool(paths)
+
+    def clear(self) -> int:
+        """Remove every artifact and payload; return how many artifacts there were.
+
+        >>> store = ArtifactStore("memory://doc-clear")
+        >>> _ = store.save("a", 1), store.save("b", 2)
+        >>> store.clear()
+        2
+        """
+        with self._io("clearing", "*"):
+            count = len(self._storage.record_paths())
+            self._storage.remove_all()
+        return count
+
+    def gc(self, *, grace: float = 3600.0, dry_run: bool = False) -> GcReport:
+        """Remove payloads no record points to, and temporaries left by crashed saves.
+
+        Files younger than ``grace`` seconds are kept: a save in flight writes its
+        payload before its record.
+        """
+        storage = self._storage
+        with self._io("collecting", "*"):
+            referenced = {
+                i.digest for i in self.list()
+            }
+            now = time.time()
+            doomed: list[str] = []
+            freed = young = 0
+            for entry in storage.objects():
+                name = entry["name"].rsplit("/", 1)[-1]
+                if name in referenced and not name.startswith(TMP_PREFIX):
+                    continue
+                if now - _mtime(entry) < grace:
+                    young += 1
+                    continue
+                doomed.append(entry["name"])
+                freed += int(entry.get("size") or 0)
+            if not dry_run:
+                storage.remove(doomed)
+        return GcReport(
+            removed=len(doomed), freed=freed, kept_young=young, referenced=len(referenced)
+        )
+
+    # ------------------------------------------------------------------ layers above
+    @overload
+    def step(self, func: F, /) -> StepFunction[F]: ...
+    @overload
+    def step(
+        self,
+        step_id: str | None = None,
+        /,
+        *,
+        ignore: Sequence[str] = (),
+        version: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        depends_on: Sequence[Any] = (),
+        serializer: str | None = None,
+    ) -> Callable[[F], StepFunction[F]]: ...
+    def step(self, func_or_id: Any = None, /, **options: Any) -> Any:
+        """Memoise a function in this store; see :func:`artifact_cache.decorators.step`."""
+        from .decorators import step
+
+        return step(self, func_or_id, **options)
+
+    def browse(self, **options: Any) -> ArtifactBrowser:
+        """An ipywidgets browser over this store (needs the ``notebook`` extra)."""
+        from .widget import ArtifactBrowser
+
+        return ArtifactBrowser(self, **options)
+
+
+def _mtime(entry: Mapping[str, Any]) -> float:
+    """Modification time of a listing entry as seconds since the epoch, on any backend."""
+    for field in ("mtime", "LastModified", "created", "last_modified"):
+        value = entry.get(field)
+        if isinstance(value, dt.datetime):
+            return (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).timestamp()
+        if isinstance(value, int | float):
+            return float(value)
+    return 0.0

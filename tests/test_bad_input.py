@@ -1,0 +1,166 @@
+"""Bad input gets a clear error naming the step id and the store; nothing stored is lost."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from typing import Any
+
+import pytest
+
+import artifact_cache as ac
+from artifact_cache.storage import FORMAT_VERSION
+
+BAD_IDS = ["..", "a/../b", "/abs", "a//b", "a\\b", "a\x00b", "tab\tid", "s3://x", "", "x" * 1000,
+           "a/", ".hidden", "sp ace", "a/./b"]
+
+
+class TestInvalidStepIds:
+    @pytest.mark.parametrize("bad", BAD_IDS)
+    def test_rejected_before_io(self, bad: str, tmp_path: Any) -> None:
+        """Every operation rejects a malformed id before touching storage."""
+        root = tmp_path / "store"
+        store = ac.open_store(str(root))
+        for call in (
+            lambda: store.save(bad, 1),
+            lambda: store.get(bad),
+            lambda: store.info(bad),
+            lambda: store.exists(bad),
+            lambda: store.delete(bad),
+        ):
+            with pytest.raises(ac.InvalidStepIdError) as err:
+                call()
+            assert isinstance(err.value, ValueError)
+            assert str(root) in str(err.value)
+        assert not root.exists()
+
+    def test_bad_key(self, mem_store: ac.ArtifactStore) -> None:
+        """Keys follow the segment rule."""
+        with pytest.raises(ac.InvalidStepIdError, match="'x'"):
+            mem_store.save("x", 1, key="a/b")
+
+    def test_non_str(self, mem_store: ac.ArtifactStore) -> None:
+        """A step id must be a str."""
+        with pytest.raises(ac.InvalidStepIdError):
+            mem_store.save(123, 1)  # type: ignore[arg-type]
+
+    def test_good_ids(self, mem_store: ac.ArtifactStore) -> None:
+        """Ids of the allowed form, up to 128 characters a segment, are accepted."""
+        for good in ["extract", "deals/DEAL-001/cim", "v1.2_x-y", "a" * 128, "a/" * 5 + "b"]:
+            mem_store.save(good, 1)
+            assert mem_store.get(good) == 1
+
+
+class TestMissing:
+    def test_message_names_step_and_store(self, store: ac.ArtifactStore) -> None:
+        """A missing artifact raises a KeyError naming the step id and the store."""
+        with pytest.raises(ac.ArtifactNotFoundError) as err:
+            store.get("nope")
+        assert isinstance(err.value, KeyError)
+        assert "'nope'" in str(err.value) and store.location in str(err.value)
+        with pytest.raises(KeyError, match="'k9'"):
+            store.info("nope", key="k9")
+
+
+class TestUnpicklable:
+    @pytest.mark.parametrize("kind", ["lock_with_lambda", "socket"])
+    def test_nothing_written(self, store: ac.ArtifactStore, kind: str) -> None:
+        """An unserialisable object raises SerializationError and the old artifact stays."""
+        store.save("step", "old")
+        sock = socket.socket()
+        try:
+            bad = {"f": lambda: 1, "lock": threading.Lock()} if kind != "socket" else [sock]
+            with pytest.raises(ac.SerializationError) as err:
+                store.save("step", bad)
+        finally:
+            sock.close()
+        assert "'step'" in str(err.value) and store.location in str(err.value)
+        assert store.get("step") == "old"
+        assert len(store.list()) == 1
+
+    def test_json_rejects_objects(self, mem_store: ac.ArtifactStore) -> None:
+        """The json serializer refuses what JSON cannot hold."""
+        with pytest.raises(ac.SerializationError, match="'cfg'"):
+            mem_store.save("cfg", {1, 2}, serializer="json")
+
+    def test_unknown_serializer(self, mem_store: ac.ArtifactStore) -> None:
+        """An unknown serializer name is refused with the names that exist."""
+        with pytest.raises(ac.SerializationError, match="pickle"):
+            mem_store.save("x", 1, serializer="nope")
+
+
+def _corrupt(store: ac.ArtifactStore, digest: str, how: str) -> None:
+    fs, path = store.fs, store._storage.object_path(digest)
+    data = bytearray(fs.cat_file(path))
+    if how == "flip":
+        data[len(data) // 2] ^= 0xFF
+    else:
+        del data[len(data) // 2 :]
+    fs.pipe_file(path, bytes(data))
+
+
+class TestCorruptPayload:
+    @pytest.mark.parametrize("how", ["flip", "truncate"])
+    def test_integrity_error_before_unpickle(self, store: ac.ArtifactStore, how: str) -> None:
+        """A flipped or truncated payload raises IntegrityError and is never unpickled."""
+        import numpy as np
+
+        info = store.save("arr", np.arange(50_000))
+        _corrupt(store, info.digest, how)
+        with pytest.raises(ac.IntegrityError) as err:
+            store.get("arr")
+        assert "'arr'" in str(err.value) and store.location in str(err.value)
+
+    def test_saving_again_repairs(self, store: ac.ArtifactStore) -> None:
+        """Saving the same value again rewrites a truncated payload."""
+        info = store.save("x", list(range(1000)))
+        _corrupt(store, info.digest, "truncate")
+        store.save("x", list(range(1000)))
+        assert store.get("x") == list(range(1000))
+
+    def test_corrupt_record(self, mem_store: ac.ArtifactStore) -> None:
+        """An unreadable record is an IntegrityError for info and skipped by list."""
+        mem_store.save("a", 1)
+        mem_store.save("b", 2)
+        mem_store.fs.pipe_file(mem_store._storage.record_path("a", "default"), b"{not json")
+        with pytest.raises(ac.IntegrityError, match="'a'"):
+            mem_store.info("a", key="default")
+        with pytest.warns(UserWarning, match="'a'"):
+            assert [i.step_id for i in mem_store.list()] == ["b"]
+
+
+class TestOpening:
+    def test_unknown_scheme(self) -> None:
+        """An unknown scheme lists the schemes fsspec knows."""
+        with pytest.raises(ac.UnknownSchemeError) as err:
+            ac.open_store("nosuchfs://bucket/x")
+        assert "nosuchfs" in str(err.value) and "memory" in str(err.value)
+        assert isinstance(err.value, ValueError)
+
+    def test_newer_format_refused(self, store: ac.ArtifactStore) -> None:
+        """A store written in a newer format is refused with a clear error."""
+        store.save("x", 1)
+        marker = f"{store._storage.root}/STORE.json"
+        store.fs.pipe_file(marker, json.dumps({"version": FORMAT_VERSION + 1}).encode())
+        again = ac.open_store(store.location)
+        with pytest.raises(ac.StoreFormatError, match="upgrade"):
+            again.get("x")
+
+    def test_marker_written(self, store: ac.ArtifactStore) -> None:
+        """The first save writes STORE.json with the format version."""
+        store.save("x", 1)
+        marker = json.loads(store.fs.cat_file(f"{store._storage.root}/STORE.json"))
+        assert marker["version"] == FORMAT_VERSION
+
+    def test_missing_credentials(self, moto_endpoint: str, monkeypatch: Any) -> None:
+        """An S3 store without credentials fails with an error naming step and store."""
+        for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+            monkeypatch.delenv(var)
+        monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+        monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+        store = ac.open_store("s3://no-creds-bucket/x", skip_instance_cache=True)
+        with pytest.raises(ac.ArtifactStoreError) as err:
+            store.save("step-a", 1)
+        assert "'step-a'" in str(err.value) and "s3://no-creds-bucket/x" in str(err.value)

@@ -1,0 +1,208 @@
+"""The store contract, run on every backend: memory://, a local folder, S3 on moto."""
+
+from __future__ import annotations
+
+import threading
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+import artifact_cache as ac
+
+
+class TestSaveGet:
+    def test_round_trip(self, store: ac.ArtifactStore) -> None:
+        """What was saved comes back equal."""
+        value = {"rows": [1, 2, 3], "name": "crm", "nested": {"a": (1.5, None)}}
+        info = store.save("extract", value, tags={"source": "crm"})
+        assert store.get("extract") == value
+        assert info.step_id == "extract" and info.key == "default"
+        assert info.python_type == "builtins.dict"
+        assert dict(info.tags) == {"source": "crm"}
+
+    def test_independent_copy(self, store: ac.ArtifactStore) -> None:
+        """get returns a copy: mutating it does not change what is stored."""
+        value = {"a": [1]}
+        store.save("x", value)
+        first = store.get("x")
+        first["a"].append(2)
+        value["a"].append(3)
+        assert store.get("x") == {"a": [1]}
+        assert store.get("x") is not store.get("x")
+
+    def test_numpy_array_out_of_band(self, store: ac.ArtifactStore) -> None:
+        """A large array round-trips exactly and comes back writable."""
+        arr = np.arange(300_000, dtype=np.float64).reshape(1000, 300)
+        store.save("arr", arr)
+        out = store.get("arr")
+        assert out.dtype == arr.dtype and out.shape == arr.shape
+        np.testing.assert_array_equal(out, arr)
+        assert out.flags.writeable
+        out[0, 0] = -1  # does not touch the stored copy
+        assert store.get("arr")[0, 0] == 0
+
+    def test_closures_and_lambdas(self, store: ac.ArtifactStore) -> None:
+        """cloudpickle stores lambdas and closures."""
+        k = 7
+        store.save("fn", lambda x: x * k)
+        assert store.get("fn")(6) == 42
+
+    def test_overwrite_same_key(self, store: ac.ArtifactStore) -> None:
+        """Saving again under the same step id and key replaces the artifact."""
+        store.save("x", 1)
+        store.save("x", 2)
+        assert store.get("x") == 2
+        assert len(store.list()) == 1
+
+    def test_keys_newest_wins(self, store: ac.ArtifactStore) -> None:
+        """Several keys per step id: get() gives the newest, get(key=) a given one."""
+        store.save("feat", "a", key="k1")
+        time.sleep(0.01)
+        store.save("feat", "b", key="k2")
+        assert store.get("feat") == "b"
+        assert store.get("feat", key="k1") == "a"
+        assert store.info("feat").key == "k2"
+        assert {i.key for i in store.list()} == {"k1", "k2"}
+
+    def test_hierarchical_ids(self, store: ac.ArtifactStore) -> None:
+        """Step ids nest with '/', and a parent id is an artifact of its own."""
+        store.save("deals", 0)
+        store.save("deals/DEAL-001/cim", 1)
+        store.save("deals/DEAL-002/cim", 2)
+        assert store.get("deals/DEAL-001/cim") == 1
+        assert store.get("deals") == 0
+        assert sorted(i.step_id for i in store.list("deals/")) == [
+            "deals/DEAL-001/cim",
+            "deals/DEAL-002/cim",
+        ]
+        assert [i.step_id for i in store.list("deals/DEAL-002")] == ["deals/DEAL-002/cim"]
+        assert len(store.list("de")) == 3
+        assert store.delete("deals") is True
+        assert store.exists("deals/DEAL-001/cim")
+
+    def test_raw_and_json(self, store: ac.ArtifactStore) -> None:
+        """The raw and json serializers are recorded and give back their values."""
+        info = store.save("csv", b"a,b\n1,2\n", serializer="raw", mime_type="text/csv")
+        assert info.serializer == "raw" and info.mime_type == "text/csv"
+        assert store.get("csv") == b"a,b\n1,2\n"
+        info = store.save("cfg", {"lr": 0.1, "layers": [1, 2]}, serializer="json")
+        assert store.info("cfg").serializer == "json"
+        assert store.get("cfg") == {"lr": 0.1, "layers": [1, 2]}
+        with store.open("cfg") as f:
+            assert f.read() == b'{"lr": 0.1, "layers": [1, 2]}'
+
+    def test_identical_payloads_stored_once(self, store: ac.ArtifactStore) -> None:
+        """Two artifacts with the same bytes share one payload."""
+        a = store.save("a", list(range(100)))
+        b = store.save("b", list(range(100)))
+        assert a.digest == b.digest
+        fs = store.fs
+        objects = [p for p in fs.find(f"{store._storage.root}/objects")]
+        assert len(objects) == 1
+
+
+class TestInfoExistsList:
+    def test_info_reads_no_payload(self, store: ac.ArtifactStore) -> None:
+        """info() works even when the payload is gone: it reads the record only."""
+        info = store.save("x", "payload")
+        store.fs.rm(store._storage.object_path(info.digest))
+        assert store.info("x") == info
+        with pytest.raises(ac.PayloadMissingError, match="'x'"):
+            store.get("x")
+
+    def test_exists(self, store: ac.ArtifactStore) -> None:
+        """exists() follows saves and deletes, per step and per key."""
+        assert not store.exists("x")
+        store.save("x", 1, key="k")
+        assert store.exists("x") and store.exists("x", key="k")
+        assert not store.exists("x", key="other")
+        store.delete("x", key="k")
+        assert not store.exists("x")
+
+    def test_list_newest_first_and_tags(self, store: ac.ArtifactStore) -> None:
+        """list() is newest first and filters on tags."""
+        for i, source in enumerate(["crm", "erp", "crm"]):
+            store.save(f"s{i}", i, tags={"source": source})
+            time.sleep(0.01)
+        assert [i.step_id for i in store.list()] == ["s2", "s1", "s0"]
+        assert [i.step_id for i in store.list(tags={"source": "crm"})] == ["s2", "s0"]
+        assert store.list(tags={"source": "none"}) == []
+
+    def test_info_json_round_trip(self, store: ac.ArtifactStore) -> None:
+        """A stored record equals the one save() returned."""
+        info = store.save("x", [1], tags={"a": "b"})
+        assert store.info("x") == info == ac.ArtifactInfo.from_json(info.to_json())
+
+
+class TestDeleteClear:
+    def test_delete(self, store: ac.ArtifactStore) -> None:
+        """delete() removes one step's artifacts and reports whether any existed."""
+        store.save("x", 1, key="a")
+        store.save("x", 2, key="b")
+        store.save("y", 3)
+        assert store.delete("x") is True
+        assert store.delete("x") is False
+        assert not store.exists("x") and store.get("y") == 3
+
+    def test_clear(self, store: ac.ArtifactStore) -> None:
+        """clear() empties the store and counts what it removed."""
+        for i in range(3):
+            store.save(f"s/{i}", i)
+        assert store.clear() == 3
+        assert store.list() == []
+        assert store.clear() == 0
+        store.save("again", 1)  # still usable afterwards
+        assert store.get("again") == 1
+
+
+class TestOpenUrl:
+    def test_open_streams_payload(self, store: ac.ArtifactStore) -> None:
+        """open() gives a file object over the stored bytes."""
+        data = bytes(range(256)) * 1000
+        store.save("blob", data, serializer="raw")
+        with store.open("blob") as f:
+            assert f.read(10) == data[:10]
+            assert f.read() == data[10:]
+
+    def test_url(self, store: ac.ArtifactStore, store_url: str) -> None:
+        """url() is presigned on S3, file:// locally, an error on memory://."""
+        store.save("blob", b"hello url", serializer="raw")
+        if store_url.startswith("memory://"):
+            with pytest.raises(ac.ArtifactStoreError, match="'blob'"):
+                store.url("blob")
+            return
+        url = store.url("blob", expires=60)
+        assert url.startswith("file://" if not store_url.startswith("s3") else "http")
+        with urllib.request.urlopen(url, timeout=10) as r:
+            assert r.read() == b"hello url"
+
+
+class TestThreads:
+    def test_eight_threads_200_artifacts(self, store: ac.ArtifactStore) -> None:
+        """8 threads saving and reading 200 artifacts on one store object."""
+
+        def work(i: int) -> tuple[int, object]:
+            value = {"i": i, "data": list(range(i % 17))}
+            store.save(f"t/{i % 25}", value, key=f"k{i}")
+            return i, store.get(f"t/{i % 25}", key=f"k{i}")
+
+        with ThreadPoolExecutor(8) as pool:
+            results = list(pool.map(work, range(200)))
+        for i, got in results:
+            assert got == {"i": i, "data": list(range(i % 17))}
+        assert len(store.list("t/")) == 200
+
+
+class TestPickling:
+    def test_store_pickles(self, store: ac.ArtifactStore) -> None:
+        """A store survives pickling and points at the same artifacts."""
+        import pickle
+
+        store.save("x", 41)
+        again = pickle.loads(pickle.dumps(store))
+        assert again == store and again.get("x") == 41
+
+
