@@ -15,13 +15,15 @@ multipart upload), which is atomic there; on ``memory://`` the file is set in on
 from __future__ import annotations
 
 import json
+import mmap
 import os
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import IO, Any
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
+from fsspec.implementations.memory import MemoryFileSystem
 
 from .errors import ArtifactStoreError, StoreFormatError, UnknownSchemeError
 
@@ -35,6 +37,8 @@ TMP_PREFIX = ".tmp-"
 
 _RECORD_SUFFIX = ".json"
 _CHUNK = 64 * 2**20
+_MAP_FLAGS = mmap.MAP_PRIVATE | getattr(mmap, "MAP_ANONYMOUS", 0) | getattr(mmap, "MAP_POPULATE", 0)
+"""Linux maps the pages in one go (MAP_POPULATE) instead of one fault per page during the read."""
 _SMALL = 16 * 2**20
 """Payloads up to this size are read with one ``cat_file`` (one GET on object stores)."""
 
@@ -63,6 +67,12 @@ class Storage:
         self.root = path.rstrip("/") or path
         self.url = url
         self.is_local = isinstance(self.fs, LocalFileSystem)
+        # fsspec's MemoryFileSystem answers info/exists/ls/find by scanning every file of
+        # every memory:// store in the process; lookups go to its dict instead (reads and
+        # writes still go through the filesystem).
+        self._mem: dict[str, Any] | None = (
+            self.fs.store if isinstance(self.fs, MemoryFileSystem) else None
+        )
         self._format_checked = False
 
     # ----------------------------------------------------------------- paths
@@ -89,6 +99,52 @@ class Storage:
             return None
         return step_id, name[1 : -len(_RECORD_SUFFIX)]
 
+    def size(self, path: str) -> int:
+        """Size of the file at ``path``; FileNotFoundError if there is none."""
+        if self._mem is not None:
+            found = self._mem.get(path)
+            if found is None:
+                raise FileNotFoundError(path)
+            return int(found.size)
+        return int(self.fs.size(path))
+
+    def exists(self, path: str) -> bool:
+        try:
+            self.size(path)
+        except FileNotFoundError:
+            return False
+        return True
+
+    def _find(self, base: str, *, detail: bool = False) -> list[Any]:
+        """Every file below ``base`` (one recursive listing; fresh, not from a cache)."""
+        if self._mem is not None:
+            start = base + "/"
+            if not detail:
+                return sorted(p for p in self._mem if p.startswith(start))
+            return [
+                {"name": p, "size": f.size, "created": f.created}
+                for p, f in list(self._mem.items())
+                if p.startswith(start)
+            ]
+        self.fs.invalidate_cache(base)
+        try:
+            found = self.fs.find(base, detail=detail)
+        except FileNotFoundError:
+            return []
+        return list(found.values()) if detail else list(found)
+
+    def _files_in(self, folder: str) -> list[str]:
+        """The files directly inside ``folder``."""
+        if self._mem is not None:
+            start = folder + "/"
+            return [p for p in self._mem if p.startswith(start) and "/" not in p[len(start) :]]
+        self.fs.invalidate_cache(folder)
+        try:
+            names = self.fs.ls(folder, detail=False)
+        except FileNotFoundError:
+            return []
+        return [self.fs._strip_protocol(n) for n in names]
+
     # ----------------------------------------------------------------- format
     def check_format(self) -> None:
         """Refuse a store written in a newer format; run once per Storage."""
@@ -111,7 +167,7 @@ class Storage:
     def ensure_marker(self) -> None:
         """Write STORE.json if it is missing (called before the first write)."""
         path = f"{self.root}/STORE.json"
-        if self.fs.exists(path):
+        if self.exists(path):
             return
         text = json.dumps({"format": "artifact_cache", "version": FORMAT_VERSION})
         self._put(path, [text.encode()], len(text))
@@ -147,7 +203,7 @@ class Storage:
     def has_object(self, digest: str, size: int) -> bool:
         """True if the payload is stored whole (a short file from a crash does not count)."""
         try:
-            return int(self.fs.size(self.object_path(digest))) == size
+            return self.size(self.object_path(digest)) == size
         except FileNotFoundError:
             return False
 
@@ -161,26 +217,26 @@ class Storage:
         self._put(self.record_path(step_id, key), [data], len(data))
 
     # ----------------------------------------------------------------- reads
-    def read_object(self, digest: str, size: int) -> bytearray:
-        """Read a whole payload into one new buffer (arrays may wrap it without a copy)."""
+    def read_object(self, digest: str, size: int) -> memoryview:
+        """Read a whole payload into one new writable buffer.
+
+        Arrays unpickled from it wrap it without a copy. A payload longer than ``size``
+        comes back ``size + 1`` bytes long, a shorter one short: the caller compares.
+        """
         path = self.object_path(digest)
         if size <= _SMALL:
-            return bytearray(self.fs.cat_file(path))
-        out = bytearray(size)
-        view = memoryview(out)
+            return memoryview(bytearray(self.fs.cat_file(path)))
+        # An anonymous map is not zero-filled up front as a bytearray is (that costs as
+        # much as the read itself), and its pages go back to the OS when it is freed.
+        view = memoryview(mmap.mmap(-1, size + 1, flags=_MAP_FLAGS))
         pos = 0
-        with self.fs.open(path, "rb", block_size=_CHUNK, cache_type="none") as f:
-            while pos < size:
+        with self.fs.open(path, "rb", block_size=_CHUNK) as f:
+            while pos <= size:
                 n = f.readinto(view[pos : pos + _CHUNK])
                 if not n:
                     break
                 pos += n
-            extra = f.read(1)
-        if pos < size:
-            return out[:pos]
-        if extra:
-            out.extend(extra)  # longer than recorded: let the digest check say so
-        return out
+        return view[:pos]
 
     def open_object(self, digest: str) -> IO[bytes]:
         return self.fs.open(self.object_path(digest), "rb")  # type: ignore[no-any-return]
@@ -213,35 +269,19 @@ class Storage:
         """Paths of every record under ``refs/<prefix>`` (one recursive listing)."""
         refs = f"{self.root}/refs"
         base = refs if not prefix else f"{refs}/{prefix.strip('/')}"
-        self.fs.invalidate_cache(base)
-        try:
-            found: Iterable[str] = self.fs.find(base)
-        except FileNotFoundError:
-            return []
-        return [p for p in found if p.endswith(_RECORD_SUFFIX) and "/@" in p]
+        return [p for p in self._find(base) if p.endswith(_RECORD_SUFFIX) and "/@" in p]
 
     def step_record_paths(self, step_id: str) -> list[str]:
         """Paths of the records of exactly one step id (not its children)."""
-        folder = self.record_dir(step_id)
-        self.fs.invalidate_cache(folder)
-        try:
-            names = self.fs.ls(folder, detail=False)
-        except FileNotFoundError:
-            return []
         return [
-            p for p in (self.fs._strip_protocol(n) for n in names)
+            p
+            for p in self._files_in(self.record_dir(step_id))
             if p.rsplit("/", 1)[-1].startswith("@") and p.endswith(_RECORD_SUFFIX)
         ]
 
     def objects(self) -> list[dict[str, Any]]:
         """Every file under ``objects/`` with its size and modification time."""
-        base = f"{self.root}/objects"
-        self.fs.invalidate_cache(base)
-        try:
-            found = self.fs.find(base, detail=True)
-        except FileNotFoundError:
-            return []
-        return list(found.values())
+        return self._find(f"{self.root}/objects", detail=True)
 
     # ----------------------------------------------------------------- removal
     def remove(self, paths: Sequence[str]) -> None:
@@ -251,6 +291,10 @@ class Storage:
     def remove_all(self) -> None:
         for sub in ("refs", "objects"):
             path = f"{self.root}/{sub}"
+            if self._mem is not None:
+                # A recursive rm on memory:// re-lists the whole filesystem per file.
+                self.remove(self._find(path))
+                continue
             try:
                 self.fs.rm(path, recursive=True)
             except FileNotFoundError:

@@ -373,11 +373,11 @@ class ArtifactStore:
         if len(data) != info.size:
             msg = f"the payload of {where} is {len(data)} bytes, {info.size} recorded (truncated?)"
             raise IntegrityError(msg)
-        if hash_bytes(data) != info.digest:
+        if hash_bytes(data) != info.digest:  # before unpickling: never unpickle corrupt bytes
             msg = f"the payload of {where} does not match its digest {info.digest}; not loaded"
             raise IntegrityError(msg)
         try:
-            obj = get_serializer(info.serializer).loads(memoryview(data))
+            obj = get_serializer(info.serializer).loads(data)
         except Exception as exc:
             msg = f"cannot deserialise {where}: {type(exc).__name__}: {exc}"
             raise SerializationError(msg) from exc
@@ -393,7 +393,7 @@ class ArtifactStore:
         self._check(step_id, key)
         with self._io("checking", step_id):
             if key is not None:
-                return bool(self._storage.fs.exists(self._storage.record_path(step_id, key)))
+                return self._storage.exists(self._storage.record_path(step_id, key))
             return bool(self._storage.step_record_paths(step_id))
 
     def list(

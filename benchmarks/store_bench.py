@@ -1,0 +1,192 @@
+"""Save/load throughput and peak memory of the store next to its peers, in one run.
+
+Peers: plain ``pickle`` (protocol 5, streamed to a file), ``joblib.dump/load`` and
+``diskcache``. Results are printed as a table of throughputs and as ratios to plain
+pickle; absolute times depend on the machine, the ratios are what to compare.
+
+    python benchmarks/store_bench.py [--mb 256] [--dicts 5000] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pickle
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import artifact_cache as ac
+
+
+def timed(fn: Callable[[], Any], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def peers(tmp: Path) -> dict[str, tuple[Callable[[str, Any], None], Callable[[str], Any]]]:
+    import diskcache
+    import joblib
+
+    def pickle_save(name: str, obj: Any) -> None:
+        with open(tmp / f"{name}.pkl", "wb") as f:
+            pickle.dump(obj, f, protocol=5)
+
+    def pickle_load(name: str) -> Any:
+        with open(tmp / f"{name}.pkl", "rb") as f:
+            return pickle.load(f)
+
+    dc = diskcache.Cache(str(tmp / "diskcache"))
+    local = ac.open_store(str(tmp / "store"))
+    memory = ac.open_store(f"memory://bench-{uuid.uuid4().hex}")
+    return {
+        "pickle file": (pickle_save, pickle_load),
+        "joblib": (
+            lambda n, o: joblib.dump(o, tmp / f"{n}.joblib"),
+            lambda n: joblib.load(tmp / f"{n}.joblib"),
+        ),
+        "diskcache": (lambda n, o: dc.set(n, o), lambda n: dc.get(n)),
+        "artifact_cache local": (lambda n, o: local.save(n, o), local.get),
+        "artifact_cache memory": (lambda n, o: memory.save(n, o), memory.get),
+    }
+
+
+def bench_array(mb: int, repeat: int) -> list[tuple[str, float, float]]:
+    arr = np.random.default_rng(0).random(mb * 2**20 // 8)
+    rows = []
+    with tempfile.TemporaryDirectory() as d:
+        for name, (save, load) in peers(Path(d)).items():
+            save("warm", np.zeros(10))
+            # A fresh name each repeat so that the store's dedup does not skip the write.
+            i = iter(range(repeat))
+
+            def save_new(save: Callable[[str, Any], None] = save) -> None:
+                n = next(i)
+                arr[0] = n  # new content each time, so no one's dedup skips the write
+                save(f"arr{n}", arr)
+
+            t_save = timed(save_new, repeat)
+            t_load = timed(lambda load=load: load(f"arr{repeat - 1}"), repeat)
+            assert load(f"arr{repeat - 1}")[0] == repeat - 1
+            rows.append((name, arr.nbytes / t_save / 1e9, arr.nbytes / t_load / 1e9))
+    return rows
+
+
+def bench_dicts(n: int) -> list[tuple[str, float, float]]:
+    dicts = [{"id": i, "name": f"row-{i}", "score": i / 7, "tags": ["a", "b"]} for i in range(n)]
+    rows = []
+    with tempfile.TemporaryDirectory() as d:
+        for name, (save, load) in peers(Path(d)).items():
+            t = time.perf_counter()
+            for i, obj in enumerate(dicts):
+                save(f"d{i}", obj)
+            t_save = time.perf_counter() - t
+            t = time.perf_counter()
+            for i in range(n):
+                load(f"d{i}")
+            t_load = time.perf_counter() - t
+            rows.append((name, n / t_save, n / t_load))
+    return rows
+
+
+PEAK = """
+import resource, sys, numpy as np, artifact_cache as ac
+op, url, mb = sys.argv[1], sys.argv[2], int(sys.argv[3])
+def rss():
+    # VmHWM is this process's own peak; ru_maxrss would carry the parent's across exec.
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(l.split()[1]) * 1024 for l in f if l.startswith("VmHWM"))
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+store = ac.open_store(url)
+store.info("warm")                      # imports and first I/O paid before the baseline
+base = rss()
+if op == "save":
+    arr = np.random.default_rng(0).random(mb * 2**20 // 8)
+    store.save("peak", arr)
+else:
+    arr = store.get("peak")
+print((rss() - base) / arr.nbytes)
+"""
+
+PEAK_PICKLE = """
+import pickle, resource, sys, numpy as np
+op, path, mb = sys.argv[1], sys.argv[2], int(sys.argv[3])
+def rss():
+    # VmHWM is this process's own peak; ru_maxrss would carry the parent's across exec.
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(l.split()[1]) * 1024 for l in f if l.startswith("VmHWM"))
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+base = rss()
+if op == "save":
+    arr = np.random.default_rng(0).random(mb * 2**20 // 8)
+    with open(path, "wb") as f: pickle.dump(arr, f, protocol=5)
+else:
+    with open(path, "rb") as f: arr = pickle.load(f)
+print((rss() - base) / arr.nbytes)
+"""
+
+
+def peak_memory(mb: int) -> list[tuple[str, float, float]]:
+    def run(script: str, *args: str) -> float:
+        out = subprocess.run([sys.executable, "-c", script, *args], capture_output=True,
+                             text=True, check=True)
+        return float(out.stdout.strip())
+
+    with tempfile.TemporaryDirectory() as d:
+        url = str(Path(d) / "store")
+        ac.open_store(url).save("warm", 0)
+        ours = (run(PEAK, "save", url, str(mb)), run(PEAK, "load", url, str(mb)))
+        path = str(Path(d) / "a.pkl")
+        theirs = (run(PEAK_PICKLE, "save", path, str(mb)), run(PEAK_PICKLE, "load", path, str(mb)))
+    return [("artifact_cache local", *ours), ("pickle file", *theirs)]
+
+
+def table(title: str, unit: str, rows: list[tuple[str, float, float]], ref: str) -> None:
+    base = {r[0]: r for r in rows}[ref]
+    print(f"\n{title}")
+    print(f"{'':24} {'save ' + unit:>14} {'load ' + unit:>14} {'save vs ' + ref:>18} "
+          f"{'load vs ' + ref:>18}")
+    for name, s, lo in rows:
+        print(f"{name:24} {s:14.2f} {lo:14.2f} {base[1] / s:17.2f}x {base[2] / lo:17.2f}x")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--mb", type=int, default=256)
+    p.add_argument("--dicts", type=int, default=5000)
+    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--json", action="store_true", help="print the results as JSON too")
+    a = p.parse_args()
+    arr = bench_array(a.mb, a.repeat)
+    table(f"{a.mb} MiB float64 array (GB/s; time ratio, lower is better)", "GB/s", arr,
+          "pickle file")
+    dicts = bench_dicts(a.dicts)
+    table(f"{a.dicts} small dicts, one artifact each (items/s; time ratio)", "/s", dicts,
+          "pickle file")
+    peak = peak_memory(a.mb)
+    print(f"\nPeak memory of one {a.mb} MiB array, fresh process (peak RSS growth / array size)")
+    print(f"{'':24} {'save':>8} {'load':>8}")
+    for name, s, lo in peak:
+        print(f"{name:24} {s:7.2f}x {lo:7.2f}x")
+    if a.json:
+        print(json.dumps({"array": arr, "dicts": dicts, "peak": peak}))
+
+
+if __name__ == "__main__":
+    main()
