@@ -89,3 +89,75 @@ def store(store_url: str) -> ac.ArtifactStore:
 def mem_store() -> ac.ArtifactStore:
     """An empty store on a unique memory:// root (for tests about logic, not backends)."""
     return ac.open_store(f"memory://test-{uuid.uuid4().hex}")
+
+
+@pytest.fixture(scope="session")
+def jupyter_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
+    """JupyterLab on 127.0.0.1 with a token, run by this interpreter, for browser tests.
+
+    Its config, data, runtime and settings folders are temporary, so no user-level
+    kernelspec shadows this environment's ``python3``, whose ``python`` jupyter_client
+    resolves to ``sys.executable``: the kernel imports the artifact_cache under test
+    (tests/test_browser.py checks the kernel's interpreter).
+    """
+    import secrets
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    root = tmp_path_factory.mktemp("lab_root")
+    home = tmp_path_factory.mktemp("lab_home")
+    port, token = free_port(), secrets.token_hex(16)
+    env = dict(
+        os.environ,
+        JUPYTER_CONFIG_DIR=str(home / "config"),
+        JUPYTER_DATA_DIR=str(home / "data"),
+        JUPYTER_RUNTIME_DIR=str(home / "runtime"),
+        JUPYTER_PLATFORM_DIRS="1",
+    )
+    settings = home / "settings"
+    settings.mkdir()
+    # No "get notified about Jupyter news?" toast over the notebook.
+    (settings / "overrides.json").write_text(
+        '{"@jupyterlab/apputils-extension:notification":'
+        ' {"fetchNews": "false", "checkForUpdates": false}}'
+    )
+    cmd = [
+        sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1",
+        f"--port={port}", "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
+        f"--LabApp.user_settings_dir={home / 'user-settings'}",
+        f"--LabApp.workspaces_dir={home / 'workspaces'}",
+        f"--LabServerApp.app_settings_dir={settings}",
+        "--LabApp.expose_app_in_browser=True",  # window.jupyterapp, for robust waits
+        "--allow-root",
+        "--LabApp.extension_manager=readonly",  # no PyPI queries
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+    ]  # fmt: skip
+    log_path = home / "lab.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=root)
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2).read()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    proc.kill()
+                    proc.wait()
+                    tail = log_path.read_text(errors="replace")[-3000:]
+                    raise RuntimeError(f"jupyter lab did not start:\n{tail}") from None
+                time.sleep(0.25)
+        try:
+            yield {"base": base, "token": token, "root": root, "log": log_path}
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
