@@ -1,0 +1,734 @@
+"""Pipelines: steps wired by ``input_from``, run in dependency order on one store.
+
+A pipeline is built on the decorator (:meth:`ArtifactStore.step`): each saved step is
+``store.step(step.id)(step.func)`` called as ``func(*inputs, **params)``, so keys, cache
+hits and lineage come from the one mechanism the decorator owns. A step's inputs are the
+artifacts its upstream steps saved, read back from the store. Runbooks describe the same
+wiring in YAML. May import errors, stepid, info, store and config; PyYAML is imported
+only when a runbook file is read.
+"""
+
+from __future__ import annotations
+
+import html
+import importlib
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, TextIO
+
+import attrs
+
+from .config import open_store
+from .errors import ArtifactNotFoundError, ArtifactStoreError, InvalidStepIdError
+from .info import ArtifactInfo, human_size
+from .stepid import validate_step_id
+from .store import ArtifactStore
+
+if TYPE_CHECKING:
+    from .decorators import StepFunction
+
+__all__ = [
+    "Pipeline",
+    "PipelineError",
+    "RunResult",
+    "RunbookError",
+    "Step",
+    "StepFailedError",
+    "StepResult",
+]
+
+Progress = Callable[[str, "StepResult | None"], None]
+"""``progress(step_id, None)`` before a step runs, ``progress(step_id, result)`` after."""
+
+
+class PipelineError(ArtifactStoreError):
+    """The pipeline cannot run as wired: a bad graph or a missing input artifact."""
+
+
+class StepFailedError(PipelineError):
+    """A step raised; the original exception is chained as ``__cause__``.
+
+    ``result`` holds the steps that finished before it; their artifacts stay stored, so
+    the next run resumes from them.
+    """
+
+    def __init__(self, message: str, *, step_id: str, result: RunResult | None = None) -> None:
+        super().__init__(message)
+        self.step_id = step_id
+        self.result = result
+
+
+class RunbookError(ArtifactStoreError, ValueError):
+    """A runbook is malformed; the message names the file, the step and the field."""
+
+
+def _missing_input(step_id: str, upstream: str) -> PipelineError:
+    return PipelineError(
+        f"Step {step_id!r} depends on {upstream!r} but artifact not found. "
+        "Ensure previous step has 'save_output: true'."
+    )
+
+
+# --------------------------------------------------------------------------- Step
+def _input_from(value: object) -> str | tuple[str, ...] | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    msg = f"input_from must be a step id or a list of step ids, not {value!r}"
+    raise TypeError(msg)
+
+
+def _params(value: Mapping[str, Any]) -> dict[str, Any]:
+    return dict(value)
+
+
+def _check_id(_: object, __: attrs.Attribute[str], value: str) -> None:
+    validate_step_id(value)
+
+
+def _check_callable(instance: Step, _: attrs.Attribute[Any], value: object) -> None:
+    if not callable(value):
+        msg = f"step {instance.id!r}: func must be callable, not {type(value).__name__}"
+        raise TypeError(msg)
+
+
+@attrs.frozen
+class Step:
+    """One step of a :class:`Pipeline`: a function, where its inputs come from, its params.
+
+    Args:
+        id: the step id its artifacts are saved under (e.g. ``"extract"``).
+        func: called as ``func(*inputs, **params)``.
+        input_from: the id of the step whose artifact is passed as the first positional
+            argument, or a list of ids passed as positional arguments in that order.
+        save_output: save the result (and take it from the cache on a re-run). A step
+            with ``False`` always runs, and no step can take its output as input.
+        params: keyword arguments for ``func``; they are part of the cache key.
+
+    >>> step = Step("classify", len, input_from="extract")
+    >>> step.inputs
+    ('extract',)
+    """
+
+    id: str = attrs.field(validator=_check_id)
+    func: Callable[..., Any] = attrs.field(validator=_check_callable)
+    input_from: str | tuple[str, ...] | None = attrs.field(
+        default=None, kw_only=True, converter=_input_from
+    )
+    save_output: bool = attrs.field(default=True, kw_only=True)
+    params: Mapping[str, Any] = attrs.field(factory=dict, kw_only=True, converter=_params)
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """The ids of the steps this one takes its inputs from, in argument order."""
+        if self.input_from is None:
+            return ()
+        if isinstance(self.input_from, str):
+            return (self.input_from,)
+        return self.input_from
+
+
+# --------------------------------------------------------------------------- results
+@attrs.frozen(kw_only=True)
+class StepResult:
+    """What happened to one step in a run.
+
+    ``duration`` is the wall time the step took in this run (loading its inputs,
+    computing the key, computing or loading); ``info.duration`` is what computing it
+    took when it was computed. ``info`` is None for a step with ``save_output=False``,
+    whose result is kept in ``value`` instead.
+    """
+
+    step_id: str
+    status: Literal["computed", "cached"]
+    duration: float
+    info: ArtifactInfo | None
+    value: Any = attrs.field(default=None, eq=False, repr=False)
+
+    @property
+    def cached(self) -> bool:
+        """True if the step was taken from the cache, not executed."""
+        return self.status == "cached"
+
+    @property
+    def computed(self) -> bool:
+        """True if the step's function was executed."""
+        return self.status == "computed"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-able form."""
+        return {
+            "step_id": self.step_id,
+            "status": self.status,
+            "duration": self.duration,
+            "info": None if self.info is None else self.info.to_dict(),
+        }
+
+
+def _format_table(
+    rows: Sequence[Sequence[str]], headers: Sequence[str], *, right: Sequence[int] = ()
+) -> str:
+    """Aligned plain-text columns; columns in ``right`` are right-aligned."""
+    cells = [list(headers), *([str(c) for c in row] for row in rows)]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = []
+    for row in cells:
+        parts = [
+            c.rjust(w) if i in right else c.ljust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ]
+        lines.append("  ".join(parts).rstrip())
+    return "\n".join(lines)
+
+
+class RunResult:
+    """The outcome of :meth:`Pipeline.run`: a :class:`StepResult` per step, in run order.
+
+    Iterate over it, index it by step id (or position), print :meth:`summary`, or let a
+    notebook render it as a table.
+
+    >>> store = open_store("memory://doc-runresult")
+    >>> result = Pipeline(store, [Step("numbers", lambda: [1, 2, 3])]).run()
+    >>> result["numbers"].status, result.load("numbers")
+    ('computed', [1, 2, 3])
+    """
+
+    def __init__(
+        self, store: ArtifactStore, results: Sequence[StepResult], *, name: str, duration: float
+    ) -> None:
+        self.store = store
+        self.name = name
+        self.duration = duration
+        """Wall time of the whole run in seconds."""
+        self._results = {r.step_id: r for r in results}
+
+    def __iter__(self) -> Iterator[StepResult]:
+        return iter(self._results.values())
+
+    def __len__(self) -> int:
+        return len(self._results)
+
+    def __contains__(self, step_id: object) -> bool:
+        return step_id in self._results
+
+    def __getitem__(self, step_id: str | int) -> StepResult:
+        if isinstance(step_id, int):
+            return list(self._results.values())[step_id]
+        try:
+            return self._results[step_id]
+        except KeyError:
+            msg = f"step {step_id!r} did not run in pipeline {self.name}"
+            raise KeyError(msg) from None
+
+    def __repr__(self) -> str:
+        return (
+            f"<RunResult {self.name}: {len(self.computed)} computed, "
+            f"{len(self.cached)} cached, {self.duration:.2f} s>"
+        )
+
+    @property
+    def computed(self) -> list[str]:
+        """Ids of the steps that were executed, in run order."""
+        return [r.step_id for r in self if r.computed]
+
+    @property
+    def cached(self) -> list[str]:
+        """Ids of the steps taken from the cache, in run order."""
+        return [r.step_id for r in self if r.cached]
+
+    def load(self, step_id: str) -> Any:
+        """The output of a step: read from the store, or kept in memory if it was not saved."""
+        result = self[step_id]
+        if result.info is None:
+            return result.value
+        return self.store.load(result.info)
+
+    def _rows(self) -> list[list[str]]:
+        return [
+            [
+                r.step_id,
+                r.status,
+                f"{r.duration:.2f} s",
+                "-" if r.info is None else human_size(r.info.size),
+                "(not saved)" if r.info is None else r.info.key[:12],
+            ]
+            for r in self
+        ]
+
+    _HEADERS = ("STEP", "STATUS", "TIME", "SIZE", "KEY")
+
+    def summary(self) -> str:
+        """A plain-text table of the steps, then a totals line."""
+        body = _format_table(self._rows(), self._HEADERS, right=[2, 3])
+        total = (
+            f"{len(self)} steps: {len(self.computed)} computed, {len(self.cached)} cached, "
+            f"{self.duration:.2f} s"
+        )
+        return f"{body}\n{total}"
+
+    def _repr_html_(self) -> str:
+        head = "".join(f"<th>{h.lower()}</th>" for h in self._HEADERS)
+        rows = "".join(
+            "<tr>"
+            + "".join(f"<td style='text-align:left'>{html.escape(c)}</td>" for c in row)
+            + "</tr>"
+            for row in self._rows()
+        )
+        caption = html.escape(repr(self))
+        return (
+            f"<table class='run-result'><caption>{caption}</caption><tr>{head}</tr>{rows}</table>"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-able form."""
+        return {
+            "pipeline": self.name,
+            "store": self.store.location,
+            "duration": self.duration,
+            "steps": [r.to_dict() for r in self],
+        }
+
+
+# --------------------------------------------------------------------------- graph
+def _ordered(steps: Sequence[Step], name: str) -> list[Step]:
+    """Validate the graph and return the steps in dependency order.
+
+    Among the steps that are ready, the one listed first runs first, so a pipeline
+    listed in a valid order runs in exactly that order.
+    """
+    by_id: dict[str, Step] = {}
+    for step in steps:
+        given: object = step  # a list built by hand or from YAML may hold anything
+        if not isinstance(given, Step):
+            msg = f"pipeline {name}: steps must be Step objects, not {type(given).__name__}"
+            raise TypeError(msg)
+        if step.id in by_id:
+            raise PipelineError(f"pipeline {name}: duplicate step id {step.id!r}")
+        by_id[step.id] = step
+    for step in steps:
+        for dep in step.inputs:
+            if dep not in by_id:
+                known = ", ".join(repr(s.id) for s in steps)
+                msg = (
+                    f"pipeline {name}: step {step.id!r} takes input_from {dep!r}, which is "
+                    f"not a step of this pipeline (steps: {known})"
+                )
+                raise PipelineError(msg)
+    done: set[str] = set()
+    order: list[Step] = []
+    pending = list(steps)
+    while pending:
+        ready = next((s for s in pending if all(d in done for d in s.inputs)), None)
+        if ready is None:
+            cycle = _find_cycle(pending, by_id)
+            raise PipelineError(f"pipeline {name}: steps form a cycle: {' -> '.join(cycle)}")
+        pending.remove(ready)
+        done.add(ready.id)
+        order.append(ready)
+    return order
+
+
+def _find_cycle(pending: Sequence[Step], by_id: Mapping[str, Step]) -> list[str]:
+    """One cycle among steps that can never become ready, as ``[a, b, ..., a]``."""
+    left = {s.id for s in pending}
+    path: list[str] = []
+    current = pending[0].id
+    # Every pending step waits on a pending step, so following the first such input
+    # from anywhere must come back to a step already on the path.
+    while current not in path:
+        path.append(current)
+        current = next(d for d in by_id[current].inputs if d in left)
+    return [*path[path.index(current) :], current]
+
+
+# --------------------------------------------------------------------------- Pipeline
+class Pipeline:
+    """Steps run in dependency order on one store, each cached by the decorator.
+
+    The graph is checked when the pipeline is built: duplicate ids, an unknown
+    ``input_from`` and cycles raise :class:`PipelineError` naming the steps.
+
+    >>> store = open_store("memory://doc-pipeline")
+    >>> def extract(n):
+    ...     return list(range(n))
+    >>> def total(rows):
+    ...     return sum(rows)
+    >>> pipe = Pipeline(store, [Step("extract", extract, params={"n": 4}),
+    ...                         Step("total", total, input_from="extract")])
+    >>> pipe.run().load("total")
+    6
+    >>> pipe.run().cached
+    ['extract', 'total']
+    """
+
+    def __init__(
+        self, store: ArtifactStore, steps: Sequence[Step], *, name: str | None = None
+    ) -> None:
+        self.store = store
+        self.name = name or "pipeline"
+        self.steps: tuple[Step, ...] = tuple(steps)
+        self._order = _ordered(self.steps, self.name)
+        self._by_id = {s.id: s for s in self.steps}
+        self._wrapped: dict[str, StepFunction[Any]] = {}
+
+    def __repr__(self) -> str:
+        ids = ", ".join(s.id for s in self._order)
+        return f"Pipeline({self.name!r}, store={self.store.location!r}, steps=[{ids}])"
+
+    def _function(self, step: Step) -> StepFunction[Any]:
+        # Wrapped on first use: decorating fingerprints nothing yet, but a pipeline built
+        # only to be validated or listed need not import the decorator at all.
+        wrapped = self._wrapped.get(step.id)
+        if wrapped is None:
+            wrapped = self.store.step(step.id)(step.func)
+            self._wrapped[step.id] = wrapped
+        return wrapped
+
+    # ------------------------------------------------------------------ planning
+    def _check_ids(self, ids: Sequence[str], option: str) -> None:
+        for step_id in ids:
+            if step_id not in self._by_id:
+                known = ", ".join(repr(s.id) for s in self._order)
+                msg = (
+                    f"pipeline {self.name}: {option} names unknown step {step_id!r} "
+                    f"(steps: {known})"
+                )
+                raise PipelineError(msg)
+
+    def plan(
+        self, *, only: str | Sequence[str] | None = None, until: str | None = None
+    ) -> list[Step]:
+        """The steps a :meth:`run` with these options would run, in order.
+
+        >>> store = open_store("memory://doc-plan")
+        >>> pipe = Pipeline(store, [Step("a", list), Step("b", list, input_from="a"),
+        ...                         Step("c", list, input_from="a")])
+        >>> [s.id for s in pipe.plan(until="b")]
+        ['a', 'b']
+        """
+        if only is not None and until is not None:
+            raise PipelineError(f"pipeline {self.name}: give only= or until=, not both")
+        if only is not None:
+            chosen = [only] if isinstance(only, str) else list(only)
+            self._check_ids(chosen, "only")
+            return [s for s in self._order if s.id in chosen]
+        if until is not None:
+            self._check_ids([until], "until")
+            needed = {until}
+            for step in reversed(self._order):
+                if step.id in needed:
+                    needed.update(step.inputs)
+            return [s for s in self._order if s.id in needed]
+        return list(self._order)
+
+    def _preflight(self, steps: Sequence[Step]) -> None:
+        """Fail before running anything when an input can never be found."""
+        running = {s.id for s in steps}
+        for step in steps:
+            for dep in step.inputs:
+                upstream = self._by_id[dep]
+                if not upstream.save_output:
+                    raise _missing_input(step.id, dep)
+                if dep not in running and not self.store.exists(dep):
+                    raise _missing_input(step.id, dep)
+
+    # ------------------------------------------------------------------ running
+    def run(
+        self,
+        *,
+        fresh: bool = False,
+        only: str | Sequence[str] | None = None,
+        until: str | None = None,
+        progress: Progress | None = None,
+        verbose: bool = False,
+    ) -> RunResult:
+        """Run the steps in dependency order; cached steps are not executed.
+
+        Args:
+            fresh: delete the stored artifacts of the steps about to run first.
+            only: run just these steps; each input from a step not run is the newest
+                artifact of that step in the store (from an earlier run).
+            until: run this step and every step it depends on.
+            progress: called as ``progress(step_id, None)`` before each step and
+                ``progress(step_id, result)`` after it.
+            verbose: print a line per step to stdout.
+
+        Raises:
+            PipelineError: an input cannot be found (``save_output=False`` upstream, or
+                not in the store), or ``only``/``until`` name unknown steps.
+            StepFailedError: a step raised; earlier steps' artifacts stay stored.
+        """
+        steps = self.plan(only=only, until=until)
+        if fresh:
+            for step in steps:
+                if step.save_output:
+                    self.store.delete(step.id)
+        self._preflight(steps)
+        printer = _Printer(sys.stdout, len(steps)) if verbose else None
+        started = time.perf_counter()
+        done: list[StepResult] = []
+        outputs: dict[str, ArtifactInfo | None] = {}
+        for step in steps:
+            if progress is not None:
+                progress(step.id, None)
+            if printer is not None:
+                printer.start(step.id)
+            try:
+                result = self._run_step(step, outputs)
+            except BaseException as exc:
+                if printer is not None:
+                    printer.failed()
+                if isinstance(exc, PipelineError) or not isinstance(exc, Exception):
+                    raise
+                partial = RunResult(
+                    self.store, done, name=self.name, duration=time.perf_counter() - started
+                )
+                msg = (
+                    f"step {step.id!r} of pipeline {self.name} failed "
+                    f"(store {self.store.location}): {type(exc).__name__}: {exc}"
+                )
+                raise StepFailedError(msg, step_id=step.id, result=partial) from exc
+            done.append(result)
+            outputs[step.id] = result.info
+            if progress is not None:
+                progress(step.id, result)
+            if printer is not None:
+                printer.done(result)
+        return RunResult(self.store, done, name=self.name, duration=time.perf_counter() - started)
+
+    def _input(self, step: Step, dep: str, outputs: Mapping[str, ArtifactInfo | None]) -> Any:
+        """The artifact ``dep`` saved, read from the store (an independent copy)."""
+        if dep in outputs:
+            info = outputs[dep]
+        else:
+            try:
+                info = self.store.info(dep)
+            except ArtifactNotFoundError:
+                info = None
+        if info is None:
+            raise _missing_input(step.id, dep)
+        try:
+            return self.store.load(info)
+        except ArtifactNotFoundError as exc:
+            raise _missing_input(step.id, dep) from exc
+
+    def _run_step(self, step: Step, outputs: Mapping[str, ArtifactInfo | None]) -> StepResult:
+        started = time.perf_counter()
+        args = [self._input(step, dep, outputs) for dep in step.inputs]
+        if not step.save_output:
+            value = step.func(*args, **step.params)
+            return StepResult(
+                step_id=step.id,
+                status="computed",
+                duration=time.perf_counter() - started,
+                info=None,
+                value=value,
+            )
+        call = self._function(step).call(*args, **step.params)
+        return StepResult(
+            step_id=step.id,
+            status="cached" if call.cached else "computed",
+            duration=time.perf_counter() - started,
+            info=call.info,
+        )
+
+    # ------------------------------------------------------------------ runbooks
+    @classmethod
+    def from_runbook(
+        cls,
+        source: str | os.PathLike[str] | Mapping[str, Any],
+        store: ArtifactStore | str | None = None,
+    ) -> Pipeline:
+        """Build a pipeline from a YAML runbook (a path) or its parsed form (a mapping).
+
+        ``store`` overrides the runbook's ``store:``; without either, the default store
+        of :func:`open_store`. A relative local ``store:`` path is relative to the
+        runbook's folder. See ``docs/pipelines.md`` for the format.
+
+        Raises:
+            RunbookError: the runbook is malformed (names the file, the step and the field).
+            FileNotFoundError: the runbook file does not exist.
+
+        >>> pipe = Pipeline.from_runbook({"store": "memory://doc-runbook", "execution": [
+        ...     {"id": "words", "run": "string:capwords", "params": {"s": "a b"}}]})
+        >>> pipe.run().load("words")
+        'A B'
+        """
+        return _Runbook.read(source).build(store)
+
+
+class _Printer:
+    """Prints ``[i/n] step ... computed in 0.52 s`` lines for ``verbose=True``."""
+
+    def __init__(self, out: TextIO, total: int) -> None:
+        self.out = out
+        self.total = total
+        self.count = 0
+
+    def start(self, step_id: str) -> None:
+        self.count += 1
+        print(f"[{self.count}/{self.total}] {step_id} ...", end="", file=self.out, flush=True)
+
+    def done(self, result: StepResult) -> None:
+        saved = "" if result.info is not None else " (not saved)"
+        print(f" {result.status} in {result.duration:.2f} s{saved}", file=self.out, flush=True)
+
+    def failed(self) -> None:
+        print(" failed", file=self.out, flush=True)
+
+
+# --------------------------------------------------------------------------- runbooks
+_TOP_FIELDS = ("name", "store", "execution")
+_STEP_FIELDS = ("id", "run", "params", "input_from", "save_output")
+
+
+@attrs.frozen
+class _Runbook:
+    data: Any
+    where: str
+    folder: Path | None
+
+    @classmethod
+    def read(cls, source: str | os.PathLike[str] | Mapping[str, Any]) -> _Runbook:
+        if isinstance(source, Mapping):
+            return cls(source, "<mapping>", None)
+        path = Path(source)
+        text = path.read_text(encoding="utf-8")
+        try:
+            import yaml
+        except ImportError:
+            msg = f"reading runbook {path} needs PyYAML: pip install artifact-cache[yaml]"
+            raise ArtifactStoreError(msg) from None
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            at = f" at line {mark.line + 1}" if mark is not None else ""
+            problem = getattr(exc, "problem", None) or exc
+            raise RunbookError(f"runbook {path}: not valid YAML{at}: {problem}") from None
+        return cls(data, str(path), path.resolve().parent)
+
+    def error(
+        self, problem: str, *, step: str | None = None, field: str | None = None
+    ) -> RunbookError:
+        parts = [f"runbook {self.where}"]
+        if step is not None:
+            parts.append(step)
+        if field is not None:
+            parts.append(f"field {field!r}")
+        return RunbookError(", ".join(parts) + f": {problem}")
+
+    def build(self, store: ArtifactStore | str | None) -> Pipeline:
+        data = self.data
+        if not isinstance(data, Mapping):
+            kind = "empty" if data is None else f"a {type(data).__name__}"
+            raise self.error(f"must be a mapping with an 'execution' list of steps, not {kind}")
+        self._unknown(data, _TOP_FIELDS, None)
+        if "execution" not in data:
+            raise self.error("missing; it lists the steps", field="execution")
+        execution = data["execution"]
+        if not isinstance(execution, list) or not execution:
+            raise self.error(
+                f"must be a non-empty list of steps, not {execution!r}", field="execution"
+            )
+        steps = [self._step(i, entry) for i, entry in enumerate(execution)]
+        name = data.get("name")
+        if name is not None and not isinstance(name, str):
+            raise self.error(f"must be a string, not {type(name).__name__}", field="name")
+        if name is None:
+            name = Path(self.where).stem if self.folder is not None else "runbook"
+        try:
+            return Pipeline(self._store(data, store), steps, name=name)
+        except PipelineError as exc:
+            raise self.error(str(exc)) from None
+
+    def _store(self, data: Mapping[str, Any], given: ArtifactStore | str | None) -> ArtifactStore:
+        if isinstance(given, ArtifactStore):
+            return given
+        if given is not None:
+            return open_store(given)
+        url = data.get("store")
+        if url is None:
+            return open_store()
+        if not isinstance(url, str) or not url:
+            raise self.error(f"must be a URL or a folder, not {url!r}", field="store")
+        # A relative folder means the one beside the runbook, so that the runbook works
+        # from any current directory.
+        if "://" not in url and self.folder is not None:
+            path = Path(url).expanduser()
+            url = str(path if path.is_absolute() else self.folder / path)
+        return open_store(url)
+
+    def _unknown(self, entry: Mapping[str, Any], allowed: Sequence[str], step: str | None) -> None:
+        for field in entry:
+            if field not in allowed:
+                raise self.error(
+                    f"unknown field; expected one of {', '.join(allowed)}",
+                    step=step,
+                    field=str(field),
+                )
+
+    def _step(self, index: int, entry: object) -> Step:
+        where = f"execution[{index}]"
+        if not isinstance(entry, Mapping):
+            msg = f"a step must be a mapping with 'id' and 'run', not {type(entry).__name__}"
+            raise self.error(msg, step=where)
+        step_id = entry.get("id")
+        if "id" not in entry:
+            raise self.error("missing", step=where, field="id")
+        if not isinstance(step_id, str):
+            raise self.error(f"must be a string, not {step_id!r}", step=where, field="id")
+        try:
+            validate_step_id(step_id)
+        except InvalidStepIdError as exc:
+            raise self.error(str(exc), step=where, field="id") from None
+        where = f"step {step_id!r} ({where})"
+        self._unknown(entry, _STEP_FIELDS, where)
+        if "run" not in entry:
+            raise self.error("missing; give 'module:function'", step=where, field="run")
+        func = self._target(entry["run"], where)
+        params = entry.get("params", {})
+        if params is None:
+            params = {}
+        if not isinstance(params, Mapping) or not all(isinstance(k, str) for k in params):
+            msg = f"must be a mapping of argument names to values, not {params!r}"
+            raise self.error(msg, step=where, field="params")
+        input_from = entry.get("input_from")
+        try:
+            input_from = _input_from(input_from)
+        except TypeError:
+            msg = f"must be a step id or a list of step ids, not {input_from!r}"
+            raise self.error(msg, step=where, field="input_from") from None
+        save_output = entry.get("save_output", True)
+        if not isinstance(save_output, bool):
+            msg = f"must be true or false, not {save_output!r}"
+            raise self.error(msg, step=where, field="save_output")
+        return Step(step_id, func, input_from=input_from, save_output=save_output, params=params)
+
+    def _target(self, target: object, where: str) -> Callable[..., Any]:
+        if not isinstance(target, str) or target.count(":") != 1:
+            msg = f"must be 'module:function' (e.g. 'mypkg.steps:extract'), not {target!r}"
+            raise self.error(msg, step=where, field="run")
+        module_name, _, attr = target.partition(":")
+        if not module_name or not attr:
+            msg = f"must be 'module:function' (e.g. 'mypkg.steps:extract'), not {target!r}"
+            raise self.error(msg, step=where, field="run")
+        try:
+            obj: Any = importlib.import_module(module_name)
+        except Exception as exc:
+            msg = f"cannot import module {module_name!r}: {type(exc).__name__}: {exc}"
+            raise self.error(msg, step=where, field="run") from exc
+        for part in attr.split("."):
+            try:
+                obj = getattr(obj, part)
+            except AttributeError:
+                msg = f"module {module_name!r} has no attribute {attr!r}"
+                raise self.error(msg, step=where, field="run") from None
+        if not callable(obj):
+            msg = f"{target!r} is a {type(obj).__name__}, not a function"
+            raise self.error(msg, step=where, field="run")
+        return obj  # type: ignore[no-any-return]
