@@ -1,1 +1,386 @@
-def main() -> None: ...
+"""The ``artifact-cache`` command: browse, prune and run pipelines on a store from a shell.
+
+Stdlib only (argparse). Every subcommand takes ``--store URL`` (also accepted before the
+subcommand); the default is :func:`artifact_cache.open_store`'s: ``$ARTIFACT_CACHE_URL``,
+else ``./.artifact_cache``. User mistakes print one line on stderr and exit non-zero
+(2 for usage, 1 for failures); they never print a traceback. The pipeline module is
+imported only by ``run`` and ``demo``, so that ``ls`` starts fast.
+
+>>> main(["--store", "memory://doc-cli", "ls"])
+0
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TextIO
+
+from .config import default_url, open_store
+from .errors import ArtifactStoreError
+from .info import ArtifactInfo, human_size
+from .pipeline import _format_table as table
+
+if TYPE_CHECKING:
+    from .pipeline import RunResult
+    from .store import ArtifactStore
+
+__all__ = ["main"]
+
+PROG = "artifact-cache"
+
+
+class UsageError(Exception):
+    """A mistake in the command line that argparse cannot see (exit code 2)."""
+
+
+# --------------------------------------------------------------------------- output helpers
+def _when(created: dt.datetime) -> str:
+    return created.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _print_json(data: Any, out: TextIO) -> None:
+    json.dump(data, out, indent=2, sort_keys=True, default=str)
+    out.write("\n")
+
+
+def _parse_tags(pairs: Sequence[str] | None) -> dict[str, str] | None:
+    if not pairs:
+        return None
+    tags: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise UsageError(f"--tag expects NAME=VALUE, got {pair!r}")
+        tags[name] = value
+    return tags
+
+
+def _store(args: argparse.Namespace) -> ArtifactStore:
+    return open_store(getattr(args, "store", None))
+
+
+# --------------------------------------------------------------------------- commands
+def cmd_ls(args: argparse.Namespace, out: TextIO) -> int:
+    """List artifacts, newest first."""
+    store = _store(args)
+    infos = store.list(args.prefix, tags=_parse_tags(args.tag))
+    if args.json:
+        _print_json([i.to_dict() for i in infos], out)
+        return 0
+    if not infos:
+        print(f"no artifacts in {store.location}", file=sys.stderr)
+        return 0
+    rows = [[i.step_id, i.key, i.python_type, human_size(i.size), _when(i.created)] for i in infos]
+    print(table(rows, ["STEP ID", "KEY", "TYPE", "SIZE", "CREATED (UTC)"], right=[3]), file=out)
+    return 0
+
+
+def _info_lines(info: ArtifactInfo) -> list[tuple[str, str]]:
+    return [
+        ("step id", info.step_id),
+        ("key", info.key),
+        ("type", info.python_type),
+        ("size", f"{human_size(info.size)} ({info.size} bytes)"),
+        ("created", _when(info.created) + " UTC"),
+        ("serializer", info.serializer + (f" ({info.mime_type})" if info.mime_type else "")),
+        ("digest", info.digest),
+        ("tags", ", ".join(f"{k}={v}" for k, v in info.tags.items())),
+        ("inputs", ", ".join(f"{r.step_id}@{r.key}" for r in info.inputs)),
+        ("arguments", info.args_repr or ""),
+        ("code", info.code_fingerprint or ""),
+        ("duration", "" if info.duration is None else f"{info.duration:.3f} s"),
+        ("uri", info.uri or ""),
+    ]
+
+
+def cmd_info(args: argparse.Namespace, out: TextIO) -> int:
+    """Show one artifact's record."""
+    info = _store(args).info(args.step, key=args.key)
+    if args.json:
+        _print_json(info.to_dict(), out)
+        return 0
+    lines = [(k, v) for k, v in _info_lines(info) if v]
+    width = max(len(k) for k, _ in lines)
+    for k, v in lines:
+        print(f"{k + ':':<{width + 1}} {v}", file=out)
+    return 0
+
+
+def cmd_rm(args: argparse.Namespace, out: TextIO) -> int:
+    """Delete artifacts; exit 1 if any step had nothing to delete."""
+    store = _store(args)
+    missing = []
+    for step in args.steps:
+        if store.delete(step, key=args.key):
+            which = f" key {args.key}" if args.key else ""
+            print(f"removed {step}{which}", file=out)
+        else:
+            missing.append(step)
+    if missing:
+        which = f" with key {args.key!r}" if args.key else ""
+        names = ", ".join(repr(s) for s in missing)
+        raise ArtifactStoreError(f"no artifact for step {names}{which} in store {store.location}")
+    return 0
+
+
+def cmd_clear(args: argparse.Namespace, out: TextIO) -> int:
+    """Remove everything, after confirmation (or ``--yes``)."""
+    store = _store(args)
+    if not args.yes:
+        if not sys.stdin.isatty():
+            # A script or CI job must say --yes: nobody is there to answer the question.
+            raise ArtifactStoreError(
+                f"refusing to clear store {store.location} without --yes "
+                "(stdin is not a terminal, so it cannot ask)"
+            )
+        count = len(store.list())
+        answer = input(f"Remove all {count} artifacts from {store.location}? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            print("nothing removed", file=out)
+            return 1
+    removed = store.clear()
+    print(f"removed {removed} artifacts from {store.location}", file=out)
+    return 0
+
+
+def cmd_du(args: argparse.Namespace, out: TextIO) -> int:
+    """Size and count of artifacts per top-level prefix of their step ids."""
+    store = _store(args)
+    infos = store.list()
+    groups: dict[str, list[ArtifactInfo]] = {}
+    for info in infos:
+        groups.setdefault(info.step_id.split("/", 1)[0], []).append(info)
+    prefixes: list[dict[str, Any]] = [
+        {"prefix": p, "count": len(g), "size": sum(i.size for i in g)}
+        for p, g in sorted(groups.items())
+    ]
+    # Identical payloads are stored once, so what the disk holds can be less than the sum.
+    unique = {i.digest: i.size for i in infos}
+    total = {"count": len(infos), "size": sum(i.size for i in infos)}
+    stored = {"payloads": len(unique), "size": sum(unique.values())}
+    if args.json:
+        _print_json({"prefixes": prefixes, "total": total, "stored": stored}, out)
+        return 0
+    rows = [[p["prefix"], str(p["count"]), human_size(p["size"])] for p in prefixes]
+    rows.append(["total", str(total["count"]), human_size(total["size"])])
+    print(table(rows, ["PREFIX", "ARTIFACTS", "SIZE"], right=[1, 2]), file=out)
+    print(
+        f"{stored['payloads']} distinct payloads, {human_size(stored['size'])} stored "
+        "(identical payloads are stored once)",
+        file=out,
+    )
+    return 0
+
+
+def cmd_gc(args: argparse.Namespace, out: TextIO) -> int:
+    """Remove payloads that no record points to, older than the grace period."""
+    if args.grace < 0:
+        raise UsageError(f"--grace must be 0 or more seconds, got {args.grace}")
+    report = _store(args).gc(grace=args.grace, dry_run=args.dry_run)
+    if args.json:
+        data = {
+            "removed": report.removed,
+            "freed": report.freed,
+            "kept_young": report.kept_young,
+            "referenced": report.referenced,
+            "dry_run": args.dry_run,
+        }
+        _print_json(data, out)
+        return 0
+    verb = "would remove" if args.dry_run else "removed"
+    print(
+        f"{verb} {report.removed} unreferenced payloads ({human_size(report.freed)}); "
+        f"kept {report.kept_young} younger than {args.grace:g} s; "
+        f"{report.referenced} referenced",
+        file=out,
+    )
+    return 0
+
+
+def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
+    """Run a YAML runbook."""
+    from .pipeline import Pipeline, StepFailedError
+
+    # Like ``python -m``: modules next to the runbook or in the current folder import.
+    for folder in (os.path.dirname(os.path.abspath(args.runbook)), os.getcwd()):
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
+    url = getattr(args, "store", None)
+    pipeline = Pipeline.from_runbook(args.runbook, store=open_store(url) if url else None)
+    only = [s for group in args.only for s in group.split(",") if s] if args.only else None
+    print(f"running {pipeline.name} on {pipeline.store.location}", file=out)
+    try:
+        result = pipeline.run(fresh=args.fresh, only=only, until=args.until, verbose=True)
+    except StepFailedError as exc:
+        if exc.result is not None and len(exc.result):
+            print(exc.result.summary(), file=out)
+        raise
+    if args.json:
+        _print_json(result.to_dict(), out)
+    else:
+        print(result.summary(), file=out)
+    return 0
+
+
+def _summary_of(result: RunResult) -> str:
+    hits = sum(r.cached for r in result)
+    return f"{hits}/{len(result)} from the cache, {result.duration:.2f} s"
+
+
+def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
+    """Run the demo pipeline twice and show the second run served from the cache."""
+    from .demo import demo_pipeline
+
+    store = _store(args)
+    pipeline = demo_pipeline(store, rows=args.rows)
+    print(f"artifact-cache demo: {args.rows:,} synthetic rows, store {store.location}", file=out)
+    print("\nrun 1 (fresh: the demo's artifacts are cleared first)", file=out)
+    first = pipeline.run(fresh=True, verbose=True)
+    print(first.summary(), file=out)
+    print("\nrun 2 (same code, same parameters)", file=out)
+    second = pipeline.run(verbose=True)
+    print(second.summary(), file=out)
+    model = pipeline.store.load(second["demo/train"].info) if second["demo/train"].info else None
+    print(file=out)
+    if isinstance(model, Mapping):
+        print(f"model: logistic regression, held-out accuracy {model['accuracy']:.3f}", file=out)
+    speedup = first.duration / second.duration if second.duration > 0 else float("inf")
+    print(f"run 1: {_summary_of(first)}", file=out)
+    print(f"run 2: {_summary_of(second)}", file=out)
+    print(f"speed-up: {speedup:.0f}x", file=out)
+    print(f"browse the artifacts: {PROG} --store {store.location} ls demo/", file=out)
+    return 0
+
+
+# --------------------------------------------------------------------------- parser
+def _store_option(parser: argparse.ArgumentParser, *, default: Any) -> None:
+    parser.add_argument(
+        "--store",
+        metavar="URL",
+        default=default,
+        help=f"the store: any fsspec URL or a local folder (default: {default_url()})",
+    )
+
+
+def _json_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``artifact-cache`` (exposed for documentation tools)."""
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Browse, prune and run pipelines on an artifact_cache store.",
+        epilog=f"Run '{PROG} demo' to see a pipeline cached; '{PROG} COMMAND --help' for more.",
+    )
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    # Accepted before and after the subcommand. SUPPRESS keeps a subcommand's absent
+    # option from overwriting a global one, and lets ``run`` see whether one was given.
+    _store_option(parser, default=argparse.SUPPRESS)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def command(name: str, func: Callable[..., int], help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        _store_option(p, default=argparse.SUPPRESS)
+        p.set_defaults(func=func)
+        return p
+
+    p = command("ls", cmd_ls, "list artifacts (step id, key, type, size, created), newest first")
+    p.add_argument("prefix", nargs="?", default="", metavar="PREFIX", help="step id prefix")
+    p.add_argument(
+        "--tag", action="append", metavar="NAME=VALUE", help="keep artifacts with this tag"
+    )
+    _json_option(p)
+
+    p = command("info", cmd_info, "show the record of one artifact (no payload is read)")
+    p.add_argument("step", metavar="STEP", help="step id")
+    p.add_argument("--key", help="a specific key (default: the newest artifact of the step)")
+    _json_option(p)
+
+    p = command("rm", cmd_rm, "delete the artifacts of one or more steps")
+    p.add_argument("steps", nargs="+", metavar="STEP", help="step ids")
+    p.add_argument("--key", help="delete only this key (default: every key of the step)")
+
+    p = command("clear", cmd_clear, "remove every artifact and payload from the store")
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+
+    p = command("du", cmd_du, "size and count of artifacts per top-level prefix")
+    _json_option(p)
+
+    p = command("gc", cmd_gc, "remove payloads that no record points to")
+    p.add_argument(
+        "--grace",
+        type=float,
+        default=3600.0,
+        metavar="SECONDS",
+        help="keep files younger than this: saves in flight (default: 3600)",
+    )
+    p.add_argument("--dry-run", action="store_true", help="report, remove nothing")
+    _json_option(p)
+
+    p = command("run", cmd_run, "run a YAML runbook (see docs/pipelines.md)")
+    p.add_argument("runbook", metavar="RUNBOOK", help="path to the runbook (.yml)")
+    p.add_argument("--fresh", action="store_true", help="clear the steps' artifacts first")
+    p.add_argument(
+        "--only",
+        action="append",
+        metavar="STEP[,STEP]",
+        help="run just these steps; their inputs must be stored already (repeatable)",
+    )
+    p.add_argument("--until", metavar="STEP", help="run this step and what it depends on")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    p = command("demo", cmd_demo, "run a small pipeline twice: the second run is cached")
+    p.add_argument(
+        "--rows", type=int, default=200_000, help="rows of synthetic data (default: 200000)"
+    )
+    return parser
+
+
+def _error(message: str) -> None:
+    # One line, whatever the exception's text looks like.
+    text = " ".join(str(message).split())
+    print(f"{PROG}: error: {text}", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``artifact-cache`` with ``argv`` (default ``sys.argv[1:]``); return the exit code.
+
+    >>> main(["--store", "memory://doc-main", "du", "--json"]) == 0  # doctest: +ELLIPSIS
+    {...
+    True
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version and usage errors
+        return exc.code if isinstance(exc.code, int) else 2
+    out = sys.stdout
+    try:
+        return int(args.func(args, out))
+    except BrokenPipeError:
+        # ``artifact-cache ls | head``: the reader left; stop quietly, as cat does.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+    except UsageError as exc:
+        parser.print_usage(sys.stderr)
+        _error(str(exc))
+        return 2
+    except (ArtifactStoreError, OSError) as exc:
+        # Store errors name the step and the store; OSError covers a missing runbook.
+        if isinstance(exc, FileNotFoundError) and exc.filename:
+            _error(f"{exc.strerror}: {exc.filename}")
+        else:
+            _error(str(exc) or type(exc).__name__)
+        return 1
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return 130

@@ -1,0 +1,3 @@
+from artifact_cache.cli import main
+
+raise SystemExit(main())
