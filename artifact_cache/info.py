@@ -82,13 +82,14 @@ class ArtifactInfo:
         factory=lambda: dt.datetime.now(dt.UTC), converter=_utc, eq=True
     )
     mime_type: str | None = None
-    tags: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen_tags)
+    # Mappings take no part in the hash (they are unhashable), only in equality.
+    tags: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen_tags, hash=False)
     inputs: tuple[ArtifactRef, ...] = attrs.field(default=(), converter=_refs)
     code_fingerprint: str | None = None
     duration: float | None = None
     args_repr: str | None = None
     uri: str | None = None
-    extra: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
+    extra: Mapping[str, Any] = attrs.field(factory=dict, repr=False, hash=False)
     """Fields this version does not know, kept so that a rewrite does not drop them."""
 
     @property

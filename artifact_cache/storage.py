@@ -14,6 +14,7 @@ multipart upload), which is atomic there; on ``memory://`` the file is set in on
 
 from __future__ import annotations
 
+import contextlib
 import json
 import mmap
 import os
@@ -27,7 +28,7 @@ from fsspec.implementations.memory import MemoryFileSystem
 
 from .errors import ArtifactStoreError, StoreFormatError, UnknownSchemeError
 
-__all__ = ["FORMAT_VERSION", "Storage", "TMP_PREFIX"]
+__all__ = ["FORMAT_VERSION", "TMP_PREFIX", "Storage"]
 
 FORMAT_VERSION = 1
 """Version of the on-storage layout written by this release (see docs/format.md)."""
@@ -45,7 +46,8 @@ _SMALL = 16 * 2**20
 
 def _filesystem(url: str, storage_options: dict[str, Any]) -> tuple[Any, str]:
     try:
-        return fsspec.core.url_to_fs(url, **storage_options)
+        fs, path = fsspec.core.url_to_fs(url, **storage_options)
+        return fs, str(path)
     except ValueError as exc:
         if "not known" not in str(exc) and "not available" not in str(exc):
             raise ArtifactStoreError(f"cannot open store {url}: {exc}") from exc
@@ -186,10 +188,8 @@ class Storage:
                 os.replace(tmp, path)
             except BaseException:
                 # A KeyboardInterrupt mid-write must not leave the temporary behind either.
-                try:
+                with contextlib.suppress(FileNotFoundError):
                     os.unlink(tmp)
-                except FileNotFoundError:
-                    pass
                 raise
         elif size < _SMALL or len(chunks) == 1:
             data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
@@ -279,9 +279,9 @@ class Storage:
             if p.rsplit("/", 1)[-1].startswith("@") and p.endswith(_RECORD_SUFFIX)
         ]
 
-    def objects(self) -> list[dict[str, Any]]:
-        """Every file under ``objects/`` with its size and modification time."""
-        return self._find(f"{self.root}/objects", detail=True)
+    def files(self, area: str) -> list[dict[str, Any]]:
+        """Every file under ``objects/`` or ``refs/`` with its size and modification time."""
+        return self._find(f"{self.root}/{area}", detail=True)
 
     # ----------------------------------------------------------------- removal
     def remove(self, paths: Sequence[str]) -> None:
@@ -295,7 +295,5 @@ class Storage:
                 # A recursive rm on memory:// re-lists the whole filesystem per file.
                 self.remove(self._find(path))
                 continue
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 self.fs.rm(path, recursive=True)
-            except FileNotFoundError:
-                pass

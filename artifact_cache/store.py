@@ -17,6 +17,7 @@ import warnings
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from functools import partial
 from typing import IO, TYPE_CHECKING, Any, NoReturn, TypeVar, overload
 
 import attrs
@@ -82,7 +83,7 @@ class _Provenance:
         oid = id(obj)
         with self._lock:
             try:
-                wr = weakref.ref(obj, lambda _, oid=oid: self._weak.pop(oid, None))
+                wr = weakref.ref(obj, partial(self._forget, oid))
             except TypeError:
                 self._strong[oid] = (obj, ref)
                 self._strong.move_to_end(oid)
@@ -90,6 +91,9 @@ class _Provenance:
                     self._strong.popitem(last=False)
             else:
                 self._weak[oid] = (wr, ref)
+
+    def _forget(self, oid: int, _: object) -> None:
+        self._weak.pop(oid, None)
 
     def lookup(self, obj: Any) -> ArtifactRef | None:
         oid = id(obj)
@@ -169,7 +173,10 @@ class ArtifactStore:
     def _repr_html_(self) -> str:
         import html
 
-        infos = self.list()
+        try:
+            infos = self.list()
+        except ArtifactStoreError as exc:
+            return f"<p><b>ArtifactStore</b>: {html.escape(str(exc))}</p>"
         total = human_size(sum(i.size for i in infos))
         head = (
             f"<p><b>ArtifactStore</b> <code>{html.escape(self.location)}</code>: "
@@ -188,15 +195,16 @@ class ArtifactStore:
         return self._storage.fs
 
     # ------------------------------------------------------------------ errors
-    def _fail(self, what: str, step_id: str, exc: BaseException) -> NoReturn:
+    def _fail(self, what: str, step_id: str | None, exc: BaseException) -> NoReturn:
         hint = ""
         if isinstance(exc, PermissionError):
             hint = "; check the credentials (environment, profile or storage options)"
-        msg = f"{what} step {step_id!r} in store {self.location} failed: {exc}{hint}"
+        subject = f"{what} step {step_id!r}" if step_id is not None else what
+        msg = f"{subject} in store {self.location} failed: {type(exc).__name__}: {exc}{hint}"
         raise ArtifactStoreError(msg) from exc
 
     @contextlib.contextmanager
-    def _io(self, what: str, step_id: str) -> Iterator[None]:
+    def _io(self, what: str, step_id: str | None = None) -> Iterator[None]:
         """Turn a backend's exception into an ArtifactStoreError naming step and store.
 
         The store's format marker is checked here, once, before the first operation.
@@ -306,10 +314,8 @@ class ArtifactStore:
         except (ValueError, TypeError) as exc:
             if not warn:
                 return None
-            warnings.warn(
-                f"skipping an unreadable record of step {step_id!r} in store {self.location}: {exc}",
-                stacklevel=3,
-            )
+            msg = f"skipping an unreadable record of step {step_id!r} in store {self.location}"
+            warnings.warn(f"{msg}: {exc}", stacklevel=3)
             return None
 
     def info(self, step_id: str, *, key: str | None = None) -> ArtifactInfo:
@@ -396,9 +402,7 @@ class ArtifactStore:
                 return self._storage.exists(self._storage.record_path(step_id, key))
             return bool(self._storage.step_record_paths(step_id))
 
-    def list(
-        self, prefix: str = "", *, tags: Mapping[str, str] | None = None
-    ) -> ArtifactList:
+    def list(self, prefix: str = "", *, tags: Mapping[str, str] | None = None) -> ArtifactList:
         """Records of every artifact whose step id starts with ``prefix``, newest first.
 
         Reads records only, never payloads; on object stores they are fetched
@@ -415,7 +419,7 @@ class ArtifactStore:
         if prefix and ("\\" in prefix or "://" in prefix or any(ord(c) < 32 for c in prefix)):
             validate_step_id(prefix, store=self.location)
         refs = f"{self._storage.root}/refs"
-        with self._io("listing", prefix or "*"):
+        with self._io(f"listing artifacts under {prefix!r}" if prefix else "listing artifacts"):
             records = self._storage.read_many(self._storage.record_paths(folder))
         out = ArtifactList()
         for path, data in records.items():
@@ -501,7 +505,7 @@ class ArtifactStore:
         >>> store.clear()
         2
         """
-        with self._io("clearing", "*"):
+        with self._io("clearing"):
             count = len(self._storage.record_paths())
             self._storage.remove_all()
         return count
@@ -513,16 +517,16 @@ class ArtifactStore:
         payload before its record.
         """
         storage = self._storage
-        with self._io("collecting", "*"):
-            referenced = {
-                i.digest for i in self.list()
-            }
+        with self._io("collecting garbage"):
+            referenced = {i.digest for i in self.list()}
             now = time.time()
             doomed: list[str] = []
             freed = young = 0
-            for entry in storage.objects():
-                name = entry["name"].rsplit("/", 1)[-1]
-                if name in referenced and not name.startswith(TMP_PREFIX):
+            # Temporaries of interrupted local writes sit beside records too.
+            temps = [e for e in storage.files("refs") if _basename(e).startswith(TMP_PREFIX)]
+            for entry in storage.files("objects") + temps:
+                name = _basename(entry)
+                if name in referenced:
                     continue
                 if now - _mtime(entry) < grace:
                     young += 1
@@ -561,6 +565,10 @@ class ArtifactStore:
         from .widget import ArtifactBrowser
 
         return ArtifactBrowser(self, **options)
+
+
+def _basename(entry: Mapping[str, Any]) -> str:
+    return str(entry["name"]).rsplit("/", 1)[-1]
 
 
 def _mtime(entry: Mapping[str, Any]) -> float:

@@ -72,7 +72,7 @@ def bench_array(mb: int, repeat: int) -> list[tuple[str, float, float]]:
             # A fresh name each repeat so that the store's dedup does not skip the write.
             i = iter(range(repeat))
 
-            def save_new(save: Callable[[str, Any], None] = save) -> None:
+            def save_new(save: Callable[[str, Any], None] = save, i: Any = i) -> None:
                 n = next(i)
                 arr[0] = n  # new content each time, so no one's dedup skips the write
                 save(f"arr{n}", arr)
@@ -144,8 +144,9 @@ print((rss() - base) / arr.nbytes)
 
 def peak_memory(mb: int) -> list[tuple[str, float, float]]:
     def run(script: str, *args: str) -> float:
-        out = subprocess.run([sys.executable, "-c", script, *args], capture_output=True,
-                             text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", script, *args], capture_output=True, text=True, check=True
+        )
         return float(out.stdout.strip())
 
     with tempfile.TemporaryDirectory() as d:
@@ -160,8 +161,10 @@ def peak_memory(mb: int) -> list[tuple[str, float, float]]:
 def table(title: str, unit: str, rows: list[tuple[str, float, float]], ref: str) -> None:
     base = {r[0]: r for r in rows}[ref]
     print(f"\n{title}")
-    print(f"{'':24} {'save ' + unit:>14} {'load ' + unit:>14} {'save vs ' + ref:>18} "
-          f"{'load vs ' + ref:>18}")
+    print(
+        f"{'':24} {'save ' + unit:>14} {'load ' + unit:>14} {'save vs ' + ref:>18} "
+        f"{'load vs ' + ref:>18}"
+    )
     for name, s, lo in rows:
         print(f"{name:24} {s:14.2f} {lo:14.2f} {base[1] / s:17.2f}x {base[2] / lo:17.2f}x")
 
@@ -174,11 +177,16 @@ def main() -> None:
     p.add_argument("--json", action="store_true", help="print the results as JSON too")
     a = p.parse_args()
     arr = bench_array(a.mb, a.repeat)
-    table(f"{a.mb} MiB float64 array (GB/s; time ratio, lower is better)", "GB/s", arr,
-          "pickle file")
+    table(
+        f"{a.mb} MiB float64 array (GB/s; time ratio, lower is better)", "GB/s", arr, "pickle file"
+    )
     dicts = bench_dicts(a.dicts)
-    table(f"{a.dicts} small dicts, one artifact each (items/s; time ratio)", "/s", dicts,
-          "pickle file")
+    table(
+        f"{a.dicts} small dicts, one artifact each (items/s; time ratio)",
+        "/s",
+        dicts,
+        "pickle file",
+    )
     peak = peak_memory(a.mb)
     print(f"\nPeak memory of one {a.mb} MiB array, fresh process (peak RSS growth / array size)")
     print(f"{'':24} {'save':>8} {'load':>8}")

@@ -12,8 +12,22 @@ import pytest
 import artifact_cache as ac
 from artifact_cache.storage import FORMAT_VERSION
 
-BAD_IDS = ["..", "a/../b", "/abs", "a//b", "a\\b", "a\x00b", "tab\tid", "s3://x", "", "x" * 1000,
-           "a/", ".hidden", "sp ace", "a/./b"]
+BAD_IDS = [
+    "..",
+    "a/../b",
+    "/abs",
+    "a//b",
+    "a\\b",
+    "a\x00b",
+    "tab\tid",
+    "s3://x",
+    "",
+    "x" * 1000,
+    "a/",
+    ".hidden",
+    "sp ace",
+    "a/./b",
+]
 
 
 class TestInvalidStepIds:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -35,9 +34,7 @@ def test_two_processes_same_step(backend: str, tmp_path: Path, request: Any) -> 
     from conftest import make_url
 
     url = make_url(backend, tmp_path, request)
-    procs = [
-        subprocess.Popen([sys.executable, "-c", WRITER, url, str(w)]) for w in (1, 2)
-    ]
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER, url, str(w)]) for w in (1, 2)]
     store = ac.open_store(url)
     seen = 0
     while any(p.poll() is None for p in procs):
@@ -118,8 +115,9 @@ class TestFailedSave:
         assert not list((tmp_path / "s").rglob(f"{TMP_PREFIX}*"))
 
     @pytest.mark.parametrize("backend", ["memory", "s3"])
-    def test_upload_fails(self, backend: str, tmp_path: Path, request: Any,
-                          monkeypatch: Any) -> None:
+    def test_upload_fails(
+        self, backend: str, tmp_path: Path, request: Any, monkeypatch: Any
+    ) -> None:
         """An object store failing on upload leaves the previous artifact readable."""
         from conftest import make_url
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -206,3 +205,24 @@ class TestPickling:
         assert again == store and again.get("x") == 41
 
 
+class TestGc:
+    def test_removes_orphans_only(self, store: ac.ArtifactStore) -> None:
+        """gc removes payloads no record points to, keeps referenced and young ones."""
+        kept = store.save("kept", "kept value")
+        orphan = store.save("gone", "orphan value")
+        store.delete("gone")
+        young = store.gc(grace=3600)
+        assert young.removed == 0 and young.kept_young == 1
+        report = store.gc(grace=0)
+        assert (report.removed, report.referenced) == (1, 1)
+        assert report.freed == orphan.size
+        assert not store._storage.has_object(orphan.digest, orphan.size)
+        assert store._storage.has_object(kept.digest, kept.size)
+        assert store.get("kept") == "kept value"
+
+    def test_dry_run(self, mem_store: ac.ArtifactStore) -> None:
+        """A dry run reports without removing."""
+        info = mem_store.save("x", 1)
+        mem_store.delete("x")
+        assert mem_store.gc(grace=0, dry_run=True).removed == 1
+        assert mem_store._storage.has_object(info.digest, info.size)
