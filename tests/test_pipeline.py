@@ -1,0 +1,539 @@
+"""Pipelines and runbooks: order, graph checks, caching, partial runs, failures, lineage.
+
+Step functions live in ``runbook_steps`` (importable from ``tests/``) and count their
+calls, so each test can tell executed steps from cached ones.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import runbook_steps as rs
+
+import artifact_cache as ac
+from artifact_cache.pipeline import (
+    Pipeline,
+    PipelineError,
+    RunbookError,
+    Step,
+    StepFailedError,
+)
+
+MISSING = (
+    "Step 'classify' depends on 'extract' but artifact not found. "
+    "Ensure previous step has 'save_output: true'."
+)
+
+
+@pytest.fixture(autouse=True)
+def _reset_counters() -> Iterator[None]:
+    rs.CALLS.clear()
+    rs.FAIL.clear()
+    yield
+    rs.FAIL.clear()
+
+
+@pytest.fixture(params=["memory", "local"])
+def pstore(request: pytest.FixtureRequest, tmp_path: Path) -> ac.ArtifactStore:
+    """An empty store on memory:// and on a local folder."""
+    if request.param == "memory":
+        return ac.open_store(f"memory://pipe-{uuid.uuid4().hex}")
+    return ac.open_store(str(tmp_path / "store"))
+
+
+def three_steps(
+    store: ac.ArtifactStore, *, n: int = 6, threshold: int = 3, classify_save: bool = True
+) -> Pipeline:
+    """extract -> classify -> summarise, listed in the order they run."""
+    return Pipeline(
+        store,
+        [
+            Step("extract", rs.extract, params={"n": n}),
+            Step(
+                "classify",
+                rs.classify,
+                input_from="extract",
+                params={"threshold": threshold},
+                save_output=classify_save,
+            ),
+            Step("summarise", rs.summarise, input_from="classify"),
+        ],
+        name="three",
+    )
+
+
+def calls() -> dict[str, int]:
+    return dict(rs.CALLS)
+
+
+class TestOrder:
+    def test_dependency_order(self, mem_store: ac.ArtifactStore) -> None:
+        """Steps run after the steps they take input from, whatever the listed order."""
+        order: list[str] = []
+        pipe = Pipeline(
+            mem_store,
+            [
+                Step("summarise", rs.summarise, input_from="classify"),
+                Step("classify", rs.classify, input_from="extract"),
+                Step("extract", rs.extract),
+            ],
+        )
+        result = pipe.run(progress=lambda sid, res: order.append(sid) if res is None else None)
+        assert order == ["extract", "classify", "summarise"]
+        assert [r.step_id for r in result] == order
+        assert result.load("summarise") == {"high": 3, "low": 3}
+
+    def test_several_inputs_in_order(self, mem_store: ac.ArtifactStore) -> None:
+        """A list input_from passes the artifacts as positional arguments in that order."""
+        pipe = Pipeline(
+            mem_store,
+            [
+                Step("extract", rs.extract, params={"n": 3}),
+                Step("classify", rs.classify, input_from="extract", params={"threshold": 1}),
+                Step("join", rs.join, input_from=["extract", "classify"]),
+            ],
+        )
+        assert pipe.run().load("join") == [(0, "low"), (1, "high"), (2, "high")]
+
+    def test_input_is_read_from_the_store(self, mem_store: ac.ArtifactStore) -> None:
+        """A downstream step gets an independent copy, not the object upstream returned."""
+        seen: list[Any] = []
+
+        def produce() -> list[int]:
+            value = [1, 2]
+            seen.append(value)
+            return value
+
+        def consume(rows: list[int]) -> int:
+            seen.append(rows)
+            return len(rows)
+
+        Pipeline(mem_store, [Step("p", produce), Step("c", consume, input_from="p")]).run()
+        assert seen[0] == seen[1] and seen[0] is not seen[1]
+
+
+class TestGraphValidation:
+    def test_unknown_input_from(self, mem_store: ac.ArtifactStore) -> None:
+        """An input_from naming no step is an error naming both steps."""
+        with pytest.raises(PipelineError, match=r"step 'classify' takes input_from 'extrct'"):
+            Pipeline(
+                mem_store,
+                [Step("extract", rs.extract), Step("classify", rs.classify, input_from="extrct")],
+            )
+
+    def test_duplicate_ids(self, mem_store: ac.ArtifactStore) -> None:
+        """Two steps with one id are an error naming the id."""
+        with pytest.raises(PipelineError, match="duplicate step id 'extract'"):
+            Pipeline(mem_store, [Step("extract", rs.extract), Step("extract", rs.extract)])
+
+    def test_cycle(self, mem_store: ac.ArtifactStore) -> None:
+        """A cycle is an error naming the steps on it; nothing runs."""
+        steps = [
+            Step("extract", rs.extract),
+            Step("a", rs.classify, input_from="c"),
+            Step("b", rs.classify, input_from="a"),
+            Step("c", rs.classify, input_from=["extract", "b"]),
+        ]
+        with pytest.raises(PipelineError, match=r"cycle: a -> c -> b -> a"):
+            Pipeline(mem_store, steps)
+        assert calls() == {}
+
+    def test_self_cycle(self, mem_store: ac.ArtifactStore) -> None:
+        """A step taking its own output is a cycle."""
+        with pytest.raises(PipelineError, match=r"cycle: a -> a"):
+            Pipeline(mem_store, [Step("a", rs.classify, input_from="a")])
+
+    def test_invalid_step_id(self) -> None:
+        """Step ids follow the store's rules."""
+        with pytest.raises(ac.InvalidStepIdError):
+            Step("../x", rs.extract)
+
+    def test_only_and_until_name_known_steps(self, mem_store: ac.ArtifactStore) -> None:
+        """only= and until= naming unknown steps fail before running anything."""
+        pipe = three_steps(mem_store)
+        with pytest.raises(PipelineError, match="only names unknown step 'nope'"):
+            pipe.run(only=["nope"])
+        with pytest.raises(PipelineError, match="until names unknown step 'nope'"):
+            pipe.run(until="nope")
+        assert calls() == {}
+
+
+class TestMissingInput:
+    def test_unsaved_upstream_exact_message(self, mem_store: ac.ArtifactStore) -> None:
+        """Depending on a step with save_output=False fails with the documented message."""
+        pipe = Pipeline(
+            mem_store,
+            [
+                Step("extract", rs.extract, save_output=False),
+                Step("classify", rs.classify, input_from="extract"),
+            ],
+        )
+        with pytest.raises(PipelineError) as excinfo:
+            pipe.run()
+        assert str(excinfo.value) == MISSING
+        assert isinstance(excinfo.value, ac.ArtifactStoreError)
+        assert calls() == {}, "checked before running anything"
+
+    def test_only_without_stored_input(self, mem_store: ac.ArtifactStore) -> None:
+        """only= a step whose input was never stored fails with the same message."""
+        with pytest.raises(PipelineError) as excinfo:
+            three_steps(mem_store).run(only=["classify"])
+        assert str(excinfo.value) == MISSING
+
+    def test_unsaved_leaf_runs_every_time(self, mem_store: ac.ArtifactStore) -> None:
+        """A step with save_output=False is not cached; its value is in the result."""
+        pipe = Pipeline(
+            mem_store,
+            [
+                Step("extract", rs.extract),
+                Step("classify", rs.classify, input_from="extract"),
+                Step("summarise", rs.summarise, input_from="classify"),
+                Step("report", rs.report, input_from="summarise", save_output=False),
+            ],
+        )
+        first = pipe.run()
+        second = pipe.run()
+        assert rs.CALLS["report"] == 2 and rs.CALLS["extract"] == 1
+        assert second["report"].info is None and second["report"].computed
+        assert first.load("report") == second.load("report") == "high=3, low=3"
+        assert not mem_store.exists("report")
+
+
+class TestCaching:
+    def test_rerun_is_all_cached(self, pstore: ac.ArtifactStore) -> None:
+        """A re-run with unchanged code, params and inputs executes nothing."""
+        first = three_steps(pstore).run()
+        assert first.computed == ["extract", "classify", "summarise"]
+        second = three_steps(pstore).run()
+        assert second.cached == ["extract", "classify", "summarise"]
+        assert calls() == {"extract": 1, "classify": 1, "summarise": 1}
+        assert [r.info for r in first] == [r.info for r in second]
+
+    def test_param_change_reruns_step_and_downstream(self, pstore: ac.ArtifactStore) -> None:
+        """Changing classify's params re-runs classify and summarise, not extract."""
+        three_steps(pstore).run()
+        rs.CALLS.clear()
+        result = three_steps(pstore, threshold=5).run()
+        assert calls() == {"classify": 1, "summarise": 1}
+        assert result.cached == ["extract"]
+        assert result.load("summarise") == {"high": 1, "low": 5}
+
+    def test_upstream_change_reruns_everything_below(self, pstore: ac.ArtifactStore) -> None:
+        """Changing the first step's params re-runs all three."""
+        three_steps(pstore).run()
+        rs.CALLS.clear()
+        three_steps(pstore, n=8).run()
+        assert calls() == {"extract": 1, "classify": 1, "summarise": 1}
+
+    def test_code_change_reruns_step_and_downstream(self, mem_store: ac.ArtifactStore) -> None:
+        """A different function under the same step id re-runs it and what follows."""
+        three_steps(mem_store).run()
+        rs.CALLS.clear()
+
+        def classify(rows: list[int], threshold: int = 3) -> list[str]:
+            return ["big" if r >= threshold else "small" for r in rows]
+
+        pipe = Pipeline(
+            mem_store,
+            [
+                Step("extract", rs.extract, params={"n": 6}),
+                Step("classify", classify, input_from="extract", params={"threshold": 3}),
+                Step("summarise", rs.summarise, input_from="classify"),
+            ],
+        )
+        result = pipe.run()
+        assert result.computed == ["classify", "summarise"]
+        assert calls() == {"summarise": 1}
+        assert result.load("summarise") == {"big": 3, "small": 3}
+
+    def test_fresh_recomputes(self, pstore: ac.ArtifactStore) -> None:
+        """fresh=True clears the steps' artifacts and computes everything again."""
+        pipe = three_steps(pstore)
+        pipe.run()
+        pstore.save("unrelated", 1)
+        result = pipe.run(fresh=True)
+        assert result.computed == ["extract", "classify", "summarise"]
+        assert calls() == {"extract": 2, "classify": 2, "summarise": 2}
+        assert pstore.exists("unrelated"), "fresh clears only this pipeline's steps"
+        assert len(pstore.list("extract")) == 1
+
+    def test_until(self, pstore: ac.ArtifactStore) -> None:
+        """until= runs the step and what it depends on, nothing downstream."""
+        result = three_steps(pstore).run(until="classify")
+        assert [r.step_id for r in result] == ["extract", "classify"]
+        assert not pstore.exists("summarise")
+
+    def test_only(self, pstore: ac.ArtifactStore) -> None:
+        """only= runs just those steps, taking inputs stored by an earlier run."""
+        three_steps(pstore).run(until="classify")
+        rs.CALLS.clear()
+        result = three_steps(pstore).run(only=["summarise"])
+        assert [r.step_id for r in result] == ["summarise"]
+        assert calls() == {"summarise": 1}
+        assert result.load("summarise") == {"high": 3, "low": 3}
+
+    def test_only_with_fresh_recomputes_just_those(self, mem_store: ac.ArtifactStore) -> None:
+        """only= with fresh=True clears and recomputes only the chosen steps."""
+        three_steps(mem_store).run()
+        rs.CALLS.clear()
+        result = three_steps(mem_store).run(only="classify", fresh=True)
+        assert result.computed == ["classify"] and calls() == {"classify": 1}
+        assert mem_store.exists("summarise")
+
+    def test_lineage_recorded(self, pstore: ac.ArtifactStore) -> None:
+        """Each step's artifact lists the artifacts it was computed from."""
+        result = three_steps(pstore).run()
+        extract, classify, summarise = (
+            result[s].info for s in ("extract", "classify", "summarise")
+        )
+        assert extract is not None and classify is not None and summarise is not None
+        assert extract.ref in classify.inputs
+        assert classify.ref in summarise.inputs
+        assert extract.inputs == ()
+        assert pstore.info("classify").inputs == classify.inputs
+
+
+class TestFailure:
+    def test_failure_names_step_and_resumes(self, pstore: ac.ArtifactStore) -> None:
+        """A failing step stops the run naming it; the next run resumes from the cache."""
+        rs.FAIL.add("classify")
+        with pytest.raises(StepFailedError, match=r"step 'classify' of pipeline three") as exc:
+            three_steps(pstore).run()
+        err = exc.value
+        assert err.step_id == "classify"
+        assert isinstance(err.__cause__, RuntimeError)
+        assert "classifier exploded" in str(err)
+        assert err.result is not None and err.result.computed == ["extract"]
+        assert calls() == {"extract": 1, "classify": 1}
+        assert pstore.exists("extract") and not pstore.exists("summarise")
+
+        rs.FAIL.clear()
+        rs.CALLS.clear()
+        result = three_steps(pstore).run()
+        assert result.cached == ["extract"]
+        assert calls() == {"classify": 1, "summarise": 1}
+
+
+class TestRunResult:
+    def test_views(self, mem_store: ac.ArtifactStore) -> None:
+        """Indexable by id and position, iterable, with a summary and JSON form."""
+        result = three_steps(mem_store).run()
+        assert result[0] is result["extract"] and len(result) == 3 and "classify" in result
+        with pytest.raises(KeyError, match="did not run"):
+            result["nope"]
+        text = result.summary()
+        assert text.splitlines()[0].split() == ["STEP", "STATUS", "TIME", "SIZE", "KEY"]
+        assert "3 steps: 3 computed, 0 cached" in text
+        data = json.loads(json.dumps(result.to_dict()))
+        assert [s["status"] for s in data["steps"]] == ["computed"] * 3
+        assert all(r.duration >= 0 for r in result)
+
+    def test_html_escaped(self, mem_store: ac.ArtifactStore) -> None:
+        """The notebook table escapes what it shows."""
+        result = Pipeline(mem_store, [Step("x", rs.extract)], name="<b>p</b>").run()
+        out = result._repr_html_()
+        assert "<table" in out and "<b>p</b>" not in out and "&lt;b&gt;p&lt;/b&gt;" in out
+
+    def test_verbose_prints_a_line_per_step(
+        self, mem_store: ac.ArtifactStore, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """verbose=True prints progress per step."""
+        three_steps(mem_store).run(verbose=True)
+        lines = capsys.readouterr().out.splitlines()
+        assert lines[0].startswith("[1/3] extract ... computed in ")
+
+
+def test_pipeline_on_s3(s3_url: str) -> None:
+    """The same run, cached re-run and lineage on S3 (moto server)."""
+    store = ac.open_store(s3_url)
+    first = three_steps(store).run()
+    second = three_steps(ac.open_store(s3_url)).run()
+    assert first.computed == second.cached == ["extract", "classify", "summarise"]
+    classify = second["classify"].info
+    assert classify is not None and first["extract"].info is not None
+    assert first["extract"].info.ref in classify.inputs
+
+
+# --------------------------------------------------------------------------- runbooks
+RUNBOOK = """\
+store: ./cache
+execution:
+  - id: extract
+    run: runbook_steps:extract
+    params: {n: 6}
+    save_output: true
+  - id: classify
+    run: runbook_steps:classify
+    input_from: extract
+    params:
+      threshold: 3
+  - id: summarise
+    run: runbook_steps:summarise
+    input_from: classify
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "runbook.yml") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+class TestRunbook:
+    def test_valid_runbook(self, tmp_path: Path) -> None:
+        """A runbook builds the pipeline; a relative store is beside the runbook."""
+        path = write(tmp_path, RUNBOOK)
+        pipe = Pipeline.from_runbook(path)
+        assert pipe.name == "runbook"
+        assert pipe.store.location == str(tmp_path / "cache")
+        assert [s.id for s in pipe.steps] == ["extract", "classify", "summarise"]
+        assert pipe.steps[1].params == {"threshold": 3}
+        assert pipe.run().load("summarise") == {"high": 3, "low": 3}
+        assert Pipeline.from_runbook(str(path)).run().cached == ["extract", "classify", "summarise"]
+
+    def test_store_argument_overrides(self, tmp_path: Path, mem_store: ac.ArtifactStore) -> None:
+        """store= replaces the runbook's store."""
+        pipe = Pipeline.from_runbook(write(tmp_path, RUNBOOK), store=mem_store)
+        assert pipe.store is mem_store
+
+    def test_mapping(self, mem_store: ac.ArtifactStore) -> None:
+        """An already parsed runbook works the same, with list input_from and save_output."""
+        pipe = Pipeline.from_runbook(
+            {
+                "execution": [
+                    {"id": "extract", "run": "runbook_steps:extract", "params": {"n": 2}},
+                    {"id": "classify", "run": "runbook_steps:classify", "input_from": "extract"},
+                    {
+                        "id": "join",
+                        "run": "runbook_steps:join",
+                        "input_from": ["extract", "classify"],
+                        "save_output": False,
+                    },
+                ]
+            },
+            store=mem_store,
+        )
+        assert pipe.run().load("join") == [(0, "low"), (1, "low")]
+
+    def test_unsaved_dependency_message(self, mem_store: ac.ArtifactStore) -> None:
+        """save_output: false upstream gives the documented message."""
+        pipe = Pipeline.from_runbook(
+            {
+                "execution": [
+                    {"id": "extract", "run": "runbook_steps:extract", "save_output": False},
+                    {"id": "classify", "run": "runbook_steps:classify", "input_from": "extract"},
+                ]
+            },
+            store=mem_store,
+        )
+        with pytest.raises(PipelineError) as excinfo:
+            pipe.run()
+        assert str(excinfo.value) == MISSING
+
+    @pytest.mark.parametrize(
+        ("text", "expected"),
+        [
+            pytest.param("- id: x\n", ["not a list", "mapping"], id="not-a-mapping"),
+            pytest.param("", ["empty"], id="empty-file"),
+            pytest.param("store: ./c\n", ["field 'execution'", "missing"], id="no-execution"),
+            pytest.param("execution: []\n", ["field 'execution'", "non-empty"], id="empty-exec"),
+            pytest.param(
+                "execution:\n  - run: runbook_steps:extract\n",
+                ["execution[0]", "field 'id'", "missing"],
+                id="missing-id",
+            ),
+            pytest.param(
+                "execution:\n  - id: extract\n",
+                ["step 'extract' (execution[0])", "field 'run'", "missing"],
+                id="missing-run",
+            ),
+            pytest.param(
+                "execution:\n  - {id: extract, run: 'runbook_steps:extract', param: {n: 1}}\n",
+                ["step 'extract'", "field 'param'", "unknown field"],
+                id="unknown-step-key",
+            ),
+            pytest.param(
+                "stores: x\nexecution:\n  - {id: e, run: 'runbook_steps:extract'}\n",
+                ["field 'stores'", "unknown field"],
+                id="unknown-top-key",
+            ),
+            pytest.param(
+                "execution:\n  - {id: extract, run: 'no_such_module_xyz:extract'}\n",
+                ["step 'extract'", "field 'run'", "cannot import module 'no_such_module_xyz'"],
+                id="run-module-missing",
+            ),
+            pytest.param(
+                "execution:\n  - {id: extract, run: 'runbook_steps:nope'}\n",
+                ["step 'extract'", "field 'run'", "has no attribute 'nope'"],
+                id="run-attribute-missing",
+            ),
+            pytest.param(
+                "execution:\n  - {id: extract, run: 'runbook_steps.extract'}\n",
+                ["step 'extract'", "field 'run'", "module:function"],
+                id="run-not-module-function",
+            ),
+            pytest.param(
+                "execution:\n  - {id: extract, run: 'runbook_steps:NOT_CALLABLE'}\n",
+                ["step 'extract'", "field 'run'", "not a function"],
+                id="run-not-callable",
+            ),
+            pytest.param(
+                "execution:\n  - {id: extract, run: 'runbook_steps:extract', params: [1, 2]}\n",
+                ["step 'extract'", "field 'params'", "mapping"],
+                id="params-wrong-type",
+            ),
+            pytest.param(
+                "execution:\n  - {id: e, run: 'runbook_steps:extract', save_output: 'yes'}\n",
+                ["step 'e'", "field 'save_output'", "true or false"],
+                id="save-output-wrong-type",
+            ),
+            pytest.param(
+                "execution:\n  - {id: e, run: 'runbook_steps:extract', input_from: {a: 1}}\n",
+                ["step 'e'", "field 'input_from'"],
+                id="input-from-wrong-type",
+            ),
+            pytest.param(
+                "execution:\n  - {id: 3, run: 'runbook_steps:extract'}\n",
+                ["execution[0]", "field 'id'", "string"],
+                id="id-wrong-type",
+            ),
+            pytest.param(
+                "execution:\n  - {id: '../x', run: 'runbook_steps:extract'}\n",
+                ["execution[0]", "field 'id'", "invalid step id"],
+                id="id-invalid",
+            ),
+            pytest.param(
+                "execution:\n  - {id: e, run: 'runbook_steps:extract'}\n  - just a string\n",
+                ["execution[1]", "mapping"],
+                id="step-not-a-mapping",
+            ),
+            pytest.param(
+                "execution:\n  - {id: c, run: 'runbook_steps:classify', input_from: e}\n",
+                ["step 'c' takes input_from 'e'"],
+                id="unknown-input-from",
+            ),
+            pytest.param("execution: [\n", ["not valid YAML", "line"], id="yaml-syntax"),
+        ],
+    )
+    def test_malformed(self, tmp_path: Path, text: str, expected: list[str]) -> None:
+        """Each malformed runbook names the file, the step and the field."""
+        path = write(tmp_path, text, name="bad.yml")
+        with pytest.raises(RunbookError) as excinfo:
+            Pipeline.from_runbook(path, store="memory://unused")
+        message = str(excinfo.value)
+        assert f"runbook {path}" in message
+        for part in expected:
+            assert part in message, message
+        assert isinstance(excinfo.value, ValueError)
+        assert isinstance(excinfo.value, ac.ArtifactStoreError)
+
+    def test_missing_file(self, tmp_path: Path) -> None:
+        """A runbook that does not exist is a FileNotFoundError."""
+        with pytest.raises(FileNotFoundError):
+            Pipeline.from_runbook(tmp_path / "nope.yml")
