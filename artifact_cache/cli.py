@@ -116,7 +116,10 @@ def cmd_rm(args: argparse.Namespace, out: TextIO) -> int:
     store = _store(args)
     missing = []
     for step in args.steps:
-        if store.delete(step, key=args.key):
+        # store.delete(key=...) reports True for a missing key on S3 (deleting a missing
+        # object succeeds there), so ask first: the user should hear that nothing matched.
+        found = args.key is None or store.exists(step, key=args.key)
+        if found and store.delete(step, key=args.key):
             which = f" key {args.key}" if args.key else ""
             print(f"removed {step}{which}", file=out)
         else:
