@@ -226,3 +226,40 @@ class TestGc:
         mem_store.delete("x")
         assert mem_store.gc(grace=0, dry_run=True).removed == 1
         assert mem_store._storage.has_object(info.digest, info.size)
+
+
+class TestListScale:
+    def test_thousands_without_payloads(self, mem_store: ac.ArtifactStore, monkeypatch) -> None:
+        """list() over 3,000 artifacts reads records only, never a payload."""
+        for i in range(3000):
+            mem_store.save(f"many/{i % 300}", i, key=f"k{i}")
+
+        def no_payloads(*args: object) -> None:
+            raise AssertionError("list() read a payload")
+
+        monkeypatch.setattr(mem_store._storage, "read_object", no_payloads)
+        monkeypatch.setattr(mem_store._storage, "open_object", no_payloads)
+        infos = mem_store.list("many/")
+        assert len(infos) == 3000
+        assert {i.key for i in infos} == {f"k{i}" for i in range(3000)}
+
+    def test_s3_records_fetched_in_one_batch(self, s3_url: str, monkeypatch) -> None:
+        """On S3, list() fetches all records with one concurrent batch, not one by one."""
+        store = ac.open_store(s3_url)
+        for i in range(20):
+            store.save(f"batch/{i}", i)
+        fs = store.fs
+        batches: list[int] = []
+        real_cat = fs.cat
+
+        def spy_cat(paths: list[str], **kwargs: object) -> object:
+            batches.append(len(paths))
+            return real_cat(paths, **kwargs)
+
+        def no_single(*args: object, **kwargs: object) -> None:
+            raise AssertionError("records fetched one request at a time")
+
+        monkeypatch.setattr(fs, "cat", spy_cat)
+        monkeypatch.setattr(fs, "cat_file", no_single)
+        assert sorted(i.python_type for i in store.list()) == ["builtins.int"] * 20
+        assert batches == [20]
