@@ -23,6 +23,7 @@ from .errors import (
     UnknownSchemeError,
 )
 from .info import ArtifactInfo, ArtifactRef
+from .pipeline import Pipeline, RunResult, Step
 from .serializers import Serializer, register_serializer, serializers
 from .store import ArtifactList, ArtifactStore, GcReport, lineage_of
 
@@ -41,8 +42,11 @@ __all__ = [
     "IntegrityError",
     "InvalidStepIdError",
     "PayloadMissingError",
+    "Pipeline",
+    "RunResult",
     "SerializationError",
     "Serializer",
+    "Step",
     "StoreFormatError",
     "UnknownSchemeError",
     "lineage_of",
