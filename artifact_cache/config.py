@@ -39,8 +39,9 @@ def open_store(url: str | None = None, **storage_options: Any) -> ArtifactStore:
         UnknownSchemeError: the scheme is not one fsspec knows (the message lists them).
         ArtifactStoreError: the backend's package is not installed (the message names it).
 
-    >>> store = open_store("memory://doc-open-store")
-    >>> store.location
-    'memory://doc-open-store'
+    Examples:
+        >>> store = open_store("memory://doc-open-store")
+        >>> store.location
+        'memory://doc-open-store'
     """
     return ArtifactStore(url or default_url(), **storage_options)

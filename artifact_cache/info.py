@@ -23,8 +23,9 @@ RECORD_VERSION = 1
 def human_size(n: float) -> str:
     """Format a byte count in binary units.
 
-    >>> human_size(1536)
-    '1.5 KiB'
+    Examples:
+        >>> human_size(1536)
+        '1.5 KiB'
     """
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
         if abs(n) < 1024 or unit == "TiB":
@@ -66,10 +67,11 @@ def _refs(value: Iterable[ArtifactRef | Mapping[str, str]]) -> tuple[ArtifactRef
 class ArtifactInfo:
     """What is known about one stored artifact, without reading its payload.
 
-    >>> info = ArtifactInfo(step_id="extract", key="default", digest="ab" * 16, size=3,
-    ...                     serializer="json", python_type="builtins.list")
-    >>> ArtifactInfo.from_json(info.to_json()) == info
-    True
+    Examples:
+        >>> info = ArtifactInfo(step_id="extract", key="default", digest="ab" * 16, size=3,
+        ...                     serializer="json", python_type="builtins.list")
+        >>> ArtifactInfo.from_json(info.to_json()) == info
+        True
     """
 
     step_id: str

@@ -154,11 +154,12 @@ serializers: Mapping[str, Serializer] = MappingProxyType(_REGISTRY)
 def register_serializer(serializer: Serializer, *, replace: bool = False) -> None:
     """Make ``serializer`` available by its ``name``.
 
-    >>> class Upper(RawSerializer):
-    ...     name = "upper-doc"
-    >>> register_serializer(Upper())
-    >>> "upper-doc" in serializers
-    True
+    Examples:
+        >>> class Upper(RawSerializer):
+        ...     name = "upper-doc"
+        >>> register_serializer(Upper())
+        >>> "upper-doc" in serializers
+        True
     """
     if not isinstance(serializer, Serializer):
         raise TypeError(f"{serializer!r} lacks name, mime_type, dumps or loads")
@@ -170,8 +171,9 @@ def register_serializer(serializer: Serializer, *, replace: bool = False) -> Non
 def get_serializer(name: str) -> Serializer:
     """Return the serializer registered as ``name``.
 
-    >>> get_serializer("json").mime_type
-    'application/json'
+    Examples:
+        >>> get_serializer("json").mime_type
+        'application/json'
     """
     try:
         return _REGISTRY[name]

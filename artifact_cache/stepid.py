@@ -52,12 +52,13 @@ def _why(step_id: str) -> str:
 def validate_step_id(step_id: object, *, store: str = "") -> str:
     """Return ``step_id`` unchanged if it is valid, else raise :class:`InvalidStepIdError`.
 
-    >>> validate_step_id("deals/DEAL-001/cim")
-    'deals/DEAL-001/cim'
-    >>> validate_step_id("../etc")
-    Traceback (most recent call last):
-    ...
-    artifact_cache.errors.InvalidStepIdError: invalid step id '../etc': it has a '..' segment; ...
+    Examples:
+        >>> validate_step_id("deals/DEAL-001/cim")
+        'deals/DEAL-001/cim'
+        >>> validate_step_id("../etc")
+        Traceback (most recent call last):
+        ...
+        artifact_cache.errors.InvalidStepIdError: invalid step id '../etc': it has a '..' segment...
     """
     if not isinstance(step_id, str):
         msg = f"step id must be a str, not {type(step_id).__name__}: {step_id!r}"
@@ -77,8 +78,9 @@ def validate_step_id(step_id: object, *, store: str = "") -> str:
 def validate_key(key: object, *, step_id: str = "", store: str = "") -> str:
     """Return ``key`` unchanged if it is a valid key (one step id segment), else raise.
 
-    >>> validate_key("3f2a9c")
-    '3f2a9c'
+    Examples:
+        >>> validate_key("3f2a9c")
+        '3f2a9c'
     """
     if not isinstance(key, str) or "/" in key or _why(key):
         msg = (
@@ -95,10 +97,11 @@ def sanitize_step_id(name: str) -> str:
     Never raises: runs of disallowed characters become ``_`` and ``<locals>`` parts of
     nested functions' qualified names are dropped.
 
-    >>> sanitize_step_id("Model.fit.<locals>.inner")
-    'Model.fit.inner'
-    >>> sanitize_step_id("<lambda>")
-    'lambda'
+    Examples:
+        >>> sanitize_step_id("Model.fit.<locals>.inner")
+        'Model.fit.inner'
+        >>> sanitize_step_id("<lambda>")
+        'lambda'
     """
     parts = []
     for seg in name.replace("\\", "/").split("/"):
