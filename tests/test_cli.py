@@ -7,6 +7,7 @@ the ``moto_endpoint`` fixture) and gets ``tests/`` on ``PYTHONPATH`` for runbook
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -145,6 +146,23 @@ class TestRemove:
         proc = run("clear", "--yes", "--store", filled)
         assert proc.returncode == 0 and "removed 3 artifacts" in proc.stdout
         assert ac.open_store(filled).list() == []
+
+
+class TestClearConfirm:
+    """On a terminal, clear asks (in-process: a pseudo-terminal is not needed for this)."""
+
+    @pytest.mark.parametrize(("answer", "kept"), [("n\n", 1), ("y\n", 0)])
+    def test_asks_on_a_terminal(
+        self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, answer: str, kept: int
+    ) -> None:
+        """Only 'y' clears; anything else keeps the store and exits 1."""
+        url = str(tmp_path / "store")
+        ac.open_store(url).save("x", 1)
+        stdin = io.StringIO(answer)
+        monkeypatch.setattr(stdin, "isatty", lambda: True, raising=False)
+        monkeypatch.setattr(sys, "stdin", stdin)
+        assert main(["--store", url, "clear"]) == (0 if kept == 0 else 1)
+        assert len(ac.open_store(url).list()) == kept
 
 
 class TestGc:
