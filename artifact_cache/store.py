@@ -18,7 +18,7 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from functools import partial
-from typing import IO, TYPE_CHECKING, Any, NoReturn, TypeVar, overload
+from typing import IO, TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar, overload
 
 import attrs
 
@@ -41,7 +41,8 @@ if TYPE_CHECKING:
 
 __all__ = ["ArtifactList", "ArtifactStore", "GcReport", "lineage_of"]
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class ArtifactList(list[ArtifactInfo]):
@@ -242,6 +243,7 @@ class ArtifactStore:
         code_fingerprint: str | None = None,
         duration: float | None = None,
         args_repr: str | None = None,
+        extra: Mapping[str, Any] | None = None,
     ) -> ArtifactInfo:
         """Store ``obj`` as the artifact of ``step_id`` and return its record.
 
@@ -249,6 +251,8 @@ class ArtifactStore:
         see the previous artifact or this one, never a torn one. Identical payloads are
         stored once. ``key`` defaults to ``"default"``; ``serializer`` to ``"pickle"``
         (cloudpickle); ``"raw"`` stores bytes with ``mime_type``, ``"json"`` JSON text.
+        ``extra`` holds further JSON-able fields kept in the record (the decorator keeps
+        what ``.explain()`` compares there).
 
         Raises:
             InvalidStepIdError: ``step_id`` or ``key`` is malformed (nothing is written).
@@ -291,6 +295,7 @@ class ArtifactStore:
             duration=duration,
             args_repr=args_repr,
             uri=self._storage.uri(self._storage.object_path(digest)),
+            extra=dict(extra or {}),
         )
         storage = self._storage
         with self._io("saving", step_id):
@@ -541,7 +546,7 @@ class ArtifactStore:
 
     # ------------------------------------------------------------------ layers above
     @overload
-    def step(self, func: F, /) -> StepFunction[F]: ...
+    def step(self, func: Callable[P, R], /) -> StepFunction[R, P]: ...
     @overload
     def step(
         self,
@@ -553,7 +558,8 @@ class ArtifactStore:
         tags: Mapping[str, str] | None = None,
         depends_on: Sequence[Any] = (),
         serializer: str | None = None,
-    ) -> Callable[[F], StepFunction[F]]: ...
+        include_self: bool = False,
+    ) -> Callable[[Callable[P, R]], StepFunction[R, P]]: ...
     def step(self, func_or_id: Any = None, /, **options: Any) -> Any:
         """Memoise a function in this store; see :func:`artifact_cache.decorators.step`."""
         from .decorators import step

@@ -1,0 +1,729 @@
+"""Memoised pipeline functions: ``store.step`` and the :class:`StepFunction` it returns.
+
+A call binds its arguments to the function's signature, fingerprints them together with
+the step id and the code (or a pinned ``version``) into a key, and loads the artifact
+stored under that key or computes and saves it. Key rules are in ``docs/keys.md``, usage
+in ``docs/decorators.md``. May import errors, stepid, hashing, serializers, info and
+store (the store imports this module lazily, from :meth:`ArtifactStore.step`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import inspect
+import reprlib
+import sys
+import threading
+import time
+import types
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
+
+import attrs
+
+from .errors import ArtifactNotFoundError, IntegrityError, PayloadMissingError
+from .hashing import CodeFingerprint, code_fingerprint, fingerprint, hash_bytes
+from .info import ArtifactInfo, ArtifactRef
+from .serializers import get_serializer
+from .stepid import sanitize_step_id, validate_step_id
+from .store import ArtifactStore, lineage_of
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from typing_extensions import ParamSpec
+
+    # The default lets ``StepFunction[R]`` mean "returns R, any arguments".
+    P = ParamSpec("P", default=...)
+else:
+    from typing import ParamSpec
+
+    P = ParamSpec("P")
+
+__all__ = ["Explanation", "StepCall", "StepFunction", "step"]
+
+R = TypeVar("R")
+
+# Bump when the key composition changes: every key changes with it, on purpose.
+_KEY_FORMAT = "artifact-cache/step-key/1"
+# Items of list/tuple/dict arguments checked for lineage; bounds the cost on big lists.
+_LINEAGE_ITEMS = 1000
+_ARGS_REPR_CHARS = 200
+_NO_INSTANCE: Any = object()
+_MISSING: Any = object()
+
+
+@attrs.frozen(kw_only=True)
+class StepCall(Generic[R]):
+    """The outcome of :meth:`StepFunction.call`: the value and how it was obtained.
+
+    ``duration`` is the seconds the function body took in this call (``0.0`` on a hit;
+    the record keeps the original compute time in ``info.duration``).
+    """
+
+    value: R
+    info: ArtifactInfo
+    cached: bool
+    duration: float
+
+
+@attrs.frozen(kw_only=True)
+class Explanation:
+    """Why a call would hit or miss; ``str()`` gives a sentence.
+
+    On a miss, the fields say what differs from the newest artifact of the step
+    (``compared_with``): ``changed_arguments`` (parameter names),
+    ``changed_code`` (``module:qualname`` parts of the code fingerprint: the function
+    or the helpers it reaches) and ``version_change`` (old, new), if any.
+    """
+
+    step_id: str
+    key: str
+    hit: bool
+    store: str
+    function: str
+    compared_with: ArtifactInfo | None = None
+    changed_arguments: tuple[str, ...] = ()
+    changed_code: tuple[str, ...] = ()
+    version_change: tuple[str | None, str | None] | None = None
+
+    def __str__(self) -> str:
+        where = f"step {self.step_id!r} in store {self.store}"
+        if self.hit:
+            return f"hit: {where} has an artifact for these arguments (key {self.key})"
+        old = self.compared_with
+        if old is None:
+            return f"miss: {where} has no artifact yet"
+        reasons = []
+        if self.version_change is not None:
+            before, after = self.version_change
+            reasons.append(f"version changed from {before!r} to {after!r}")
+        if self.changed_code:
+            own = [p for p in self.changed_code if p == self.function]
+            helpers = [p for p in self.changed_code if p != self.function]
+            if own:
+                reasons.append(f"code of the function {self.function} changed")
+            if helpers:
+                word = "helper" if len(helpers) == 1 else "helpers"
+                reasons.append(f"code changed in {word} {', '.join(helpers)}")
+        if self.changed_arguments:
+            names = ", ".join(repr(n) for n in self.changed_arguments)
+            word = "argument" if len(self.changed_arguments) == 1 else "arguments"
+            reasons.append(f"{word} {names} changed")
+        if not reasons:
+            reasons.append("nothing the decorator recorded differs (was it saved another way?)")
+        when = old.created.strftime("%Y-%m-%d %H:%M:%S UTC")
+        return (
+            f"miss: {where} has no artifact for key {self.key}; against the newest one "
+            f"(key {old.key}, saved {when}): {'; '.join(reasons)}"
+        )
+
+
+# --------------------------------------------------------------------------- single flight
+class _Flights:
+    """One lock per (store, step id, key) being computed, dropped when nobody holds it.
+
+    Different keys never wait for each other; the table lock is held only to look up.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._held: dict[tuple[str, str, str], list[Any]] = {}  # ident -> [RLock, users]
+
+    @contextlib.contextmanager
+    def hold(self, ident: tuple[str, str, str]) -> Iterator[None]:
+        with self._lock:
+            entry = self._held.get(ident)
+            if entry is None:
+                # Reentrant: a body that calls its own step with the same key recurses as it
+                # would uncached instead of deadlocking.
+                entry = self._held[ident] = [threading.RLock(), 0]
+            entry[1] += 1
+        try:
+            with entry[0]:
+                yield
+        finally:
+            with self._lock:
+                entry[1] -= 1
+                if entry[1] == 0:
+                    del self._held[ident]
+
+
+_flights = _Flights()
+
+
+# --------------------------------------------------------------------------- args repr
+class _ArgsRepr(reprlib.Repr):
+    """A short repr for browsing: arrays and frames by shape, long things truncated."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.maxlevel = 2
+        self.maxstring = 40
+        self.maxother = 40
+        self.maxlong = 40
+        self.maxlist = self.maxtuple = self.maxset = self.maxfrozenset = 5
+        self.maxdict = 4
+
+    def repr_ndarray(self, x: Any, level: int) -> str:
+        return f"<ndarray {x.dtype} {'x'.join(map(str, x.shape))}>"
+
+    def repr_DataFrame(self, x: Any, level: int) -> str:
+        return f"<DataFrame {x.shape[0]}x{x.shape[1]}>"
+
+    def repr_Series(self, x: Any, level: int) -> str:
+        return f"<Series {x.dtype} {len(x)}>"
+
+
+_args_repr = _ArgsRepr()
+
+
+def _short_args(arguments: Mapping[str, Any]) -> str:
+    text = ", ".join(f"{name}={_args_repr.repr(value)}" for name, value in arguments.items())
+    return text if len(text) <= _ARGS_REPR_CHARS else text[: _ARGS_REPR_CHARS - 3] + "..."
+
+
+def _lineage(values: Iterable[Any]) -> tuple[ArtifactRef, ...]:
+    """Artifacts the argument values came from: each value and items one level down."""
+    found: dict[ArtifactRef, None] = {}  # ordered, without duplicates
+
+    def add(obj: Any) -> None:
+        ref = lineage_of(obj)
+        if ref is not None:
+            found[ref] = None
+
+    for value in values:
+        add(value)
+        items: Iterable[Any] = ()
+        if isinstance(value, list | tuple):
+            items = value[:_LINEAGE_ITEMS]
+        elif isinstance(value, dict):
+            items = list(value.values())[:_LINEAGE_ITEMS]
+        for item in items:
+            add(item)
+    return tuple(found)
+
+
+def _function_part(func: Callable[..., Any]) -> str:
+    """The part name the code fingerprint gives the function itself (``module:qualname``)."""
+    target: Any = inspect.unwrap(func)
+    module = getattr(target, "__module__", None)
+    qualname = getattr(target, "__qualname__", None) or type(target).__qualname__
+    return f"{module}:{qualname}"
+
+
+def _is_hit_error(exc: BaseException) -> bool:
+    return isinstance(exc, PayloadMissingError | IntegrityError)
+
+
+# --------------------------------------------------------------------------- the spec
+@attrs.define(kw_only=True)
+class _Spec:
+    """Everything fixed at decoration time, shared by a StepFunction and its bound forms."""
+
+    store: ArtifactStore
+    func: Callable[..., Any]
+    step_id: str
+    signature: inspect.Signature
+    ignore: frozenset[str]
+    version: str | None
+    tags: Mapping[str, str]
+    depends_on: tuple[Any, ...]
+    serializer: str | None
+    include_self: bool
+    first_param: str | None
+    part: str
+    # For the fast binder: set when every parameter is positional-or-keyword.
+    names: tuple[str, ...] | None
+    defaults: dict[str, Any]
+    # Lazily computed once; a re-definition (exec, notebook re-run) makes a new _Spec.
+    code: CodeFingerprint | None = None
+    key_prefix: bytes | None = None
+
+    def code_fingerprint(self) -> CodeFingerprint:
+        fp = self.code
+        if fp is None:
+            fp = self.code = code_fingerprint(self.func, depends_on=self.depends_on)
+        return fp
+
+    def prefix(self) -> bytes:
+        """What every key of the step starts from: the step id and the code or version."""
+        prefix = self.key_prefix
+        if prefix is None:
+            if self.version is not None:
+                term = ("version", self.version)
+            else:
+                term = ("code", self.code_fingerprint().digest)
+            prefix = fingerprint((_KEY_FORMAT, self.step_id, term)).encode()
+            self.key_prefix = prefix
+        return prefix
+
+    def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        """The arguments by parameter name, defaults applied, in signature order."""
+        names = self.names
+        if names is not None and len(args) <= len(names):
+            # Signature.bind costs more than the rest of a key; plain parameters need
+            # only this. Anything unusual falls through to it for its error messages.
+            values = dict(zip(names, args, strict=False))
+            for name, value in kwargs.items():
+                if name in values or name not in self.defaults:
+                    break
+                values[name] = value
+            else:
+                for name in names[len(args) :]:
+                    if name not in values:
+                        value = self.defaults[name]
+                        if value is _MISSING:
+                            break
+                        values[name] = value
+                else:
+                    return values if not kwargs else {n: values[n] for n in names}
+        try:
+            bound = self.signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise TypeError(f"{self.part}(): {exc}") from None
+        bound.apply_defaults()
+        return bound.arguments
+
+
+@attrs.frozen
+class _Prepared:
+    key: str
+    fingerprints: dict[str, str]
+    arguments: dict[str, Any]  # the bound arguments that are part of the key
+
+
+# --------------------------------------------------------------------------- StepFunction
+class StepFunction(Generic[R, P]):
+    """A function memoised in an :class:`ArtifactStore`; made by :meth:`ArtifactStore.step`.
+
+    Calling it returns the stored result for these arguments, computing and saving it on
+    a miss. It keeps the function's name, docstring and signature (``__wrapped__``).
+
+    Example:
+        >>> import artifact_cache as ac
+        >>> store = ac.open_store("memory://doc-step")
+        >>> @store.step
+        ... def square(x):
+        ...     return x * x
+        >>> square(4), square.call(4).cached, square.step_id
+        (16, True, 'square')
+    """
+
+    step_id: str
+    store: ArtifactStore
+    __wrapped__: Callable[P, R]
+
+    def __init__(self, spec: _Spec, instance: Any = _NO_INSTANCE) -> None:
+        self._spec = spec
+        self._instance = instance
+        if instance is _NO_INSTANCE:
+            functools.update_wrapper(self, spec.func)
+            self._skip = spec.ignore
+        else:
+            # Bound through the descriptor protocol: the signature loses `self`.
+            functools.update_wrapper(self, types.MethodType(spec.func, instance))
+            first = spec.first_param
+            self._skip = (
+                spec.ignore if spec.include_self or first is None else spec.ignore | {first}
+            )
+        # Set after update_wrapper, which copies the function's __dict__ onto self.
+        self.step_id = spec.step_id
+        self.store = spec.store
+
+    # ------------------------------------------------------------------ plumbing
+    def __repr__(self) -> str:
+        bound = "" if self._instance is _NO_INSTANCE else " (bound)"
+        return (
+            f"<StepFunction {self.step_id!r}{bound} of {self._spec.part} "
+            f"in store {self.store.location}>"
+        )
+
+    @overload
+    def __get__(self, instance: None, owner: type[Any] | None = None) -> Self: ...
+    @overload
+    def __get__(self, instance: object, owner: type[Any] | None = None) -> StepFunction[R]: ...
+    def __get__(self, instance: object, owner: type[Any] | None = None) -> Any:
+        if instance is None or self._instance is not _NO_INSTANCE:
+            return self
+        return StepFunction(self._spec, instance)
+
+    def __reduce__(self) -> str | tuple[Any, ...]:
+        if self._instance is not _NO_INSTANCE:
+            return (_bind, (StepFunction(self._spec), self._instance))
+        spec = self._spec
+        qualname: str = getattr(self, "__qualname__", "")
+        if _importable(self, qualname):
+            return qualname  # pickled by reference; the worker imports the module
+        # By value (closures, __main__, notebooks): the worker may have no source to
+        # fingerprint, so the code fingerprint travels with the function.
+        code = spec.code
+        if code is None and spec.version is None:
+            code = spec.code_fingerprint()
+        options = {
+            "ignore": tuple(sorted(spec.ignore)),
+            "version": spec.version,
+            "tags": dict(spec.tags),
+            "depends_on": spec.depends_on,
+            "serializer": spec.serializer,
+            "include_self": spec.include_self,
+        }
+        return (_rebuild, (spec.store, spec.func, spec.step_id, options, code))
+
+    def _prepare(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> _Prepared:
+        spec = self._spec
+        if self._instance is not _NO_INSTANCE:
+            args = (self._instance, *args)
+        arguments = spec.bind(args, kwargs)
+        skip = self._skip
+        if skip:
+            arguments = {n: v for n, v in arguments.items() if n not in skip}
+        fingerprints = {n: fingerprint(v, name=n) for n, v in arguments.items()}
+        # Names and digests are separator-free text, so this encoding is unambiguous.
+        text = "".join(f"\x00{n}\x01{d}" for n, d in fingerprints.items())
+        return _Prepared(hash_bytes(spec.prefix(), text.encode()), fingerprints, arguments)
+
+    def _cached(self, key: str, *, warn: bool) -> tuple[ArtifactInfo, Any] | None:
+        """The stored record and value for ``key``, or None (broken payloads warn)."""
+        store = self.store
+        try:
+            info = store.info(self.step_id, key=key)
+            return info, store.load(info)
+        except (PayloadMissingError, IntegrityError) as exc:
+            if warn:
+                # user -> public method -> _execute -> _cached
+                warnings.warn(f"{exc}; recomputing it", RuntimeWarning, stacklevel=4)
+            return None
+        except ArtifactNotFoundError:
+            return None
+
+    def _execute(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any], *, refresh: bool = False
+    ) -> StepCall[R]:
+        prepared = self._prepare(args, kwargs)
+        key = prepared.key
+        if not refresh:
+            hit = self._cached(key, warn=True)
+            if hit is not None:
+                return StepCall(value=hit[1], info=hit[0], cached=True, duration=0.0)
+        with _flights.hold((self.store.location, self.step_id, key)):
+            if not refresh:
+                # Another thread may have computed it while this one waited.
+                hit = self._cached(key, warn=False)
+                if hit is not None:
+                    return StepCall(value=hit[1], info=hit[0], cached=True, duration=0.0)
+            return self._compute(args, kwargs, prepared)
+
+    def _compute(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any], prepared: _Prepared
+    ) -> StepCall[R]:
+        spec = self._spec
+        if self._instance is not _NO_INSTANCE:
+            args = (self._instance, *args)
+        code = spec.code_fingerprint()  # before the body: a FingerprintError wastes no work
+        started = time.perf_counter()
+        value: R = spec.func(*args, **kwargs)
+        duration = time.perf_counter() - started
+        extra = {
+            "code_parts": dict(code.parts),
+            "args_fingerprints": prepared.fingerprints,
+            "code_version": spec.version,
+        }
+        info = self.store.save(
+            spec.step_id,
+            value,
+            key=prepared.key,
+            tags=spec.tags,
+            serializer=spec.serializer,
+            inputs=_lineage(prepared.arguments.values()),
+            code_fingerprint=code.digest,
+            duration=duration,
+            args_repr=_short_args(prepared.arguments),
+            extra=extra,
+        )
+        return StepCall(value=value, info=info, cached=False, duration=duration)
+
+    # ------------------------------------------------------------------ public API
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        """The stored result for these arguments, computed and saved on a miss."""
+        return self._execute(args, kwargs).value
+
+    def call(self, *args: P.args, **kwargs: P.kwargs) -> StepCall[R]:
+        """Like calling the function, but also say how: the record, hit or not, duration.
+
+        >>> import artifact_cache as ac
+        >>> @ac.open_store("memory://doc-call").step
+        ... def inc(x):
+        ...     return x + 1
+        >>> [(c.value, c.cached) for c in (inc.call(1), inc.call(1))]
+        [(2, False), (2, True)]
+        """
+        return self._execute(args, kwargs)
+
+    def key(self, *args: P.args, **kwargs: P.kwargs) -> str:
+        """The artifact key for these arguments; reads nothing, runs nothing.
+
+        Calls that bind the same values (positionally, by keyword or by default) have
+        the same key.
+
+        Raises:
+            FingerprintError: an argument cannot be fingerprinted (the message names it).
+            TypeError: the arguments do not fit the signature.
+
+        >>> import artifact_cache as ac
+        >>> @ac.open_store("memory://doc-key").step
+        ... def scale(x, factor=2):
+        ...     return x * factor
+        >>> scale.key(3) == scale.key(x=3, factor=2)
+        True
+        """
+        return self._prepare(args, kwargs).key
+
+    def is_cached(self, *args: P.args, **kwargs: P.kwargs) -> bool:
+        """True if an artifact is stored for these arguments (its record exists)."""
+        return self.store.exists(self.step_id, key=self._prepare(args, kwargs).key)
+
+    def load(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        """The stored result for these arguments; never computes.
+
+        Raises:
+            ArtifactNotFoundError: nothing is stored for these arguments.
+        """
+        key = self._prepare(args, kwargs).key
+        return self.store.get(self.step_id, key=key)  # type: ignore[no-any-return]
+
+    def refresh(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        """Compute the result again and overwrite the stored artifact."""
+        return self._execute(args, kwargs, refresh=True).value
+
+    def artifacts(self) -> list[ArtifactInfo]:
+        """Records of this step's artifacts (exactly this step id), newest first."""
+        return [i for i in self.store.list(self.step_id) if i.step_id == self.step_id]
+
+    def clear(self) -> int:
+        """Delete this step's artifacts (not other steps', not child step ids); return how many."""
+        count = len(self.artifacts())
+        self.store.delete(self.step_id)
+        return count
+
+    def explain(self, *args: P.args, **kwargs: P.kwargs) -> Explanation:
+        """Say whether this call would hit and, on a miss, what differs; computes nothing.
+
+        >>> import artifact_cache as ac
+        >>> @ac.open_store("memory://doc-explain").step
+        ... def half(x):
+        ...     return x / 2
+        >>> _ = half(4)
+        >>> print(half.explain(6))  # doctest: +ELLIPSIS
+        miss: step 'half' in store memory://doc-explain has no artifact ...: argument 'x' changed
+        """
+        spec = self._spec
+        prepared = self._prepare(args, kwargs)
+        common = functools.partial(
+            Explanation,
+            step_id=spec.step_id,
+            key=prepared.key,
+            store=self.store.location,
+            function=spec.part,
+        )
+        if self.store.exists(spec.step_id, key=prepared.key):
+            return common(hit=True)
+        try:
+            newest = self.store.info(spec.step_id)
+        except ArtifactNotFoundError:
+            return common(hit=False)
+        extra = newest.extra
+        old_args = extra.get("args_fingerprints")
+        changed_args: list[str] = []
+        if isinstance(old_args, dict):
+            new_args = prepared.fingerprints
+            names = [*new_args, *(n for n in old_args if n not in new_args)]
+            changed_args = [n for n in names if old_args.get(n) != new_args.get(n)]
+        version_change = None
+        if "code_version" in extra and extra["code_version"] != spec.version:
+            version_change = (extra["code_version"], spec.version)
+        changed_code: list[str] = []
+        pinned = spec.version is not None or extra.get("code_version") is not None
+        current = spec.code_fingerprint() if not pinned else None
+        if current is not None and newest.code_fingerprint not in (None, current.digest):
+            old_parts = extra.get("code_parts")
+            if isinstance(old_parts, dict):
+                old = CodeFingerprint(digest=newest.code_fingerprint or "", parts=old_parts)
+                changed_code = old.diff(current)
+            else:
+                changed_code = [spec.part]
+        return common(
+            hit=False,
+            compared_with=newest,
+            changed_arguments=tuple(changed_args),
+            changed_code=tuple(changed_code),
+            version_change=version_change,
+        )
+
+
+def _importable(wrapped: StepFunction[Any], qualname: str) -> bool:
+    """True if ``module.qualname`` leads back to ``wrapped`` (so pickle can refer to it)."""
+    module = sys.modules.get(getattr(wrapped, "__module__", "") or "")
+    if module is None or module.__name__ == "__main__" or not qualname:
+        return False
+    obj: Any = module
+    for name in qualname.split("."):
+        obj = getattr(obj, name, None)
+        if obj is None:
+            return False
+    return obj is wrapped
+
+
+def _rebuild(
+    store: ArtifactStore,
+    func: Callable[..., Any],
+    step_id: str,
+    options: dict[str, Any],
+    code: CodeFingerprint | None,
+) -> StepFunction[Any]:
+    wrapped = _decorate(store, func, step_id, **options)
+    wrapped._spec.code = code
+    return wrapped
+
+
+def _bind(wrapped: StepFunction[Any], instance: Any) -> StepFunction[Any]:
+    return StepFunction(wrapped._spec, instance)
+
+
+# --------------------------------------------------------------------------- decorating
+def _decorate(
+    store: ArtifactStore,
+    func: Callable[P, R],
+    step_id: str | None,
+    *,
+    ignore: Sequence[str] = (),
+    version: str | None = None,
+    tags: Mapping[str, str] | None = None,
+    depends_on: Sequence[Any] = (),
+    serializer: str | None = None,
+    include_self: bool = False,
+) -> StepFunction[R, P]:
+    if not callable(func):
+        raise TypeError(f"store.step decorates functions, not {type(func).__name__} objects")
+    name = getattr(func, "__qualname__", None) or type(func).__qualname__
+    if step_id is None:
+        step_id = sanitize_step_id(name)
+    else:
+        validate_step_id(step_id, store=store.location)
+    if isinstance(ignore, str):
+        ignore = [ignore]  # a lone name, not its letters
+    signature = inspect.signature(func)
+    params = list(signature.parameters)
+    plain = all(p.kind is p.POSITIONAL_OR_KEYWORD for p in signature.parameters.values())
+    unknown = [n for n in ignore if n not in signature.parameters]
+    if unknown:
+        msg = (
+            f"store.step({step_id!r}): ignore names {unknown} that are not parameters of "
+            f"{name}{signature}; its parameters are {params}"
+        )
+        raise ValueError(msg)
+    if version is not None and not isinstance(version, str):
+        raise TypeError(f"store.step({step_id!r}): version must be a str, not {version!r}")
+    if serializer is not None:
+        try:
+            get_serializer(serializer)
+        except ValueError as exc:
+            raise ValueError(f"store.step({step_id!r}): {exc}") from None
+    spec = _Spec(
+        store=store,
+        func=func,
+        step_id=step_id,
+        signature=signature,
+        ignore=frozenset(ignore),
+        version=version,
+        tags=dict(tags or {}),
+        depends_on=tuple(depends_on),
+        serializer=serializer,
+        include_self=include_self,
+        first_param=params[0] if params else None,
+        part=_function_part(func),
+        names=tuple(params) if plain else None,
+        defaults={
+            n: _MISSING if p.default is p.empty else p.default
+            for n, p in signature.parameters.items()
+        },
+    )
+    return StepFunction[R, P](spec)
+
+
+@overload
+def step(store: ArtifactStore, func_or_id: Callable[P, R], /) -> StepFunction[R, P]: ...
+@overload
+def step(
+    store: ArtifactStore,
+    func_or_id: str | None = None,
+    /,
+    *,
+    ignore: Sequence[str] = (),
+    version: str | None = None,
+    tags: Mapping[str, str] | None = None,
+    depends_on: Sequence[Any] = (),
+    serializer: str | None = None,
+    include_self: bool = False,
+) -> Callable[[Callable[P, R]], StepFunction[R, P]]: ...
+def step(
+    store: ArtifactStore,
+    func_or_id: Any = None,
+    /,
+    *,
+    ignore: Sequence[str] = (),
+    version: str | None = None,
+    tags: Mapping[str, str] | None = None,
+    depends_on: Sequence[Any] = (),
+    serializer: str | None = None,
+    include_self: bool = False,
+) -> Any:
+    """Memoise a function in ``store``: ``@store.step``, ``@store.step()`` or with options.
+
+    Parameters:
+        func_or_id: the function (bare ``@store.step``), or the step id; by default the
+            function's ``__qualname__``, sanitised (``Model.fit``, ``outer.inner``).
+        ignore: parameter names left out of the key (``verbose``, ``n_jobs``).
+        version: pin the key to this string instead of the code fingerprint; change it
+            to invalidate.
+        tags: tags saved on every artifact of the step.
+        depends_on: extra things whose change invalidates the cache (modules, data
+            files' contents, config dicts), passed to ``code_fingerprint``.
+        serializer: the serializer name (default ``"pickle"``, cloudpickle).
+        include_self: for methods, fingerprint the instance into the key too.
+
+    Raises:
+        InvalidStepIdError: the explicit step id is malformed.
+        ValueError: ``ignore`` names a parameter the function does not have, or the
+            serializer is unknown.
+
+    Example:
+        >>> import artifact_cache as ac
+        >>> store = ac.open_store("memory://doc-decorator")
+        >>> @store.step("features", ignore=["verbose"], version="2")
+        ... def featurise(rows, verbose=False):
+        ...     return [r * 10 for r in rows]
+        >>> featurise([1, 2]), featurise.key([1, 2]) == featurise.key([1, 2], verbose=True)
+        ([10, 20], True)
+    """
+    options: dict[str, Any] = {
+        "ignore": ignore,
+        "version": version,
+        "tags": tags,
+        "depends_on": depends_on,
+        "serializer": serializer,
+        "include_self": include_self,
+    }
+    if func_or_id is None or isinstance(func_or_id, str):
+        step_id = func_or_id
+
+        def decorator(func: Callable[P, R]) -> StepFunction[R, P]:
+            return _decorate(store, func, step_id, **options)
+
+        return decorator
+    if callable(func_or_id):
+        return _decorate(store, func_or_id, None, **options)
+    msg = f"store.step takes a function or a step id, not {type(func_or_id).__name__}"
+    raise TypeError(msg)
