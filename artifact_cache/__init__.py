@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .config import open_store
+from .decorators import Explanation, StepCall, StepFunction
 from .errors import (
     ArtifactNotFoundError,
     ArtifactStoreError,
@@ -22,6 +23,7 @@ from .errors import (
     StoreFormatError,
     UnknownSchemeError,
 )
+from .hashing import FingerprintError
 from .info import ArtifactInfo, ArtifactRef
 from .pipeline import Pipeline, RunResult, Step
 from .serializers import Serializer, register_serializer, serializers
@@ -38,6 +40,8 @@ __all__ = [
     "ArtifactRef",
     "ArtifactStore",
     "ArtifactStoreError",
+    "Explanation",
+    "FingerprintError",
     "GcReport",
     "IntegrityError",
     "InvalidStepIdError",
@@ -47,6 +51,8 @@ __all__ = [
     "SerializationError",
     "Serializer",
     "Step",
+    "StepCall",
+    "StepFunction",
     "StoreFormatError",
     "UnknownSchemeError",
     "lineage_of",
