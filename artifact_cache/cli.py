@@ -6,8 +6,9 @@ else ``./.artifact_cache``. User mistakes print one line on stderr and exit non-
 (2 for usage, 1 for failures); they never print a traceback. The pipeline module is
 imported only by ``run`` and ``demo``, so that ``ls`` starts fast.
 
->>> main(["--store", "memory://doc-cli", "ls"])
-0
+Examples:
+    >>> main(["--store", "memory://doc-cli", "ls"])
+    0
 """
 
 from __future__ import annotations
@@ -356,9 +357,10 @@ def _error(message: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run ``artifact-cache`` with ``argv`` (default ``sys.argv[1:]``); return the exit code.
 
-    >>> main(["--store", "memory://doc-main", "du", "--json"]) == 0  # doctest: +ELLIPSIS
-    {...
-    True
+    Examples:
+        >>> main(["--store", "memory://doc-main", "du", "--json"]) == 0  # doctest: +ELLIPSIS
+        {...
+        True
     """
     parser = build_parser()
     try:

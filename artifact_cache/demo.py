@@ -25,9 +25,10 @@ NUMERIC = ("age", "income", "visits", "tenure")
 def generate(rows: int, seed: int = 7) -> Table:
     """Synthetic customers with a churn label, a few missing values and outliers.
 
-    >>> data = generate(100)
-    >>> sorted(data), len(data["age"])
-    (['age', 'churn', 'income', 'segment', 'tenure', 'visits'], 100)
+    Examples:
+        >>> data = generate(100)
+        >>> sorted(data), len(data["age"])
+        (['age', 'churn', 'income', 'segment', 'tenure', 'visits'], 100)
     """
     rng = random.Random(seed)
     cols: Table = {name: array("d") for name in (*NUMERIC, "segment", "churn")}
@@ -113,11 +114,12 @@ def train(data: Table, epochs: int = 2, learning_rate: float = 0.05) -> dict[str
 def demo_pipeline(store: ArtifactStore, *, rows: int = 200_000) -> Pipeline:
     """The demo's four steps on ``store``, under step ids ``demo/...``.
 
-    >>> from artifact_cache import open_store
-    >>> pipe = demo_pipeline(open_store("memory://doc-demo"), rows=2_000)
-    >>> result = pipe.run()
-    >>> 0.5 < result.load("demo/train")["accuracy"] <= 1.0
-    True
+    Examples:
+        >>> from artifact_cache import open_store
+        >>> pipe = demo_pipeline(open_store("memory://doc-demo"), rows=2_000)
+        >>> result = pipe.run()
+        >>> 0.5 < result.load("demo/train")["accuracy"] <= 1.0
+        True
     """
     return Pipeline(
         store,

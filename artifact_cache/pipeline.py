@@ -109,9 +109,10 @@ class Step:
             with ``False`` always runs, and no step can take its output as input.
         params: keyword arguments for ``func``; they are part of the cache key.
 
-    >>> step = Step("classify", len, input_from="extract")
-    >>> step.inputs
-    ('extract',)
+    Examples:
+        >>> step = Step("classify", len, input_from="extract")
+        >>> step.inputs
+        ('extract',)
     """
 
     id: str = attrs.field(validator=_check_id)
@@ -191,10 +192,11 @@ class RunResult:
     Iterate over it, index it by step id (or position), print :meth:`summary`, or let a
     notebook render it as a table.
 
-    >>> store = open_store("memory://doc-runresult")
-    >>> result = Pipeline(store, [Step("numbers", lambda: [1, 2, 3])]).run()
-    >>> result["numbers"].status, result.load("numbers")
-    ('computed', [1, 2, 3])
+    Examples:
+        >>> store = open_store("memory://doc-runresult")
+        >>> result = Pipeline(store, [Step("numbers", lambda: [1, 2, 3])]).run()
+        >>> result["numbers"].status, result.load("numbers")
+        ('computed', [1, 2, 3])
     """
 
     def __init__(
@@ -352,17 +354,18 @@ class Pipeline:
     The graph is checked when the pipeline is built: duplicate ids, an unknown
     ``input_from`` and cycles raise :class:`PipelineError` naming the steps.
 
-    >>> store = open_store("memory://doc-pipeline")
-    >>> def extract(n):
-    ...     return list(range(n))
-    >>> def total(rows):
-    ...     return sum(rows)
-    >>> pipe = Pipeline(store, [Step("extract", extract, params={"n": 4}),
-    ...                         Step("total", total, input_from="extract")])
-    >>> pipe.run().load("total")
-    6
-    >>> pipe.run().cached
-    ['extract', 'total']
+    Examples:
+        >>> store = open_store("memory://doc-pipeline")
+        >>> def extract(n):
+        ...     return list(range(n))
+        >>> def total(rows):
+        ...     return sum(rows)
+        >>> pipe = Pipeline(store, [Step("extract", extract, params={"n": 4}),
+        ...                         Step("total", total, input_from="extract")])
+        >>> pipe.run().load("total")
+        6
+        >>> pipe.run().cached
+        ['extract', 'total']
     """
 
     def __init__(
@@ -404,11 +407,12 @@ class Pipeline:
     ) -> list[Step]:
         """The steps a :meth:`run` with these options would run, in order.
 
-        >>> store = open_store("memory://doc-plan")
-        >>> pipe = Pipeline(store, [Step("a", list), Step("b", list, input_from="a"),
-        ...                         Step("c", list, input_from="a")])
-        >>> [s.id for s in pipe.plan(until="b")]
-        ['a', 'b']
+        Examples:
+            >>> store = open_store("memory://doc-plan")
+            >>> pipe = Pipeline(store, [Step("a", list), Step("b", list, input_from="a"),
+            ...                         Step("c", list, input_from="a")])
+            >>> [s.id for s in pipe.plan(until="b")]
+            ['a', 'b']
         """
         if only is not None and until is not None:
             raise PipelineError(f"pipeline {self.name}: give only= or until=, not both")
@@ -553,10 +557,11 @@ class Pipeline:
             RunbookError: the runbook is malformed (names the file, the step and the field).
             FileNotFoundError: the runbook file does not exist.
 
-        >>> pipe = Pipeline.from_runbook({"store": "memory://doc-runbook", "execution": [
-        ...     {"id": "words", "run": "string:capwords", "params": {"s": "a b"}}]})
-        >>> pipe.run().load("words")
-        'A B'
+        Examples:
+            >>> pipe = Pipeline.from_runbook({"store": "memory://doc-runbook", "execution": [
+            ...     {"id": "words", "run": "string:capwords", "params": {"s": "a b"}}]})
+            >>> pipe.run().load("words")
+            'A B'
         """
         return _Runbook.read(source).build(store)
 
