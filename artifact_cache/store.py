@@ -114,11 +114,12 @@ _provenance = _Provenance()
 def lineage_of(obj: Any) -> ArtifactRef | None:
     """The artifact ``obj`` was loaded from or saved as in this process, if any.
 
-    >>> store = ArtifactStore("memory://doc-lineage")
-    >>> rows = [1, 2]
-    >>> _ = store.save("extract", rows)
-    >>> lineage_of(rows).step_id
-    'extract'
+    Examples:
+        >>> store = ArtifactStore("memory://doc-lineage")
+        >>> rows = [1, 2]
+        >>> _ = store.save("extract", rows)
+        >>> lineage_of(rows).step_id
+        'extract'
     """
     return _provenance.lookup(obj)
 
@@ -140,12 +141,13 @@ class ArtifactStore:
     environment works as usual. A store is safe to share between threads, picklable,
     and cheap to open again.
 
-    >>> store = ArtifactStore("memory://doc-store")
-    >>> info = store.save("extract", {"rows": 3}, tags={"source": "crm"})
-    >>> store.get("extract")
-    {'rows': 3}
-    >>> [i.step_id for i in store.list()]
-    ['extract']
+    Examples:
+        >>> store = ArtifactStore("memory://doc-store")
+        >>> info = store.save("extract", {"rows": 3}, tags={"source": "crm"})
+        >>> store.get("extract")
+        {'rows': 3}
+        >>> [i.step_id for i in store.list()]
+        ['extract']
     """
 
     def __init__(self, url: str, **storage_options: Any) -> None:
@@ -259,9 +261,10 @@ class ArtifactStore:
             SerializationError: ``obj`` cannot be serialised (nothing is written).
             ArtifactStoreError: the filesystem failed; the previous artifact is intact.
 
-        >>> store = ArtifactStore("memory://doc-save")
-        >>> store.save("report", b"a,b\\n1,2\\n", serializer="raw", mime_type="text/csv").size
-        8
+        Examples:
+            >>> store = ArtifactStore("memory://doc-save")
+            >>> store.save("report", b"a,b\\n1,2\\n", serializer="raw", mime_type="text/csv").size
+            8
         """
         key = DEFAULT_KEY if key is None else key
         self._check(step_id, key)
@@ -328,10 +331,11 @@ class ArtifactStore:
 
         Without ``key``, the most recently saved artifact of the step.
 
-        >>> store = ArtifactStore("memory://doc-info")
-        >>> _ = store.save("extract", [1, 2, 3])
-        >>> store.info("extract").python_type
-        'builtins.list'
+        Examples:
+            >>> store = ArtifactStore("memory://doc-info")
+            >>> _ = store.save("extract", [1, 2, 3])
+            >>> store.info("extract").python_type
+            'builtins.list'
         """
         self._check(step_id, key)
         storage = self._storage
@@ -361,10 +365,11 @@ class ArtifactStore:
             ArtifactNotFoundError: nothing is stored under ``step_id`` (and ``key``).
             IntegrityError: the payload does not match its digest; it is not unpickled.
 
-        >>> store = ArtifactStore("memory://doc-get")
-        >>> _ = store.save("extract", {"a": 1})
-        >>> store.get("extract")
-        {'a': 1}
+        Examples:
+            >>> store = ArtifactStore("memory://doc-get")
+            >>> _ = store.save("extract", {"a": 1})
+            >>> store.get("extract")
+            {'a': 1}
         """
         info = self.info(step_id, key=key)
         return self.load(info)
@@ -398,8 +403,9 @@ class ArtifactStore:
     def exists(self, step_id: str, *, key: str | None = None) -> bool:
         """True if an artifact is stored for ``step_id`` (and ``key``).
 
-        >>> ArtifactStore("memory://doc-exists").exists("extract")
-        False
+        Examples:
+            >>> ArtifactStore("memory://doc-exists").exists("extract")
+            False
         """
         self._check(step_id, key)
         with self._io("checking", step_id):
@@ -413,10 +419,11 @@ class ArtifactStore:
         Reads records only, never payloads; on object stores they are fetched
         concurrently. ``tags`` keeps the artifacts having all of the given tags.
 
-        >>> store = ArtifactStore("memory://doc-list")
-        >>> _ = store.save("deals/A/cim", 1), store.save("deals/B/cim", 2), store.save("x", 3)
-        >>> sorted(i.step_id for i in store.list("deals/"))
-        ['deals/A/cim', 'deals/B/cim']
+        Examples:
+            >>> store = ArtifactStore("memory://doc-list")
+            >>> _ = store.save("deals/A/cim", 1), store.save("deals/B/cim", 2), store.save("x", 3)
+            >>> sorted(i.step_id for i in store.list("deals/"))
+            ['deals/A/cim', 'deals/B/cim']
         """
         folder = prefix.rpartition("/")[0]
         if folder:
@@ -445,11 +452,12 @@ class ArtifactStore:
 
         For a ``raw`` artifact these are exactly the bytes saved.
 
-        >>> store = ArtifactStore("memory://doc-open")
-        >>> _ = store.save("report", b"hello", serializer="raw")
-        >>> with store.open("report") as f:
-        ...     f.read()
-        b'hello'
+        Examples:
+            >>> store = ArtifactStore("memory://doc-open")
+            >>> _ = store.save("report", b"hello", serializer="raw")
+            >>> with store.open("report") as f:
+            ...     f.read()
+            b'hello'
         """
         info = self.info(step_id, key=key)
         with self._io("opening", step_id):
@@ -483,10 +491,11 @@ class ArtifactStore:
 
         The payload is left for :meth:`gc`, since another record may share it.
 
-        >>> store = ArtifactStore("memory://doc-delete")
-        >>> _ = store.save("extract", 1)
-        >>> store.delete("extract"), store.delete("extract")
-        (True, False)
+        Examples:
+            >>> store = ArtifactStore("memory://doc-delete")
+            >>> _ = store.save("extract", 1)
+            >>> store.delete("extract"), store.delete("extract")
+            (True, False)
         """
         self._check(step_id, key)
         storage = self._storage
@@ -505,10 +514,11 @@ class ArtifactStore:
     def clear(self) -> int:
         """Remove every artifact and payload; return how many artifacts there were.
 
-        >>> store = ArtifactStore("memory://doc-clear")
-        >>> _ = store.save("a", 1), store.save("b", 2)
-        >>> store.clear()
-        2
+        Examples:
+            >>> store = ArtifactStore("memory://doc-clear")
+            >>> _ = store.save("a", 1), store.save("b", 2)
+            >>> store.clear()
+            2
         """
         with self._io("clearing"):
             count = len(self._storage.record_paths())
