@@ -25,7 +25,7 @@ from .errors import (
 )
 from .hashing import FingerprintError
 from .info import ArtifactInfo, ArtifactRef
-from .pipeline import Pipeline, RunResult, Step
+from .pipeline import Pipeline, PipelineError, RunbookError, RunResult, Step, StepFailedError
 from .serializers import Serializer, register_serializer, serializers
 from .store import ArtifactList, ArtifactStore, GcReport, lineage_of
 
@@ -47,11 +47,14 @@ __all__ = [
     "InvalidStepIdError",
     "PayloadMissingError",
     "Pipeline",
+    "PipelineError",
     "RunResult",
+    "RunbookError",
     "SerializationError",
     "Serializer",
     "Step",
     "StepCall",
+    "StepFailedError",
     "StepFunction",
     "StoreFormatError",
     "UnknownSchemeError",

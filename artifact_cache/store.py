@@ -502,6 +502,9 @@ class ArtifactStore:
         with self._io("deleting", step_id):
             if key is not None:
                 path = storage.record_path(step_id, key)
+                # Object stores report success for deleting a missing key: ask first.
+                if not storage.exists(path):
+                    return False
                 try:
                     storage.remove([path])
                 except FileNotFoundError:
@@ -535,23 +538,27 @@ class ArtifactStore:
         with self._io("collecting garbage"):
             referenced = {i.digest for i in self.list()}
             now = time.time()
-            doomed: list[str] = []
-            freed = young = 0
+            doomed: dict[str, int] = {}
+            young = 0
             # Temporaries of interrupted local writes sit beside records too.
             temps = [e for e in storage.files("refs") if _basename(e).startswith(TMP_PREFIX)]
             for entry in storage.files("objects") + temps:
-                name = _basename(entry)
-                if name in referenced:
+                if _basename(entry) in referenced:
                     continue
                 if now - _mtime(entry) < grace:
                     young += 1
                     continue
-                doomed.append(entry["name"])
-                freed += int(entry.get("size") or 0)
-            if not dry_run:
-                storage.remove(doomed)
+                doomed[entry["name"]] = int(entry.get("size") or 0)
+            if doomed and not dry_run:
+                # A save may have re-used an old payload since the first listing: look again.
+                again = {i.digest for i in self.list()}
+                doomed = {p: n for p, n in doomed.items() if p.rsplit("/", 1)[-1] not in again}
+                storage.remove(list(doomed))
         return GcReport(
-            removed=len(doomed), freed=freed, kept_young=young, referenced=len(referenced)
+            removed=len(doomed),
+            freed=sum(doomed.values()),
+            kept_young=young,
+            referenced=len(referenced),
         )
 
     # ------------------------------------------------------------------ layers above

@@ -142,6 +142,8 @@ class TestDeleteClear:
         store.save("x", 1, key="a")
         store.save("x", 2, key="b")
         store.save("y", 3)
+        assert store.delete("x", key="missing") is False
+        assert store.delete("x", key="a") is True
         assert store.delete("x") is True
         assert store.delete("x") is False
         assert not store.exists("x") and store.get("y") == 3
