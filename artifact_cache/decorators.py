@@ -242,10 +242,18 @@ class _Spec:
     code: CodeFingerprint | None = None
     key_prefix: bytes | None = None
 
+    lock: threading.Lock = attrs.field(factory=threading.Lock)
+
     def code_fingerprint(self) -> CodeFingerprint:
         fp = self.code
         if fp is None:
-            fp = self.code = code_fingerprint(self.func, depends_on=self.depends_on)
+            # Once per wrapper, under a lock: closure and global values are part of the
+            # code fingerprint, so threads computing it while a first call's body mutates
+            # one would otherwise see different digests, hence different keys.
+            with self.lock:
+                fp = self.code
+                if fp is None:
+                    fp = self.code = code_fingerprint(self.func, depends_on=self.depends_on)
         return fp
 
     def prefix(self) -> bytes:
@@ -316,9 +324,12 @@ class StepFunction(Generic[R, P]):
     store: ArtifactStore
     __wrapped__: Callable[P, R]
 
-    def __init__(self, spec: _Spec, instance: Any = _NO_INSTANCE) -> None:
+    def __init__(
+        self, spec: _Spec, instance: Any = _NO_INSTANCE, unbound: StepFunction[Any] | None = None
+    ) -> None:
         self._spec = spec
         self._instance = instance
+        self._unbound = unbound  # the class attribute a bound form came from
         if instance is _NO_INSTANCE:
             functools.update_wrapper(self, spec.func)
             self._skip = spec.ignore
@@ -348,11 +359,11 @@ class StepFunction(Generic[R, P]):
     def __get__(self, instance: object, owner: type[Any] | None = None) -> Any:
         if instance is None or self._instance is not _NO_INSTANCE:
             return self
-        return StepFunction(self._spec, instance)
+        return StepFunction(self._spec, instance, self)
 
     def __reduce__(self) -> str | tuple[Any, ...]:
         if self._instance is not _NO_INSTANCE:
-            return (_bind, (StepFunction(self._spec), self._instance))
+            return (_bind, (self._unbound or StepFunction(self._spec), self._instance))
         spec = self._spec
         qualname: str = getattr(self, "__qualname__", "")
         if _importable(self, qualname):
@@ -589,7 +600,7 @@ def _rebuild(
 
 
 def _bind(wrapped: StepFunction[Any], instance: Any) -> StepFunction[Any]:
-    return StepFunction(wrapped._spec, instance)
+    return StepFunction(wrapped._spec, instance, wrapped)
 
 
 # --------------------------------------------------------------------------- decorating

@@ -1,0 +1,1 @@
+"""Test-only user modules for the decorator tests (importable as ``userhelpers``)."""
