@@ -88,8 +88,9 @@ class TestExamples:
                     assert reason, f"docs/{page}, line {line}"
 
     def test_index(self, tmp_path: Path, clean_env: dict[str, str]) -> None:
-        """The front page's tour runs."""
-        run_script("index.md", tmp_path, clean_env)
+        """The front page's tour runs and its explain() says what its comment says."""
+        proc = run_script("index.md", tmp_path, clean_env)
+        assert "argument 'scale' changed" in proc.stdout
 
     def test_tutorial(self, tmp_path: Path, clean_env: dict[str, str]) -> None:
         """The tutorial runs top to bottom, and its shell commands run on the store it made."""
