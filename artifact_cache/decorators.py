@@ -464,12 +464,14 @@ class StepFunction(Generic[R, P]):
     def call(self, *args: P.args, **kwargs: P.kwargs) -> StepCall[R]:
         """Like calling the function, but also say how: the record, hit or not, duration.
 
-        >>> import artifact_cache as ac
-        >>> @ac.open_store("memory://doc-call").step
-        ... def inc(x):
-        ...     return x + 1
-        >>> [(c.value, c.cached) for c in (inc.call(1), inc.call(1))]
-        [(2, False), (2, True)]
+        Example:
+            >>> import artifact_cache as ac
+            >>> @ac.open_store("memory://doc-call").step
+            ... def inc(x):
+            ...     return x + 1
+            >>> first, again = inc.call(1), inc.call(1)
+            >>> first.cached, again.cached, again.value
+            (False, True, 2)
         """
         return self._execute(args, kwargs)
 
@@ -483,12 +485,13 @@ class StepFunction(Generic[R, P]):
             FingerprintError: an argument cannot be fingerprinted (the message names it).
             TypeError: the arguments do not fit the signature.
 
-        >>> import artifact_cache as ac
-        >>> @ac.open_store("memory://doc-key").step
-        ... def scale(x, factor=2):
-        ...     return x * factor
-        >>> scale.key(3) == scale.key(x=3, factor=2)
-        True
+        Example:
+            >>> import artifact_cache as ac
+            >>> @ac.open_store("memory://doc-key").step
+            ... def scale(x, factor=2):
+            ...     return x * factor
+            >>> scale.key(3) == scale.key(x=3, factor=2)
+            True
         """
         return self._prepare(args, kwargs).key
 
@@ -522,13 +525,14 @@ class StepFunction(Generic[R, P]):
     def explain(self, *args: P.args, **kwargs: P.kwargs) -> Explanation:
         """Say whether this call would hit and, on a miss, what differs; computes nothing.
 
-        >>> import artifact_cache as ac
-        >>> @ac.open_store("memory://doc-explain").step
-        ... def half(x):
-        ...     return x / 2
-        >>> _ = half(4)
-        >>> print(half.explain(6))  # doctest: +ELLIPSIS
-        miss: step 'half' in store memory://doc-explain has no artifact ...: argument 'x' changed
+        Example:
+            >>> import artifact_cache as ac
+            >>> @ac.open_store("memory://doc-explain").step
+            ... def half(x):
+            ...     return x / 2
+            >>> _ = half(4)
+            >>> print(half.explain(6))  # doctest: +ELLIPSIS
+            miss: step 'half' in store memory://doc-explain ...: argument 'x' changed
         """
         spec = self._spec
         prepared = self._prepare(args, kwargs)
