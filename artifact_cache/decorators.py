@@ -514,7 +514,7 @@ class StepFunction(Generic[R, P]):
 
     def artifacts(self) -> list[ArtifactInfo]:
         """Records of this step's artifacts (exactly this step id), newest first."""
-        return [i for i in self.store.list(self.step_id) if i.step_id == self.step_id]
+        return self.store.artifacts(self.step_id)
 
     def clear(self) -> int:
         """Delete this step's artifacts (not other steps', not child step ids); return how many."""

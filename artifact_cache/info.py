@@ -128,9 +128,13 @@ class ArtifactInfo:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ArtifactInfo:
         """Build from :meth:`to_dict` output; unknown fields go to ``extra``."""
-        known = {a.name for a in attrs.fields(cls)} - {"extra"}
-        kwargs = {k: v for k, v in data.items() if k in known}
-        extra = {k: v for k, v in data.items() if k not in known and k != "record_version"}
+        kwargs: dict[str, Any] = {}
+        extra: dict[str, Any] = {}
+        for k, v in data.items():
+            if k in _KNOWN:
+                kwargs[k] = v
+            elif k != "record_version":
+                extra[k] = v
         return cls(**kwargs, extra=extra)
 
     @classmethod
@@ -161,6 +165,9 @@ class ArtifactInfo:
             if v
         )
         return f"<table class='artifact-info'>{body}</table>"
+
+
+_KNOWN = frozenset(a.name for a in attrs.fields(ArtifactInfo)) - {"extra"}
 
 
 def infos_html(infos: Iterable[ArtifactInfo], *, limit: int = 50) -> str:

@@ -7,6 +7,7 @@ segment rule. Validation runs before any I/O. Imports only ``errors``.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from .errors import InvalidStepIdError
@@ -21,7 +22,9 @@ _BAD_CHARS = re.compile(r"[^A-Za-z0-9_.\-]+")
 _MAX_SEGMENTS = 32
 
 
+@functools.lru_cache(maxsize=4096)
 def _why(step_id: str) -> str:
+    # Cached: a memoised call validates the same step id and key on every hit.
     if not step_id:
         return "it is empty"
     if "://" in step_id:

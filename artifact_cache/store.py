@@ -157,6 +157,9 @@ class ArtifactStore:
         # points at the same folder from a worker started in another directory.
         self.location: str = self._storage.root if self._storage.is_local else url
         self._marker_written = False
+        # Digests whose payload failed its check here: the next save rewrites them
+        # instead of trusting the file that is there.
+        self._damaged: set[str] = set()
 
     # ------------------------------------------------------------------ dunder
     def __repr__(self) -> str:
@@ -305,8 +308,9 @@ class ArtifactStore:
             if not self._marker_written:
                 storage.ensure_marker()
                 self._marker_written = True
-            if not storage.has_object(digest, size):
+            if digest in self._damaged or not storage.has_object(digest, size):
                 storage.put_object(digest, chunks, size)
+                self._damaged.discard(digest)
             storage.put_record(step_id, key, info.to_json())
         _provenance.remember(obj, info.ref)
         return info
@@ -352,11 +356,27 @@ class ArtifactStore:
                         "is unreadable; save the step again or delete it"
                     )
                 return found
-            records = storage.read_many(storage.step_record_paths(step_id))
-        infos = [i for i in (self._parse(step_id, d) for d in records.values()) if i]
+        infos = self.artifacts(step_id)
         if not infos:
             raise self._not_found(step_id, None)
-        return max(infos, key=lambda i: i.created)
+        return infos[0]
+
+    def artifacts(self, step_id: str) -> ArtifactList:
+        """Records of exactly this step id (all its keys, not child ids), newest first.
+
+        Examples:
+            >>> store = ArtifactStore("memory://doc-artifacts")
+            >>> _ = store.save("feat", 1, key="a"), store.save("feat/sub", 2)
+            >>> [i.key for i in store.artifacts("feat")]
+            ['a']
+        """
+        self._check(step_id, None)
+        storage = self._storage
+        with self._io("listing", step_id):
+            records = storage.read_many(storage.step_record_paths(step_id))
+        out = ArtifactList(i for i in (self._parse(step_id, d) for d in records.values()) if i)
+        out.sort(key=lambda i: i.created, reverse=True)
+        return out
 
     def get(self, step_id: str, *, key: str | None = None) -> Any:
         """Load an artifact: an equal, independent copy of what was saved.
@@ -386,11 +406,14 @@ class ArtifactStore:
                 )
                 raise PayloadMissingError(msg) from None
         where = f"step {info.step_id!r} key {info.key!r} in store {self.location}"
+        problem = ""
         if len(data) != info.size:
-            msg = f"the payload of {where} is {len(data)} bytes, {info.size} recorded (truncated?)"
-            raise IntegrityError(msg)
-        if hash_bytes(data) != info.digest:  # before unpickling: never unpickle corrupt bytes
-            msg = f"the payload of {where} does not match its digest {info.digest}; not loaded"
+            problem = f"is {len(data)} bytes, {info.size} recorded (truncated?)"
+        elif hash_bytes(data) != info.digest:  # checked before unpickling, always
+            problem = f"does not match its digest {info.digest}"
+        if problem:
+            self._damaged.add(info.digest)
+            msg = f"the payload of {where} {problem}; not loaded (saving the step again repairs it)"
             raise IntegrityError(msg)
         try:
             obj = get_serializer(info.serializer).loads(data)

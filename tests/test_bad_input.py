@@ -126,10 +126,13 @@ class TestCorruptPayload:
             store.get("arr")
         assert "'arr'" in str(err.value) and store.location in str(err.value)
 
-    def test_saving_again_repairs(self, store: ac.ArtifactStore) -> None:
-        """Saving the same value again rewrites a truncated payload."""
+    @pytest.mark.parametrize("how", ["flip", "truncate"])
+    def test_saving_again_repairs(self, store: ac.ArtifactStore, how: str) -> None:
+        """Saving the same value again after a failed check rewrites the damaged payload."""
         info = store.save("x", list(range(1000)))
-        _corrupt(store, info.digest, "truncate")
+        _corrupt(store, info.digest, how)
+        with pytest.raises(ac.IntegrityError, match="repairs"):
+            store.get("x")
         store.save("x", list(range(1000)))
         assert store.get("x") == list(range(1000))
 
