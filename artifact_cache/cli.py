@@ -81,31 +81,13 @@ def cmd_ls(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def _info_lines(info: ArtifactInfo) -> list[tuple[str, str]]:
-    return [
-        ("step id", info.step_id),
-        ("key", info.key),
-        ("type", info.python_type),
-        ("size", f"{human_size(info.size)} ({info.size} bytes)"),
-        ("created", _when(info.created) + " UTC"),
-        ("serializer", info.serializer + (f" ({info.mime_type})" if info.mime_type else "")),
-        ("digest", info.digest),
-        ("tags", ", ".join(f"{k}={v}" for k, v in info.tags.items())),
-        ("inputs", ", ".join(f"{r.step_id}@{r.key}" for r in info.inputs)),
-        ("arguments", info.args_repr or ""),
-        ("code", info.code_fingerprint or ""),
-        ("duration", "" if info.duration is None else f"{info.duration:.3f} s"),
-        ("uri", info.uri or ""),
-    ]
-
-
 def cmd_info(args: argparse.Namespace, out: TextIO) -> int:
     """Show one artifact's record."""
     info = _store(args).info(args.step, key=args.key)
     if args.json:
         _print_json(info.to_dict(), out)
         return 0
-    lines = [(k, v) for k, v in _info_lines(info) if v]
+    lines = info.describe()
     width = max(len(k) for k, _ in lines)
     for k, v in lines:
         print(f"{k + ':':<{width + 1}} {v}", file=out)

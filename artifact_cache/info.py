@@ -142,27 +142,38 @@ class ArtifactInfo:
         """Parse a record written by :meth:`to_json`."""
         return cls.from_dict(json.loads(text))
 
-    def _repr_html_(self) -> str:
+    def describe(self) -> list[tuple[str, str]]:
+        """The record as (label, text) pairs, for people; empty fields left out.
+
+        Examples:
+            >>> info = ArtifactInfo(step_id="x", key="default", digest="ab" * 16, size=1536,
+            ...                     serializer="pickle", python_type="builtins.list")
+            >>> dict(info.describe())["size"]
+            '1.5 KiB (1536 bytes)'
+        """
         rows = [
             ("step id", self.step_id),
             ("key", self.key),
             ("type", self.python_type),
-            ("size", human_size(self.size)),
+            ("size", f"{human_size(self.size)} ({self.size} bytes)"),
             ("created", self.created.strftime("%Y-%m-%d %H:%M:%S UTC")),
             ("serializer", self.serializer + (f" ({self.mime_type})" if self.mime_type else "")),
             ("digest", self.digest),
             ("tags", ", ".join(f"{k}={v}" for k, v in self.tags.items())),
-            ("inputs", ", ".join(f"{r.step_id}@{r.key[:12]}" for r in self.inputs)),
+            ("inputs", ", ".join(f"{r.step_id}@{r.key}" for r in self.inputs)),
             ("arguments", self.args_repr or ""),
             ("code", self.code_fingerprint or ""),
             ("duration", "" if self.duration is None else f"{self.duration:.3f} s"),
             ("uri", self.uri or ""),
         ]
+        return [(k, v) for k, v in rows if v]
+
+    def _repr_html_(self) -> str:
+        rows = self.describe()
         body = "".join(
             f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
             f"<td style='text-align:left'>{html.escape(str(v))}</td></tr>"
             for k, v in rows
-            if v
         )
         return f"<table class='artifact-info'>{body}</table>"
 

@@ -102,8 +102,8 @@ def bench_dicts(n: int) -> list[tuple[str, float, float]]:
 
 
 PEAK = """
-import resource, sys, numpy as np, artifact_cache as ac
-op, url, mb = sys.argv[1], sys.argv[2], int(sys.argv[3])
+import pickle, resource, sys, numpy as np, artifact_cache as ac
+who, op, where, mb = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 def rss():
     # VmHWM is this process's own peak; ru_maxrss would carry the parent's across exec.
     try:
@@ -111,50 +111,39 @@ def rss():
             return next(int(l.split()[1]) * 1024 for l in f if l.startswith("VmHWM"))
     except OSError:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-store = ac.open_store(url)
-store.info("warm")                      # imports and first I/O paid before the baseline
+store = ac.open_store(where) if who == "store" else None
+if store is not None:
+    store.info("warm")                      # first I/O paid before the baseline
 base = rss()
 if op == "save":
     arr = np.random.default_rng(0).random(mb * 2**20 // 8)
-    store.save("peak", arr)
-else:
+    if store is not None:
+        store.save("peak", arr)
+    else:
+        with open(where, "wb") as f:
+            pickle.dump(arr, f, protocol=5)
+elif store is not None:
     arr = store.get("peak")
-print((rss() - base) / arr.nbytes)
-"""
-
-PEAK_PICKLE = """
-import pickle, resource, sys, numpy as np
-op, path, mb = sys.argv[1], sys.argv[2], int(sys.argv[3])
-def rss():
-    # VmHWM is this process's own peak; ru_maxrss would carry the parent's across exec.
-    try:
-        with open("/proc/self/status") as f:
-            return next(int(l.split()[1]) * 1024 for l in f if l.startswith("VmHWM"))
-    except OSError:
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-base = rss()
-if op == "save":
-    arr = np.random.default_rng(0).random(mb * 2**20 // 8)
-    with open(path, "wb") as f: pickle.dump(arr, f, protocol=5)
 else:
-    with open(path, "rb") as f: arr = pickle.load(f)
+    with open(where, "rb") as f:
+        arr = pickle.load(f)
 print((rss() - base) / arr.nbytes)
 """
 
 
 def peak_memory(mb: int) -> list[tuple[str, float, float]]:
-    def run(script: str, *args: str) -> float:
-        out = subprocess.run(
-            [sys.executable, "-c", script, *args], capture_output=True, text=True, check=True
-        )
-        return float(out.stdout.strip())
+    def run(who: str, where: str) -> tuple[float, float]:
+        def one(op: str) -> float:
+            args = [sys.executable, "-c", PEAK, who, op, where, str(mb)]
+            return float(subprocess.run(args, capture_output=True, text=True, check=True).stdout)
+
+        return one("save"), one("load")
 
     with tempfile.TemporaryDirectory() as d:
         url = str(Path(d) / "store")
         ac.open_store(url).save("warm", 0)
-        ours = (run(PEAK, "save", url, str(mb)), run(PEAK, "load", url, str(mb)))
-        path = str(Path(d) / "a.pkl")
-        theirs = (run(PEAK_PICKLE, "save", path, str(mb)), run(PEAK_PICKLE, "load", path, str(mb)))
+        ours = run("store", url)
+        theirs = run("pickle", str(Path(d) / "a.pkl"))
     return [("artifact_cache local", *ours), ("pickle file", *theirs)]
 
 
