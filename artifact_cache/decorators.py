@@ -310,7 +310,7 @@ class StepFunction(Generic[R, P]):
     Calling it returns the stored result for these arguments, computing and saving it on
     a miss. It keeps the function's name, docstring and signature (``__wrapped__``).
 
-    Example:
+    Examples:
         >>> import artifact_cache as ac
         >>> store = ac.open_store("memory://doc-step")
         >>> @store.step
@@ -464,7 +464,7 @@ class StepFunction(Generic[R, P]):
     def call(self, *args: P.args, **kwargs: P.kwargs) -> StepCall[R]:
         """Like calling the function, but also say how: the record, hit or not, duration.
 
-        Example:
+        Examples:
             >>> import artifact_cache as ac
             >>> @ac.open_store("memory://doc-call").step
             ... def inc(x):
@@ -485,7 +485,7 @@ class StepFunction(Generic[R, P]):
             FingerprintError: an argument cannot be fingerprinted (the message names it).
             TypeError: the arguments do not fit the signature.
 
-        Example:
+        Examples:
             >>> import artifact_cache as ac
             >>> @ac.open_store("memory://doc-key").step
             ... def scale(x, factor=2):
@@ -525,7 +525,7 @@ class StepFunction(Generic[R, P]):
     def explain(self, *args: P.args, **kwargs: P.kwargs) -> Explanation:
         """Say whether this call would hit and, on a miss, what differs; computes nothing.
 
-        Example:
+        Examples:
             >>> import artifact_cache as ac
             >>> @ac.open_store("memory://doc-explain").step
             ... def half(x):
@@ -714,7 +714,7 @@ def step(
         ValueError: ``ignore`` names a parameter the function does not have, or the
             serializer is unknown.
 
-    Example:
+    Examples:
         >>> import artifact_cache as ac
         >>> store = ac.open_store("memory://doc-decorator")
         >>> @store.step("features", ignore=["verbose"], version="2")

@@ -67,6 +67,9 @@ class Storage:
     def __init__(self, url: str, storage_options: dict[str, Any]) -> None:
         self.fs, path = _filesystem(url, storage_options)
         self.root = path.rstrip("/") or path
+        # Every path is the prefix plus a relative name. At the root of a filesystem whose
+        # paths have no leading "/" (zip://, a bucket-less root) the prefix is empty.
+        self._prefix = f"{path.rstrip('/')}/" if path.strip("/") else path[:1]
         self.url = url
         self.is_local = isinstance(self.fs, LocalFileSystem)
         # fsspec's MemoryFileSystem answers info/exists/ls/find by scanning every file of
@@ -78,14 +81,18 @@ class Storage:
         self._format_checked = False
 
     # ----------------------------------------------------------------- paths
+    def path(self, relative: str) -> str:
+        """The full path of a name relative to the store's root (e.g. ``"objects"``)."""
+        return f"{self._prefix}{relative}"
+
     def object_path(self, digest: str) -> str:
-        return f"{self.root}/objects/{digest[:2]}/{digest}"
+        return f"{self._prefix}objects/{digest[:2]}/{digest}"
 
     def record_dir(self, step_id: str) -> str:
-        return f"{self.root}/refs/{step_id}"
+        return f"{self._prefix}refs/{step_id}"
 
     def record_path(self, step_id: str, key: str) -> str:
-        return f"{self.root}/refs/{step_id}/@{key}{_RECORD_SUFFIX}"
+        return f"{self._prefix}refs/{step_id}/@{key}{_RECORD_SUFFIX}"
 
     def uri(self, path: str) -> str:
         return str(self.fs.unstrip_protocol(path))
@@ -153,7 +160,7 @@ class Storage:
         if self._format_checked:
             return
         try:
-            marker = json.loads(self.fs.cat_file(f"{self.root}/STORE.json"))
+            marker = json.loads(self.fs.cat_file(f"{self._prefix}STORE.json"))
         except FileNotFoundError:
             marker = None
         if marker is not None:
@@ -168,7 +175,7 @@ class Storage:
 
     def ensure_marker(self) -> None:
         """Write STORE.json if it is missing (called before the first write)."""
-        path = f"{self.root}/STORE.json"
+        path = f"{self._prefix}STORE.json"
         if self.exists(path):
             return
         text = json.dumps({"format": "artifact_cache", "version": FORMAT_VERSION})
@@ -275,7 +282,7 @@ class Storage:
     # ----------------------------------------------------------------- listing
     def record_paths(self, prefix: str = "") -> list[str]:
         """Paths of every record under ``refs/<prefix>`` (one recursive listing)."""
-        refs = f"{self.root}/refs"
+        refs = f"{self._prefix}refs"
         base = refs if not prefix else f"{refs}/{prefix.strip('/')}"
         return [p for p in self._find(base) if p.endswith(_RECORD_SUFFIX) and "/@" in p]
 
@@ -289,7 +296,7 @@ class Storage:
 
     def files(self, area: str) -> list[dict[str, Any]]:
         """Every file under ``objects/`` or ``refs/`` with its size and modification time."""
-        return self._find(f"{self.root}/{area}", detail=True)
+        return self._find(f"{self._prefix}{area}", detail=True)
 
     # ----------------------------------------------------------------- removal
     def remove(self, paths: Sequence[str]) -> None:
@@ -298,7 +305,7 @@ class Storage:
 
     def remove_all(self) -> None:
         for sub in ("refs", "objects"):
-            path = f"{self.root}/{sub}"
+            path = f"{self._prefix}{sub}"
             if self._mem is not None:
                 # A recursive rm on memory:// re-lists the whole filesystem per file.
                 self.remove(self._find(path))

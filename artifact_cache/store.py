@@ -453,7 +453,7 @@ class ArtifactStore:
             validate_step_id(folder, store=self.location)
         if prefix and ("\\" in prefix or "://" in prefix or any(ord(c) < 32 for c in prefix)):
             validate_step_id(prefix, store=self.location)
-        refs = f"{self._storage.root}/refs"
+        refs = self._storage.path("refs")
         with self._io(f"listing artifacts under {prefix!r}" if prefix else "listing artifacts"):
             records = self._storage.read_many(self._storage.record_paths(folder))
         out = ArtifactList()

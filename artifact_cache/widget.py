@@ -222,16 +222,17 @@ class ArtifactBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
     ``preview``, ``delete_button``, ``clear_button``, ``confirm_bar``, ``confirm_label``,
     ``confirm_yes``, ``confirm_no`` and ``error``.
 
-    >>> import artifact_cache as ac
-    >>> store = ac.open_store("memory://doc-browser")
-    >>> _ = store.save("extract", [1, 2, 3], tags={"source": "crm"})
-    >>> _ = store.save("features", {"n": 3})
-    >>> browser = store.browse()  # the last expression of a cell displays it
-    >>> [i.step_id for i in browser.rows]
-    ['features', 'extract']
-    >>> browser.tag_box.value = "source=crm"
-    >>> [i.step_id for i in browser.select(0)]
-    ['extract']
+    Examples:
+        >>> import artifact_cache as ac
+        >>> store = ac.open_store("memory://doc-browser")
+        >>> _ = store.save("extract", [1, 2, 3], tags={"source": "crm"})
+        >>> _ = store.save("features", {"n": 3})
+        >>> browser = store.browse()  # the last expression of a cell displays it
+        >>> [i.step_id for i in browser.rows]
+        ['features', 'extract']
+        >>> browser.tag_box.value = "source=crm"
+        >>> [i.step_id for i in browser.select(0)]
+        ['extract']
     """
 
     def __init__(

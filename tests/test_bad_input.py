@@ -158,7 +158,7 @@ class TestOpening:
     def test_newer_format_refused(self, store: ac.ArtifactStore) -> None:
         """A store written in a newer format is refused with a clear error."""
         store.save("x", 1)
-        marker = f"{store._storage.root}/STORE.json"
+        marker = store._storage.path("STORE.json")
         store.fs.pipe_file(marker, json.dumps({"version": FORMAT_VERSION + 1}).encode())
         again = ac.open_store(store.location)
         with pytest.raises(ac.StoreFormatError, match="upgrade"):
@@ -167,7 +167,7 @@ class TestOpening:
     def test_marker_written(self, store: ac.ArtifactStore) -> None:
         """The first save writes STORE.json with the format version."""
         store.save("x", 1)
-        marker = json.loads(store.fs.cat_file(f"{store._storage.root}/STORE.json"))
+        marker = json.loads(store.fs.cat_file(store._storage.path("STORE.json")))
         assert marker["version"] == FORMAT_VERSION
 
     def test_missing_credentials(self, moto_endpoint: str, monkeypatch: Any) -> None:

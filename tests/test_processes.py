@@ -147,4 +147,4 @@ class TestFailedSave:
         with pytest.raises(ac.SerializationError, match="second half"):
             store.save("x", [list(range(10_000)), Half()])
         assert store.get("x") == "old"
-        assert len(store.fs.find(f"{store._storage.root}/objects")) == 1
+        assert len(store.fs.find(store._storage.path("objects"))) == 1

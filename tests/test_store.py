@@ -99,7 +99,7 @@ class TestSaveGet:
         b = store.save("b", list(range(100)))
         assert a.digest == b.digest
         fs = store.fs
-        objects = [p for p in fs.find(f"{store._storage.root}/objects")]
+        objects = [p for p in fs.find(store._storage.path("objects"))]
         assert len(objects) == 1
 
 
@@ -265,3 +265,21 @@ class TestListScale:
         monkeypatch.setattr(fs, "cat_file", no_single)
         assert sorted(i.python_type for i in store.list()) == ["builtins.int"] * 20
         assert batches == [20]
+
+
+class TestOtherUrls:
+    @pytest.mark.parametrize("inside", ["", "cache"])
+    def test_zip_archive_read_only(self, tmp_path, inside: str) -> None:
+        """A store zipped up (at the archive's root or in a folder) reads through zip://."""
+        import shutil
+
+        src = tmp_path / "src"
+        local = ac.open_store(str(src / inside) if inside else str(src))
+        local.save("deals/A/cim", {"pages": 12}, tags={"kind": "cim"})
+        local.save("extract", [1, 2, 3])
+        archive = shutil.make_archive(str(tmp_path / "cache"), "zip", src)
+        url = f"zip://{inside}::{archive}" if inside else f"zip://::{archive}"
+        store = ac.open_store(url)
+        assert store.get("deals/A/cim") == {"pages": 12}
+        assert store.exists("extract")
+        assert sorted(i.step_id for i in store.list()) == ["deals/A/cim", "extract"]
