@@ -19,7 +19,8 @@ import json
 import mmap
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import IO, Any
 
 import fsspec
@@ -42,6 +43,12 @@ _MAP_FLAGS = mmap.MAP_PRIVATE | getattr(mmap, "MAP_ANONYMOUS", 0) | getattr(mmap
 """Linux maps the pages in one go (MAP_POPULATE) instead of one fault per page during the read."""
 _SMALL = 16 * 2**20
 """Payloads up to this size are read with one ``cat_file`` (one GET on object stores)."""
+
+
+def _write_file(path: str, chunks: Sequence[bytes | bytearray | memoryview]) -> None:
+    with open(path, "wb") as f:
+        for chunk in chunks:
+            f.write(chunk)
 
 
 def _filesystem(url: str, storage_options: dict[str, Any]) -> tuple[Any, str]:
@@ -189,9 +196,7 @@ class Storage:
             os.makedirs(folder, exist_ok=True)
             tmp = f"{folder}/{TMP_PREFIX}{uuid.uuid4().hex}"
             try:
-                with open(tmp, "wb") as f:
-                    for chunk in chunks:
-                        f.write(chunk)
+                _write_file(tmp, chunks)
                 os.replace(tmp, path)
             except BaseException:
                 # A KeyboardInterrupt mid-write must not leave the temporary behind either.
@@ -218,6 +223,50 @@ class Storage:
         self, digest: str, chunks: Sequence[bytes | bytearray | memoryview], size: int
     ) -> None:
         self._put(self.object_path(digest), chunks, size)
+
+    def publish_object(
+        self,
+        chunks: Sequence[bytes | bytearray | memoryview],
+        size: int,
+        digest_of: Callable[[], str],
+        *,
+        reuse: Callable[[str], bool],
+    ) -> str:
+        """Store a payload under its digest unless ``reuse(digest)`` and it is there whole.
+
+        A large payload on a local disk is written to a temporary file while its digest
+        is computed, and then renamed (or dropped, if an identical payload exists): the
+        hash costs no extra time. Elsewhere the digest comes first, so that an existing
+        payload is never uploaded again.
+        """
+        if not (self.is_local and size > _SMALL):
+            digest = digest_of()
+            if not (reuse(digest) and self.has_object(digest, size)):
+                self.put_object(digest, chunks, size)
+            return digest
+        folder = self.path("objects")
+        os.makedirs(folder, exist_ok=True)
+        tmp = f"{folder}/{TMP_PREFIX}{uuid.uuid4().hex}"
+        with ThreadPoolExecutor(1) as pool:
+            written = pool.submit(_write_file, tmp, chunks)
+            try:
+                digest = digest_of()
+            finally:
+                error = written.exception()
+        try:
+            if error is not None:
+                raise error
+            if reuse(digest) and self.has_object(digest, size):
+                os.unlink(tmp)
+            else:
+                final = self.object_path(digest)
+                os.makedirs(final.rsplit("/", 1)[0], exist_ok=True)
+                os.replace(tmp, final)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+        return digest
 
     def put_record(self, step_id: str, key: str, text: str) -> None:
         data = text.encode()

@@ -223,6 +223,9 @@ class ArtifactStore:
         except Exception as exc:
             self._fail(what, step_id, exc)
 
+    def _trusted(self, digest: str) -> bool:
+        return digest not in self._damaged
+
     def _not_found(self, step_id: str, key: str | None) -> ArtifactNotFoundError:
         which = f" with key {key!r}" if key is not None else ""
         return ArtifactNotFoundError(
@@ -286,31 +289,31 @@ class ArtifactStore:
             )
             raise SerializationError(msg) from exc
         size = sum(memoryview(c).nbytes for c in chunks)
-        digest = hash_bytes(*chunks)
-        info = ArtifactInfo(
-            step_id=step_id,
-            key=key,
-            digest=digest,
-            size=size,
-            serializer=name,
-            mime_type=mime_type or (None if name == "pickle" else ser.mime_type),
-            python_type=_python_type(obj),
-            tags=tags or {},
-            inputs=tuple(inputs),
-            code_fingerprint=code_fingerprint,
-            duration=duration,
-            args_repr=args_repr,
-            uri=self._storage.uri(self._storage.object_path(digest)),
-            extra=dict(extra or {}),
-        )
         storage = self._storage
         with self._io("saving", step_id):
             if not self._marker_written:
                 storage.ensure_marker()
                 self._marker_written = True
-            if digest in self._damaged or not storage.has_object(digest, size):
-                storage.put_object(digest, chunks, size)
-                self._damaged.discard(digest)
+            digest = storage.publish_object(
+                chunks, size, partial(hash_bytes, *chunks), reuse=self._trusted
+            )
+            self._damaged.discard(digest)
+            info = ArtifactInfo(
+                step_id=step_id,
+                key=key,
+                digest=digest,
+                size=size,
+                serializer=name,
+                mime_type=mime_type or (None if name == "pickle" else ser.mime_type),
+                python_type=_python_type(obj),
+                tags=tags or {},
+                inputs=tuple(inputs),
+                code_fingerprint=code_fingerprint,
+                duration=duration,
+                args_repr=args_repr,
+                uri=self._storage.uri(self._storage.object_path(digest)),
+                extra=dict(extra or {}),
+            )
             storage.put_record(step_id, key, info.to_json())
         _provenance.remember(obj, info.ref)
         return info
