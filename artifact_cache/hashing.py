@@ -177,6 +177,9 @@ def hash_bytes(*chunks: bytes | bytearray | memoryview) -> str:
     """
     h = xxhash.xxh3_128()
     for chunk in chunks:
+        if len(chunk) <= _HASH_SLICE:  # len() counts items, so this is only a shortcut
+            h.update(chunk)
+            continue
         view = memoryview(chunk).cast("B")
         # xxhash keeps the GIL while it runs: slices let a thread writing the same
         # payload to disk take turns with it instead of waiting for the whole hash.
