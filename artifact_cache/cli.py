@@ -14,6 +14,7 @@ Examples:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -199,12 +200,15 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
     url = getattr(args, "store", None)
     pipeline = Pipeline.from_runbook(args.runbook, store=open_store(url) if url else None)
     only = [s for group in args.only for s in group.split(",") if s] if args.only else None
-    print(f"running {pipeline.name} on {pipeline.store.location}", file=out)
+    # With --json, stdout carries only the JSON document; progress goes to stderr.
+    log = sys.stderr if args.json else out
+    print(f"running {pipeline.name} on {pipeline.store.location}", file=log)
     try:
-        result = pipeline.run(fresh=args.fresh, only=only, until=args.until, verbose=True)
+        with contextlib.redirect_stdout(log):
+            result = pipeline.run(fresh=args.fresh, only=only, until=args.until, verbose=True)
     except StepFailedError as exc:
         if exc.result is not None and len(exc.result):
-            print(exc.result.summary(), file=out)
+            print(exc.result.summary(), file=log)
         raise
     if args.json:
         _print_json(result.to_dict(), out)

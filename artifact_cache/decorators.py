@@ -19,6 +19,7 @@ import time
 import types
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 import attrs
@@ -42,7 +43,7 @@ else:
 
     P = ParamSpec("P")
 
-__all__ = ["Explanation", "StepCall", "StepFunction", "step"]
+__all__ = ["Explanation", "StepCall", "StepFunction", "recording_inputs", "step"]
 
 R = TypeVar("R")
 
@@ -185,9 +186,38 @@ def _short_args(arguments: Mapping[str, Any]) -> str:
     return text if len(text) <= _ARGS_REPR_CHARS else text[: _ARGS_REPR_CHARS - 3] + "..."
 
 
+_INPUTS: ContextVar[tuple[ArtifactRef, ...]] = ContextVar("artifact_cache_inputs", default=())
+
+
+@contextlib.contextmanager
+def recording_inputs(refs: Iterable[ArtifactRef]) -> Iterator[None]:
+    """Record ``refs`` as inputs of what memoised calls inside the block save.
+
+    For callers that know where their arguments came from (the pipeline runner does),
+    so that lineage does not depend on recognising the argument objects.
+
+    Examples:
+        >>> import artifact_cache as ac
+        >>> store = ac.open_store("memory://doc-recording")
+        >>> raw = store.save("raw", 41)
+        >>> @store.step
+        ... def inc(x):
+        ...     return x + 1
+        >>> with recording_inputs([raw.ref]):
+        ...     info = inc.call(41).info
+        >>> [r.step_id for r in info.inputs]
+        ['raw']
+    """
+    token = _INPUTS.set(tuple(refs))
+    try:
+        yield
+    finally:
+        _INPUTS.reset(token)
+
+
 def _lineage(values: Iterable[Any]) -> tuple[ArtifactRef, ...]:
     """Artifacts the argument values came from: each value and items one level down."""
-    found: dict[ArtifactRef, None] = {}  # ordered, without duplicates
+    found: dict[ArtifactRef, None] = dict.fromkeys(_INPUTS.get())  # ordered, no duplicates
 
     def add(obj: Any) -> None:
         ref = lineage_of(obj)
@@ -327,9 +357,6 @@ class StepFunction(Generic[R, P]):
     def __init__(
         self, spec: _Spec, instance: Any = _NO_INSTANCE, unbound: StepFunction[Any] | None = None
     ) -> None:
-        self._spec = spec
-        self._instance = instance
-        self._unbound = unbound  # the class attribute a bound form came from
         if instance is _NO_INSTANCE:
             functools.update_wrapper(self, spec.func)
             self._skip = spec.ignore
@@ -341,6 +368,9 @@ class StepFunction(Generic[R, P]):
                 spec.ignore if spec.include_self or first is None else spec.ignore | {first}
             )
         # Set after update_wrapper, which copies the function's __dict__ onto self.
+        self._spec = spec
+        self._instance = instance
+        self._unbound = unbound  # the class attribute a bound form came from
         self.step_id = spec.step_id
         self.store = spec.store
 
@@ -622,6 +652,18 @@ def _decorate(
 ) -> StepFunction[R, P]:
     if not callable(func):
         raise TypeError(f"store.step decorates functions, not {type(func).__name__} objects")
+    if isinstance(func, StepFunction):
+        # Memoising a memoised function (e.g. a decorated function given to a Pipeline)
+        # wraps the plain function once, keeping the options it was decorated with.
+        inner = func._spec
+        func = inner.func
+        step_id = inner.step_id if step_id is None else step_id
+        ignore = ignore or tuple(inner.ignore)
+        version = inner.version if version is None else version
+        tags = {**inner.tags, **(tags or {})}
+        depends_on = depends_on or inner.depends_on
+        serializer = serializer or inner.serializer
+        include_self = include_self or inner.include_self
     name = getattr(func, "__qualname__", None) or type(func).__qualname__
     if step_id is None:
         step_id = sanitize_step_id(name)

@@ -17,18 +17,16 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TextIO
+from typing import Any, Literal, TextIO
 
 import attrs
 
 from .config import open_store
+from .decorators import StepFunction, recording_inputs
 from .errors import ArtifactNotFoundError, ArtifactStoreError, InvalidStepIdError
-from .info import ArtifactInfo, human_size
+from .info import ArtifactInfo, ArtifactRef, human_size
 from .stepid import validate_step_id
 from .store import ArtifactStore
-
-if TYPE_CHECKING:
-    from .decorators import StepFunction
 
 __all__ = [
     "Pipeline",
@@ -504,7 +502,9 @@ class Pipeline:
                 printer.done(result)
         return RunResult(self.store, done, name=self.name, duration=time.perf_counter() - started)
 
-    def _input(self, step: Step, dep: str, outputs: Mapping[str, ArtifactInfo | None]) -> Any:
+    def _input(
+        self, step: Step, dep: str, outputs: Mapping[str, ArtifactInfo | None]
+    ) -> tuple[Any, ArtifactRef]:
         """The artifact ``dep`` saved, read from the store (an independent copy)."""
         if dep in outputs:
             info = outputs[dep]
@@ -516,13 +516,14 @@ class Pipeline:
         if info is None:
             raise _missing_input(step.id, dep)
         try:
-            return self.store.load(info)
+            return self.store.load(info), info.ref
         except ArtifactNotFoundError as exc:
             raise _missing_input(step.id, dep) from exc
 
     def _run_step(self, step: Step, outputs: Mapping[str, ArtifactInfo | None]) -> StepResult:
         started = time.perf_counter()
-        args = [self._input(step, dep, outputs) for dep in step.inputs]
+        loaded = [self._input(step, dep, outputs) for dep in step.inputs]
+        args = [value for value, _ in loaded]
         if not step.save_output:
             value = step.func(*args, **step.params)
             return StepResult(
@@ -532,7 +533,9 @@ class Pipeline:
                 info=None,
                 value=value,
             )
-        call = self._function(step).call(*args, **step.params)
+        # Lineage from where the inputs were read, not from recognising the objects.
+        with recording_inputs(ref for _, ref in loaded):
+            call = self._function(step).call(*args, **step.params)
         return StepResult(
             step_id=step.id,
             status="cached" if call.cached else "computed",

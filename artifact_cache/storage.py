@@ -231,8 +231,11 @@ class Storage:
         digest_of: Callable[[], str],
         *,
         reuse: Callable[[str], bool],
-    ) -> str:
+    ) -> tuple[str, bool]:
         """Store a payload under its digest unless ``reuse(digest)`` and it is there whole.
+
+        Returns the digest and whether an existing payload was re-used (its age is
+        renewed where that is cheap, so that ``gc``'s grace period counts from now).
 
         A large payload on a local disk is written to a temporary file while its digest
         is computed, and then renamed (or dropped, if an identical payload exists): the
@@ -241,9 +244,11 @@ class Storage:
         """
         if not (self.is_local and size > _SMALL):
             digest = digest_of()
-            if not (reuse(digest) and self.has_object(digest, size)):
-                self.put_object(digest, chunks, size)
-            return digest
+            if reuse(digest) and self.has_object(digest, size):
+                self._renew(digest)
+                return digest, True
+            self.put_object(digest, chunks, size)
+            return digest, False
         folder = self.path("objects")
         os.makedirs(folder, exist_ok=True)
         tmp = f"{folder}/{TMP_PREFIX}{uuid.uuid4().hex}"
@@ -256,8 +261,10 @@ class Storage:
         try:
             if error is not None:
                 raise error
-            if reuse(digest) and self.has_object(digest, size):
+            reused = reuse(digest) and self.has_object(digest, size)
+            if reused:
                 os.unlink(tmp)
+                self._renew(digest)
             else:
                 final = self.object_path(digest)
                 os.makedirs(final.rsplit("/", 1)[0], exist_ok=True)
@@ -266,7 +273,12 @@ class Storage:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
-        return digest
+        return digest, reused
+
+    def _renew(self, digest: str) -> None:
+        if self.is_local:
+            with contextlib.suppress(OSError):
+                os.utime(self.object_path(digest))
 
     def put_record(self, step_id: str, key: str, text: str) -> None:
         data = text.encode()

@@ -67,10 +67,12 @@ class _Provenance:
 
     Objects that support weak references are tracked until they die; others (dicts,
     lists, tuples) are kept in a small LRU so that a recycled ``id`` cannot be mistaken
-    for them.
+    for them, but only when small: holding a large one would keep its memory after the
+    user dropped it. (The pipeline records its inputs explicitly and needs none of this.)
     """
 
     _UNTRACKED = (type(None), bool, int, float, complex)
+    STRONG_MAX_BYTES = 2**20
 
     def __init__(self, strong_limit: int = 128) -> None:
         self._lock = threading.Lock()
@@ -78,7 +80,7 @@ class _Provenance:
         self._strong: OrderedDict[int, tuple[Any, ArtifactRef]] = OrderedDict()
         self._limit = strong_limit
 
-    def remember(self, obj: Any, ref: ArtifactRef) -> None:
+    def remember(self, obj: Any, ref: ArtifactRef, size: int) -> None:
         if isinstance(obj, self._UNTRACKED):
             return
         oid = id(obj)
@@ -86,6 +88,8 @@ class _Provenance:
             try:
                 wr = weakref.ref(obj, partial(self._forget, oid))
             except TypeError:
+                if size > self.STRONG_MAX_BYTES:
+                    return
                 self._strong[oid] = (obj, ref)
                 self._strong.move_to_end(oid)
                 while len(self._strong) > self._limit:
@@ -294,7 +298,7 @@ class ArtifactStore:
             if not self._marker_written:
                 storage.ensure_marker()
                 self._marker_written = True
-            digest = storage.publish_object(
+            digest, reused = storage.publish_object(
                 chunks, size, partial(hash_bytes, *chunks), reuse=self._trusted
             )
             self._damaged.discard(digest)
@@ -315,7 +319,10 @@ class ArtifactStore:
                 extra=dict(extra or {}),
             )
             storage.put_record(step_id, key, info.to_json())
-        _provenance.remember(obj, info.ref)
+            if reused and not storage.has_object(digest, size):
+                # gc removed the old payload between our check and our record: put it back.
+                storage.put_object(digest, chunks, size)
+        _provenance.remember(obj, info.ref, size)
         return info
 
     # ------------------------------------------------------------------ read
@@ -423,7 +430,7 @@ class ArtifactStore:
         except Exception as exc:
             msg = f"cannot deserialise {where}: {type(exc).__name__}: {exc}"
             raise SerializationError(msg) from exc
-        _provenance.remember(obj, info.ref)
+        _provenance.remember(obj, info.ref, info.size)
         return obj
 
     def exists(self, step_id: str, *, key: str | None = None) -> bool:

@@ -226,8 +226,9 @@ class TestRun:
         assert "[1/3] extract ... computed" in proc.stdout
         assert "3 steps: 3 computed, 0 cached" in proc.stdout
         proc = run("run", str(book), "--store", url, "--json")
-        data: dict[str, Any] = json.loads(proc.stdout[proc.stdout.index("{") :])
+        data: dict[str, Any] = json.loads(proc.stdout)  # progress goes to stderr
         assert [s["status"] for s in data["steps"]] == ["cached"] * 3
+        assert "[3/3] summarise ... cached" in proc.stderr
         assert ac.open_store(url).get("summarise") == {"high": 3, "low": 3}
 
     def test_runbook_store_relative_to_runbook(self, tmp_path: Path) -> None:

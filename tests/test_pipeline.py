@@ -537,3 +537,64 @@ class TestRunbook:
         """A runbook that does not exist is a FileNotFoundError."""
         with pytest.raises(FileNotFoundError):
             Pipeline.from_runbook(tmp_path / "nope.yml")
+
+
+class _CallLog:
+    def __init__(self) -> None:
+        self.runs: list[str] = []
+
+
+class TestDecoratedFunctions:
+    def test_decorated_function_as_step(self, pstore: ac.ArtifactStore) -> None:
+        """A function already memoised with store.step runs under the pipeline's step id,
+        keeps its options, and is served from the cache on the second run."""
+        # Not a list: plain data a function refers to counts as its code (docs/keys.md).
+        log = _CallLog()
+
+        @pstore.step
+        def load(path: str) -> list[int]:
+            log.runs.append("load")
+            return [len(path), 2, 3]
+
+        @pstore.step("features", ignore=["verbose"])
+        def featurise(rows: list[int], verbose: bool = False) -> int:
+            log.runs.append("featurise")
+            return sum(rows)
+
+        def pipeline(verbose: bool) -> ac.Pipeline:
+            return ac.Pipeline(
+                pstore,
+                [
+                    ac.Step("extract", load, params={"path": "data.csv"}),
+                    ac.Step(
+                        "features", featurise, input_from="extract", params={"verbose": verbose}
+                    ),
+                ],
+            )
+
+        first = pipeline(False).run()
+        assert [r.status for r in first] == ["computed", "computed"]
+        again = pipeline(True).run()  # verbose is ignored: still a hit
+        assert [r.status for r in again] == ["cached", "cached"]
+        assert log.runs == ["load", "featurise"]
+        assert pstore.get("extract") == [8, 2, 3] and not pstore.exists("load")
+        assert pstore.get("features") == 13
+
+
+class TestLineageOfLargeInputs:
+    def test_large_dict_input_recorded(self, pstore: ac.ArtifactStore) -> None:
+        """Lineage holds for inputs too large for the process to keep track of."""
+
+        def extract() -> dict[str, bytes]:
+            return {"blob": b"x" * (3 * 2**20)}
+
+        def size(data: dict[str, bytes]) -> int:
+            return len(data["blob"])
+
+        result = ac.Pipeline(
+            pstore, [ac.Step("extract", extract), ac.Step("size", size, input_from="extract")]
+        ).run()
+        info = result["size"].info
+        assert info is not None
+        assert [r.step_id for r in info.inputs] == ["extract"]
+        assert info.inputs[0].digest == pstore.info("extract").digest

@@ -283,3 +283,37 @@ class TestOtherUrls:
         assert store.get("deals/A/cim") == {"pages": 12}
         assert store.exists("extract")
         assert sorted(i.step_id for i in store.list()) == ["deals/A/cim", "extract"]
+
+
+class TestGcWhileSaving:
+    def test_gc_between_reuse_and_record(self, store: ac.ArtifactStore, monkeypatch) -> None:
+        """A save that re-uses an orphaned payload survives a gc run in the middle of it."""
+        value = {"rows": list(range(100))}
+        store.save("old", value)
+        store.delete("old")  # its payload is now garbage
+        collector = ac.open_store(store.location)  # another process's view, in effect
+        real_put_record = store._storage.put_record
+
+        def gc_then_put(step_id: str, key: str, text: str) -> None:
+            assert collector.gc(grace=0).removed == 1  # the payload the save just re-used
+            real_put_record(step_id, key, text)
+
+        monkeypatch.setattr(store._storage, "put_record", gc_then_put)
+        store.save("new", value)
+        monkeypatch.undo()
+        assert store.get("new") == value
+
+
+class TestProvenanceMemory:
+    def test_large_unweakrefable_results_not_held(self, mem_store: ac.ArtifactStore) -> None:
+        """Saving or loading a large dict does not keep it alive in the process."""
+        import sys
+
+        big = {"blob": bytearray(2 * 2**20)}
+        before = sys.getrefcount(big)
+        mem_store.save("big", big)
+        assert sys.getrefcount(big) == before
+        assert ac.lineage_of(big) is None
+        small = {"n": 1}
+        mem_store.save("small", small)
+        assert ac.lineage_of(small).step_id == "small"
