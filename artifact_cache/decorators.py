@@ -289,6 +289,11 @@ class _Spec:
     def prefix(self) -> bytes:
         """What every key of the step starts from: the step id and the code or version."""
         prefix = self.key_prefix
+        if prefix is not None and self.version is None and self.code and self.code.stale():
+            # A helper (or the function's global or closure) was rebound since: a notebook
+            # cell re-run, a module reload. Fingerprint the code again.
+            with self.lock:
+                self.code = self.key_prefix = prefix = None
         if prefix is None:
             if self.version is not None:
                 term = ("version", self.version)

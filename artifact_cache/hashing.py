@@ -24,6 +24,7 @@ import collections
 import dataclasses
 import datetime
 import decimal
+import dis
 import enum
 import fractions
 import functools
@@ -850,6 +851,44 @@ class CodeFingerprint:
 
     digest: str
     parts: Mapping[str, str] = attrs.field(converter=_freeze_parts)
+    # The bindings that were followed, as (namespace or cell, name, object); not part of
+    # the value, never pickled (it holds module namespaces), empty after unpickling.
+    watch: tuple[tuple[Any, str | None, object], ...] = attrs.field(
+        default=(), eq=False, hash=False, repr=False
+    )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_fingerprint, (self.digest, dict(self.parts)))
+
+    def stale(self) -> bool:
+        """True if a name the fingerprint followed is now bound to another object.
+
+        A notebook re-run of a helper's cell, or a reload of its module, rebinds the
+        name; checking identities costs a dictionary lookup a name, so a memoised
+        function can look on every call. Changes made in place (a mutated global
+        list) are not seen.
+
+        Examples:
+            >>> ns = {}
+            >>> exec("def helper(x):\n    return x\ndef f(x):\n    return helper(x)", ns)
+            >>> fp = code_fingerprint(ns["f"])
+            >>> fp.stale()
+            False
+            >>> exec("def helper(x):\n    return -x", ns)
+            >>> fp.stale()
+            True
+        """
+        for where, name, obj in self.watch:
+            if name is None:
+                try:
+                    current = where.cell_contents
+                except ValueError:
+                    return True
+            else:
+                current = where.get(name, _GONE)
+            if current is not obj:
+                return True
+        return False
 
     def diff(self, other: CodeFingerprint) -> list[str]:
         """Names whose digest changed, or that only one side has, sorted.
@@ -862,6 +901,13 @@ class CodeFingerprint:
         """
         names = set(self.parts) | set(other.parts)
         return sorted(n for n in names if self.parts.get(n) != other.parts.get(n))
+
+
+_GONE = object()
+
+
+def _rebuild_fingerprint(digest: str, parts: dict[str, str]) -> CodeFingerprint:
+    return CodeFingerprint(digest=digest, parts=parts)
 
 
 def code_fingerprint(
@@ -891,7 +937,7 @@ def code_fingerprint(
     for i, dependency in enumerate(depends_on):
         parts[f"depends_on[{i}]"] = _dependency_digest(dependency, f"depends_on[{i}]")
     digest = fingerprint(("code", root, tuple(sorted(parts.items()))))
-    return CodeFingerprint(digest=digest, parts=parts)
+    return CodeFingerprint(digest=digest, parts=parts, watch=tuple(tracer.watch))
 
 
 def _dependency_digest(dependency: object, label: str) -> str:
@@ -1008,6 +1054,18 @@ def _code_names(code: types.CodeType, names: set[str]) -> None:
     for const in code.co_consts:
         if isinstance(const, types.CodeType):
             _code_names(const, names)
+
+
+def _stored_globals(code: types.CodeType, names: set[str]) -> None:
+    """Globals that ``code`` (or code nested in it) assigns: state it keeps, not code."""
+    names.update(
+        ins.argval
+        for ins in dis.get_instructions(code)
+        if ins.opname in ("STORE_GLOBAL", "DELETE_GLOBAL")
+    )
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            _stored_globals(const, names)
 
 
 def _strip_docstrings(tree: ast.AST) -> None:
@@ -1150,6 +1208,7 @@ class _CodeTracer:
         self._keys: dict[int, str] = {}  # id(object) -> its part name
         self._alive: list[object] = []  # keeps ids in _keys valid
         self._queue: collections.deque[tuple[str, Any]] = collections.deque()
+        self.watch: list[tuple[Any, str | None, object]] = []  # see CodeFingerprint.stale
 
     def root(self, func: Callable[..., object]) -> str:
         target: Any = func
@@ -1207,6 +1266,9 @@ class _CodeTracer:
         body = ("source", source) if source is not None else ("code", _code_digest(func.__code__))
         names: set[str] = set()
         _code_names(func.__code__, names)
+        state: set[str] = set()
+        _stored_globals(func.__code__, state)
+        names -= state
         return fingerprint(
             (
                 "function",
@@ -1228,17 +1290,19 @@ class _CodeTracer:
         """What each global and closure name of ``func`` is bound to, as identities."""
         namespace = func.__globals__
         module = namespace.get("__name__")
-        bound = [
-            (name, self._bind(namespace[name], f"{module}:{name}", names))
-            for name in sorted(names)
-            if name in namespace
-        ]
+        bound = []
+        for name in sorted(names):
+            if name in namespace:
+                value = namespace[name]
+                self.watch.append((namespace, name, value))
+                bound.append((name, self._bind(value, f"{module}:{name}", names)))
         for name, cell in zip(func.__code__.co_freevars, func.__closure__ or (), strict=False):
             try:
                 value = cell.cell_contents
             except ValueError:  # not assigned yet
                 bound.append((f"<closure>{name}", "empty"))
                 continue
+            self.watch.append((cell, None, value))
             bound.append((f"<closure>{name}", self._bind(value, None, names)))
         return tuple(bound)
 
@@ -1257,6 +1321,7 @@ class _CodeTracer:
             # co_name that the module has is followed (rarely one too many).
             seen = modules_seen | {id(value)}
             members = vars(value)
+            self.watch.extend((members, a, members[a]) for a in sorted(names) if a in members)
             inner = ", ".join(
                 f"{attr}={self._bind(members[attr], f'{value.__name__}:{attr}', names, seen)}"
                 for attr in sorted(names)

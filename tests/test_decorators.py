@@ -383,6 +383,31 @@ class TestCodeInvalidation:
         run_cell(self.TRIVIAL, ns, register=register)
         assert ns["clean"].call(1).cached
 
+    def test_helper_cell_rerun_alone_misses(self, mem_store: ac.ArtifactStore) -> None:
+        """Re-running only a helper's cell invalidates the step defined in another cell."""
+        ns = notebook(mem_store)
+        run_cell("def scale(x):\n    return x * 10\n", ns)
+        run_cell("@store.step\ndef clean(x):\n    return scale(x) + 1\n", ns)
+        assert ns["clean"].call(1).value == 11
+        run_cell("def scale(x):\n    # same code, re-run\n    return x * 10\n", ns)
+        assert ns["clean"].call(1).cached  # rebound to equal code: still a hit
+        run_cell("def scale(x):\n    return x * 100\n", ns)
+        explanation = ns["clean"].explain(1)
+        assert explanation.changed_code == ("__main__:scale",)
+        call = ns["clean"].call(1)
+        assert (call.cached, call.value) == (False, 101)
+
+    def test_global_the_function_assigns_is_state(self, mem_store: ac.ArtifactStore) -> None:
+        """A global the function itself assigns (a counter) does not change its key."""
+        ns = notebook(mem_store)
+        run_cell(
+            "calls = 0\n@store.step\ndef clean(x):\n    global calls\n    calls += 1\n"
+            "    return x + 1\n",
+            ns,
+        )
+        assert [ns["clean"].call(1).cached for _ in range(3)] == [False, True, True]
+        assert ns["calls"] == 1
+
     def test_version_pin_hits_after_redefinition(self, mem_store: ac.ArtifactStore) -> None:
         """With ``version=`` pinned a changed body still hits; a new version misses."""
         ns = notebook(mem_store)
