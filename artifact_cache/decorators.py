@@ -715,6 +715,9 @@ def _decorate(
     return StepFunction[R, P](spec)
 
 
+_OPTIONS = frozenset({"ignore", "version", "tags", "depends_on", "serializer", "include_self"})
+
+
 @overload
 def step(store: ArtifactStore, func_or_id: Callable[P, R], /) -> StepFunction[R, P]: ...
 @overload
@@ -730,18 +733,7 @@ def step(
     serializer: str | None = None,
     include_self: bool = False,
 ) -> Callable[[Callable[P, R]], StepFunction[R, P]]: ...
-def step(
-    store: ArtifactStore,
-    func_or_id: Any = None,
-    /,
-    *,
-    ignore: Sequence[str] = (),
-    version: str | None = None,
-    tags: Mapping[str, str] | None = None,
-    depends_on: Sequence[Any] = (),
-    serializer: str | None = None,
-    include_self: bool = False,
-) -> Any:
+def step(store: ArtifactStore, func_or_id: Any = None, /, **options: Any) -> Any:
     """Memoise a function in ``store``: ``@store.step``, ``@store.step()`` or with options.
 
     Parameters:
@@ -770,14 +762,10 @@ def step(
         >>> featurise([1, 2]), featurise.key([1, 2]) == featurise.key([1, 2], verbose=True)
         ([10, 20], True)
     """
-    options: dict[str, Any] = {
-        "ignore": ignore,
-        "version": version,
-        "tags": tags,
-        "depends_on": depends_on,
-        "serializer": serializer,
-        "include_self": include_self,
-    }
+    # The options are typed by the overloads above; a misspelt one fails here, at once.
+    unknown = sorted(set(options) - _OPTIONS)
+    if unknown:
+        raise TypeError(f"store.step got unknown options {unknown}; it takes {sorted(_OPTIONS)}")
     if func_or_id is None or isinstance(func_or_id, str):
         step_id = func_or_id
 

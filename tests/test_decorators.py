@@ -741,3 +741,9 @@ class TestProcesses:
         cached, value, second_cached, key = json.loads(run_python(self.WORKER, str(path)))
         assert (cached, value, second_cached, key) == (True, 11, False, add.key(1))
         assert add.call(2).cached
+
+
+def test_misspelt_option_fails_at_decoration(mem_store: ac.ArtifactStore) -> None:
+    """A misspelt decorator option is refused at once, naming it and the valid ones."""
+    with pytest.raises(TypeError, match=r"\['ignor'\].*'ignore'"):
+        mem_store.step("x", ignor=["a"])  # type: ignore[call-overload]
