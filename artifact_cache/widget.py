@@ -81,9 +81,9 @@ _MUTED = "color:var(--jp-ui-font-color2,#666)"
 _MONO = "font-family:var(--jp-code-font-family,monospace)"
 _FIELD_TH = (
     "text-align:left;vertical-align:top;padding:1px 12px 1px 0;width:6em;font-weight:600;"
-    "white-space:nowrap;border:none"
+    "white-space:nowrap;border:none;line-height:1.5"
 )
-_FIELD_TD = "text-align:left;padding:1px 0;word-break:break-all;line-height:1.4;border:none"
+_FIELD_TD = "text-align:left;padding:1px 0;word-break:break-all;line-height:1.5;border:none"
 _PREVIEW_REPR = 2000
 """Characters of a text or repr preview shown before it is cut."""
 _PREVIEW_ROWS = 10
@@ -269,7 +269,8 @@ def _cell(value: Any) -> tuple[str, bool]:
     if isinstance(value, numbers.Integral):
         return str(value), True
     if isinstance(value, numbers.Real):
-        return format(float(value), ".6g"), True
+        text = repr(float(value))  # the shortest text that reads back as the same float
+        return (text if len(text) <= 12 else format(float(value), ".6g")), True
     return str(value), True
 
 
@@ -283,8 +284,11 @@ def _frame_html(frame: Any) -> str:
     hidden = max(0, len(columns) - _PREVIEW_COLUMNS)
     columns = columns[:_PREVIEW_COLUMNS]
     line = "1px solid var(--jp-border-color1,#bdbdbd)"
-    th = f"padding:4px 12px;font-weight:600;border:none;border-bottom:{line};white-space:nowrap"
-    td = "padding:3px 12px;border:none;white-space:nowrap"
+    th = (
+        f"padding:4px 12px;font-weight:600;border:none;border-bottom:{line};"
+        "white-space:nowrap;line-height:1.5"
+    )
+    td = "padding:3px 12px;border:none;white-space:nowrap;line-height:1.5"
     rows = list(frame.iloc[:, :_PREVIEW_COLUMNS].itertuples(index=False, name=None))
     numeric = [all(_cell(row[c])[1] for row in rows) and bool(rows) for c in range(len(columns))]
     index_name = _label(frame.index.name) if frame.index.name is not None else ""
@@ -932,8 +936,9 @@ class ArtifactBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
             )
             more = f"<li>and {len(chosen) - 20} more</li>" if len(chosen) > 20 else ""
             self.detail.value = (
-                f"<div><b>{len(chosen)} artifacts selected</b>, {_esc(total)} in all:</div>"
-                f"<ul style='margin:2px 0;padding-left:1.4em'>{names}{more}</ul>"
+                f"<div style='line-height:1.5'><b>{len(chosen)} artifacts selected</b>, "
+                f"{_esc(total)} in all:</div>"
+                f"<ul style='margin:2px 0;padding-left:1.4em;line-height:1.5'>{names}{more}</ul>"
             )
         else:
             self.detail.value = (
