@@ -1,4 +1,4 @@
-"""ArtifactBrowser: an ipywidgets browser over an :class:`~artifact_cache.ArtifactStore`.
+"""ArtifactBrowser: an ipywidgets browser over an `ArtifactStore`.
 
 It lists, filters, sorts and pages the store's records, which it reads once per refresh
 (never a payload). The table is the control: a click selects a row, shift-click a range,
@@ -435,9 +435,9 @@ def _detail_html(
 class ArtifactGrid(anywidget.AnyWidget):
     """The browser's table: rows and headers that report clicks, with modifier keys.
 
-    Python draws the table (:attr:`html`); the front end only reports what was clicked,
+    Python draws the table (`html`); the front end only reports what was clicked,
     so that every rule (what a shift-click selects, how a header sorts) lives here and
-    is tested here. :meth:`click_row` and :meth:`click_header` do what a click in the
+    is tested here. `click_row()` and `click_header()` do what a click in the
     front end does.
 
     Examples:
@@ -508,7 +508,7 @@ class ArtifactGrid(anywidget.AnyWidget):
 class ArtifactBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
     """A notebook widget to browse, preview, delete and clear the artifacts of a store.
 
-    The records are read once per :meth:`refresh` (never the payloads); filtering,
+    The records are read once per `refresh()` (never the payloads); filtering,
     sorting and paging work on that list in memory, so a store of 10,000 artifacts stays
     responsive. The table is the control: a click on a row selects it, shift-click
     selects the range from the last clicked row, ctrl-click (cmd-click) adds or removes
@@ -528,7 +528,7 @@ class ArtifactBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
     Parts, all public so that they can be driven from code and tests: ``header``,
     ``refresh_button``, ``filter_box`` (step id substring, case-insensitive),
     ``tag_box`` (``k=v, k2=v2``; a bare ``k`` means "has tag k"), ``grid`` (the table,
-    an :class:`ArtifactGrid`), ``prev_button``, ``next_button``, ``page_label``,
+    an `ArtifactGrid`), ``prev_button``, ``next_button``, ``page_label``,
     ``detail``, ``preview_button``, ``preview``, ``delete_button``, ``clear_button``,
     ``confirm_bar``, ``confirm_label``, ``confirm_yes``, ``confirm_no`` and ``error``.
 
@@ -715,7 +715,7 @@ class ArtifactBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
 
     @property
     def previewed(self) -> ArtifactInfo | None:
-        """The record whose payload :attr:`preview` shows, if any."""
+        """The record whose payload `preview` shows, if any."""
         return self._previewed
 
     @property
@@ -730,7 +730,7 @@ class ArtifactBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
 
     @property
     def sort_column(self) -> str:
-        """The column the rows are sorted by: one of :attr:`columns`."""
+        """The column the rows are sorted by: one of `columns`."""
         return self._sort_column
 
     @property
@@ -740,7 +740,7 @@ class ArtifactBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
 
     @property
     def columns(self) -> list[str]:
-        """The names of the sortable columns, as :meth:`sort` and the headers take them."""
+        """The names of the sortable columns, as `sort()` and the headers take them."""
         return [c.name for c in _COLUMNS]
 
     @property
@@ -753,7 +753,7 @@ class ArtifactBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
 
         The selection keeps the artifacts that are still there; a preview stays only if
         its artifact is still selected alone and unchanged. A failure, such as an
-        unreachable store, is shown in :attr:`error`, not raised.
+        unreachable store, is shown in `error`, not raised.
         """
         self._hide_confirm()
         self._clear_error()
@@ -783,9 +783,9 @@ class ArtifactBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
     def select(self, *targets: int | str | ArtifactInfo) -> list[ArtifactInfo]:
         """Select rows of the current page (replacing the selection), as clicks do.
 
-        Each target is a position in :attr:`rows`, a step id (all of its rows shown) or
-        an :class:`ArtifactInfo`. With no target the selection is cleared. Returns
-        :attr:`selected`.
+        Each target is a position in `rows`, a step id (all of its rows shown) or
+        an `ArtifactInfo`. With no target the selection is cleared. Returns
+        `selected`.
 
         Raises:
             IndexError: a position is not on the page.
@@ -815,7 +815,7 @@ class ArtifactBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
         return self.selected
 
     def sort(self, column: str, *, ascending: bool | None = None) -> None:
-        """Sort by ``column`` (one of :attr:`columns`), as a click on its header does.
+        """Sort by ``column`` (one of `columns`), as a click on its header does.
 
         With ``ascending=None`` a column already sorted by is reversed, and a new one
         starts in its natural order: largest and newest first for size and created,
