@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Callable
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -115,6 +116,20 @@ def from_frontend(browser: ArtifactBrowser, **message: Any) -> None:
     """Deliver a message as the grid's front end sends it on a click."""
     message.setdefault("generation", browser.grid.generation)
     browser.grid._handle_custom_msg(message, [])
+
+
+class TestScreenshots:
+    def test_the_docs_show_the_browser_tests_screenshots(self) -> None:
+        """The README and the docs show the PNGs that tests/test_browser.py writes."""
+        root = Path(__file__).resolve().parent.parent
+        source = (root / "tests" / "test_browser.py").read_text()
+        for name in ("browser.png", "browser-confirm.png"):
+            assert f'"{name}"' in source  # taken by the browser test
+            image = root / "docs" / "images" / name
+            assert image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+        assert "(docs/images/browser.png)" in (root / "README.md").read_text()
+        for page in ("tutorial.md", "notebooks.md"):
+            assert "(images/browser.png)" in (root / "docs" / page).read_text()
 
 
 class TestImport:
