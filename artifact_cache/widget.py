@@ -527,8 +527,8 @@ class ArtifactBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
 
     Parts, all public so that they can be driven from code and tests: ``header``,
     ``refresh_button``, ``filter_box`` (step id substring, case-insensitive),
-    ``tag_box`` (``k=v, k2=v2``; a bare ``k`` means "has tag k"), ``grid`` (the table,
-    an `ArtifactGrid`), ``prev_button``, ``next_button``, ``page_label``,
+    ``tag_box`` (``k=v, k2=v2``; a bare ``k`` means "has tag k"), ``hint``, ``grid``
+    (the table, an `ArtifactGrid`), ``prev_button``, ``next_button``, ``page_label``,
     ``detail``, ``preview_button``, ``preview``, ``delete_button``, ``clear_button``,
     ``confirm_bar``, ``confirm_label``, ``confirm_yes``, ``confirm_no`` and ``error``.
 

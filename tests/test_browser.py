@@ -85,8 +85,8 @@ def fill_store(store: ac.ArtifactStore) -> None:
 def test_browse_click_sort_filter_and_delete_in_jupyterlab(
     jupyter_lab: dict[str, Any], tmp_path: Path
 ) -> None:
-    """Rows select by click and shift-click, headers sort, a filter clears the preview,
-    and a row deleted after the confirmation is gone from the store."""
+    """Rows select by click, shift-click and ctrl-click, headers sort, a filter clears the
+    preview, and a row deleted after the confirmation is gone from the store."""
     store_path = tmp_path / "store"
     store = ac.open_store(str(store_path))
     fill_store(store)
@@ -137,6 +137,13 @@ def test_browse_click_sort_filter_and_delete_in_jupyterlab(
         output.get_by_text(f"{len(span)} artifacts selected").wait_for(timeout=10_000)
         assert grid_step_ids(selected) == span
         assert output.get_by_role("button", name=f"Delete selected ({len(span)})").is_visible()
+        # A ctrl-click takes one row out of the selection (and another puts it back).
+        middle = grid.locator("tbody tr[data-row]").nth(first + 1)
+        middle.click(modifiers=["Control"])
+        output.get_by_text(f"{len(span) - 1} artifacts selected").wait_for(timeout=10_000)
+        assert grid_step_ids(selected) == span[:1] + span[2:]
+        middle.click(modifiers=["Control"])
+        output.get_by_text(f"{len(span)} artifacts selected").wait_for(timeout=10_000)
 
         # A header click sorts by size, largest first; a second click reverses.
         by_size = [i.step_id for i in sorted(store.list(), key=lambda i: -i.size)]
