@@ -174,7 +174,11 @@ _GRID_CSS = """
 .ac-grid .ac-arrow { color: var(--jp-brand-color1, #1976d2); padding-left: 4px; }
 .ac-grid tbody tr { cursor: pointer; }
 .ac-grid tbody tr:hover { background: var(--jp-rendermime-table-row-hover-background, #eef4fb); }
-.ac-grid tbody tr.ac-selected { background: var(--jp-brand-color3, #cfe4fa); }
+/* A tint of the theme's brand colour keeps the row's text legible in light and dark. */
+.ac-grid tbody tr.ac-selected {
+  background: #cfe4fa;
+  background: color-mix(in srgb, var(--jp-brand-color1, #1976d2) 24%, transparent);
+}
 .ac-grid tr:focus, .ac-grid th:focus {
   outline: 1px solid var(--jp-brand-color1, #1976d2); outline-offset: -1px;
 }
