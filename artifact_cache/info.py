@@ -182,23 +182,48 @@ _KNOWN = frozenset(a.name for a in attrs.fields(ArtifactInfo)) - {"extra"}
 
 
 def infos_html(infos: Iterable[ArtifactInfo], *, limit: int = 50) -> str:
-    """Render artifacts as a compact HTML table (every string escaped)."""
+    """Render artifacts as a compact HTML table (every string escaped).
+
+    Each header is aligned as its cells are (sizes to the right, text to the left),
+    whatever the notebook's stylesheet does with tables; no artifact at all reads as a
+    line that says so.
+
+    Examples:
+        >>> infos_html([])
+        "<p class='artifact-list'><i>no artifacts</i></p>"
+    """
     infos = list(infos)
-    head = "".join(f"<th>{h}</th>" for h in ("step id", "key", "type", "size", "created"))
+    if not infos:
+        return "<p class='artifact-list'><i>no artifacts</i></p>"
+    columns = [
+        ("step id", "left"),
+        ("key", "left"),
+        ("type", "left"),
+        ("size", "right"),
+        ("created", "left"),
+    ]
+    head = "".join(f"<th style='text-align:{align}'>{name}</th>" for name, align in columns)
     rows = "".join(
         "<tr>"
         + "".join(
-            f"<td style='text-align:left'>{html.escape(v)}</td>"
-            for v in (
-                i.step_id,
-                i.key[:12],
-                i.python_type,
-                human_size(i.size),
-                i.created.strftime("%Y-%m-%d %H:%M:%S"),
+            f"<td style='text-align:{align}'>{html.escape(v)}</td>"
+            for v, (_, align) in zip(
+                (
+                    i.step_id,
+                    i.key[:12],
+                    i.python_type,
+                    human_size(i.size),
+                    i.created.strftime("%Y-%m-%d %H:%M:%S"),
+                ),
+                columns,
+                strict=True,
             )
         )
         + "</tr>"
         for i in infos[:limit]
     )
     more = f"<p>... and {len(infos) - limit} more</p>" if len(infos) > limit else ""
-    return f"<table class='artifact-list'><tr>{head}</tr>{rows}</table>{more}"
+    return (
+        f"<table class='artifact-list'><thead><tr>{head}</tr></thead>"
+        f"<tbody>{rows}</tbody></table>{more}"
+    )

@@ -187,10 +187,16 @@ class ArtifactStore:
             infos = self.list()
         except ArtifactStoreError as exc:
             return f"<p><b>ArtifactStore</b>: {html.escape(str(exc))}</p>"
+        if not infos:
+            return (
+                f"<p><b>ArtifactStore</b> <code>{html.escape(self.location)}</code>: "
+                "no artifacts</p>"
+            )
         total = human_size(sum(i.size for i in infos))
+        count = f"{len(infos):,} artifact{'' if len(infos) == 1 else 's'}"
         head = (
             f"<p><b>ArtifactStore</b> <code>{html.escape(self.location)}</code>: "
-            f"{len(infos)} artifacts, {total}</p>"
+            f"{count}, {total}</p>"
         )
         return head + infos_html(infos, limit=10)
 

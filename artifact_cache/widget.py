@@ -1,12 +1,17 @@
-"""ArtifactBrowser: an ipywidgets browser over an :class:`~artifact_cache.ArtifactStore`.
+"""ArtifactBrowser: an ipywidgets browser over an `ArtifactStore`.
 
 It lists, filters, sorts and pages the store's records, which it reads once per refresh
-(never a payload); shows one record in full; loads a payload only when asked to preview
-it; and deletes or clears after a confirmation inside the widget. Failures are shown in
-the widget, not raised into the notebook.
+(never a payload). The table is the control: a click selects a row, shift-click a range,
+ctrl-click (cmd-click on a Mac) adds or removes one row, and a click on a column header
+sorts by that column. The detail pane shows the selected record and its lineage, and a
+payload only when asked to preview it; it never shows an artifact that is no longer
+selected. Delete and clear ask for a confirmation inside the widget. Failures are shown
+in the widget, not raised into the notebook.
 
-This is the only module that imports ipywidgets (``pip install artifact-cache[notebook]``);
-``import artifact_cache`` loads it lazily. It may import every lower layer of the package.
+This is the only module that imports ipywidgets and anywidget (``pip install
+artifact-cache[notebook]``); ``import artifact_cache`` loads it lazily. The table is an
+``anywidget`` because ipywidgets' own buttons report a click without its modifier keys.
+It may import every lower layer of the package.
 """
 
 from __future__ import annotations
@@ -15,11 +20,14 @@ import contextlib
 import datetime as dt
 import html
 import math
+import numbers
 import reprlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+import anywidget
 import ipywidgets as widgets
+import traitlets
 
 from .errors import ArtifactStoreError
 from .info import ArtifactInfo, human_size
@@ -27,37 +35,155 @@ from .info import ArtifactInfo, human_size
 if TYPE_CHECKING:
     from .store import ArtifactStore
 
-__all__ = ["ArtifactBrowser"]
+__all__ = ["ArtifactBrowser", "ArtifactGrid"]
 
-_SORT_KEYS: Mapping[str, Callable[[ArtifactInfo], Any]] = {
-    "created": lambda i: i.created,
-    "step_id": lambda i: (i.step_id, i.key),
-    "key": lambda i: (i.key, i.step_id),
-    "python_type": lambda i: (i.python_type, i.step_id),
-    "size": lambda i: i.size,
-}
-_SORT_OPTIONS = [
-    ("created", "created"),
-    ("step id", "step_id"),
-    ("key", "key"),
-    ("type", "python_type"),
-    ("size", "size"),
-]
-_COLUMNS = ("#", "step id", "key", "type", "size", "created", "tags")
+_Identity = tuple[str, str]
 
-# Theme variables with fallbacks, so the table reads well in light and dark JupyterLab
-# themes and in the classic notebook alike.
-_MUTED = "color:var(--jp-ui-font-color2,#666)"
-_TH = (
-    "text-align:left;padding:4px 10px;position:sticky;top:0;"
-    "background:var(--jp-layout-color1,#fff);"
-    "border-bottom:2px solid var(--jp-border-color1,#bbb)"
+
+def _identity(info: ArtifactInfo) -> _Identity:
+    return (info.step_id, info.key)
+
+
+class _Column:
+    """One sortable column of the grid: its id, header and sort key."""
+
+    def __init__(
+        self,
+        name: str,
+        label: str,
+        key: Callable[[ArtifactInfo], Any],
+        *,
+        right: bool = False,
+        newest_first: bool = False,
+    ) -> None:
+        self.name = name
+        self.label = label
+        self.key = key
+        self.right = right
+        # Sizes and dates are most useful largest/newest first; text reads A to Z.
+        self.first_ascending = not newest_first
+
+
+_COLUMNS: tuple[_Column, ...] = (
+    _Column("step_id", "step id", lambda i: (i.step_id, i.key)),
+    _Column("args", "arguments", lambda i: (i.args_repr or "", i.step_id, i.key)),
+    _Column("key", "key", lambda i: (i.key, i.step_id)),
+    _Column("type", "type", lambda i: (i.python_type, i.step_id)),
+    _Column("size", "size", lambda i: i.size, right=True, newest_first=True),
+    _Column("created", "created", lambda i: i.created, newest_first=True),
+    _Column("tags", "tags", lambda i: (_tags_text(i.tags), i.step_id)),
 )
-_TD = "text-align:left;padding:3px 10px;border-bottom:1px solid var(--jp-border-color2,#e5e5e5)"
-_SELECTED_ROW = "background:var(--jp-brand-color3,#cfe4fa)"
+_BY_NAME: Mapping[str, _Column] = {c.name: c for c in _COLUMNS}
+
+# Theme variables with fallbacks, so that the widget reads well in light and dark
+# JupyterLab themes, in VS Code and in the classic notebook alike.
+_MUTED = "color:var(--jp-ui-font-color2,#666)"
 _MONO = "font-family:var(--jp-code-font-family,monospace)"
+_FIELD_TH = (
+    "text-align:left;vertical-align:top;padding:1px 12px 1px 0;width:6em;font-weight:600;"
+    "white-space:nowrap;border:none;line-height:1.5"
+)
+_FIELD_TD = "text-align:left;padding:1px 0;word-break:break-all;line-height:1.5;border:none"
 _PREVIEW_REPR = 2000
 """Characters of a text or repr preview shown before it is cut."""
+_PREVIEW_ROWS = 10
+_PREVIEW_COLUMNS = 20
+_LINEAGE_NODES = 100
+_ARGS_SHOWN = 60
+
+_GRID_JS = """
+function render({ model, el }) {
+  const draw = () => {
+    // Keep the scroll position and the focused cell across a redraw.
+    const scroller = el.querySelector(".ac-grid-scroll");
+    const top = scroller ? scroller.scrollTop : 0;
+    const left = scroller ? scroller.scrollLeft : 0;
+    const focused = el.contains(document.activeElement) ? document.activeElement : null;
+    const refocus = focused && (focused.dataset.row !== undefined
+      ? `tr[data-row="${focused.dataset.row}"]`
+      : focused.dataset.col !== undefined ? `th[data-col="${focused.dataset.col}"]` : null);
+    el.innerHTML = model.get("html");
+    const again = el.querySelector(".ac-grid-scroll");
+    if (again) { again.scrollTop = top; again.scrollLeft = left; }
+    if (refocus) { const target = el.querySelector(refocus); if (target) target.focus(); }
+  };
+  const generation = () => {
+    const drawing = el.querySelector("[data-generation]");
+    return drawing ? Number(drawing.dataset.generation) : -1;
+  };
+  const act = (event) => {
+    const header = event.target.closest("th[data-col]");
+    if (header && el.contains(header)) {
+      model.send({ event: "header", column: header.dataset.col, generation: generation() });
+      return true;
+    }
+    const row = event.target.closest("tr[data-row]");
+    if (row && el.contains(row)) {
+      model.send({ event: "row", row: Number(row.dataset.row), generation: generation(),
+                   shift: event.shiftKey, toggle: event.ctrlKey || event.metaKey });
+      return true;
+    }
+    return false;
+  };
+  // A shift-click would otherwise select the page's text between the two rows.
+  const noTextSelection = (event) => {
+    if (event.shiftKey && event.target.closest("tr[data-row]")) event.preventDefault();
+  };
+  const onKey = (event) => {
+    if ((event.key === "Enter" || event.key === " ") && act(event)) event.preventDefault();
+  };
+  draw();
+  model.on("change:html", draw);
+  el.addEventListener("mousedown", noTextSelection);
+  el.addEventListener("click", act);
+  el.addEventListener("keydown", onKey);
+  return () => {
+    model.off("change:html", draw);
+    el.removeEventListener("mousedown", noTextSelection);
+    el.removeEventListener("click", act);
+    el.removeEventListener("keydown", onKey);
+  };
+}
+export default { render };
+"""
+
+_GRID_CSS = """
+.ac-grid-scroll { max-height: 440px; overflow: auto; }
+.ac-grid {
+  border-collapse: collapse; width: 100%; font-size: var(--jp-ui-font-size1, 13px);
+  color: var(--jp-ui-font-color1, #1f1f1f); font-variant-numeric: tabular-nums;
+}
+.ac-grid th {
+  position: sticky; top: 0; z-index: 1; text-align: left; padding: 5px 10px;
+  background: var(--jp-layout-color1, #fff); font-weight: 600; white-space: nowrap;
+  border-bottom: 2px solid var(--jp-border-color1, #bdbdbd); user-select: none;
+}
+.ac-grid th[data-col] { cursor: pointer; }
+.ac-grid th[data-col]:hover { background: var(--jp-layout-color2, #eee); }
+.ac-grid td {
+  text-align: left; vertical-align: top; padding: 3px 10px;
+  border-bottom: 1px solid var(--jp-border-color2, #e5e5e5);
+}
+.ac-grid .ac-right { text-align: right; }
+.ac-grid .ac-nowrap { white-space: nowrap; }
+.ac-grid .ac-muted { color: var(--jp-ui-font-color2, #666); }
+.ac-grid .ac-mono { font-family: var(--jp-code-font-family, monospace); }
+.ac-grid .ac-args {
+  max-width: 24em; overflow: hidden; text-overflow: ellipsis; white-space: nowrap;
+}
+.ac-grid .ac-arrow { color: var(--jp-brand-color1, #1976d2); padding-left: 4px; }
+.ac-grid tbody tr { cursor: pointer; }
+.ac-grid tbody tr:hover { background: var(--jp-rendermime-table-row-hover-background, #eef4fb); }
+/* A tint of the theme's brand colour keeps the row's text legible in light and dark. */
+.ac-grid tbody tr.ac-selected {
+  background: #cfe4fa;
+  background: color-mix(in srgb, var(--jp-brand-color1, #1976d2) 24%, transparent);
+}
+.ac-grid tr:focus, .ac-grid th:focus {
+  outline: 1px solid var(--jp-brand-color1, #1976d2); outline-offset: -1px;
+}
+.ac-grid-empty { color: var(--jp-ui-font-color2, #666); padding: 8px 4px; }
+"""
 
 
 def _esc(value: object) -> str:
@@ -120,12 +246,83 @@ def _short_repr(obj: Any) -> str:
     return r.repr(obj)
 
 
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
 def _pre(text: str) -> str:
     if len(text) > _PREVIEW_REPR:
         text = text[:_PREVIEW_REPR] + f"... ({len(text) - _PREVIEW_REPR:,} more characters)"
     return (
-        f"<pre style='white-space:pre-wrap;max-height:300px;overflow:auto;margin:4px 0'>"
-        f"{_esc(text)}</pre>"
+        f"<pre style='white-space:pre-wrap;max-height:300px;overflow:auto;margin:4px 0;"
+        f"{_MONO}'>{_esc(text)}</pre>"
+    )
+
+
+def _label(value: Any) -> str:
+    """A column or index label; a MultiIndex tuple reads ``a / b``."""
+    if isinstance(value, tuple):
+        return " / ".join(str(v) for v in value)
+    return str(value)
+
+
+def _cell(value: Any) -> tuple[str, bool]:
+    """A DataFrame cell as text, and whether it is a number (right-aligned)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Number):
+        return _cut(str(value), 200), False
+    if isinstance(value, numbers.Integral):
+        return str(value), True
+    if isinstance(value, numbers.Real):
+        text = repr(float(value))  # the shortest text that reads back as the same float
+        return (text if len(text) <= 12 else format(float(value), ".6g")), True
+    return str(value), True
+
+
+def _frame_html(frame: Any) -> str:
+    """The first rows of a DataFrame as a borderless, themed table (every label escaped).
+
+    Drawn here rather than with ``DataFrame.to_html``, whose ``border="1"`` grid ignores
+    the notebook's theme inside a widget.
+    """
+    columns = list(frame.columns)
+    hidden = max(0, len(columns) - _PREVIEW_COLUMNS)
+    columns = columns[:_PREVIEW_COLUMNS]
+    line = "1px solid var(--jp-border-color1,#bdbdbd)"
+    th = (
+        f"padding:4px 12px;font-weight:600;border:none;border-bottom:{line};"
+        "white-space:nowrap;line-height:1.5"
+    )
+    td = "padding:3px 12px;border:none;white-space:nowrap;line-height:1.5"
+    rows = list(frame.iloc[:, :_PREVIEW_COLUMNS].itertuples(index=False, name=None))
+    numeric = [all(_cell(row[c])[1] for row in rows) and bool(rows) for c in range(len(columns))]
+    index_name = _label(frame.index.name) if frame.index.name is not None else ""
+    head = f"<th style='{th};text-align:left'>{_esc(index_name)}</th>" + "".join(
+        f"<th style='{th};text-align:{'right' if numeric[c] else 'left'}'>{_esc(_label(name))}</th>"
+        for c, name in enumerate(columns)
+    )
+    body = []
+    for n, (label, row) in enumerate(zip(frame.index, rows, strict=True)):
+        shade = "background:var(--jp-rendermime-table-row-background,#f5f5f5);" if n % 2 else ""
+        cells = "".join(
+            f"<td style='{td};text-align:{'right' if numeric[c] else 'left'}'>"
+            f"{_esc(_cell(value)[0])}</td>"
+            for c, value in enumerate(row)
+        )
+        body.append(
+            f"<tr style='{shade}'><td style='{td};text-align:left;{_MUTED};font-weight:600'>"
+            f"{_esc(_label(label))}</td>{cells}</tr>"
+        )
+    more = (
+        f"<div style='{_MUTED};padding:2px 12px'>and {hidden:,} more columns</div>"
+        if hidden
+        else ""
+    )
+    return (
+        "<div style='max-height:320px;overflow:auto'>"
+        "<table class='ac-frame' style='border-collapse:collapse;border:none;"
+        "font-size:var(--jp-ui-font-size1,13px);font-variant-numeric:tabular-nums;"
+        "color:var(--jp-ui-font-color1,#1f1f1f)'>"
+        f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{more}</div>"
     )
 
 
@@ -138,15 +335,14 @@ def _preview_html(obj: Any) -> str:
     kind = f"<b>{_esc(type(obj).__module__ + '.' + type(obj).__qualname__)}</b>"
     shape = getattr(obj, "shape", None)
     if shape is not None and callable(getattr(obj, "head", None)):
-        sample = obj.head()
-        if not hasattr(sample, "to_html") and hasattr(sample, "to_frame"):
+        sample = obj.head(_PREVIEW_ROWS)
+        if not hasattr(sample, "columns") and hasattr(sample, "to_frame"):
             sample = sample.to_frame()  # a Series
-        if hasattr(sample, "to_html"):
-            # pandas escapes cell values and labels itself (escape=True is its default).
-            table = sample.to_html(max_cols=20, escape=True)
+        if hasattr(sample, "columns") and hasattr(sample, "itertuples"):
+            first = f"first {min(_PREVIEW_ROWS, len(sample))} rows"
             return (
-                f"<div>{kind}, shape {_esc(shape)}; first rows:</div>"
-                f"<div style='max-height:320px;overflow:auto'>{table}</div>"
+                f"<div style='padding-bottom:4px'>{kind}, shape {_esc(shape)}; {first}:</div>"
+                + _frame_html(sample)
             )
     dtype = getattr(obj, "dtype", None)
     if shape is not None and dtype is not None:
@@ -163,51 +359,170 @@ def _preview_html(obj: Any) -> str:
     return f"<div>{kind}</div>" + _pre(_short_repr(obj))
 
 
-def _detail_html(info: ArtifactInfo, now: dt.datetime) -> str:
+def _mono(text: str | None) -> str:
+    return f"<span style='{_MONO}'>{_esc(text)}</span>" if text else ""
+
+
+def _lineage_html(info: ArtifactInfo, known: Mapping[_Identity, ArtifactInfo]) -> str:
+    """The inputs of ``info``, and theirs, as an indented tree.
+
+    The records come from the listing already read, so drawing the tree costs no I/O.
+    An input whose record was replaced or deleted since is marked, and not followed.
+    """
+    lines: list[str] = []
+    stack = [(ref, 0, frozenset({_identity(info)})) for ref in reversed(info.inputs)]
+    while stack and len(lines) < _LINEAGE_NODES:
+        ref, depth, path = stack.pop()
+        found = known.get((ref.step_id, ref.key))
+        if found is None:
+            note = "not in the store any more"
+        elif found.digest != ref.digest:
+            note = "replaced since"
+        elif (ref.step_id, ref.key) in path:
+            note = "cycle"
+        else:
+            note = ""
+        pad = f"padding-left:{depth * 1.2:.1f}em"
+        suffix = f" <span style='{_MUTED}'>({note})</span>" if note else ""
+        lines.append(
+            f"<div style='{pad}'>\u2514 {_esc(ref.step_id)} @ {_mono(ref.key[:12])}{suffix}</div>"
+        )
+        if found is not None and not note:
+            below = path | {(ref.step_id, ref.key)}
+            stack.extend((r, depth + 1, below) for r in reversed(found.inputs))
+    if stack:
+        lines.append(f"<div style='{_MUTED}'>(more inputs not shown)</div>")
+    return "".join(lines)
+
+
+def _signed_text(signed: object) -> str:
+    if signed is True:
+        return "yes"
+    if signed is False:
+        return "no"
+    return str(signed)
+
+
+def _detail_html(
+    info: ArtifactInfo, now: dt.datetime, known: Mapping[_Identity, ArtifactInfo]
+) -> str:
     """The full record of one artifact as a two-column table (every string escaped)."""
-
-    def mono(text: str | None) -> str:
-        return f"<span style='{_MONO}'>{_esc(text)}</span>" if text else ""
-
     serializer = info.serializer + (f" ({info.mime_type})" if info.mime_type else "")
-    inputs = "<br>".join(
-        f"{_esc(r.step_id)} @ {mono(r.key)} "
-        f"<span style='{_MUTED}'>(digest {_esc(r.digest[:16])}...)</span>"
-        for r in info.inputs
-    )
     fields: list[tuple[str, str]] = [
-        ("step id", _esc(info.step_id)),
-        ("key", mono(info.key)),
+        ("step id", f"<b>{_esc(info.step_id)}</b>"),
+        ("key", _mono(info.key)),
+        ("arguments", _mono(info.args_repr)),
         ("type", _esc(info.python_type)),
         ("size", f"{_esc(human_size(info.size))} ({info.size:,} bytes)"),
         ("created", f"{_esc(_ago(info.created, now))}, {_esc(_absolute(info.created))}"),
         ("serializer", _esc(serializer)),
-        ("digest", mono(info.digest)),
+        ("digest", _mono(info.digest)),
+    ]
+    signed = getattr(info, "signed", None)
+    if signed is not None:
+        fields.append(("signed", _esc(_signed_text(signed))))
+    fields += [
         ("tags", _esc(_tags_text(info.tags))),
-        ("inputs", inputs),
-        ("arguments", mono(info.args_repr)),
-        ("code", mono(info.code_fingerprint)),
+        ("inputs", _lineage_html(info, known)),
+        ("code", _mono(info.code_fingerprint)),
         ("duration", "" if info.duration is None else f"{info.duration:.3f} s"),
-        ("uri", mono(info.uri)),
+        ("uri", _mono(info.uri)),
     ]
     body = "".join(
-        f"<tr><th style='{_TH};position:static;border-bottom:none;padding:1px 10px 1px 0;"
-        f"width:6em;vertical-align:top'>{name}</th>"
-        f"<td style='{_TD};border-bottom:none;padding:1px 0;word-break:break-all;"
-        f"line-height:1.4'>{value or '&mdash;'}</td></tr>"
+        f"<tr><th style='{_FIELD_TH}'>{name}</th>"
+        f"<td style='{_FIELD_TD}'>{value or '&mdash;'}</td></tr>"
         for name, value in fields
     )
-    return f"<table style='border-collapse:collapse'>{body}</table>"
+    return f"<table style='border-collapse:collapse;border:none'>{body}</table>"
+
+
+class ArtifactGrid(anywidget.AnyWidget):
+    """The browser's table: rows and headers that report clicks, with modifier keys.
+
+    Python draws the table (`html`); the front end only reports what was clicked,
+    so that every rule (what a shift-click selects, how a header sorts) lives here and
+    is tested here. `click_row()` and `click_header()` do what a click in the
+    front end does.
+
+    Examples:
+        >>> grid = ArtifactGrid()
+        >>> grid.show("<table>...</table>", rows=["a", "b", "c"])
+        >>> grid.on_row_click(lambda row, shift, toggle: print(row, shift, toggle))
+        >>> grid.click_row(2, shift=True)
+        2 True False
+    """
+
+    _esm = _GRID_JS
+    _css = _GRID_CSS
+    html = traitlets.Unicode("").tag(sync=True)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.generation = 0
+        self._shown: tuple[Hashable, ...] = ()
+        self._row_handlers: list[Callable[[int, bool, bool], None]] = []
+        self._header_handlers: list[Callable[[str], None]] = []
+        self.on_msg(self._on_frontend_message)
+
+    def show(self, table_html: str, rows: Iterable[Hashable]) -> None:
+        """Draw a table whose rows are ``rows`` (an id of each, in order).
+
+        When the rows change, clicks made on an older drawing are ignored from then on;
+        a redraw of the same rows (a new selection) keeps them valid.
+        """
+        shown = tuple(rows)
+        if shown != self._shown:
+            self._shown = shown
+            self.generation += 1
+        self.html = f"<div data-generation='{self.generation}'>{table_html}</div>"
+
+    def on_row_click(self, callback: Callable[[int, bool, bool], None]) -> None:
+        """Call ``callback(row, shift, toggle)`` on a click on a row."""
+        self._row_handlers.append(callback)
+
+    def on_header_click(self, callback: Callable[[str], None]) -> None:
+        """Call ``callback(column)`` on a click on a sortable column header."""
+        self._header_handlers.append(callback)
+
+    def click_row(self, row: int, *, shift: bool = False, toggle: bool = False) -> None:
+        """Do what a click on row ``row`` does (``toggle``: with ctrl or cmd held)."""
+        for callback in self._row_handlers:
+            callback(row, shift, toggle)
+
+    def click_header(self, column: str) -> None:
+        """Do what a click on the header of ``column`` does."""
+        for callback in self._header_handlers:
+            callback(column)
+
+    def _on_frontend_message(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        # The table may have been redrawn (a filter, a refresh) after the click was made:
+        # a row number then points at another record, so such a click is dropped.
+        if not isinstance(content, dict) or content.get("generation") != self.generation:
+            return
+        if content.get("event") == "row" and isinstance(content.get("row"), int):
+            self.click_row(
+                content["row"],
+                shift=bool(content.get("shift")),
+                toggle=bool(content.get("toggle")),
+            )
+        elif content.get("event") == "header" and content.get("column") in _BY_NAME:
+            self.click_header(content["column"])
 
 
 class ArtifactBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
     """A notebook widget to browse, preview, delete and clear the artifacts of a store.
 
-    The records are read once per :meth:`refresh` (never the payloads); filtering,
+    The records are read once per `refresh()` (never the payloads); filtering,
     sorting and paging work on that list in memory, so a store of 10,000 artifacts stays
-    responsive. A payload is loaded only when **Load preview** is pressed, and one larger
-    than ``preview_limit`` bytes only after a confirmation. **Delete selected** and
-    **Clear all** ask inside the widget before they act.
+    responsive. The table is the control: a click on a row selects it, shift-click
+    selects the range from the last clicked row, ctrl-click (cmd-click) adds or removes
+    one row, and a click on a column header sorts by it (again: the other way). The
+    detail pane shows the selected record, its arguments and the tree of its inputs; it
+    never shows an artifact that is no longer selected, so a filter, page turn, delete
+    or refresh that hides the selection also clears the preview. A payload is loaded
+    only when **Load preview** is pressed, and one larger than ``preview_limit`` bytes
+    only after a confirmation. **Delete selected** and **Clear all** ask inside the
+    widget before they act; a store whose ``read_only`` is true has neither.
 
     Args:
         store: the store to browse.
@@ -216,22 +531,29 @@ class ArtifactBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
 
     Parts, all public so that they can be driven from code and tests: ``header``,
     ``refresh_button``, ``filter_box`` (step id substring, case-insensitive),
-    ``tag_box`` (``k=v, k2=v2``; a bare ``k`` means "has tag k"), ``sort_by``,
-    ``ascending``, ``table``, ``prev_button``, ``next_button``, ``page_label``,
-    ``selector`` (the rows of the current page), ``detail``, ``preview_button``,
-    ``preview``, ``delete_button``, ``clear_button``, ``confirm_bar``, ``confirm_label``,
-    ``confirm_yes``, ``confirm_no`` and ``error``.
+    ``tag_box`` (``k=v, k2=v2``; a bare ``k`` means "has tag k"), ``hint``, ``grid``
+    (the table, an `ArtifactGrid`), ``prev_button``, ``next_button``, ``page_label``,
+    ``detail``, ``preview_button``, ``preview``, ``delete_button``, ``clear_button``,
+    ``confirm_bar``, ``confirm_label``, ``confirm_yes``, ``confirm_no`` and ``error``.
 
     Examples:
         >>> import artifact_cache as ac
         >>> store = ac.open_store("memory://doc-browser")
         >>> _ = store.save("extract", [1, 2, 3], tags={"source": "crm"})
         >>> _ = store.save("features", {"n": 3})
+        >>> _ = store.save("model", "weights")
         >>> browser = store.browse()  # the last expression of a cell displays it
+        >>> [i.step_id for i in browser.rows]  # newest first
+        ['model', 'features', 'extract']
+        >>> browser.grid.click_row(0)  # a click on the first row
+        >>> browser.grid.click_row(2, shift=True)  # a shift-click on the third
+        >>> [i.step_id for i in browser.selected]
+        ['model', 'features', 'extract']
+        >>> browser.grid.click_header("step_id")  # sort by step id, A to Z
         >>> [i.step_id for i in browser.rows]
-        ['features', 'extract']
+        ['extract', 'features', 'model']
         >>> browser.tag_box.value = "source=crm"
-        >>> [i.step_id for i in browser.select(0)]
+        >>> [i.step_id for i in browser.rows]
         ['extract']
     """
 
@@ -249,11 +571,16 @@ class ArtifactBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
         self.page_size = page_size
         self.preview_limit = preview_limit
         self._all: list[ArtifactInfo] = []
+        self._known: dict[_Identity, ArtifactInfo] = {}
         self._matching: list[ArtifactInfo] = []
         self._rows: list[ArtifactInfo] = []
         self._page = 0
+        self._sort_column = "created"
+        self._sort_ascending = False
+        self._selection: set[_Identity] = set()
+        self._anchor: _Identity | None = None
+        self._previewed: ArtifactInfo | None = None
         self._pending: Callable[[], None] | None = None
-        self._redrawing = False
 
         narrow = {"description_width": "initial"}
         self.header: widgets.HTML = widgets.HTML(layout=widgets.Layout(flex="1 1 auto"))
@@ -277,22 +604,12 @@ class ArtifactBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
             style=narrow,
             layout=widgets.Layout(width="240px"),
         )
-        self.sort_by: widgets.Dropdown = widgets.Dropdown(
-            description="Sort by",
-            options=_SORT_OPTIONS,
-            value="created",
-            style=narrow,
-            layout=widgets.Layout(width="180px"),
-        )
-        self.ascending: widgets.ToggleButton = widgets.ToggleButton(
-            value=False,
-            description="Ascending",
-            icon="sort-amount-asc",
-            tooltip="Sort ascending (off: descending)",
-            layout=widgets.Layout(width="120px"),
+        self.hint: widgets.HTML = widgets.HTML(
+            f"<span style='{_MUTED}'>Click a row to select it, shift-click for a range, "
+            "ctrl-click to add or remove one; click a column header to sort.</span>"
         )
         self.error: widgets.HTML = widgets.HTML()
-        self.table: widgets.HTML = widgets.HTML(layout=widgets.Layout(width="100%"))
+        self.grid: ArtifactGrid = ArtifactGrid(layout=widgets.Layout(width="100%"))
         self.prev_button: widgets.Button = widgets.Button(
             description="Prev", icon="chevron-left", layout=widgets.Layout(width="90px")
         )
@@ -300,20 +617,10 @@ class ArtifactBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
         self.next_button: widgets.Button = widgets.Button(
             description="Next", icon="chevron-right", layout=widgets.Layout(width="90px")
         )
-        self.selector: widgets.SelectMultiple = widgets.SelectMultiple(
-            options=[],
-            rows=10,
-            description="Select",
-            style=narrow,
-            layout=widgets.Layout(width="410px"),
-        )
-        self.detail: widgets.HTML = widgets.HTML(
-            layout=widgets.Layout(flex="1 1 auto", min_width="0", padding="0 0 0 12px")
-        )
         self.preview_button: widgets.Button = widgets.Button(
             description="Load preview",
             icon="eye",
-            tooltip="Load the payload and show it",
+            tooltip="Load the selected artifact's payload and show it",
             layout=widgets.Layout(width="auto"),
         )
         self.delete_button: widgets.Button = widgets.Button(
@@ -339,14 +646,20 @@ class ArtifactBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
             [self.confirm_label, self.confirm_yes, self.confirm_no],
             layout=widgets.Layout(display="none", align_items="center", padding="2px 0"),
         )
-        self.preview: widgets.HTML = widgets.HTML()
+        self.detail: widgets.HTML = widgets.HTML(
+            layout=widgets.Layout(flex="1 1 380px", min_width="0", padding="0 16px 0 0")
+        )
+        self.preview: widgets.HTML = widgets.HTML(
+            layout=widgets.Layout(flex="1 1 380px", min_width="0")
+        )
 
         self.refresh_button.on_click(lambda _: self.refresh())
-        for box in (self.filter_box, self.tag_box, self.sort_by, self.ascending):
+        for box in (self.filter_box, self.tag_box):
             box.observe(self._on_query, names="value")
+        self.grid.on_row_click(self._on_row_click)
+        self.grid.on_header_click(self._on_header_click)
         self.prev_button.on_click(lambda _: self._turn(-1))
         self.next_button.on_click(lambda _: self._turn(+1))
-        self.selector.observe(self._on_select, names="value")
         self.preview_button.on_click(self._on_preview)
         self.delete_button.on_click(self._on_delete)
         self.clear_button.on_click(self._on_clear)
@@ -354,40 +667,39 @@ class ArtifactBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
         self.confirm_no.on_click(lambda _: self._hide_confirm())
 
         center = widgets.Layout(align_items="center")
+        wrap = widgets.Layout(align_items="center", flex_flow="row wrap")
         super().__init__(
             [
                 widgets.HBox([self.header, self.refresh_button], layout=center),
-                widgets.HBox(
-                    [self.filter_box, self.tag_box, self.sort_by, self.ascending],
-                    layout=widgets.Layout(align_items="center", flex_flow="row wrap"),
-                ),
+                widgets.HBox([self.filter_box, self.tag_box, self.hint], layout=wrap),
                 self.error,
-                self.table,
-                widgets.HBox([self.prev_button, self.page_label, self.next_button], layout=center),
+                self.grid,
                 widgets.HBox(
                     [
-                        widgets.VBox(
-                            [
-                                self.selector,
-                                widgets.HBox(
-                                    [self.preview_button, self.delete_button, self.clear_button],
-                                    layout=widgets.Layout(flex_flow="row wrap"),
-                                ),
-                            ],
-                            # A fixed width, so that a long record beside it cannot
-                            # squeeze the selector and cut the buttons' labels.
-                            layout=widgets.Layout(flex="0 0 auto", width="420px"),
-                        ),
-                        self.detail,
+                        self.prev_button,
+                        self.page_label,
+                        self.next_button,
+                        widgets.HTML(layout=widgets.Layout(width="24px")),
+                        self.preview_button,
+                        self.delete_button,
+                        self.clear_button,
                     ],
-                    layout=widgets.Layout(align_items="flex-start", width="100%"),
+                    layout=wrap,
                 ),
                 self.confirm_bar,
-                self.preview,
+                widgets.HBox(
+                    [self.detail, self.preview],
+                    layout=widgets.Layout(
+                        align_items="flex-start", flex_flow="row wrap", width="100%"
+                    ),
+                ),
             ],
             layout=widgets.Layout(width="100%"),
         )
         self.refresh()
+
+    def __repr__(self) -> str:
+        return f"ArtifactBrowser({self.store.location!r}, {len(self._all)} artifacts)"
 
     # ------------------------------------------------------------------ public
     @property
@@ -402,8 +714,13 @@ class ArtifactBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
 
     @property
     def selected(self) -> list[ArtifactInfo]:
-        """The records selected on the current page."""
-        return [self._rows[i] for i in self.selector.value]
+        """The selected records (all on the current page), in display order."""
+        return [i for i in self._rows if _identity(i) in self._selection]
+
+    @property
+    def previewed(self) -> ArtifactInfo | None:
+        """The record whose payload `preview` shows, if any."""
+        return self._previewed
 
     @property
     def page(self) -> int:
@@ -415,14 +732,35 @@ class ArtifactBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
         """How many pages the matching records fill (at least 1)."""
         return max(1, math.ceil(len(self._matching) / self.page_size))
 
+    @property
+    def sort_column(self) -> str:
+        """The column the rows are sorted by: one of `columns`."""
+        return self._sort_column
+
+    @property
+    def sort_ascending(self) -> bool:
+        """True if the rows are sorted smallest, oldest or A first."""
+        return self._sort_ascending
+
+    @property
+    def columns(self) -> list[str]:
+        """The names of the sortable columns, as `sort()` and the headers take them."""
+        return [c.name for c in _COLUMNS]
+
+    @property
+    def read_only(self) -> bool:
+        """True if the store refuses writes: then there is nothing to delete or clear."""
+        return bool(getattr(self.store, "read_only", False))
+
     def refresh(self) -> None:
         """Read the store's records again (never a payload) and redraw.
 
-        A failure, such as an unreachable store, is shown in :attr:`error`, not raised.
+        The selection keeps the artifacts that are still there; a preview stays only if
+        its artifact is still selected alone and unchanged. A failure, such as an
+        unreachable store, is shown in `error`, not raised.
         """
         self._hide_confirm()
         self._clear_error()
-        self.preview.value = ""
         try:
             self._all = list(self.store.list())
         except Exception as exc:
@@ -435,48 +773,71 @@ class ArtifactBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
         else:
             total = human_size(sum(i.size for i in self._all))
             count = f"{len(self._all):,} artifact{'' if len(self._all) == 1 else 's'}"
+            mode = f" <span style='{_MUTED}'>(read-only)</span>" if self.read_only else ""
             self.header.value = (
                 f"<b>ArtifactStore</b> <code>{_esc(self.store.location)}</code>"
-                f" &middot; {_esc(count)} &middot; {_esc(total)}"
+                f" &middot; {_esc(count)} &middot; {_esc(total)}{mode}"
             )
+        self._known = {_identity(i): i for i in self._all}
+        destructive = "none" if self.read_only else ""
+        self.delete_button.layout.display = destructive
+        self.clear_button.layout.display = destructive
         self._apply(reset_page=False)
 
     def select(self, *targets: int | str | ArtifactInfo) -> list[ArtifactInfo]:
-        """Select rows of the current page, as a click in :attr:`selector` does.
+        """Select rows of the current page (replacing the selection), as clicks do.
 
-        Each target is a position in :attr:`rows`, a step id (all of its rows shown) or
-        an :class:`ArtifactInfo`. With no target the selection is cleared. Returns
-        :attr:`selected`.
+        Each target is a position in `rows`, a step id (all of its rows shown) or
+        an `ArtifactInfo`. With no target the selection is cleared. Returns
+        `selected`.
 
         Raises:
             IndexError: a position is not on the page.
             ValueError: a step id or record is not among the rows shown.
         """
-        positions: set[int] = set()
+        chosen: list[_Identity] = []
         for target in targets:
             if isinstance(target, int) and not isinstance(target, bool):
                 if not 0 <= target < len(self._rows):
                     msg = f"row {target} is not on this page ({len(self._rows)} rows shown)"
                     raise IndexError(msg)
-                positions.add(target)
+                chosen.append(_identity(self._rows[target]))
                 continue
             if isinstance(target, ArtifactInfo):
-                found = [
-                    n
-                    for n, i in enumerate(self._rows)
-                    if (i.step_id, i.key) == (target.step_id, target.key)
-                ]
+                found = [_identity(i) for i in self._rows if _identity(i) == _identity(target)]
             else:
-                found = [n for n, i in enumerate(self._rows) if i.step_id == target]
+                found = [_identity(i) for i in self._rows if i.step_id == target]
             if not found:
                 msg = (
                     f"{target!r} is not among the rows shown (page {self._page + 1} of "
                     f"{self.page_count}); change the filter or the page first"
                 )
                 raise ValueError(msg)
-            positions.update(found)
-        self.selector.value = tuple(sorted(positions))
+            chosen.extend(found)
+        self._anchor = chosen[-1] if chosen else None
+        self._set_selection(set(chosen))
         return self.selected
+
+    def sort(self, column: str, *, ascending: bool | None = None) -> None:
+        """Sort by ``column`` (one of `columns`), as a click on its header does.
+
+        With ``ascending=None`` a column already sorted by is reversed, and a new one
+        starts in its natural order: largest and newest first for size and created,
+        A to Z for the others. The view goes back to the first page.
+
+        Raises:
+            ValueError: ``column`` is not a sortable column.
+        """
+        if column not in _BY_NAME:
+            msg = f"cannot sort by {column!r}; the columns are {', '.join(_BY_NAME)}"
+            raise ValueError(msg)
+        if ascending is None:
+            if column == self._sort_column:
+                ascending = not self._sort_ascending
+            else:
+                ascending = _BY_NAME[column].first_ascending
+        self._sort_column, self._sort_ascending = column, ascending
+        self._apply(reset_page=True)
 
     # ------------------------------------------------------------------ drawing
     def _apply(self, *, reset_page: bool) -> None:
@@ -488,7 +849,7 @@ class ArtifactBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
             for i in self._all
             if (not text or text in i.step_id.lower()) and (not wanted or _has_tags(i, wanted))
         ]
-        matching.sort(key=_SORT_KEYS[self.sort_by.value], reverse=not self.ascending.value)
+        matching.sort(key=_BY_NAME[self._sort_column].key, reverse=not self._sort_ascending)
         self._matching = matching
         self._page = 0 if reset_page else min(self._page, self.page_count - 1)
         self._show_page()
@@ -497,61 +858,73 @@ class ArtifactBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
         self._hide_confirm()
         start = self._page * self.page_size
         self._rows = self._matching[start : start + self.page_size]
-        self._redrawing = True
-        try:
-            self.selector.options = [
-                (f"{start + n + 1}. {i.step_id} @ {i.key[:12]}", n)
-                for n, i in enumerate(self._rows)
-            ]
-            self.selector.value = ()
-        finally:
-            self._redrawing = False
-        self.selector.rows = max(4, min(10, len(self._rows)))
         shown = f"{len(self._matching):,} of {len(self._all):,} artifacts"
         self.page_label.value = f"page {self._page + 1} of {self.page_count} \u00b7 {shown}"
         self.prev_button.disabled = self._page == 0
         self.next_button.disabled = self._page >= self.page_count - 1
         self._show_selection()
 
-    def _render_table(self) -> None:
+    def _table_html(self) -> str:
         if not self._rows:
             why = "match the filters" if self._all else "are stored here"
-            self.table.value = f"<div style='{_MUTED};padding:8px 4px'>No artifacts {why}.</div>"
-            return
+            return f"<div class='ac-grid-empty'>No artifacts {why}.</div>"
         now = dt.datetime.now(dt.UTC)
-        chosen = set(self.selector.value)
         start = self._page * self.page_size
-        head = "".join(
-            f"<th style='{_TH}{';text-align:right' if h in ('#', 'size') else ''}'>{h}</th>"
-            for h in _COLUMNS
-        )
+        head = ["<th class='ac-right ac-muted'>#</th>"]
+        for column in _COLUMNS:
+            right = " ac-right" if column.right else ""
+            if column.name == self._sort_column:
+                arrow = "\u25b2" if self._sort_ascending else "\u25bc"
+                order = "ascending" if self._sort_ascending else "descending"
+                marker = f"<span class='ac-arrow'>{arrow}</span>"
+            else:
+                order, marker = "none", ""
+            head.append(
+                f"<th class='ac-sortable{right}' data-col='{column.name}' aria-sort='{order}' "
+                f"tabindex='0' title='Sort by {column.label}'>{column.label}{marker}</th>"
+            )
         body = []
         for n, info in enumerate(self._rows):
-            style = f" style='{_SELECTED_ROW}'" if n in chosen else ""
+            chosen = _identity(info) in self._selection
+            args = info.args_repr or ""
+            state = (
+                "class='ac-selected' aria-selected='true'" if chosen else "aria-selected='false'"
+            )
             body.append(
-                f"<tr{style}>"
-                f"<td style='{_TD};text-align:right;{_MUTED}'>{start + n + 1}</td>"
-                f"<td style='{_TD}'>{_esc(info.step_id)}</td>"
-                f"<td style='{_TD};{_MONO}' title='{_esc(info.key)}'>{_esc(info.key[:12])}</td>"
-                f"<td style='{_TD}'>{_esc(info.python_type)}</td>"
-                f"<td style='{_TD};text-align:right;white-space:nowrap'>"
-                f"{_esc(human_size(info.size))}</td>"
-                f"<td style='{_TD};white-space:nowrap' title='{_esc(_absolute(info.created))}'>"
-                f"{_esc(_ago(info.created, now))} "
-                f"<span style='{_MUTED}'>{_esc(info.created.strftime('%Y-%m-%d %H:%M'))}</span>"
-                f"</td>"
-                f"<td style='{_TD}'>{_esc(_tags_text(info.tags))}</td>"
+                f"<tr data-row='{n}' tabindex='0' {state}>"
+                f"<td class='ac-right ac-muted'>{start + n + 1}</td>"
+                f"<td>{_esc(info.step_id)}</td>"
+                f"<td class='ac-mono ac-args' title='{_esc(args)}'>"
+                f"{_esc(_cut(args, _ARGS_SHOWN))}</td>"
+                f"<td class='ac-mono' title='{_esc(info.key)}'>{_esc(info.key[:12])}</td>"
+                f"<td>{_esc(info.python_type)}</td>"
+                f"<td class='ac-right ac-nowrap'>{_esc(human_size(info.size))}</td>"
+                f"<td class='ac-nowrap' title='{_esc(_absolute(info.created))}'>"
+                f"{_esc(_ago(info.created, now))} <span class='ac-muted'>"
+                f"{_esc(info.created.strftime('%Y-%m-%d %H:%M'))}</span></td>"
+                f"<td>{_esc(_tags_text(info.tags))}</td>"
                 "</tr>"
             )
-        self.table.value = (
-            "<div style='max-height:440px;overflow:auto'>"
-            "<table style='border-collapse:collapse;width:100%'>"
-            f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
+        return (
+            "<div class='ac-grid-scroll'>"
+            "<table class='ac-grid' role='grid' aria-multiselectable='true'>"
+            f"<thead><tr>{''.join(head)}</tr></thead><tbody>{''.join(body)}</tbody>"
+            "</table></div>"
         )
 
     def _show_selection(self) -> None:
-        self._render_table()
+        """Redraw everything that depends on the selection, keeping the pane honest."""
+        on_page = {_identity(i) for i in self._rows}
+        self._selection &= on_page
+        if self._anchor not in on_page:
+            self._anchor = None
         chosen = self.selected
+        # The preview belongs to one record: it goes when that record is no longer the
+        # whole selection, or was replaced or deleted since it was loaded.
+        if self._previewed is not None and chosen != [self._previewed]:
+            self._previewed = None
+            self.preview.value = ""
+        self.grid.show(self._table_html(), [_identity(i) for i in self._rows])
         self.preview_button.disabled = len(chosen) != 1
         self.delete_button.disabled = not chosen
         self.delete_button.description = (
@@ -559,36 +932,58 @@ class ArtifactBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
         )
         self.clear_button.disabled = not self._all
         if len(chosen) == 1:
-            self.detail.value = _detail_html(chosen[0], dt.datetime.now(dt.UTC))
+            self.detail.value = _detail_html(chosen[0], dt.datetime.now(dt.UTC), self._known)
         elif chosen:
             total = human_size(sum(i.size for i in chosen))
+            names = "".join(
+                f"<li>{_esc(i.step_id)} @ {_mono(i.key[:12])}</li>" for i in chosen[:20]
+            )
+            more = f"<li>and {len(chosen) - 20} more</li>" if len(chosen) > 20 else ""
             self.detail.value = (
-                f"<div style='padding:4px 10px'><b>{len(chosen)} artifacts selected</b>, "
-                f"{_esc(total)} in all.</div>"
+                f"<div style='line-height:1.5'><b>{len(chosen)} artifacts selected</b>, "
+                f"{_esc(total)} in all:</div>"
+                f"<ul style='margin:2px 0;padding-left:1.4em;line-height:1.5'>{names}{more}</ul>"
             )
         else:
             self.detail.value = (
-                f"<div style='{_MUTED};padding:4px 10px'>Select a row to see its record.</div>"
+                f"<div style='{_MUTED};padding:4px 0'>Select a row to see its record.</div>"
             )
+
+    def _set_selection(self, chosen: Iterable[_Identity]) -> None:
+        # A confirmation belongs to the selection it was asked for.
+        self._hide_confirm()
+        self._selection = set(chosen)
+        self._show_selection()
 
     # ------------------------------------------------------------------ events
     def _on_query(self, _change: Mapping[str, Any]) -> None:
         self._apply(reset_page=True)
 
+    def _on_row_click(self, row: int, shift: bool, toggle: bool) -> None:
+        if not 0 <= row < len(self._rows):
+            return
+        clicked = _identity(self._rows[row])
+        order = [_identity(i) for i in self._rows]
+        if shift and self._anchor is not None:
+            lo, hi = sorted((order.index(self._anchor), row))
+            span = set(order[lo : hi + 1])
+            self._set_selection(self._selection | span if toggle else span)
+            return  # the anchor stays, so that the next shift-click re-spans from it
+        self._anchor = clicked
+        if toggle:
+            self._set_selection(self._selection ^ {clicked})
+        else:
+            self._set_selection({clicked})
+
+    def _on_header_click(self, column: str) -> None:
+        with contextlib.suppress(ValueError):
+            self.sort(column)
+
     def _turn(self, step: int) -> None:
         page = min(max(self._page + step, 0), self.page_count - 1)
         if page != self._page:
             self._page = page
-            self.preview.value = ""
             self._show_page()
-
-    def _on_select(self, _change: Mapping[str, Any]) -> None:
-        if self._redrawing:
-            return
-        # A confirmation or preview belongs to the selection it was asked for.
-        self._hide_confirm()
-        self.preview.value = ""
-        self._show_selection()
 
     def _on_preview(self, _button: Any) -> None:
         chosen = self.selected
@@ -610,15 +1005,24 @@ class ArtifactBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
         self._clear_error()
         try:
             obj = self.store.load(info)
-            self.preview.value = (
-                f"<div style='padding-top:4px'>Preview of <b>{_esc(info.step_id)}</b> @ "
-                f"<span style='{_MONO}'>{_esc(info.key[:12])}</span>:</div>" + _preview_html(obj)
-            )
+            shown = _preview_html(obj)
         except Exception as exc:
+            self._previewed = None
             self.preview.value = ""
             self._show_error(f"cannot preview {info.step_id!r}: {_reason(exc)}")
+            return
+        if self.selected != [info]:
+            return  # the selection moved on while the payload was loading
+        self._previewed = info
+        self.preview.value = (
+            f"<div style='padding-bottom:4px'>Preview of <b>{_esc(info.step_id)}</b> @ "
+            f"{_mono(info.key[:12])}</div>" + shown
+        )
 
     def _on_delete(self, _button: Any) -> None:
+        if self.read_only:
+            self._show_error(f"store {self.store.location} is read-only")
+            return
         chosen = self.selected
         if not chosen:
             self._show_error("select the artifacts to delete first")
@@ -643,6 +1047,9 @@ class ArtifactBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
             self._show_error("could not delete " + "; ".join(failures))
 
     def _on_clear(self, _button: Any) -> None:
+        if self.read_only:
+            self._show_error(f"store {self.store.location} is read-only")
+            return
         n = len(self._all)
         self._ask(
             f"Delete all {n:,} artifacts and their payloads from "

@@ -50,3 +50,17 @@ def chromium_page(width: int = 1400, height: int = 1100) -> Iterator[Any]:
                 context.close()
     finally:
         shutil.rmtree(profile, ignore_errors=True)
+
+
+def grid_row(grid: Any, step_id: str) -> Any:
+    """The first row of an ArtifactBrowser grid whose step id cell reads ``step_id``."""
+    cell = grid.page.get_by_role("gridcell", name=step_id, exact=True)
+    return grid.locator("tbody tr[data-row]", has=cell).first
+
+
+def grid_step_ids(rows: Any) -> list[str]:
+    """The step ids of the grid rows in ``rows`` (the grid or some of its rows), in order.
+
+    The step id is a row's second cell, after the row number (headers are ``th``).
+    """
+    return [t.strip() for t in rows.locator("td:nth-child(2)").all_inner_texts()]

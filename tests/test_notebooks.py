@@ -1,13 +1,21 @@
 """The example notebooks run end to end in a fresh kernel of this environment.
 
-Each notebook is copied into the test's tmp folder and executed there (its working
-directory), so runs never write into the repository. A last cell, added to the copy only,
-prints the kernel's interpreter so the test can check the kernel ran this environment.
-02 runs against a bucket on the moto server, as ``$ARTIFACT_CACHE_URL``.
+Each notebook is copied into the test's tmp folder, its outputs cleared, and executed
+there (its working directory), so runs never write into the repository. A last cell,
+added to the copy only, prints the kernel's interpreter so the test can check the kernel
+ran this environment. 02 runs against a bucket on the moto server, as
+``$ARTIFACT_CACHE_URL``.
+
+The notebooks are committed with the outputs of such a run. With
+``ARTIFACT_CACHE_WRITE_NOTEBOOKS=1`` the tests write each executed notebook back into
+``notebooks/`` (02 from its S3 run), recording a digest of the cells they ran, so that a
+test can tell when a committed output no longer belongs to its cell.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import shutil
@@ -25,6 +33,7 @@ nbclient = pytest.importorskip("nbclient")
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 MARK = "kernel interpreter: "
+WRITE_BACK = os.environ.get("ARTIFACT_CACHE_WRITE_NOTEBOOKS") == "1"
 
 
 @pytest.fixture
@@ -47,11 +56,27 @@ def jupyter_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ARTIFACT_CACHE_URL", raising=False)
 
 
-def execute(name: str, workdir: Path) -> Any:
-    """Run notebook ``name`` in ``workdir``; return it with its outputs. Fails on any cell error."""
+def sources_digest(nb: Any) -> str:
+    """A digest of the notebook's cells (type and source), which its outputs belong to."""
+    cells = [[cell.cell_type, cell.source] for cell in nb.cells]
+    return hashlib.sha256(json.dumps(cells).encode()).hexdigest()
+
+
+def execute(name: str, workdir: Path, *, write_back: bool = True) -> Any:
+    """Run notebook ``name`` in ``workdir``; return it with its outputs. Fails on any cell error.
+
+    With ``ARTIFACT_CACHE_WRITE_NOTEBOOKS=1`` and ``write_back``, the executed notebook
+    (without the test's own cell) replaces the committed one.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     shutil.copy(NOTEBOOKS / name, workdir / name)
     nb = nbformat.read(workdir / name, as_version=4)
+    for cell in nb.cells:  # whatever is shown afterwards comes from this run
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+    nb.metadata.pop("widgets", None)
+    nb.metadata.pop("artifact_cache", None)
     nb.cells.append(
         nbformat.v4.new_code_cell(f"import sys; print({MARK!r} + sys.executable)", id="test-kernel")
     )
@@ -60,6 +85,12 @@ def execute(name: str, workdir: Path) -> Any:
     )
     client.execute()
     assert f"{MARK}{sys.executable}" in text_of(nb.cells[-1])
+    if WRITE_BACK and write_back:
+        saved = nbformat.from_dict(nb)
+        saved.cells = saved.cells[:-1]
+        saved.metadata["artifact_cache"] = {"executed_cells": sources_digest(saved)}
+        nbformat.validate(saved)
+        nbformat.write(saved, NOTEBOOKS / name)
     return nb
 
 
@@ -89,17 +120,26 @@ def html_of(nb: Any) -> str:
     )
 
 
-def test_notebooks_are_saved_without_outputs() -> None:
-    """The committed notebooks hold no outputs, so a run that renders proves the cell ran."""
+def test_notebooks_are_saved_with_the_outputs_of_a_run() -> None:
+    """Each committed notebook holds the outputs of one run of its current cells, in order."""
     names = sorted(p.name for p in NOTEBOOKS.glob("*.ipynb"))
     assert names == ["01-quickstart.ipynb", "02-remote-s3.ipynb", "03-pipelines.ipynb"]
     for name in names:
         nb = nbformat.read(NOTEBOOKS / name, as_version=4)
         nbformat.validate(nb)
         assert nb.metadata.kernelspec.name == "python3"
-        for cell in nb.cells:
-            if cell.cell_type == "code":
-                assert not cell.outputs and cell.execution_count is None, name
+        code = [cell for cell in nb.cells if cell.cell_type == "code"]
+        assert [c.execution_count for c in code] == list(range(1, len(code) + 1)), name
+        assert code[-1].outputs, name
+        errors = [o for c in code for o in c.outputs if o.output_type == "error"]
+        assert not errors, name
+        recorded = nb.metadata.get("artifact_cache", {}).get("executed_cells")
+        assert recorded == sources_digest(nb), (
+            f"{name}: cells changed since its outputs were made; regenerate them with "
+            "ARTIFACT_CACHE_WRITE_NOTEBOOKS=1 python -m pytest tests/test_notebooks.py"
+        )
+    quickstart = nbformat.read(NOTEBOOKS / "01-quickstart.ipynb", as_version=4)
+    assert "application/vnd.jupyter.widget-state+json" in quickstart.metadata.widgets
 
 
 @pytest.mark.usefixtures("jupyter_env")
@@ -143,7 +183,7 @@ def test_remote_s3(tmp_path: Path, moto_endpoint: str, monkeypatch: pytest.Monke
 @pytest.mark.usefixtures("jupyter_env")
 def test_remote_s3_falls_back_to_a_local_folder(tmp_path: Path) -> None:
     """Without $ARTIFACT_CACHE_URL, 02 runs on a folder beside the notebook."""
-    nb = execute("02-remote-s3.ipynb", tmp_path)
+    nb = execute("02-remote-s3.ipynb", tmp_path, write_back=False)  # the S3 run is kept
     assert "file://" in outputs(nb)  # a local folder's link
     store = ac.open_store(str(tmp_path / "remote-demo-cache"))
     assert store.exists("nb-demo/sensor-means")

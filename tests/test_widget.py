@@ -4,11 +4,14 @@ HTML reprs of the store, a record and a list of records."""
 from __future__ import annotations
 
 import html
+import re
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -61,8 +64,72 @@ def filled(mem_store: ac.ArtifactStore) -> ac.ArtifactStore:
     return mem_store
 
 
+class Cells(HTMLParser):
+    """The text and alignment of every cell of the tables in some HTML, row by row."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[list[str]] = []
+        self.align: list[list[str]] = []
+        self._text: list[str] | None = None
+
+    @classmethod
+    def of(cls, value: str) -> Cells:
+        parser = cls()
+        parser.feed(value)
+        return parser
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "tr":
+            self.rows.append([])
+            self.align.append([])
+        elif tag in ("td", "th"):
+            style = dict(attrs).get("style") or ""
+            found = re.search(r"text-align:\s*(\w+)", style)
+            self.align[-1].append(found.group(1) if found else "")
+            self._text = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th") and self._text is not None:
+            self.rows[-1].append("".join(self._text).strip())
+            self._text = None
+
+    def handle_data(self, data: str) -> None:
+        if self._text is not None:
+            self._text.append(data)
+
+
 def ids(browser: ArtifactBrowser) -> list[str]:
     return [i.step_id for i in browser.rows]
+
+
+def chosen(browser: ArtifactBrowser) -> list[str]:
+    return [i.step_id for i in browser.selected]
+
+
+def table(browser: ArtifactBrowser) -> str:
+    """The HTML the grid shows."""
+    return str(browser.grid.html)
+
+
+def from_frontend(browser: ArtifactBrowser, **message: Any) -> None:
+    """Deliver a message as the grid's front end sends it on a click."""
+    message.setdefault("generation", browser.grid.generation)
+    browser.grid._handle_custom_msg(message, [])
+
+
+class TestScreenshots:
+    def test_the_docs_show_the_browser_tests_screenshots(self) -> None:
+        """The README and the docs show the PNGs that tests/test_browser.py writes."""
+        root = Path(__file__).resolve().parent.parent
+        source = (root / "tests" / "test_browser.py").read_text()
+        for name in ("browser.png", "browser-confirm.png"):
+            assert f'"{name}"' in source  # taken by the browser test
+            image = root / "docs" / "images" / name
+            assert image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+        assert "(docs/images/browser.png)" in (root / "README.md").read_text()
+        for page in ("tutorial.md", "notebooks.md"):
+            assert "(images/browser.png)" in (root / "docs" / page).read_text()
 
 
 class TestImport:
@@ -97,13 +164,13 @@ class TestTable:
         store.save("features", {"n": 3}, key="0123456789abcdef")
         browser = store.browse()
         assert ids(browser) == ["features", "extract"]  # newest first
-        table = browser.table.value
+        shown = table(browser)
         for text in ("extract", "features", "builtins.list", "builtins.dict", "source=crm"):
-            assert visible(text, table)
-        assert "0123456789ab" in table and "0123456789abcdef<" not in table  # short key
-        assert "just now" in table
+            assert visible(text, shown)
+        assert "0123456789ab" in shown and "0123456789abcdef<" not in shown  # short key
+        assert "just now" in shown
         size = ac.info.human_size(store.info("extract").size)
-        assert visible(size, table)
+        assert visible(size, shown)
         assert visible(store.location, browser.header.value)
         assert "2 artifacts" in browser.header.value
         assert browser.error.value == ""
@@ -112,7 +179,7 @@ class TestTable:
         """An empty store says so, and there is nothing to clear."""
         browser = mem_store.browse()
         assert browser.rows == []
-        assert "No artifacts are stored here" in browser.table.value
+        assert "No artifacts are stored here" in table(browser)
         assert browser.clear_button.disabled
         assert browser.page_label.value.startswith("page 1 of 1")
 
@@ -137,11 +204,10 @@ class TestTable:
         mem_store.save("evil", make(), tags={"note": HOSTILE}, args_repr=f"x='{HOSTILE}'")
         browser = mem_store.browse()
         browser.select("evil")
-        for part in (browser.table, browser.detail, browser.selector):
-            value = part.value if isinstance(part.value, str) else ""
+        for value in (table(browser), browser.detail.value):
             assert "<script" not in value and "<locals>" not in value
-        assert visible(HOSTILE, browser.table.value)
-        assert visible("make.<locals>.Local", browser.table.value)
+        assert visible(HOSTILE, table(browser))
+        assert visible("make.<locals>.Local", table(browser))
         assert visible(f"x='{HOSTILE}'", browser.detail.value)
 
 
@@ -158,7 +224,7 @@ class TestFilter:
         assert sorted(ids(browser)) == ["clean", "deals/A/cim", "deals/B/cim", "extract", "report"]
         browser.filter_box.value = "nothing-like-this"
         assert browser.rows == []
-        assert "No artifacts match the filters" in browser.table.value
+        assert "No artifacts match the filters" in table(browser)
         assert "0 of 5 artifacts" in browser.page_label.value
 
     def test_tag_filter(self, filled: ac.ArtifactStore) -> None:
@@ -184,28 +250,160 @@ class TestFilter:
         monkeypatch.setattr(filled, "list", lambda *a, **k: pytest.fail("store listed again"))
         browser.filter_box.value = "deals"
         browser.tag_box.value = "deal"
-        browser.sort_by.value = "size"
-        browser.ascending.value = True
+        browser.grid.click_header("size")
+        browser.grid.click_header("size")
         browser.next_button.click()
 
 
 class TestSort:
-    def test_sort_by_column_and_direction(self, filled: ac.ArtifactStore) -> None:
-        """The sort dropdown picks the column, the toggle the direction."""
+    def test_header_click_sorts_and_a_second_click_reverses(self, filled: ac.ArtifactStore) -> None:
+        """A header sorts by its column (size largest first); clicking it again reverses."""
         browser = filled.browse()
         assert ids(browser) == ["report", "deals/B/cim", "deals/A/cim", "clean", "extract"]
-        browser.ascending.value = True
-        assert ids(browser) == ["extract", "clean", "deals/A/cim", "deals/B/cim", "report"]
-        browser.sort_by.value = "step_id"
-        assert ids(browser) == sorted(ids(browser))
-        browser.sort_by.value = "size"
+        assert browser.sort_column == "created" and not browser.sort_ascending
+        browser.grid.click_header("size")
         sizes = [i.size for i in browser.rows]
-        assert sizes == sorted(sizes)
-        browser.ascending.value = False
-        assert [i.size for i in browser.rows] == sorted(sizes, reverse=True)
-        browser.sort_by.value = "python_type"
+        assert sizes == sorted(sizes, reverse=True) and sizes != sorted(sizes)
+        assert "data-col='size' aria-sort='descending'" in table(browser)
+        browser.grid.click_header("size")
+        assert [i.size for i in browser.rows] == sorted(sizes)
+        assert "data-col='size' aria-sort='ascending'" in table(browser)
+        assert "data-col='created' aria-sort='none'" in table(browser)
+        browser.grid.click_header("step_id")  # text: A to Z first
+        assert ids(browser) == ["clean", "deals/A/cim", "deals/B/cim", "extract", "report"]
+        browser.grid.click_header("step_id")
+        assert ids(browser) == ["report", "extract", "deals/B/cim", "deals/A/cim", "clean"]
+        browser.grid.click_header("created")  # dates: newest first
+        assert ids(browser) == ["report", "deals/B/cim", "deals/A/cim", "clean", "extract"]
+        browser.grid.click_header("type")
         types = [i.python_type for i in browser.rows]
-        assert types == sorted(types, reverse=True)
+        assert types == sorted(types)
+
+    def test_every_column_but_the_number_sorts(self, filled: ac.ArtifactStore) -> None:
+        """Each data column has a clickable header; sort() refuses an unknown column."""
+        browser = filled.browse()
+        for column in browser.columns:
+            assert f"data-col='{column}'" in table(browser)
+            browser.sort(column, ascending=True)
+            assert browser.sort_column == column and browser.sort_ascending
+        assert browser.columns == ["step_id", "args", "key", "type", "size", "created", "tags"]
+        with pytest.raises(ValueError, match="cannot sort by 'nope'"):
+            browser.sort("nope")
+
+    def test_sorting_goes_back_to_the_first_page(self, filled: ac.ArtifactStore) -> None:
+        """A new order starts on page 1."""
+        browser = filled.browse(page_size=2)
+        browser.next_button.click()
+        browser.grid.click_header("size")
+        assert browser.page == 0
+        largest = sorted(filled.list(), key=lambda i: i.size, reverse=True)[:2]
+        assert browser.rows == largest
+
+    def test_front_end_header_message(self, filled: ac.ArtifactStore) -> None:
+        """The message the front end sends on a header click sorts; a bogus one is ignored."""
+        browser = filled.browse()
+        from_frontend(browser, event="header", column="size")
+        assert browser.sort_column == "size"
+        from_frontend(browser, event="header", column="<nope>")
+        from_frontend(browser, event="bogus")
+        assert browser.sort_column == "size" and browser.error.value == ""
+
+
+class TestClicks:
+    def test_click_selects_one_row(self, filled: ac.ArtifactStore) -> None:
+        """A plain click selects that row alone and shows its record."""
+        browser = filled.browse()
+        browser.grid.click_row(1)
+        assert chosen(browser) == ["deals/B/cim"]
+        browser.grid.click_row(3)
+        assert chosen(browser) == ["clean"]
+        assert visible("clean", browser.detail.value)
+        assert "data-row='3' tabindex='0' class='ac-selected'" in table(browser)
+
+    def test_shift_click_selects_the_range(self, filled: ac.ArtifactStore) -> None:
+        """Shift-click selects from the last clicked row to this one, either direction."""
+        browser = filled.browse()
+        browser.grid.click_row(1)
+        browser.grid.click_row(3, shift=True)
+        assert chosen(browser) == ["deals/B/cim", "deals/A/cim", "clean"]
+        assert "3 artifacts selected" in browser.detail.value
+        browser.grid.click_row(0, shift=True)  # the anchor stays on row 1
+        assert chosen(browser) == ["report", "deals/B/cim"]
+        assert table(browser).count("class='ac-selected'") == 2
+
+    def test_shift_click_without_an_anchor_selects_one_row(self, filled: ac.ArtifactStore) -> None:
+        """With nothing clicked yet, shift-click acts as a click."""
+        browser = filled.browse()
+        browser.grid.click_row(2, shift=True)
+        assert chosen(browser) == ["deals/A/cim"]
+
+    def test_ctrl_click_toggles_one_row(self, filled: ac.ArtifactStore) -> None:
+        """Ctrl-click adds a row to the selection, or removes it if selected."""
+        browser = filled.browse()
+        browser.grid.click_row(0)
+        browser.grid.click_row(2, toggle=True)
+        browser.grid.click_row(4, toggle=True)
+        assert chosen(browser) == ["report", "deals/A/cim", "extract"]
+        browser.grid.click_row(2, toggle=True)
+        assert chosen(browser) == ["report", "extract"]
+        browser.grid.click_row(3, shift=True, toggle=True)  # ctrl+shift adds a range
+        assert chosen(browser) == ["report", "deals/A/cim", "clean", "extract"]
+
+    def test_front_end_row_message(self, filled: ac.ArtifactStore) -> None:
+        """The front end's row message selects, with its modifier keys."""
+        browser = filled.browse()
+        from_frontend(browser, event="row", row=0, shift=False, toggle=False)
+        from_frontend(browser, event="row", row=2, shift=True, toggle=False)
+        assert chosen(browser) == ["report", "deals/B/cim", "deals/A/cim"]
+        from_frontend(browser, event="row", row=1, shift=False, toggle=True)
+        assert chosen(browser) == ["report", "deals/A/cim"]
+
+    def test_click_on_an_older_drawing_is_ignored(self, filled: ac.ArtifactStore) -> None:
+        """A click made before a filter redrew the rows cannot select another record."""
+        browser = filled.browse()
+        before = browser.grid.generation
+        browser.grid.click_row(0)
+        assert browser.grid.generation == before  # a new selection keeps the rows valid
+        browser.filter_box.value = "deals"
+        assert browser.grid.generation > before
+        from_frontend(browser, event="row", row=1, generation=before, shift=False, toggle=False)
+        assert browser.selected == []
+        browser.grid.click_row(99)  # not a row: nothing happens
+        assert browser.selected == []
+
+
+class TestArguments:
+    def test_rows_that_differ_by_arguments_are_told_apart(
+        self, mem_store: ac.ArtifactStore
+    ) -> None:
+        """Three artifacts of one step show their arguments in a column of their own."""
+
+        @mem_store.step("fit")
+        def fit(alpha: float, depth: int = 3) -> float:
+            return alpha * depth
+
+        for alpha in (0.1, 0.5, 1.0):
+            fit(alpha)
+        browser = mem_store.browse()
+        assert ids(browser) == ["fit", "fit", "fit"]
+        shown = table(browser)
+        assert "<th class='ac-sortable' data-col='args'" in shown
+        args = [i.args_repr for i in browser.rows]
+        assert len(set(args)) == 3 and all(args)
+        for text in args:
+            assert visible(str(text), shown)
+        browser.grid.click_header("args")
+        assert [i.args_repr for i in browser.rows] == sorted(str(a) for a in args)
+
+    def test_long_arguments_are_cut_in_the_table_only(self, mem_store: ac.ArtifactStore) -> None:
+        """The table shows the start of a long argument list; its tooltip and record all."""
+        long = "x=" + "9" * 500
+        mem_store.save("s", 1, args_repr=long)
+        browser = mem_store.browse()
+        assert visible(long[:59] + "\u2026", table(browser))
+        assert f"title='{long}'" in table(browser)
+        browser.select(0)
+        assert long in browser.detail.value
 
 
 class TestPaging:
@@ -231,7 +429,7 @@ class TestPaging:
         assert browser.page == 1
         assert browser.page_label.value.startswith("page 2 of 200")
         assert not {i.key for i in first} & {i.key for i in browser.rows}
-        assert "51. " in browser.selector.options[0][0]
+        assert "<td class='ac-right ac-muted'>51</td>" in table(browser)
         browser.prev_button.click()
         assert browser.rows == first
         for _ in range(199):
@@ -250,8 +448,7 @@ class TestPaging:
         assert browser.page_label.value.startswith("page 1 of 2 · 100 of 10,000")
         browser.next_button.click()
         assert len(browser.rows) == 50 and browser.next_button.disabled
-        browser.sort_by.value = "key"
-        browser.ascending.value = True
+        browser.grid.click_header("key")  # text columns sort A to Z first
         assert browser.rows[0].key == "k00007"
         assert [i.key for i in browser.select(0, 1)] == ["k00007", "k00107"]
         assert time.perf_counter() - started < 10
@@ -288,19 +485,19 @@ class TestSelection:
             "team=risk",
         ):
             assert visible(text, detail), text
-        assert "cfe4fa" in browser.table.value  # the selected row is highlighted
+        assert table(browser).count("ac-selected") == 1  # the selected row is highlighted
         assert not browser.preview_button.disabled
         assert browser.delete_button.description == "Delete selected (1)"
         assert browser.preview.value == ""
 
-    def test_select_by_position_record_and_selector(self, filled: ac.ArtifactStore) -> None:
-        """select() takes positions, step ids or records, as the selector does clicks."""
+    def test_select_by_position_record_and_click(self, filled: ac.ArtifactStore) -> None:
+        """select() takes positions, step ids or records, as clicks on rows do."""
         browser = filled.browse()
         rows = browser.rows
         assert browser.select(0, rows[2]) == [rows[0], rows[2]]
         assert "2 artifacts selected" in browser.detail.value
         assert browser.preview_button.disabled  # a preview is of one artifact
-        browser.selector.value = (4,)
+        browser.grid.click_row(4)
         assert browser.selected == [rows[4]]
         assert browser.select() == []
         assert browser.delete_button.disabled
@@ -310,14 +507,20 @@ class TestSelection:
             browser.select("no-such-step")
 
     def test_selection_covers_only_the_shown_page(self, filled: ac.ArtifactStore) -> None:
-        """Turning the page or filtering clears the selection."""
+        """Turning the page clears the selection; a filter keeps only the rows it shows."""
         browser = filled.browse(page_size=2)
         browser.select(1)
         browser.next_button.click()
         assert browser.selected == []
-        browser.select(0)
+        browser.prev_button.click()
+        assert browser.selected == []  # a page turned away from is not remembered
+        browser = filled.browse()
+        browser.select("deals/A/cim", "report")
         browser.filter_box.value = "deals"
+        assert chosen(browser) == ["deals/A/cim"]
+        browser.filter_box.value = "clean"
         assert browser.selected == []
+        assert "Select a row" in browser.detail.value
 
 
 class TestPreview:
@@ -345,13 +548,39 @@ class TestPreview:
         browser.preview_button.click()
         assert loads == ["extract"]
         value = browser.preview.value
-        assert "(100, 2)" in value
-        assert "<table" in value and "<th>a</th>" in value.replace(
-            ' style="text-align: right;"', ""
-        )
-        assert ">4<" in value and ">5<" not in value  # head(): rows 0 to 4
+        assert "(100, 2)" in value and "first 10 rows" in value
+        grid = Cells.of(value)
+        assert grid.rows[0] == ["", "a", "b"]
+        assert grid.rows[1:] == [[str(n), str(n), "x"] for n in range(10)]
+        # Numbers are right-aligned under a right-aligned header; text left, both.
+        assert grid.align[0] == ["left", "right", "left"]
+        assert all(row == ["left", "right", "left"] for row in grid.align[1:])
         browser.select("clean")  # a new selection drops the old preview
         assert browser.preview.value == ""
+
+    def test_dataframe_preview_is_borderless_and_themed(self, mem_store: ac.ArtifactStore) -> None:
+        """Not pandas' bordered grid: no border attribute, theme colours, escaped labels."""
+        frame = pd.DataFrame({HOSTILE: [1.5, 2.25], "n": [1, 2]}, index=["r<1>", "r2"])
+        mem_store.save("frame", frame)
+        value = self.preview(mem_store, "frame").preview.value
+        assert "border=" not in value and 'class="dataframe"' not in value
+        assert "border:none" in value and "var(--jp-border-color1" in value
+        assert "var(--jp-rendermime-table-row-background" in value  # banded rows
+        assert "<script" not in value and visible(HOSTILE, value) and visible("r<1>", value)
+        assert Cells.of(value).rows[1:] == [["r<1>", "1.5", "1"], ["r2", "2.25", "2"]]
+
+    def test_wide_frames_show_twenty_columns(self, mem_store: ac.ArtifactStore) -> None:
+        """A frame of 30 columns shows 20 and says how many more there are."""
+        mem_store.save("wide", pd.DataFrame({f"c{n}": [n] for n in range(30)}))
+        value = self.preview(mem_store, "wide").preview.value
+        assert len(Cells.of(value).rows[0]) == 21
+        assert "and 10 more columns" in value
+
+    def test_series_preview(self, mem_store: ac.ArtifactStore) -> None:
+        """A Series shows as a one-column table."""
+        mem_store.save("series", pd.Series([3, 4], name="count"))
+        value = self.preview(mem_store, "series").preview.value
+        assert Cells.of(value).rows == [["", "count"], ["0", "3"], ["1", "4"]]
 
     def test_array_statistics(self, filled: ac.ArtifactStore) -> None:
         """An array shows its shape, dtype, min, max and mean."""
@@ -401,6 +630,189 @@ class TestPreview:
         browser = self.preview(filled, "report")
         assert browser.preview.value == ""
         assert "cannot preview" in browser.error.value and "missing" in browser.error.value
+
+
+class TestDetailPane:
+    """The detail pane never shows an artifact that is no longer selected."""
+
+    def previewing(self, store: ac.ArtifactStore, step_id: str) -> ArtifactBrowser:
+        browser = store.browse()
+        browser.select(step_id)
+        browser.preview_button.click()
+        assert browser.previewed == store.info(step_id)
+        assert visible(step_id, browser.preview.value)
+        return browser
+
+    def assert_cleared(self, browser: ArtifactBrowser) -> None:
+        assert browser.preview.value == "" and browser.previewed is None
+
+    def test_a_filter_that_hides_the_row_clears_the_preview(self, filled: ac.ArtifactStore) -> None:
+        """Filtering the previewed row away empties the preview and the record."""
+        browser = self.previewing(filled, "report")
+        browser.filter_box.value = "deals"
+        self.assert_cleared(browser)
+        assert "Select a row" in browser.detail.value
+        browser.filter_box.value = ""
+        assert browser.selected == []  # it does not come back selected either
+        self.assert_cleared(browser)
+
+    def test_a_filter_that_keeps_the_row_keeps_the_preview(self, filled: ac.ArtifactStore) -> None:
+        """A preview of a row still selected is not stale."""
+        browser = self.previewing(filled, "report")
+        browser.filter_box.value = "rep"
+        assert chosen(browser) == ["report"]
+        assert browser.previewed == filled.info("report")
+        browser.tag_box.value = "stage=prep"
+        self.assert_cleared(browser)
+
+    def test_widening_the_selection_clears_the_preview(self, filled: ac.ArtifactStore) -> None:
+        """A preview is of one artifact: a shift-click to a range drops it."""
+        browser = self.previewing(filled, "report")
+        browser.grid.click_row(2, shift=True)
+        assert len(browser.selected) == 3
+        self.assert_cleared(browser)
+
+    def test_turning_the_page_or_sorting_it_away(self, filled: ac.ArtifactStore) -> None:
+        """A page turn, or a sort that moves the row off the page, clears the preview."""
+        browser = filled.browse(page_size=2)
+        browser.select("report")
+        browser.preview_button.click()
+        assert browser.previewed is not None
+        browser.next_button.click()
+        self.assert_cleared(browser)
+        browser.prev_button.click()
+        browser.select("report")
+        browser.preview_button.click()
+        browser.grid.click_header("step_id")  # report sorts last: off the first page
+        self.assert_cleared(browser)
+
+    def test_deleting_clears_the_preview(self, filled: ac.ArtifactStore) -> None:
+        """After the previewed artifact is deleted, nothing of it is shown."""
+        browser = self.previewing(filled, "report")
+        browser.delete_button.click()
+        browser.confirm_yes.click()
+        self.assert_cleared(browser)
+        assert "report" not in ids(browser)
+        assert not visible("report", browser.detail.value)
+
+    def test_clearing_clears_the_preview(self, filled: ac.ArtifactStore) -> None:
+        """Clear all leaves an empty table and an empty pane."""
+        browser = self.previewing(filled, "report")
+        browser.clear_button.click()
+        browser.confirm_yes.click()
+        self.assert_cleared(browser)
+        assert "Select a row" in browser.detail.value
+
+    def test_refresh_after_a_rewrite_clears_the_preview(self, filled: ac.ArtifactStore) -> None:
+        """Refresh keeps an unchanged previewed record, and drops one rewritten since."""
+        browser = self.previewing(filled, "report")
+        browser.refresh_button.click()
+        assert browser.previewed == filled.info("report")  # same record: still true
+        filled.save("report", {"rows": 4})  # another writer replaces it
+        browser.refresh_button.click()
+        assert chosen(browser) == ["report"]  # still selected: the same step and key
+        self.assert_cleared(browser)
+        assert visible(filled.info("report").digest, browser.detail.value)
+
+    def test_refresh_after_another_writer_deleted_it(self, filled: ac.ArtifactStore) -> None:
+        """A record deleted by someone else leaves the selection and the pane on Refresh."""
+        browser = self.previewing(filled, "report")
+        filled.delete("report")
+        browser.refresh_button.click()
+        assert browser.selected == []
+        self.assert_cleared(browser)
+
+    def test_a_preview_that_finishes_after_the_selection_moved_is_dropped(
+        self, filled: ac.ArtifactStore, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A payload that arrives once another row is selected is not shown."""
+        browser = filled.browse()
+        browser.select("report")
+        real_load = filled.load
+
+        def slow_load(info: ac.ArtifactInfo) -> Any:
+            browser.select("clean")  # the user clicked elsewhere meanwhile
+            return real_load(info)
+
+        monkeypatch.setattr(filled, "load", slow_load)
+        browser.preview_button.click()
+        assert chosen(browser) == ["clean"]
+        self.assert_cleared(browser)
+
+
+class TestLineage:
+    def test_inputs_show_as_an_indented_tree(self, mem_store: ac.ArtifactStore) -> None:
+        """The record shows its inputs, and theirs, indented, from the listing only."""
+        raw = mem_store.save("raw", [1])
+        clean = mem_store.save("clean", [1], inputs=[raw.ref])
+        other = mem_store.save("other", [2])
+        mem_store.save("features", [3], inputs=[clean.ref, other.ref])
+        browser = mem_store.browse()
+        browser.select("features")
+        detail = browser.detail.value
+        tree = re.findall(r"padding-left:([\d.]+)em'>\u2514 ([\w/]+) @", detail)
+        assert tree == [("0.0", "clean"), ("1.2", "raw"), ("0.0", "other")]
+
+    def test_replaced_and_missing_inputs_are_marked(self, mem_store: ac.ArtifactStore) -> None:
+        """An input rewritten or deleted since is marked, not followed."""
+        raw = mem_store.save("raw", [1])
+        clean = mem_store.save("clean", [1], inputs=[raw.ref])
+        gone = mem_store.save("gone", [2])
+        mem_store.save("features", [3], inputs=[clean.ref, gone.ref])
+        mem_store.save("clean", [99])  # a new artifact under clean's step and key
+        mem_store.delete("gone")
+        browser = mem_store.browse()
+        browser.select("features")
+        detail = browser.detail.value
+        assert "clean @" in detail and "(replaced since)" in detail
+        assert "gone @" in detail and "(not in the store any more)" in detail
+        assert "raw @" not in detail  # not followed through a replaced record
+
+
+class TestReadOnlyAndSigned:
+    def test_read_only_store_hides_delete_and_clear(
+        self, filled: ac.ArtifactStore, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """With store.read_only true the destructive buttons are hidden and refuse."""
+        browser = filled.browse()
+        assert browser.delete_button.layout.display != "none"
+        assert browser.clear_button.layout.display != "none"
+        monkeypatch.setattr(type(filled), "read_only", property(lambda s: True), raising=False)
+        browser = filled.browse()
+        assert browser.read_only and "read-only" in browser.header.value
+        assert browser.delete_button.layout.display == "none"
+        assert browser.clear_button.layout.display == "none"
+        browser.select("report")
+        browser.delete_button.click()  # as code could, though it is hidden
+        browser.clear_button.click()
+        assert not confirming(browser) and "read-only" in browser.error.value
+        assert len(filled.list()) == 5
+        assert not browser.preview_button.disabled  # reading still works
+
+    def test_signed_records_say_so(
+        self, filled: ac.ArtifactStore, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A record that carries ``signed`` shows it in the pane; others show no such row."""
+        browser = filled.browse()
+        browser.select("report")
+        assert ">signed<" not in browser.detail.value
+
+        class Signed:
+            """A record as a signing store returns it: every field, plus ``signed``."""
+
+            def __init__(self, info: ac.ArtifactInfo) -> None:
+                self._info = info
+                self.signed = True
+
+            def __getattr__(self, name: str) -> Any:
+                return getattr(self._info, name)
+
+        real = filled.list()
+        monkeypatch.setattr(filled, "list", lambda *a, **k: [Signed(i) for i in real])
+        browser = filled.browse()
+        browser.select(0)
+        assert ">signed</th>" in browser.detail.value
+        assert re.search(r">signed</th><td[^>]*>yes<", browser.detail.value)
 
 
 class TestDelete:
@@ -582,3 +994,30 @@ class TestReprs:
         assert "<locals>" not in out and "&lt;locals&gt;" in out
         odd = ac.open_store(f"memory://odd-{time.time_ns()}<b>")
         assert "<b>" not in odd._repr_html_().replace("<b>ArtifactStore</b>", "")
+
+    @pytest.mark.parametrize("render", ["list", "store"])
+    def test_headers_align_with_their_cells(self, filled: ac.ArtifactStore, render: str) -> None:
+        """Each header of the store and list tables is aligned as its column's cells are."""
+        out = filled._repr_html_() if render == "store" else filled.list()._repr_html_()
+        table = Cells.of(out)
+        assert table.rows[0] == ["step id", "key", "type", "size", "created"]
+        assert table.align[0] == ["left", "left", "left", "right", "left"]
+        assert len(table.rows) > 1
+        for row in table.align[1:]:
+            assert row == table.align[0]
+
+    def test_empty_store_and_list_say_no_artifacts(self, mem_store: ac.ArtifactStore) -> None:
+        """No artifacts reads as a line that says so, not as an empty header row."""
+        for out in (mem_store._repr_html_(), mem_store.list()._repr_html_()):
+            assert "no artifacts" in out
+            assert "<th" not in out and "<table" not in out
+        assert visible(mem_store.location, mem_store._repr_html_())
+
+    def test_store_counts_in_words(self, mem_store: ac.ArtifactStore) -> None:
+        """One artifact is "1 artifact"; more are counted with a thousands separator."""
+        mem_store.save("a", 1)
+        assert "1 artifact," in mem_store._repr_html_()
+        for n in range(1, 1001):
+            mem_store.save("b", n, key=f"k{n}")
+        out = mem_store._repr_html_()
+        assert "1,001 artifacts" in out and "... and 991 more" in out
