@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 import attrs
 
+from .digest import hash_bytes
 from .errors import ArtifactNotFoundError, IntegrityError, PayloadMissingError
-from .hashing import CodeFingerprint, code_fingerprint, fingerprint, hash_bytes
+from .fingerprint import CodeFingerprint, code_fingerprint, fingerprint
 from .info import ArtifactInfo, ArtifactRef
 from .serializers import get_serializer
 from .stepid import sanitize_step_id, validate_step_id

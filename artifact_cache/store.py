@@ -22,6 +22,7 @@ from typing import IO, TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar, overloa
 
 import attrs
 
+from .digest import hash_bytes
 from .errors import (
     ArtifactNotFoundError,
     ArtifactStoreError,
@@ -29,7 +30,6 @@ from .errors import (
     PayloadMissingError,
     SerializationError,
 )
-from .hashing import hash_bytes
 from .info import ArtifactInfo, ArtifactRef, human_size, infos_html
 from .serializers import get_serializer
 from .stepid import DEFAULT_KEY, validate_key, validate_step_id

@@ -2,7 +2,7 @@
 
 Hit latency: the median of many calls with small arguments, after a first call stored the
 result, for ``store.step`` on a local folder and on ``memory://``, ``joblib.Memory`` and
-``diskcache``'s ``memoize``. Hashing: ``artifact_cache.hashing.fingerprint`` against
+``diskcache``'s ``memoize``. Hashing: ``artifact_cache.fingerprint.fingerprint`` against
 ``joblib.hash`` on one float64 array. Absolute numbers depend on the machine; the ratios
 are what the targets are about (hit latency on local at most half of joblib.Memory's;
 hashing at least 3x joblib.hash's throughput).
@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 import artifact_cache as ac
-from artifact_cache.hashing import fingerprint
+from artifact_cache.fingerprint import fingerprint
 
 
 def hit_latency(fn: Callable[..., Any], calls: int) -> float:
