@@ -30,6 +30,7 @@ from .errors import (
     PayloadMissingError,
     SerializationError,
 )
+from .fingerprint.recipe import KeyRecipe
 from .info import ArtifactInfo, ArtifactRef, human_size, infos_html
 from .serializers import get_serializer
 from .stepid import DEFAULT_KEY, validate_key, validate_step_id
@@ -256,6 +257,7 @@ class ArtifactStore:
         duration: float | None = None,
         args_repr: str | None = None,
         extra: Mapping[str, Any] | None = None,
+        recipe: KeyRecipe | None = None,
     ) -> ArtifactInfo:
         """Store ``obj`` as the artifact of ``step_id`` and return its record.
 
@@ -317,6 +319,7 @@ class ArtifactStore:
                 args_repr=args_repr,
                 uri=self._storage.uri(self._storage.object_path(digest)),
                 extra=dict(extra or {}),
+                recipe=recipe,
             )
             storage.put_record(step_id, key, info.to_json())
             if reused and not storage.has_object(digest, size):

@@ -257,10 +257,17 @@ def function_identity(func: Callable[..., object]) -> str:
     if not cells:
         return name
     tracer = _CodeTracer(strict=False)
+    node = _function_node(target)
+    if node is not None:
+        mutated = _mutated_in_source(node)
+    else:
+        mutated = set()
+        _mutated_in_bytecode(target.__code__, mutated)
     values = []
     for var, cell in zip(target.__code__.co_freevars, cells, strict=False):
         try:
-            values.append((var, tracer.bind_value(cell.cell_contents, f"<closure {var}>")))
+            value = cell.cell_contents
+            values.append((var, tracer.bind_value(value, f"<closure {var}>", var in mutated)))
         except ValueError:  # not assigned yet
             values.append((var, "empty"))
         except _Failure as failure:
@@ -433,16 +440,16 @@ def _stored_globals(code: types.CodeType, names: set[str]) -> None:
 
 
 def _mutated_in_bytecode(code: types.CodeType, names: set[str]) -> None:
-    """Globals that ``code`` changes in place, read from bytecode (no source to read)."""
+    """Names whose objects ``code`` changes in place, read from bytecode (no source)."""
     recent: collections.deque[str] = collections.deque(maxlen=4)
     for ins in dis.get_instructions(code):
-        if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME"):
+        if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME", "LOAD_DEREF", "LOAD_FAST"):
             recent.append(str(ins.argval))
             continue
         if ins.opname in ("LOAD_ATTR", "LOAD_METHOD") and ins.argval in _MUTATORS and recent:
             names.add(recent[-1])
-        elif ins.opname in ("STORE_SUBSCR", "DELETE_SUBSCR"):
-            names.update(recent)  # the container was loaded just before its key
+        elif ins.opname in ("STORE_SUBSCR", "DELETE_SUBSCR", "STORE_ATTR", "DELETE_ATTR"):
+            names.update(recent)  # the object was loaded just before its key or value
         if ins.opname.startswith("CALL"):
             recent.clear()
     for const in code.co_consts:
@@ -450,26 +457,31 @@ def _mutated_in_bytecode(code: types.CodeType, names: set[str]) -> None:
             _mutated_in_bytecode(const, names)
 
 
+def _root_name(node: ast.expr) -> str | None:
+    """``log`` for ``log``, ``log.runs``, ``log.runs[0]``; None for other expressions."""
+    while isinstance(node, ast.Attribute | ast.Subscript):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
 def _mutated_in_source(node: ast.AST) -> set[str]:
-    """Names that the code changes in place: ``X.append(...)``, ``X[k] = v``, ``del X[k]``."""
-    names = set()
+    """Names whose objects the code changes in place.
+
+    ``X.append(...)``, ``X.runs.append(...)``, ``X[k] = v``, ``del X[k]``, ``X.n = 1``,
+    ``X += ...``: the name at the root of the changed object counts.
+    """
+    names: set[str | None] = set()
     for n in ast.walk(node):
-        if (
-            isinstance(n, ast.Call)
-            and isinstance(n.func, ast.Attribute)
-            and n.func.attr in _MUTATORS
-            and isinstance(n.func.value, ast.Name)
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute):
+            if n.func.attr in _MUTATORS:
+                names.add(_root_name(n.func.value))
+        elif isinstance(n, ast.Subscript | ast.Attribute) and isinstance(
+            n.ctx, ast.Store | ast.Del
         ):
-            names.add(n.func.value.id)
-        elif (
-            isinstance(n, ast.Subscript)
-            and isinstance(n.ctx, ast.Store | ast.Del)
-            and isinstance(n.value, ast.Name)
-        ):
-            names.add(n.value.id)
-        elif isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Name):
-            names.add(n.target.id)
-    return names
+            names.add(_root_name(n.value))
+        elif isinstance(n, ast.AugAssign):
+            names.add(_root_name(n.target))
+    return {name for name in names if name is not None}
 
 
 def _strip_docstrings(tree: ast.AST) -> None:
@@ -707,24 +719,27 @@ class _CodeTracer:
             _mutated_in_bytecode(func.__code__, mutated)
         namespace_id = id(func.__globals__)
         self._mutated.update((namespace_id, n) for n in mutated)
+        code = func.__code__
+        positional = code.co_varnames[: code.co_argcount]
+        values = func.__defaults__ or ()
         defaults = []
-        for i, v in enumerate(func.__defaults__ or ()):
-            defaults.append(self.bind_value(v, f".__defaults__[{i}]"))
+        for param, v in zip(positional[len(positional) - len(values) :], values, strict=True):
+            defaults.append(self.bind_value(v, f".__defaults__[{param!r}]", param in mutated))
         kwdefaults = []
         for k, v in sorted((func.__kwdefaults__ or {}).items()):
-            kwdefaults.append((k, self.bind_value(v, f".__kwdefaults__[{k!r}]")))
+            kwdefaults.append((k, self.bind_value(v, f".__kwdefaults__[{k!r}]", k in mutated)))
         return fingerprint(
             (
                 "function",
                 body,
-                self._bindings(func, frozenset(names)),
+                self._bindings(func, frozenset(names), mutated),
                 tuple(defaults),
                 tuple(kwdefaults),
             )
         )
 
     def _bindings(
-        self, func: types.FunctionType, names: frozenset[str]
+        self, func: types.FunctionType, names: frozenset[str], mutated: set[str]
     ) -> tuple[tuple[str, str], ...]:
         """What each global and closure name of ``func`` is bound to."""
         namespace = func.__globals__
@@ -741,14 +756,22 @@ class _CodeTracer:
                 bound.append((f"<closure>{name}", "empty"))
                 continue
             self.watch.append((cell, None, value))
-            bound.append((f"<closure>{name}", self.bind_value(value, f"<closure {name}>")))
+            where = f"<closure {name}>"
+            bound.append((f"<closure>{name}", self.bind_value(value, where, name in mutated)))
         return tuple(bound)
 
-    def bind_value(self, value: object, where: str) -> str:
-        """A closure value or default: code is followed, anything else hashed by content."""
+    def bind_value(self, value: object, where: str, mutated: bool = False) -> str:
+        """A closure value or default: code is followed, anything else hashed by content.
+
+        A value the function changes in place (a call log, a memo dict) is state it
+        keeps, not an input: it counts by its type, so that the key does not depend on
+        how many times the function ran.
+        """
         identity = self._bind_code(value, frozenset())
         if identity is not None:
             return identity
+        if mutated:
+            return "state " + qualified(type(value))
         try:
             return "value " + digest_or_failure(value)
         except _Failure as failure:
