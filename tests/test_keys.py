@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import importlib.util
+import json
 import logging
 import os
 import subprocess
@@ -580,3 +581,118 @@ class TestLogging:
         )
         assert out.returncode == 0, out.stderr
         assert out.stdout == out.stderr == ""
+
+
+STABILITY_SCRIPT = """
+import datetime as dt
+import decimal
+import importlib.util
+import json
+import sys
+
+import numpy as np
+import pandas as pd
+
+import artifact_cache as ac
+
+
+class Point:
+    def __init__(self, x, y):
+        self.x, self.y = x, y
+
+
+def make_scaler(k):
+    def scale(x):
+        return x * k
+
+    return scale
+
+
+values = {
+    "strings": {"alpha", "beta", "gamma", "delta", "epsilon"},
+    "dict": {"b": [1, 2.5, None], "a": {"x": (1, "y")}, 3: b"raw"},
+    "numbers": [1, 1.0, 1 + 2j, True, decimal.Decimal("1.10"), 2**100],
+    "datetime": dt.datetime(2024, 5, 1, 12, tzinfo=dt.timezone(dt.timedelta(hours=2))),
+    "array": np.arange(24, dtype="float32").reshape(2, 3, 4),
+    "strings_array": np.array(["a", "bb", None], dtype=object),
+    "frame": pd.DataFrame(
+        {
+            "n": [1.5, float("nan"), 3.0],
+            "k": pd.Categorical(["u", "v", "u"]),
+            "t": pd.date_range("2024-01-01", periods=3, tz="Europe/Paris"),
+            "i": pd.array([1, None, 3], dtype="Int64"),
+        },
+        index=pd.Index(["r1", "r2", "r3"], name="row"),
+    ),
+    "function": make_scaler(np.array([2.0])),
+    "class": Point,
+    "instance": Point(1, [2, 3]),
+}
+if importlib.util.find_spec("pyarrow"):
+    import pyarrow as pa
+
+    values["arrow"] = pa.table({"a": [1, 2, None], "s": ["x", "y", "z"]})
+if importlib.util.find_spec("polars"):
+    import polars as pl
+
+    values["polars"] = pl.DataFrame({"a": [1, 2], "s": ["x", None]})
+if importlib.util.find_spec("xarray"):
+    import xarray as xr
+
+    values["xarray"] = xr.Dataset(
+        {"t": (("x",), np.arange(3.0))}, coords={"x": [1, 2, 3]}, attrs={"u": "K"}
+    )
+if importlib.util.find_spec("scipy"):
+    import scipy.sparse
+
+    values["sparse"] = scipy.sparse.random(20, 20, density=0.1, random_state=1, format="csr")
+if importlib.util.find_spec("torch"):
+    import torch
+
+    values["torch"] = torch.arange(12, dtype=torch.float32).reshape(3, 4)
+    values["torch_bf16"] = torch.ones(3, dtype=torch.bfloat16)
+
+store = ac.open_store("memory://stability")
+
+
+@store.step(version="1")
+def step(x):
+    return x
+
+
+out = {name: ac.fingerprint(value) for name, value in values.items()}
+out["step_key"] = step.key(values["frame"])
+print(json.dumps(out, sort_keys=True))
+"""
+
+
+class TestCrossProcess:
+    def test_keys_are_stable_across_processes_and_hash_seeds(self, tmp_path: Path) -> None:
+        """Every supported type gets the same digest in processes with other hash seeds."""
+        script = tmp_path / "stability.py"
+        script.write_text(STABILITY_SCRIPT)
+        processes = [
+            subprocess.Popen(
+                [sys.executable, str(script)],
+                env=dict(os.environ, PYTHONHASHSEED=seed, PYTHONPATH=str(REPO_ROOT)),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                cwd=tmp_path,
+            )
+            for seed in ("0", "1", "4242")
+        ]
+        outputs = []
+        for process in processes:
+            try:
+                stdout, stderr = process.communicate(timeout=120)
+            finally:
+                process.kill()
+            assert process.returncode == 0, stderr
+            outputs.append(stdout)
+        assert outputs[0] == outputs[1] == outputs[2]
+        names = set(json.loads(outputs[0]))
+        expected = {"arrow", "polars", "xarray", "sparse", "frame", "function", "instance"}
+        assert expected <= names
+        if importlib.util.find_spec("torch"):
+            assert {"torch", "torch_bf16"} <= names
