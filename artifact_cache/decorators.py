@@ -671,7 +671,7 @@ class StepFunction(Generic[R, P]):
 
         Examples:
             >>> import artifact_cache as ac
-            >>> store = ac.open_store("memory://doc-clear")
+            >>> store = ac.open_store("memory://doc-step-clear")
             >>> @store.step
             ... def twice(x):
             ...     return 2 * x
