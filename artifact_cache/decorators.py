@@ -566,7 +566,7 @@ class StepFunction(Generic[R, P]):
         return KeyRecipe(
             identity=spec.function_identity(),
             version=spec.options.version,
-            code_parts=code.parts,
+            code_parts=dict(code.parts),
             arguments=prepared.fingerprints,
             format=_KEY_FORMAT,
         )

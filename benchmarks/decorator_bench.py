@@ -5,7 +5,7 @@ result, for ``store.step`` on a local folder and on ``memory://``, ``joblib.Memo
 ``diskcache``'s ``memoize``. Hashing: ``artifact_cache.fingerprint.fingerprint`` against
 ``joblib.hash`` on one float64 array. Absolute numbers depend on the machine; the ratios
 are what the targets are about (hit latency on local at most half of joblib.Memory's;
-hashing at least 3x joblib.hash's throughput).
+hashing at least 10x joblib.hash's throughput).
 
     python benchmarks/decorator_bench.py [--calls 3000] [--mb 256] [--repeat 3] [--profile]
 """
@@ -111,8 +111,8 @@ def main() -> None:
     print("\nTargets")
     print(f"  hit latency on local <= 0.5x joblib.Memory: {local_ratio:.2f}x", end=" ")
     print("(met)" if local_ratio <= 0.5 else "(missed)")
-    print(f"  hashing >= 3x joblib.hash: {hash_ratio:.1f}x", end=" ")
-    print("(met)" if hash_ratio >= 3 else "(missed)")
+    print(f"  hashing >= 10x joblib.hash: {hash_ratio:.1f}x", end=" ")
+    print("(met)" if hash_ratio >= 10 else "(missed)")
     if a.json:
         print(json.dumps({"hit_latency_s": latency, "hashing_gbps": speed}))
 

@@ -14,10 +14,6 @@ from typing import Any
 import attrs
 
 
-def _text_map(value: Mapping[str, str]) -> Mapping[str, str]:
-    return {str(k): str(v) for k, v in value.items()}
-
-
 @attrs.frozen(kw_only=True)
 class KeyRecipe:
     """The parts of a memoised call's key, by name.
@@ -36,8 +32,9 @@ class KeyRecipe:
 
     identity: str
     version: str | None = None
-    code_parts: Mapping[str, str] = attrs.field(factory=dict, converter=_text_map, hash=False)
-    arguments: Mapping[str, str] = attrs.field(factory=dict, converter=_text_map, hash=False)
+    # No converters: a record's recipe is parsed on every cache hit.
+    code_parts: Mapping[str, str] = attrs.field(factory=dict, hash=False)
+    arguments: Mapping[str, str] = attrs.field(factory=dict, hash=False)
     format: str = ""
 
     def to_dict(self) -> dict[str, Any]:
@@ -53,8 +50,10 @@ class KeyRecipe:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> KeyRecipe:
         """Build from :meth:`to_dict` output (fields it does not know are dropped)."""
-        known = {a.name for a in attrs.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        return cls(**{k: data[k] for k in _FIELDS if k in data})
+
+
+_FIELDS = tuple(a.name for a in attrs.fields(KeyRecipe))
 
 
 def as_recipe(value: KeyRecipe | Mapping[str, Any] | None) -> KeyRecipe | None:

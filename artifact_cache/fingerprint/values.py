@@ -183,14 +183,18 @@ def fingerprint(value: object, *, name: str | None = None) -> str:
         >>> fingerprint(1) == fingerprint(1.0)
         False
     """
-    return _fingerprint(value, "value" if name is None else f"arg {name!r}")
-
-
-def _fingerprint(value: object, prefix: str) -> str:
+    # Inlined, with the error's prefix built only on failure: this runs for every
+    # argument of every memoised call, hits included.
+    encoder = _Encoder()
     try:
-        return digest_or_failure(value)
+        encoder.encode(value)
     except _Failure as failure:
+        prefix = "value" if name is None else f"arg {name!r}"
         raise failure.to_error(prefix) from failure.__cause__
+    except RecursionError:
+        prefix = "value" if name is None else f"arg {name!r}"
+        raise _Failure("it is nested too deeply").to_error(prefix) from None
+    return encoder.hexdigest()
 
 
 def digest_or_failure(value: object) -> str:
