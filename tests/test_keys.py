@@ -696,3 +696,29 @@ class TestCrossProcess:
         assert expected <= names
         if importlib.util.find_spec("torch"):
             assert {"torch", "torch_bf16"} <= names
+
+
+class TestOtherCallables:
+    def test_partials_and_callable_objects_keep_their_parameters(
+        self, store: ac.ArtifactStore
+    ) -> None:
+        """Two partials of one function, or two callable objects, pinned to one version
+        and one step id, never share a key."""
+        import functools
+
+        def power(x: int, exponent: int) -> int:
+            return int(x**exponent)
+
+        class Power:
+            def __init__(self, exponent: int) -> None:
+                self.exponent = exponent
+
+            def __call__(self, x: int) -> int:
+                return int(x**self.exponent)
+
+        square = store.step("power", version="1")(functools.partial(power, exponent=2))
+        cube = store.step("power", version="1")(functools.partial(power, exponent=3))
+        assert (square(2), cube(2)) == (4, 8)
+        squares = store.step("power_obj", version="1")(Power(2))
+        cubes = store.step("power_obj", version="1")(Power(3))
+        assert (squares(2), cubes(2)) == (4, 8)

@@ -236,10 +236,10 @@ def function_identity(func: Callable[..., object]) -> str:
 
     ``module:qualname``, plus the content of its closure cells when it has any: two
     closures made by one factory share a qualified name and differ by what they
-    captured. A ``version=`` pin replaces the code, never this.
-
-    Raises:
-        FingerprintError: a closure value cannot be fingerprinted (the message names it).
+    captured. A ``functools.partial`` adds its bound arguments, a callable object its
+    state. A ``version=`` pin replaces the code, never this. Values that cannot be
+    fingerprinted (a lock, a client) count by their type; values the function changes
+    in place (a call log) too.
 
     Examples:
         >>> def make(k):
@@ -252,11 +252,19 @@ def function_identity(func: Callable[..., object]) -> str:
     target: Any = inspect.unwrap(func)
     if isinstance(target, types.MethodType):
         target = target.__func__
+    tracer = _CodeTracer(strict=False)
+    if isinstance(target, functools.partial):
+        bound = (target.args, target.keywords)
+        inner = function_identity(target.func)
+        return f"partial of {inner}#{tracer.bind_value(bound, 'partial')}"
+    if not isinstance(target, types.FunctionType | type | types.BuiltinFunctionType):
+        # A callable object: its class holds the code, its state the parameters.
+        state = tracer.bind_value(target, "instance")
+        return f"{qualified(type(target))}#{fingerprint(state)}"
     name = qualified(target)
     cells = getattr(target, "__closure__", None)
     if not cells:
         return name
-    tracer = _CodeTracer(strict=False)
     node = _function_node(target)
     if node is not None:
         mutated = _mutated_in_source(node)
@@ -267,11 +275,10 @@ def function_identity(func: Callable[..., object]) -> str:
     for var, cell in zip(target.__code__.co_freevars, cells, strict=False):
         try:
             value = cell.cell_contents
-            values.append((var, tracer.bind_value(value, f"<closure {var}>", var in mutated)))
         except ValueError:  # not assigned yet
             values.append((var, "empty"))
-        except _Failure as failure:
-            raise failure.to_error(name) from failure.__cause__
+            continue
+        values.append((var, tracer.bind_value(value, f"<closure {var}>", var in mutated)))
     return f"{name}#{fingerprint(tuple(values))}"
 
 
