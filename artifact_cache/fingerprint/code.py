@@ -262,9 +262,9 @@ def function_identity(func: Callable[..., object]) -> str:
         state = tracer.bind_value(target, "instance")
         return f"{qualified(type(target))}#{fingerprint(state)}"
     name = qualified(target)
-    cells = getattr(target, "__closure__", None)
-    if not cells:
+    if not isinstance(target, types.FunctionType) or not target.__closure__:
         return name
+    cells = target.__closure__
     node = _function_node(target)
     if node is not None:
         mutated = _mutated_in_source(node)
