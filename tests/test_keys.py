@@ -26,6 +26,7 @@ import pytest
 
 import artifact_cache as ac
 from artifact_cache.fingerprint import FingerprintError, fingerprint
+from artifact_cache.fingerprint.recipe import KeyRecipe
 
 REPO_ROOT = Path(ac.__file__).resolve().parents[1]
 
@@ -722,3 +723,64 @@ class TestOtherCallables:
         squares = store.step("power_obj", version="1")(Power(2))
         cubes = store.step("power_obj", version="1")(Power(3))
         assert (squares(2), cubes(2)) == (4, 8)
+
+
+class TestRecipeRecord:
+    def test_recipe_round_trips_through_json(self, mem_store: ac.ArtifactStore) -> None:
+        """The recipe a memoised call saves is read back, typed, from the stored record."""
+
+        @mem_store.step(version="3")
+        def area(w: int, h: int = 2) -> int:
+            return w * h
+
+        saved = area.call(5).info
+        loaded = mem_store.info(area.step_id, key=saved.key)
+        assert loaded.recipe == saved.recipe
+        assert isinstance(loaded.recipe, KeyRecipe)
+        assert loaded.recipe.version == "3"
+        assert set(loaded.recipe.arguments) == {"w", "h"}
+        assert loaded.recipe.identity.endswith("area")
+        assert ac.ArtifactInfo.from_json(saved.to_json()) == saved
+
+    def test_records_without_a_recipe_still_load(self) -> None:
+        """A record written before the field existed loads, with recipe None."""
+        old = {
+            "record_version": 1,
+            "step_id": "s",
+            "key": "k",
+            "digest": "ab" * 16,
+            "size": 1,
+            "serializer": "pickle",
+            "python_type": "builtins.int",
+            "created": "2024-01-01T00:00:00+00:00",
+            "code_parts": {"m:f": "00"},
+        }
+        info = ac.ArtifactInfo.from_dict(old)
+        assert info.recipe is None
+        assert info.extra == {"code_parts": {"m:f": "00"}}
+        assert "recipe" not in info.to_dict()
+
+
+class TestOptions:
+    def test_options_are_checked_at_decoration(self, mem_store: ac.ArtifactStore) -> None:
+        """A wrong option type, an unknown option or serializer fails at once, named."""
+        with pytest.raises(TypeError, match="version"):
+            mem_store.step("s", version=2)(lambda x: x)  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match="unknown options"):
+            mem_store.step("s", versoin="2")(lambda x: x)  # type: ignore[call-overload]
+        with pytest.raises(ValueError, match=r"store\.step\('s'\)"):
+            mem_store.step("s", serializer="nope")(lambda x: x)
+
+    def test_rewrapping_keeps_and_merges_options(self, mem_store: ac.ArtifactStore) -> None:
+        """Memoising a memoised function keeps its options; tags merge."""
+
+        @mem_store.step("inner", version="2", tags={"a": "1"}, ignore=["verbose"])
+        def f(x: int, verbose: bool = False) -> int:
+            return x
+
+        outer = mem_store.step("outer", tags={"b": "2"})(f)
+        assert outer.key(1) == outer.key(1, verbose=True)
+        info = outer.call(1).info
+        assert info.step_id == "outer"
+        assert dict(info.tags) == {"a": "1", "b": "2"}
+        assert info.recipe is not None and info.recipe.version == "2"
