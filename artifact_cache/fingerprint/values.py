@@ -372,13 +372,16 @@ _UNRESOLVED: Any = object()
 class _Encoder:
     """Feeds the canonical encoding of values into one xxh3_128 hasher."""
 
-    __slots__ = ("_h", "_positions", "_stack")
+    __slots__ = ("_classes", "_h", "_positions", "_stack")
 
     def __init__(self) -> None:
         self._h = xxhash.xxh3_128(_FORMAT)
         # Containers being encoded, to turn cycles into back-references.
         self._stack: list[int] = []
         self._positions: dict[int, int] = {}
+        # Digests of the classes of objects met in this value: a list of ten thousand
+        # instances fingerprints their class once.
+        self._classes: dict[type, bytes] = {}
 
     def hexdigest(self) -> str:
         return self._h.hexdigest()
@@ -693,11 +696,14 @@ class _Encoder:
 
     def _class(self, cls: type) -> None:
         """A value's class: by its members for user classes, by name otherwise."""
-        try:
-            self.encode(cls)
-        except _Failure as failure:
-            failure.segments.append(".__class__")
-            raise
+        digest = self._classes.get(cls)
+        if digest is None:
+            try:
+                digest = self._classes[cls] = self._sub(cls)
+            except _Failure as failure:
+                failure.segments.append(".__class__")
+                raise
+        self._h.update(digest)
 
     def _fields(self, tag: bytes, value: object, names: Sequence[str]) -> None:
         if self._backref(value):
