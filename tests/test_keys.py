@@ -386,6 +386,29 @@ class TestModuleState:
         assert counted.key(5) == key
         assert store.step(counted.__wrapped__).call(5).cached
 
+    def test_state_changed_through_a_module_attribute(
+        self, store: ac.ArtifactStore, tmp_path: Path
+    ) -> None:
+        """registry.ITEMS.append(x) in a step makes ITEMS state, as ITEMS.append would."""
+        registry = load_module(tmp_path / "r", "registry", "ITEMS = []\nLIMIT = 10\n")
+        mod = load_module(
+            tmp_path / "r",
+            "useregistry",
+            """
+            @store.step
+            def record(x):
+                registry.ITEMS.append(x)
+                return min(x, registry.LIMIT)
+            """,
+            store=store,
+            registry=registry,
+        )
+        first = mod.record.key(1)
+        assert [mod.record(x) for x in (1, 20)] == [1, 10]
+        assert store.step(mod.record.__wrapped__).key(1) == first
+        registry.LIMIT = 5  # a constant it only reads, rebound: a new key
+        assert store.step(mod.record.__wrapped__).key(1) != first
+
     def test_constants_the_function_only_reads_still_count(
         self, store: ac.ArtifactStore, tmp_path: Path
     ) -> None:

@@ -464,11 +464,19 @@ def _mutated_in_bytecode(code: types.CodeType, names: set[str]) -> None:
             _mutated_in_bytecode(const, names)
 
 
-def _root_name(node: ast.expr) -> str | None:
-    """``log`` for ``log``, ``log.runs``, ``log.runs[0]``; None for other expressions."""
+def _root_names(node: ast.expr) -> list[str]:
+    """``log`` for ``log``; ``log`` and ``log.runs`` for ``log.runs`` or ``log.runs[0]``.
+
+    The second form lets a module's global changed through ``module.NAME`` be found.
+    """
+    chain: list[str] = []
     while isinstance(node, ast.Attribute | ast.Subscript):
+        if isinstance(node, ast.Attribute):
+            chain.append(node.attr)
         node = node.value
-    return node.id if isinstance(node, ast.Name) else None
+    if not isinstance(node, ast.Name):
+        return []
+    return [node.id] + ([f"{node.id}.{chain[-1]}"] if chain else [])
 
 
 def _mutated_in_source(node: ast.AST) -> set[str]:
@@ -477,18 +485,18 @@ def _mutated_in_source(node: ast.AST) -> set[str]:
     ``X.append(...)``, ``X.runs.append(...)``, ``X[k] = v``, ``del X[k]``, ``X.n = 1``,
     ``X += ...``: the name at the root of the changed object counts.
     """
-    names: set[str | None] = set()
+    names: set[str] = set()
     for n in ast.walk(node):
         if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute):
             if n.func.attr in _MUTATORS:
-                names.add(_root_name(n.func.value))
+                names.update(_root_names(n.func.value))
         elif isinstance(n, ast.Subscript | ast.Attribute) and isinstance(
             n.ctx, ast.Store | ast.Del
         ):
-            names.add(_root_name(n.value))
+            names.update(_root_names(n.value))
         elif isinstance(n, ast.AugAssign):
-            names.add(_root_name(n.target))
-    return {name for name in names if name is not None}
+            names.update(_root_names(n.target))
+    return names
 
 
 def _strip_docstrings(tree: ast.AST) -> None:
@@ -724,8 +732,13 @@ class _CodeTracer:
         else:
             body = ("code", _code_digest(func.__code__))
             _mutated_in_bytecode(func.__code__, mutated)
-        namespace_id = id(func.__globals__)
-        self._mutated.update((namespace_id, n) for n in mutated)
+        namespace = func.__globals__
+        self._mutated.update((id(namespace), n) for n in mutated)
+        for dotted in mutated:
+            root, _, attr = dotted.partition(".")
+            module = namespace.get(root)
+            if attr and isinstance(module, types.ModuleType):
+                self._mutated.add((id(vars(module)), attr))  # module.NAME.append(...)
         code = func.__code__
         positional = code.co_varnames[: code.co_argcount]
         values = func.__defaults__ or ()
