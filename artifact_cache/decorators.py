@@ -3,8 +3,8 @@
 A call binds its arguments to the function's signature, fingerprints them together with
 the step id and the code (or a pinned ``version``) into a key, and loads the artifact
 stored under that key or computes and saves it. Key rules are in ``docs/keys.md``, usage
-in ``docs/decorators.md``. May import errors, stepid, hashing, serializers, info and
-store (the store imports this module lazily, from :meth:`ArtifactStore.step`).
+in ``docs/decorators.md``. May import errors, stepid, fingerprint, digest, serializers,
+info and store (the store imports this module lazily, from :meth:`ArtifactStore.step`).
 """
 
 from __future__ import annotations
