@@ -482,11 +482,12 @@ class StepFunction(Generic[R, P]):
         if _importable(self, qualname):
             return qualname  # pickled by reference; the worker imports the module
         # By value (closures, __main__, notebooks): the worker may have no source to
-        # fingerprint, so the code fingerprint travels with the function.
+        # fingerprint, so the code fingerprint and the identity travel with the function.
         code = spec.code
         if code is None and spec.options.version is None:
             code = spec.code_fingerprint()
-        return (_rebuild, (spec.store, spec.func, spec.step_id, spec.options, code))
+        identity = spec.function_identity()
+        return (_rebuild, (spec.store, spec.func, spec.step_id, spec.options, code, identity))
 
     def _prepare(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> _Prepared:
         spec = self._spec
@@ -835,9 +836,11 @@ def _rebuild(
     step_id: str,
     options: StepOptions,
     code: CodeFingerprint | None,
+    identity: str | None = None,
 ) -> StepFunction[Any]:
     wrapped = _decorate(store, func, step_id, options)
     wrapped._spec.code = code
+    wrapped._spec.identity = identity
     return wrapped
 
 

@@ -807,3 +807,40 @@ class TestOptions:
         assert info.step_id == "outer"
         assert dict(info.tags) == {"a": "1", "b": "2"}
         assert info.recipe is not None and info.recipe.version == "2"
+
+
+def _key_and_hit(pickled: bytes, arg: int) -> tuple[str, bool]:
+    """Run in a worker process: the key and whether the call hit."""
+    import cloudpickle
+
+    step = cloudpickle.loads(pickled)
+    return step.key(arg), step.call(arg).cached
+
+
+class TestOtherProcesses:
+    def test_a_closure_step_keeps_its_keys_in_a_worker(self, tmp_path: Path) -> None:
+        """A closure step sent by value to another process computes the same keys
+        (its identity and code fingerprint travel with it) and hits."""
+        import concurrent.futures
+        import multiprocessing
+
+        import cloudpickle
+
+        store = ac.open_store(str(tmp_path / "store"))
+        seen: dict[str, int] = {"n": 0}
+
+        def make(offset: int) -> Any:
+            @store.step(version="1")
+            def shifted(x: int) -> int:
+                seen["n"] += 1
+                return x + offset
+
+            return shifted
+
+        step = make(10)
+        assert step(1) == 11
+        context = multiprocessing.get_context("spawn")
+        with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as pool:
+            key, cached = pool.submit(_key_and_hit, cloudpickle.dumps(step), 1).result(timeout=120)
+        assert key == step.key(1)
+        assert cached
