@@ -13,8 +13,8 @@ import numpy as np
 from .values import Elements, RawBytes, register_builtin
 
 # Float arrays are checked for NaN in slices this size, small enough to stay in cache
-# while xxh3 reads them again (measured: ~7.7 GB/s against 9 GB/s without the check).
-_CHUNK_BYTES = 512 * 1024
+# while xxh3 reads them again.
+_CHUNK_BYTES = 256 * 1024
 
 
 def dtype_value(dtype: Any) -> object:
@@ -55,12 +55,15 @@ def _chunks(array: Any) -> Iterator[Any]:
         flat = flat.view(flat.real.dtype)
     step = max(1, _CHUNK_BYTES // flat.dtype.itemsize)
     nan = flat.dtype.type("nan")
+    largest = np.maximum.reduce
     for start in range(0, flat.size, step):
         chunk = flat[start : start + step]
-        is_nan = np.isnan(chunk)
-        if is_nan.any():
+        # max() is NaN if any element is: one vectorised pass that allocates nothing
+        # (isnan().any() writes a mask first), the exact mask only when needed.
+        top = largest(chunk)
+        if top != top:
             chunk = chunk.copy()
-            chunk[is_nan] = nan
+            chunk[np.isnan(chunk)] = nan
         yield chunk.view(np.uint8)
 
 
