@@ -23,7 +23,7 @@ from .errors import (
     StoreFormatError,
     UnknownSchemeError,
 )
-from .hashing import FingerprintError
+from .fingerprint import FingerprintError, fingerprint, register_fingerprint
 from .info import ArtifactInfo, ArtifactRef
 from .pipeline import Pipeline, PipelineError, RunbookError, RunResult, Step, StepFailedError
 from .serializers import Serializer, register_serializer, serializers
@@ -58,8 +58,10 @@ __all__ = [
     "StepFunction",
     "StoreFormatError",
     "UnknownSchemeError",
+    "fingerprint",
     "lineage_of",
     "open_store",
+    "register_fingerprint",
     "register_serializer",
     "serializers",
 ]

@@ -3,33 +3,37 @@
 A call binds its arguments to the function's signature, fingerprints them together with
 the step id and the code (or a pinned ``version``) into a key, and loads the artifact
 stored under that key or computes and saves it. Key rules are in ``docs/keys.md``, usage
-in ``docs/decorators.md``. May import errors, stepid, hashing, serializers, info and
-store (the store imports this module lazily, from :meth:`ArtifactStore.step`).
+in ``docs/decorators.md``. May import errors, stepid, fingerprint, digest, serializers,
+info and store (the store imports this module lazily, from :meth:`ArtifactStore.step`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import inspect
+import logging
 import reprlib
 import sys
 import threading
 import time
 import types
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 import attrs
 
+from .digest import hash_bytes
 from .errors import ArtifactNotFoundError, IntegrityError, PayloadMissingError
-from .hashing import CodeFingerprint, code_fingerprint, fingerprint, hash_bytes
+from .fingerprint import CodeFingerprint, code_fingerprint, fingerprint, function_identity
+from .fingerprint.recipe import KeyRecipe
 from .info import ArtifactInfo, ArtifactRef
 from .serializers import get_serializer
 from .stepid import sanitize_step_id, validate_step_id
-from .store import ArtifactStore, lineage_of
+from .store import ArtifactList, ArtifactStore, lineage_of
 
 if TYPE_CHECKING:
     from typing import Self
@@ -43,17 +47,84 @@ else:
 
     P = ParamSpec("P")
 
-__all__ = ["Explanation", "StepCall", "StepFunction", "recording_inputs", "step"]
+__all__ = [
+    "AsyncStepFunction",
+    "Explanation",
+    "StepCall",
+    "StepFunction",
+    "StepOptions",
+    "recording_inputs",
+    "step",
+]
 
 R = TypeVar("R")
 
 # Bump when the key composition changes: every key changes with it, on purpose.
-_KEY_FORMAT = "artifact-cache/step-key/1"
+_KEY_FORMAT = "artifact-cache/step-key/2"
 # Items of list/tuple/dict arguments checked for lineage; bounds the cost on big lists.
 _LINEAGE_ITEMS = 1000
 _ARGS_REPR_CHARS = 200
 _NO_INSTANCE: Any = object()
 _MISSING: Any = object()
+
+# Hits and misses at DEBUG, computations at INFO; silent unless the application
+# configures logging.
+_log = logging.getLogger("artifact_cache")
+_log.addHandler(logging.NullHandler())
+
+
+def _names(value: str | Iterable[str]) -> frozenset[str]:
+    return frozenset([value] if isinstance(value, str) else value)  # a lone name, not letters
+
+
+def _text_tags(value: Mapping[str, str] | None) -> Mapping[str, str]:
+    return dict(value or {})
+
+
+def _known_serializer(_: Any, attribute: attrs.Attribute[Any], value: str | None) -> None:
+    if value is not None:
+        get_serializer(value)  # ValueError naming the known ones
+
+
+@attrs.frozen(kw_only=True)
+class StepOptions:
+    """The options of :meth:`ArtifactStore.step`, with their defaults and checks.
+
+    The one place they are listed: the decorator, the pickled form of a memoised
+    function and the re-wrapping of one (as a Pipeline does) all go through it.
+
+    Examples:
+        >>> StepOptions(ignore="verbose").ignore
+        frozenset({'verbose'})
+        >>> StepOptions(version=2)
+        Traceback (most recent call last):
+        ...
+        TypeError: ("'version' must be <class 'str'> (got 2 that is a <class 'int'>).", ...)
+    """
+
+    ignore: frozenset[str] = attrs.field(default=frozenset(), converter=_names)
+    """Parameter names left out of the key (``verbose``, ``n_jobs``)."""
+    version: str | None = attrs.field(
+        default=None, validator=attrs.validators.optional(attrs.validators.instance_of(str))
+    )
+    """Replaces the code fingerprint in the key; change it to invalidate."""
+    tags: Mapping[str, str] = attrs.field(factory=dict, converter=_text_tags, hash=False)
+    """Tags saved on every artifact of the step."""
+    depends_on: tuple[Any, ...] = attrs.field(default=(), converter=tuple, hash=False)
+    """Extra things whose change invalidates the cache, passed to ``code_fingerprint``."""
+    serializer: str | None = attrs.field(default=None, validator=_known_serializer)
+    """The serializer name (default ``"pickle"``, cloudpickle)."""
+    include_self: bool = False
+    """For methods, fingerprint the instance into the key too."""
+
+    def merged(self, changes: Mapping[str, Any]) -> StepOptions:
+        """These options with ``changes`` applied; tags are merged, not replaced."""
+        if "tags" in changes:
+            changes = {**changes, "tags": {**self.tags, **(changes["tags"] or {})}}
+        return attrs.evolve(self, **changes)
+
+
+_OPTIONS = frozenset(attrs.fields_dict(StepOptions))
 
 
 @attrs.frozen(kw_only=True)
@@ -257,12 +328,7 @@ class _Spec:
     func: Callable[..., Any]
     step_id: str
     signature: inspect.Signature
-    ignore: frozenset[str]
-    version: str | None
-    tags: Mapping[str, str]
-    depends_on: tuple[Any, ...]
-    serializer: str | None
-    include_self: bool
+    options: StepOptions
     first_param: str | None
     part: str
     # For the fast binder: set when every parameter is positional-or-keyword.
@@ -271,6 +337,7 @@ class _Spec:
     # Lazily computed once; a re-definition (exec, notebook re-run) makes a new _Spec.
     code: CodeFingerprint | None = None
     key_prefix: bytes | None = None
+    identity: str | None = None
 
     lock: threading.Lock = attrs.field(factory=threading.Lock)
 
@@ -283,23 +350,35 @@ class _Spec:
             with self.lock:
                 fp = self.code
                 if fp is None:
-                    fp = self.code = code_fingerprint(self.func, depends_on=self.depends_on)
+                    fp = code_fingerprint(self.func, depends_on=self.options.depends_on)
+                    self.code = fp
         return fp
+
+    def function_identity(self) -> str:
+        """The function's ``module:qualname`` (and closure values): never shared."""
+        identity = self.identity
+        if identity is None:
+            identity = self.identity = function_identity(self.func)
+        return identity
 
     def prefix(self) -> bytes:
         """What every key of the step starts from: the step id and the code or version."""
         prefix = self.key_prefix
-        if prefix is not None and self.version is None and self.code and self.code.stale():
+        version = self.options.version
+        if prefix is not None and version is None and self.code and self.code.stale():
             # A helper (or the function's global or closure) was rebound since: a notebook
             # cell re-run, a module reload. Fingerprint the code again.
             with self.lock:
-                self.code = self.key_prefix = prefix = None
+                self.code = self.key_prefix = self.identity = prefix = None
         if prefix is None:
-            if self.version is not None:
-                term = ("version", self.version)
+            if version is not None:
+                term = ("version", version)
             else:
                 term = ("code", self.code_fingerprint().digest)
-            prefix = fingerprint((_KEY_FORMAT, self.step_id, term)).encode()
+            # The identity stays in the key whatever replaces the code: two modules'
+            # `load` pinned to one version, or two closures of one factory, never meet.
+            identity = self.function_identity()
+            prefix = fingerprint((_KEY_FORMAT, self.step_id, identity, term)).encode()
             self.key_prefix = prefix
         return prefix
 
@@ -362,16 +441,15 @@ class StepFunction(Generic[R, P]):
     def __init__(
         self, spec: _Spec, instance: Any = _NO_INSTANCE, unbound: StepFunction[Any] | None = None
     ) -> None:
+        ignore = spec.options.ignore
         if instance is _NO_INSTANCE:
             functools.update_wrapper(self, spec.func)
-            self._skip = spec.ignore
+            self._skip = ignore
         else:
             # Bound through the descriptor protocol: the signature loses `self`.
             functools.update_wrapper(self, types.MethodType(spec.func, instance))
             first = spec.first_param
-            self._skip = (
-                spec.ignore if spec.include_self or first is None else spec.ignore | {first}
-            )
+            self._skip = ignore if spec.options.include_self or first is None else ignore | {first}
         # Set after update_wrapper, which copies the function's __dict__ onto self.
         self._spec = spec
         self._instance = instance
@@ -383,7 +461,7 @@ class StepFunction(Generic[R, P]):
     def __repr__(self) -> str:
         bound = "" if self._instance is _NO_INSTANCE else " (bound)"
         return (
-            f"<StepFunction {self.step_id!r}{bound} of {self._spec.part} "
+            f"<{type(self).__name__} {self.step_id!r}{bound} of {self._spec.part} "
             f"in store {self.store.location}>"
         )
 
@@ -394,29 +472,22 @@ class StepFunction(Generic[R, P]):
     def __get__(self, instance: object, owner: type[Any] | None = None) -> Any:
         if instance is None or self._instance is not _NO_INSTANCE:
             return self
-        return StepFunction(self._spec, instance, self)
+        return type(self)(self._spec, instance, self)
 
     def __reduce__(self) -> str | tuple[Any, ...]:
         if self._instance is not _NO_INSTANCE:
-            return (_bind, (self._unbound or StepFunction(self._spec), self._instance))
+            return (_bind, (self._unbound or type(self)(self._spec), self._instance))
         spec = self._spec
         qualname: str = getattr(self, "__qualname__", "")
         if _importable(self, qualname):
             return qualname  # pickled by reference; the worker imports the module
         # By value (closures, __main__, notebooks): the worker may have no source to
-        # fingerprint, so the code fingerprint travels with the function.
+        # fingerprint, so the code fingerprint and the identity travel with the function.
         code = spec.code
-        if code is None and spec.version is None:
+        if code is None and spec.options.version is None:
             code = spec.code_fingerprint()
-        options = {
-            "ignore": tuple(sorted(spec.ignore)),
-            "version": spec.version,
-            "tags": dict(spec.tags),
-            "depends_on": spec.depends_on,
-            "serializer": spec.serializer,
-            "include_self": spec.include_self,
-        }
-        return (_rebuild, (spec.store, spec.func, spec.step_id, options, code))
+        identity = spec.function_identity()
+        return (_rebuild, (spec.store, spec.func, spec.step_id, spec.options, code, identity))
 
     def _prepare(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> _Prepared:
         spec = self._spec
@@ -445,49 +516,84 @@ class StepFunction(Generic[R, P]):
         except ArtifactNotFoundError:
             return None
 
+    def _hit(self, key: str, started: float, *, warn: bool) -> StepCall[R] | None:
+        hit = self._cached(key, warn=warn)
+        if hit is None:
+            return None
+        if _log.isEnabledFor(logging.DEBUG):
+            _log.debug(
+                "hit: step %r key %s in store %s (%.1f ms)",
+                self.step_id,
+                key,
+                self.store.location,
+                (time.perf_counter() - started) * 1000,
+            )
+        return StepCall(value=hit[1], info=hit[0], cached=True, duration=0.0)
+
+    def _miss(self, key: str, refresh: bool) -> None:
+        if _log.isEnabledFor(logging.DEBUG):
+            why = "refresh" if refresh else "miss"
+            _log.debug(
+                "%s: step %r key %s in store %s", why, self.step_id, key, self.store.location
+            )
+
     def _execute(
         self, args: tuple[Any, ...], kwargs: dict[str, Any], *, refresh: bool = False
     ) -> StepCall[R]:
+        started = time.perf_counter()
         prepared = self._prepare(args, kwargs)
         key = prepared.key
         if not refresh:
-            hit = self._cached(key, warn=True)
-            if hit is not None:
-                return StepCall(value=hit[1], info=hit[0], cached=True, duration=0.0)
+            found = self._hit(key, started, warn=True)
+            if found is not None:
+                return found
+        self._miss(key, refresh)
         with _flights.hold((self.store.location, self.step_id, key)):
             if not refresh:
                 # Another thread may have computed it while this one waited.
-                hit = self._cached(key, warn=False)
-                if hit is not None:
-                    return StepCall(value=hit[1], info=hit[0], cached=True, duration=0.0)
-            return self._compute(args, kwargs, prepared)
+                found = self._hit(key, started, warn=False)
+                if found is not None:
+                    return found
+            code = self._spec.code_fingerprint()  # before the body: no wasted work
+            began = time.perf_counter()
+            value: R = self._spec.func(*self._full_args(args), **kwargs)
+            return self._save(prepared, code, value, time.perf_counter() - began)
 
-    def _compute(
-        self, args: tuple[Any, ...], kwargs: dict[str, Any], prepared: _Prepared
+    def _full_args(self, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        return args if self._instance is _NO_INSTANCE else (self._instance, *args)
+
+    def _recipe(self, prepared: _Prepared, code: CodeFingerprint) -> KeyRecipe:
+        spec = self._spec
+        return KeyRecipe(
+            identity=spec.function_identity(),
+            version=spec.options.version,
+            code_parts=dict(code.parts),
+            arguments=prepared.fingerprints,
+            format=_KEY_FORMAT,
+        )
+
+    def _save(
+        self, prepared: _Prepared, code: CodeFingerprint, value: Any, duration: float
     ) -> StepCall[R]:
         spec = self._spec
-        if self._instance is not _NO_INSTANCE:
-            args = (self._instance, *args)
-        code = spec.code_fingerprint()  # before the body: a FingerprintError wastes no work
-        started = time.perf_counter()
-        value: R = spec.func(*args, **kwargs)
-        duration = time.perf_counter() - started
-        extra = {
-            "code_parts": dict(code.parts),
-            "args_fingerprints": prepared.fingerprints,
-            "code_version": spec.version,
-        }
         info = self.store.save(
             spec.step_id,
             value,
             key=prepared.key,
-            tags=spec.tags,
-            serializer=spec.serializer,
+            tags=spec.options.tags,
+            serializer=spec.options.serializer,
             inputs=_lineage(prepared.arguments.values()),
             code_fingerprint=code.digest,
             duration=duration,
             args_repr=_short_args(prepared.arguments),
-            extra=extra,
+            recipe=self._recipe(prepared, code),
+        )
+        _log.info(
+            "computed: step %r key %s in %.3f s, saved to store %s",
+            spec.step_id,
+            prepared.key,
+            duration,
+            self.store.location,
         )
         return StepCall(value=value, info=info, cached=False, duration=duration)
 
@@ -547,18 +653,40 @@ class StepFunction(Generic[R, P]):
         """Compute the result again and overwrite the stored artifact."""
         return self._execute(args, kwargs, refresh=True).value
 
-    def artifacts(self) -> list[ArtifactInfo]:
-        """Records of this step's artifacts (exactly this step id), newest first."""
-        return self.store.artifacts(self.step_id)
+    def artifacts(self) -> ArtifactList:
+        """Records of this function's artifacts under its step id, newest first.
+
+        Only artifacts this function saved: another function memoised under the same
+        step id (a ``load`` in another module), or an artifact saved with
+        ``store.save``, is not listed.
+        """
+        identity = self._spec.function_identity()
+        return ArtifactList(
+            info
+            for info in self.store.artifacts(self.step_id)
+            if info.recipe is not None and info.recipe.identity == identity
+        )
 
     def clear(self) -> int:
-        """Delete this step's artifacts (not other steps', not child step ids); return how many."""
-        count = len(self.artifacts())
-        self.store.delete(self.step_id)
-        return count
+        """Delete this function's artifacts (those :meth:`artifacts` lists); return how many.
+
+        Examples:
+            >>> import artifact_cache as ac
+            >>> store = ac.open_store("memory://doc-step-clear")
+            >>> @store.step
+            ... def twice(x):
+            ...     return 2 * x
+            >>> _ = twice(1), twice(2)
+            >>> _ = store.save("twice", "saved by hand", key="manual")
+            >>> twice.clear(), [i.key for i in store.artifacts("twice")]
+            (2, ['manual'])
+        """
+        return sum(self.store.delete(self.step_id, key=i.key) for i in self.artifacts())
 
     def explain(self, *args: P.args, **kwargs: P.kwargs) -> Explanation:
         """Say whether this call would hit and, on a miss, what differs; computes nothing.
+
+        On a miss the call is compared with the newest artifact of this function.
 
         Examples:
             >>> import artifact_cache as ac
@@ -580,30 +708,23 @@ class StepFunction(Generic[R, P]):
         )
         if self.store.exists(spec.step_id, key=prepared.key):
             return common(hit=True)
-        try:
-            newest = self.store.info(spec.step_id)
-        except ArtifactNotFoundError:
+        mine = self.artifacts()
+        if not mine:
             return common(hit=False)
-        extra = newest.extra
-        old_args = extra.get("args_fingerprints")
-        changed_args: list[str] = []
-        if isinstance(old_args, dict):
-            new_args = prepared.fingerprints
-            names = [*new_args, *(n for n in old_args if n not in new_args)]
-            changed_args = [n for n in names if old_args.get(n) != new_args.get(n)]
-        version_change = None
-        if "code_version" in extra and extra["code_version"] != spec.version:
-            version_change = (extra["code_version"], spec.version)
+        newest = mine[0]
+        old = newest.recipe
+        assert old is not None  # artifacts() lists only records with a recipe
+        new_args = prepared.fingerprints
+        names = [*new_args, *(n for n in old.arguments if n not in new_args)]
+        changed_args = [n for n in names if old.arguments.get(n) != new_args.get(n)]
+        version = spec.options.version
+        version_change = None if old.version == version else (old.version, version)
         changed_code: list[str] = []
-        pinned = spec.version is not None or extra.get("code_version") is not None
-        current = spec.code_fingerprint() if not pinned else None
-        if current is not None and newest.code_fingerprint not in (None, current.digest):
-            old_parts = extra.get("code_parts")
-            if isinstance(old_parts, dict):
-                old = CodeFingerprint(digest=newest.code_fingerprint or "", parts=old_parts)
-                changed_code = old.diff(current)
-            else:
-                changed_code = [spec.part]
+        if version is None and old.version is None:
+            current = spec.code_fingerprint()
+            if newest.code_fingerprint not in (None, current.digest):
+                before = CodeFingerprint(digest=newest.code_fingerprint or "", parts=old.code_parts)
+                changed_code = before.diff(current) or [spec.part]
         return common(
             hit=False,
             compared_with=newest,
@@ -611,6 +732,89 @@ class StepFunction(Generic[R, P]):
             changed_code=tuple(changed_code),
             version_change=version_change,
         )
+
+
+class _AsyncFlights:
+    """Single flight for coroutines: one asyncio lock per key being computed."""
+
+    def __init__(self) -> None:
+        self._held: dict[tuple[Any, ...], list[Any]] = {}  # ident -> [Lock, users]
+
+    @contextlib.asynccontextmanager
+    async def hold(self, ident: tuple[Any, ...]) -> AsyncIterator[None]:
+        ident = (id(asyncio.get_running_loop()), *ident)  # a lock belongs to one loop
+        entry = self._held.get(ident)
+        if entry is None:
+            entry = self._held[ident] = [asyncio.Lock(), 0]
+        entry[1] += 1
+        try:
+            async with entry[0]:
+                yield
+        finally:
+            entry[1] -= 1
+            if entry[1] == 0:
+                del self._held[ident]
+
+
+_async_flights = _AsyncFlights()
+
+
+class AsyncStepFunction(StepFunction[R, P]):
+    """A memoised ``async def`` function: calling it gives an awaitable of the result.
+
+    The awaited result is what is stored; ``call`` and ``refresh`` are coroutines too,
+    the other methods (``key``, ``load``, ``explain``, ...) are as for
+    :class:`StepFunction`. Concurrent calls with one key in one event loop compute once.
+
+    Examples:
+        >>> import asyncio
+        >>> import artifact_cache as ac
+        >>> store = ac.open_store("memory://doc-async")
+        >>> @store.step
+        ... async def fetch(n):
+        ...     await asyncio.sleep(0)
+        ...     return list(range(n))
+        >>> asyncio.run(fetch(3)), fetch.is_cached(3)
+        ([0, 1, 2], True)
+    """
+
+    async def _aexecute(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any], *, refresh: bool = False
+    ) -> StepCall[Any]:
+        started = time.perf_counter()
+        prepared = self._prepare(args, kwargs)
+        key = prepared.key
+        if not refresh:
+            found = self._hit(key, started, warn=True)
+            if found is not None:
+                return found
+        self._miss(key, refresh)
+        async with _async_flights.hold((self.store.location, self.step_id, key)):
+            if not refresh:
+                found = self._hit(key, started, warn=False)
+                if found is not None:
+                    return found
+            code = self._spec.code_fingerprint()
+            began = time.perf_counter()
+            value = await self._spec.func(*self._full_args(args), **kwargs)
+            return self._save(prepared, code, value, time.perf_counter() - began)
+
+    async def _value(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any], *, refresh: bool = False
+    ) -> Any:
+        return (await self._aexecute(args, kwargs, refresh=refresh)).value
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        """An awaitable of the stored result for these arguments, computed on a miss."""
+        return self._value(args, kwargs)  # type: ignore[return-value]
+
+    def call(self, *args: P.args, **kwargs: P.kwargs) -> StepCall[R]:
+        """An awaitable of the :class:`StepCall` (value, record, hit or not)."""
+        return self._aexecute(args, kwargs)  # type: ignore[return-value]
+
+    def refresh(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        """An awaitable that computes the result again and overwrites the artifact."""
+        return self._value(args, kwargs, refresh=True)  # type: ignore[return-value]
 
 
 def _importable(wrapped: StepFunction[Any], qualname: str) -> bool:
@@ -630,16 +834,18 @@ def _rebuild(
     store: ArtifactStore,
     func: Callable[..., Any],
     step_id: str,
-    options: dict[str, Any],
+    options: StepOptions,
     code: CodeFingerprint | None,
+    identity: str | None = None,
 ) -> StepFunction[Any]:
-    wrapped = _decorate(store, func, step_id, **options)
+    wrapped = _decorate(store, func, step_id, options)
     wrapped._spec.code = code
+    wrapped._spec.identity = identity
     return wrapped
 
 
 def _bind(wrapped: StepFunction[Any], instance: Any) -> StepFunction[Any]:
-    return StepFunction(wrapped._spec, instance, wrapped)
+    return type(wrapped)(wrapped._spec, instance, wrapped)
 
 
 # --------------------------------------------------------------------------- decorating
@@ -647,63 +853,49 @@ def _decorate(
     store: ArtifactStore,
     func: Callable[P, R],
     step_id: str | None,
-    *,
-    ignore: Sequence[str] = (),
-    version: str | None = None,
-    tags: Mapping[str, str] | None = None,
-    depends_on: Sequence[Any] = (),
-    serializer: str | None = None,
-    include_self: bool = False,
+    options: StepOptions | Mapping[str, Any],
 ) -> StepFunction[R, P]:
     if not callable(func):
         raise TypeError(f"store.step decorates functions, not {type(func).__name__} objects")
+    given = options if isinstance(options, Mapping) else None
     if isinstance(func, StepFunction):
         # Memoising a memoised function (e.g. a decorated function given to a Pipeline)
         # wraps the plain function once, keeping the options it was decorated with.
         inner = func._spec
         func = inner.func
         step_id = inner.step_id if step_id is None else step_id
-        ignore = ignore or tuple(inner.ignore)
-        version = inner.version if version is None else version
-        tags = {**inner.tags, **(tags or {})}
-        depends_on = depends_on or inner.depends_on
-        serializer = serializer or inner.serializer
-        include_self = include_self or inner.include_self
+        if given is not None:
+            # Options left at their (falsy) defaults keep the inner ones.
+            options = inner.options.merged({k: v for k, v in given.items() if v})
+        else:
+            options = inner.options
     name = getattr(func, "__qualname__", None) or type(func).__qualname__
+    where = f"store.step({step_id!r})" if step_id else f"store.step on {name}"
+    if isinstance(options, Mapping):
+        try:
+            options = StepOptions(**options)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"{where}: {exc}") from None
     if step_id is None:
         step_id = sanitize_step_id(name)
     else:
         validate_step_id(step_id, store=store.location)
-    if isinstance(ignore, str):
-        ignore = [ignore]  # a lone name, not its letters
     signature = inspect.signature(func)
     params = list(signature.parameters)
     plain = all(p.kind is p.POSITIONAL_OR_KEYWORD for p in signature.parameters.values())
-    unknown = [n for n in ignore if n not in signature.parameters]
+    unknown = sorted(n for n in options.ignore if n not in signature.parameters)
     if unknown:
         msg = (
             f"store.step({step_id!r}): ignore names {unknown} that are not parameters of "
             f"{name}{signature}; its parameters are {params}"
         )
         raise ValueError(msg)
-    if version is not None and not isinstance(version, str):
-        raise TypeError(f"store.step({step_id!r}): version must be a str, not {version!r}")
-    if serializer is not None:
-        try:
-            get_serializer(serializer)
-        except ValueError as exc:
-            raise ValueError(f"store.step({step_id!r}): {exc}") from None
     spec = _Spec(
         store=store,
         func=func,
         step_id=step_id,
         signature=signature,
-        ignore=frozenset(ignore),
-        version=version,
-        tags=dict(tags or {}),
-        depends_on=tuple(depends_on),
-        serializer=serializer,
-        include_self=include_self,
+        options=options,
         first_param=params[0] if params else None,
         part=_function_part(func),
         names=tuple(params) if plain else None,
@@ -712,10 +904,9 @@ def _decorate(
             for n, p in signature.parameters.items()
         },
     )
+    if inspect.iscoroutinefunction(inspect.unwrap(func)):
+        return AsyncStepFunction[R, P](spec)
     return StepFunction[R, P](spec)
-
-
-_OPTIONS = frozenset({"ignore", "version", "tags", "depends_on", "serializer", "include_self"})
 
 
 @overload
@@ -740,18 +931,23 @@ def step(store: ArtifactStore, func_or_id: Any = None, /, **options: Any) -> Any
         func_or_id: the function (bare ``@store.step``), or the step id; by default the
             function's ``__qualname__``, sanitised (``Model.fit``, ``outer.inner``).
         ignore: parameter names left out of the key (``verbose``, ``n_jobs``).
-        version: pin the key to this string instead of the code fingerprint; change it
-            to invalidate.
+        version: pin the code part of the key to this string instead of the code
+            fingerprint; change it to invalidate. The function's identity
+            (``module:qualname``) stays in the key.
         tags: tags saved on every artifact of the step.
         depends_on: extra things whose change invalidates the cache (modules, data
             files' contents, config dicts), passed to ``code_fingerprint``.
         serializer: the serializer name (default ``"pickle"``, cloudpickle).
         include_self: for methods, fingerprint the instance into the key too.
 
+    The options and their defaults are those of :class:`StepOptions`. An ``async def``
+    function gives an :class:`AsyncStepFunction`.
+
     Raises:
         InvalidStepIdError: the explicit step id is malformed.
         ValueError: ``ignore`` names a parameter the function does not have, or the
             serializer is unknown.
+        TypeError: an option is unknown or of the wrong type.
 
     Examples:
         >>> import artifact_cache as ac
@@ -770,10 +966,10 @@ def step(store: ArtifactStore, func_or_id: Any = None, /, **options: Any) -> Any
         step_id = func_or_id
 
         def decorator(func: Callable[P, R]) -> StepFunction[R, P]:
-            return _decorate(store, func, step_id, **options)
+            return _decorate(store, func, step_id, options)
 
         return decorator
     if callable(func_or_id):
-        return _decorate(store, func_or_id, None, **options)
+        return _decorate(store, func_or_id, None, options)
     msg = f"store.step takes a function or a step id, not {type(func_or_id).__name__}"
     raise TypeError(msg)

@@ -14,6 +14,8 @@ from typing import Any
 
 import attrs
 
+from .fingerprint.recipe import KeyRecipe, as_recipe
+
 __all__ = ["RECORD_VERSION", "ArtifactInfo", "ArtifactRef", "human_size", "infos_html"]
 
 RECORD_VERSION = 1
@@ -91,6 +93,8 @@ class ArtifactInfo:
     duration: float | None = None
     args_repr: str | None = None
     uri: str | None = None
+    recipe: KeyRecipe | None = attrs.field(default=None, converter=as_recipe, hash=False)
+    """What the key of a memoised call was made of; None for artifacts saved directly."""
     extra: Mapping[str, Any] = attrs.field(factory=dict, repr=False, hash=False)
     """Fields this version does not know, kept so that a rewrite does not drop them."""
 
@@ -119,6 +123,8 @@ class ArtifactInfo:
             args_repr=self.args_repr,
             uri=self.uri,
         )
+        if self.recipe is not None:
+            out["recipe"] = self.recipe.to_dict()
         return out
 
     def to_json(self) -> str:

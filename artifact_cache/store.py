@@ -22,6 +22,7 @@ from typing import IO, TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar, overloa
 
 import attrs
 
+from .digest import hash_bytes
 from .errors import (
     ArtifactNotFoundError,
     ArtifactStoreError,
@@ -29,7 +30,7 @@ from .errors import (
     PayloadMissingError,
     SerializationError,
 )
-from .hashing import hash_bytes
+from .fingerprint.recipe import KeyRecipe
 from .info import ArtifactInfo, ArtifactRef, human_size, infos_html
 from .serializers import get_serializer
 from .stepid import DEFAULT_KEY, validate_key, validate_step_id
@@ -262,6 +263,7 @@ class ArtifactStore:
         duration: float | None = None,
         args_repr: str | None = None,
         extra: Mapping[str, Any] | None = None,
+        recipe: KeyRecipe | None = None,
     ) -> ArtifactInfo:
         """Store ``obj`` as the artifact of ``step_id`` and return its record.
 
@@ -323,6 +325,7 @@ class ArtifactStore:
                 args_repr=args_repr,
                 uri=self._storage.uri(self._storage.object_path(digest)),
                 extra=dict(extra or {}),
+                recipe=recipe,
             )
             storage.put_record(step_id, key, info.to_json())
             if reused and not storage.has_object(digest, size):

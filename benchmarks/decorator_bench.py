@@ -2,12 +2,14 @@
 
 Hit latency: the median of many calls with small arguments, after a first call stored the
 result, for ``store.step`` on a local folder and on ``memory://``, ``joblib.Memory`` and
-``diskcache``'s ``memoize``. Hashing: ``artifact_cache.hashing.fingerprint`` against
-``joblib.hash`` on one float64 array. Absolute numbers depend on the machine; the ratios
-are what the targets are about (hit latency on local at most half of joblib.Memory's;
-hashing at least 3x joblib.hash's throughput).
+``diskcache``'s ``memoize``. Hashing: ``artifact_cache.fingerprint.fingerprint`` against
+``joblib.hash`` on one float64 array, the best of ``--repeat`` runs each (on a shared
+machine the best run is the one least disturbed by other processes, as ``timeit``
+advises). Absolute numbers depend on the machine; the ratios are what the targets are
+about (hit latency on local at most half of joblib.Memory's; hashing at least 10x
+joblib.hash's throughput).
 
-    python benchmarks/decorator_bench.py [--calls 3000] [--mb 256] [--repeat 3] [--profile]
+    python benchmarks/decorator_bench.py [--calls 3000] [--mb 256] [--repeat 5] [--profile]
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from typing import Any
 import numpy as np
 
 import artifact_cache as ac
-from artifact_cache.hashing import fingerprint
+from artifact_cache.fingerprint import fingerprint
 
 
 def hit_latency(fn: Callable[..., Any], calls: int) -> float:
@@ -62,7 +64,7 @@ def memoised(tmp: Path) -> dict[str, Callable[..., Any]]:
 
 
 def hashing_throughput(mb: int, repeat: int) -> dict[str, float]:
-    """GB/s of fingerprint and joblib.hash over one float64 array of ``mb`` MiB."""
+    """GB/s of fingerprint and joblib.hash over one float64 array of ``mb`` MiB (best run)."""
     import joblib
 
     array = np.random.default_rng(0).random(mb * 2**20 // 8)
@@ -73,7 +75,7 @@ def hashing_throughput(mb: int, repeat: int) -> dict[str, float]:
             t = time.perf_counter()
             fn(array)
             times.append(time.perf_counter() - t)
-        out[name] = array.nbytes / statistics.median(times) / 1e9
+        out[name] = array.nbytes / min(times) / 1e9
     return out
 
 
@@ -81,7 +83,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--calls", type=int, default=3000, help="hits timed per contender")
     p.add_argument("--mb", type=int, default=256, help="size of the hashed array in MiB")
-    p.add_argument("--repeat", type=int, default=3, help="hashing runs (median)")
+    p.add_argument("--repeat", type=int, default=5, help="hashing runs (best of)")
     p.add_argument("--profile", action="store_true", help="cProfile the local hit path")
     p.add_argument("--json", action="store_true", help="print the results as JSON too")
     a = p.parse_args()
@@ -101,7 +103,7 @@ def main() -> None:
         print(f"{name:24} {seconds * 1e6:9.1f} {seconds / joblib_hit:16.2f}x")
 
     speed = hashing_throughput(a.mb, a.repeat)
-    print(f"\nHashing one {a.mb} MiB float64 array (median of {a.repeat})")
+    print(f"\nHashing one {a.mb} MiB float64 array (best of {a.repeat})")
     print(f"{'':24} {'GB/s':>9} {'vs joblib.hash':>17}")
     for name, gbps in speed.items():
         print(f"{name:24} {gbps:9.2f} {gbps / speed['joblib.hash']:16.2f}x")
@@ -111,8 +113,8 @@ def main() -> None:
     print("\nTargets")
     print(f"  hit latency on local <= 0.5x joblib.Memory: {local_ratio:.2f}x", end=" ")
     print("(met)" if local_ratio <= 0.5 else "(missed)")
-    print(f"  hashing >= 3x joblib.hash: {hash_ratio:.1f}x", end=" ")
-    print("(met)" if hash_ratio >= 3 else "(missed)")
+    print(f"  hashing >= 10x joblib.hash: {hash_ratio:.1f}x", end=" ")
+    print("(met)" if hash_ratio >= 10 else "(missed)")
     if a.json:
         print(json.dumps({"hit_latency_s": latency, "hashing_gbps": speed}))
 

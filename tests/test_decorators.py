@@ -607,7 +607,8 @@ class TestLineage:
         assert info.code_fingerprint and len(info.code_fingerprint) == 32
         assert info.duration is not None and info.duration >= 0
         assert info.tags == {"stage": "train"}
-        assert set(info.extra["args_fingerprints"]) == {"df", "n", "text"}
+        assert info.recipe is not None
+        assert set(info.recipe.arguments) == {"df", "n", "text"}
 
 
 class TestMethods:

@@ -25,7 +25,7 @@ DOCS = ROOT / "docs"
 BIN = Path(sys.executable).parent
 SKIP_MARK = "# not run:"
 FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```", re.MULTILINE | re.DOTALL)
-RUNNABLE_PAGES = ["index.md", "tutorial.md", "howto.md"]
+RUNNABLE_PAGES = ["index.md", "tutorial.md", "howto.md", "keys.md"]
 DOCS_BUCKET = "team-bucket"
 """The bucket the how-tos' S3 examples use; the tests create it on the moto server."""
 
@@ -124,6 +124,13 @@ class TestExamples:
         ).stdout
         assert "pipe/by_group" in listing
 
+    def test_keys(self, tmp_path: Path, clean_env: dict[str, str]) -> None:
+        """The key rules' examples run and print what their comments say."""
+        proc = run_script("keys.md", tmp_path, clean_env)
+        assert "['factor', 'x']" in proc.stdout
+        assert "['__main__:CALLS', '__main__:PARAMS']" in proc.stdout
+        assert "arg 'conn' -> .lock" in proc.stdout
+
     def test_howto(self, tmp_path: Path, clean_env: dict[str, str], moto_endpoint: str) -> None:
         """The how-tos run, their S3 examples against the moto server."""
         import boto3
@@ -144,7 +151,11 @@ class TestDocstrings:
             "artifact_cache",
             "artifact_cache.config",
             "artifact_cache.decorators",
+            "artifact_cache.digest",
             "artifact_cache.errors",
+            "artifact_cache.fingerprint.code",
+            "artifact_cache.fingerprint.recipe",
+            "artifact_cache.fingerprint.values",
             "artifact_cache.info",
             "artifact_cache.pipeline",
             "artifact_cache.serializers",

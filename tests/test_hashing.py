@@ -1,4 +1,4 @@
-"""Tests for artifact_cache.hashing: value fingerprints, byte hashing, code fingerprints."""
+"""Tests for artifact_cache.fingerprint (values, code) and artifact_cache.digest."""
 
 from __future__ import annotations
 
@@ -26,12 +26,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import artifact_cache
-from artifact_cache.hashing import (
+from artifact_cache.digest import hash_bytes
+from artifact_cache.fingerprint import (
     CodeFingerprint,
     FingerprintError,
     code_fingerprint,
     fingerprint,
-    hash_bytes,
 )
 
 REPO_ROOT = Path(artifact_cache.__file__).resolve().parents[1]
@@ -52,7 +52,7 @@ DETERMINISM_SCRIPT = """
 import json
 import numpy as np
 import pandas as pd
-from artifact_cache.hashing import fingerprint
+from artifact_cache.fingerprint import fingerprint
 
 values = {
     "dict": {"b": 2, "a": 1, "nested": {"y": [1, 2], "x": None}},
@@ -153,7 +153,7 @@ class TestFingerprint:
     def test_importing_does_not_import_numpy_or_pandas(self) -> None:
         """Importing the module leaves numpy and pandas unimported."""
         code = (
-            "import sys, artifact_cache.hashing\n"
+            "import sys, artifact_cache.fingerprint\n"
             "print(sorted({'numpy', 'pandas'} & set(sys.modules)))"
         )
         assert output_of(run_python(code, hash_seed="0")).strip() == "[]"

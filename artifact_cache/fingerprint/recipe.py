@@ -1,0 +1,63 @@
+"""KeyRecipe: what a memoised call's key was made of, kept in its record.
+
+``.explain()`` reads it back to say what changed; ``.clear()`` and ``.artifacts()`` use
+its ``identity`` to act on one function's artifacts only. Imports only ``attrs``.
+"""
+
+from __future__ import annotations
+
+__all__ = ["KeyRecipe", "as_recipe"]
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+
+@attrs.frozen(kw_only=True)
+class KeyRecipe:
+    """The parts of a memoised call's key, by name.
+
+    ``identity`` is the function's ``module:qualname`` (plus a digest of its closure
+    values when it has any); ``version`` the pinned version or None; ``code_parts`` the
+    digests of the function and of the helpers it reaches (see ``CodeFingerprint``);
+    ``arguments`` the digest of each argument in the key, by parameter name; ``format``
+    the version of the key composition.
+
+    Examples:
+        >>> recipe = KeyRecipe(identity="m:f", version="1", arguments={"x": "ab"})
+        >>> KeyRecipe.from_dict(recipe.to_dict()) == recipe
+        True
+    """
+
+    identity: str
+    version: str | None = None
+    # No converters: a record's recipe is parsed on every cache hit.
+    code_parts: Mapping[str, str] = attrs.field(factory=dict, hash=False)
+    arguments: Mapping[str, str] = attrs.field(factory=dict, hash=False)
+    format: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-able form."""
+        return {
+            "identity": self.identity,
+            "version": self.version,
+            "code_parts": dict(self.code_parts),
+            "arguments": dict(self.arguments),
+            "format": self.format,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> KeyRecipe:
+        """Build from :meth:`to_dict` output (fields it does not know are dropped)."""
+        return cls(**{k: data[k] for k in _FIELDS if k in data})
+
+
+_FIELDS = tuple(a.name for a in attrs.fields(KeyRecipe))
+
+
+def as_recipe(value: KeyRecipe | Mapping[str, Any] | None) -> KeyRecipe | None:
+    """Converter for record fields: a recipe, its dict form, or None."""
+    if value is None or isinstance(value, KeyRecipe):
+        return value
+    return KeyRecipe.from_dict(value)

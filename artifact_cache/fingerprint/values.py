@@ -1,0 +1,823 @@
+"""Value fingerprints: a canonical, type-tagged encoding hashed with xxh3_128.
+
+Builtin and stdlib values are encoded here; every other type goes through one registry,
+:func:`register_fingerprint`, that maps a type (or the dotted name of one, so that
+registering needs no import) to a function returning a value to hash in its place. The
+numpy, pandas, pyarrow, polars, xarray, torch and scipy handlers are registered the same
+way by sibling modules (``_numpy``, ``_pandas``, ...), each imported only the first time
+a value of its package is met. Functions and classes are registered by ``code.py``.
+
+Imports only the stdlib, ``attrs`` and ``xxhash``. The rules are in ``docs/keys.md``.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "Elements",
+    "FingerprintError",
+    "RawBytes",
+    "fingerprint",
+    "register_fingerprint",
+]
+
+import array
+import collections
+import dataclasses
+import datetime
+import decimal
+import enum
+import fractions
+import importlib
+import pathlib
+import struct
+import sys
+import threading
+import types
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar, overload
+
+import attrs
+import xxhash
+
+# Bump when the encoding changes: every digest changes with it, on purpose.
+_FORMAT = b"artifact-cache/fingerprint/2\x00"
+
+_U64 = struct.Struct("<Q")
+_F64 = struct.Struct("<d")
+# One NaN for all NaNs: float("nan"), numpy's nan and 0.0/0.0 (sign bit set) differ in bits.
+_NAN = _F64.pack(float("nan"))
+
+# Tags: one byte each, followed by a fixed-size or length-prefixed payload, so the stream
+# of tags and payloads can be parsed back in exactly one way.
+_T_NONE = b"N"
+_T_TRUE = b"T"
+_T_FALSE = b"F"
+_T_ELLIPSIS = b"."
+_T_NOTIMPLEMENTED = b"!"
+_T_INT = b"i"
+_T_FLOAT = b"f"
+_T_COMPLEX = b"c"
+_T_STR = b"s"
+_T_BYTES = b"b"
+_T_BYTEARRAY = b"B"
+_T_MEMORYVIEW = b"m"
+_T_LIST = b"l"
+_T_TUPLE = b"t"
+_T_DICT = b"d"
+_T_ORDERED_PAIRS = b"o"
+_T_SET = b"e"
+_T_FROZENSET = b"E"
+_T_BACKREF = b"<"
+_T_DECIMAL = b"D"
+_T_FRACTION = b"Q"
+_T_DATETIME = b"@"
+_T_DATE = b"a"
+_T_TIME = b"h"
+_T_TIMEDELTA = b"r"
+_T_UUID = b"u"
+_T_PATH = b"p"
+_T_RANGE = b"R"
+_T_SLICE = b":"
+_T_BUILTIN = b"C"
+_T_METHOD = b"M"
+_T_ENUM = b"n"
+_T_NAMEDTUPLE = b"w"
+_T_DATACLASS = b"K"
+_T_ATTRS = b"A"
+_T_HOOK = b"H"
+_T_SET_SUBCLASS = b"S"
+_T_GLOBAL = b"G"
+_T_OBJECT = b"O"
+_T_MISSING = b"_"
+_T_REGISTERED = b"Y"
+_T_RAW = b"W"
+_T_ELEMENTS = b"*"
+
+
+class FingerprintError(TypeError):
+    """A value could not be fingerprinted; ``path`` says where inside it.
+
+    ``path`` reads like ``"arg 'df' -> ['cols'][2]"``: the argument, then the keys,
+    indexes and attributes that lead to the offending object.
+
+    Examples:
+        >>> import threading
+        >>> try:
+        ...     fingerprint({"lock": threading.Lock()}, name="opts")
+        ... except FingerprintError as exc:
+        ...     print(exc.path)
+        arg 'opts' -> ['lock']
+    """
+
+    def __init__(self, message: str, *, path: str = "") -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class _Failure(Exception):
+    """Raised inside the encoder; collects path segments on its way out."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.segments: list[str] = []  # innermost first
+
+    def to_error(self, prefix: str) -> FingerprintError:
+        path = prefix + ("" if not self.segments else " -> " + "".join(reversed(self.segments)))
+        message = (
+            f"cannot fingerprint {path}: {self.reason}. Pass a value that can be "
+            "fingerprinted, leave this argument out of the key, give its class an "
+            "__artifact_fingerprint__() method, or teach the cache its type with "
+            "artifact_cache.register_fingerprint()."
+        )
+        return FingerprintError(message, path=path)
+
+
+@attrs.frozen
+class RawBytes:
+    """Bytes a fingerprint handler wants hashed as they are, in chunks, without copies.
+
+    ``nbytes`` is the total length (it is encoded first, so the encoding stays
+    unambiguous); ``chunks`` yields buffers adding up to it and may be a generator.
+
+    Examples:
+        >>> fingerprint(RawBytes(3, [b"ab", b"c"])) == fingerprint(RawBytes(3, [b"abc"]))
+        True
+    """
+
+    nbytes: int
+    chunks: Iterable[bytes | bytearray | memoryview]
+
+
+@attrs.frozen
+class Elements:
+    """A sequence of objects, encoded like a list but with a fast path for strings.
+
+    For handlers of columns of text (object arrays, string columns): the strings are
+    hashed joined once, with their lengths, and any other element with its position.
+
+    Examples:
+        >>> fingerprint(Elements(["a", "b"])) == fingerprint(Elements(["a", "b"]))
+        True
+    """
+
+    items: Sequence[object]
+
+
+def fingerprint(value: object, *, name: str | None = None) -> str:
+    """Return a 32-hex digest of ``value`` that is equal for equal values in any process.
+
+    The digest is xxh3_128 over a canonical, type-tagged encoding: dict and set order,
+    ``PYTHONHASHSEED`` and the process do not matter; ``1``, ``1.0``, ``True`` and ``"1"``
+    differ. numpy arrays and pandas objects are hashed on their buffers. ``name`` (an
+    argument name) is used in the error message. See ``docs/keys.md`` for all the rules.
+
+    Raises:
+        FingerprintError: ``value`` holds an object that cannot be reduced (a lock, a
+            socket, an open file, a generator, a module).
+
+    Examples:
+        >>> fingerprint({"a": 1, "b": [1, 2]}) == fingerprint({"b": [1, 2], "a": 1})
+        True
+        >>> fingerprint(1) == fingerprint(1.0)
+        False
+    """
+    # Inlined, with the error's prefix built only on failure: this runs for every
+    # argument of every memoised call, hits included.
+    encoder = _Encoder()
+    try:
+        encoder.encode(value)
+    except _Failure as failure:
+        prefix = "value" if name is None else f"arg {name!r}"
+        raise failure.to_error(prefix) from failure.__cause__
+    except RecursionError:
+        prefix = "value" if name is None else f"arg {name!r}"
+        raise _Failure("it is nested too deeply").to_error(prefix) from None
+    return encoder.hexdigest()
+
+
+def digest_or_failure(value: object) -> str:
+    """The digest of ``value``; raises the internal failure (for code.py, which adds a path)."""
+    encoder = _Encoder()
+    try:
+        encoder.encode(value)
+    except RecursionError:
+        raise _Failure("it is nested too deeply") from None
+    return encoder.hexdigest()
+
+
+# --------------------------------------------------------------------------- the registry
+Handler = Callable[[Any], object]
+_F = TypeVar("_F", bound=Handler)
+
+_by_type: dict[type, Handler] = {}
+_by_name: dict[str, Handler] = {}  # dotted names whose module is not imported yet
+_dispatch: dict[type, Handler | None] = {}  # resolved per concrete type, cleared on change
+_registry_lock = threading.RLock()
+
+# Built-in handlers by top-level package: the module that registers them is imported the
+# first time a value whose class comes from that package is met, never before.
+_FAMILIES = {
+    "numpy": "_numpy",
+    "pandas": "_pandas",
+    "pyarrow": "_arrow",
+    "polars": "_polars",
+    "xarray": "_xarray",
+    "torch": "_torch",
+    "scipy": "_scipy",
+}
+_families_loaded: set[str] = set()
+
+
+@overload
+def register_fingerprint(type_or_name: type | str, fn: _F, /) -> _F: ...
+@overload
+def register_fingerprint(type_or_name: type | str, /) -> Callable[[_F], _F]: ...
+def register_fingerprint(type_or_name: type | str, fn: Handler | None = None, /) -> Any:
+    """Teach the cache how to fingerprint values of a type: by a value to hash instead.
+
+    ``fn(value)`` returns something the cache can already fingerprint (a tuple of
+    numbers, strings, arrays, ...); the digest is taken from the type's
+    ``module:qualname`` and that value. Subclasses use the handler of their nearest
+    registered base, as with :func:`functools.singledispatch`. A dotted name such as
+    ``"torch.Tensor"`` registers without importing the package: it is resolved when a
+    value of that package is first fingerprinted. Your registration wins over the
+    built-in one for the same type. Usable as a decorator.
+
+    Raises:
+        TypeError: ``type_or_name`` is neither a class nor a dotted name.
+
+    Examples:
+        >>> import artifact_cache as ac
+        >>> class Point:
+        ...     def __init__(self, x, y):
+        ...         self.x, self.y, self.cache = x, y, {}
+        >>> ac.register_fingerprint(Point, lambda p: (p.x, p.y))  # doctest: +ELLIPSIS
+        <function <lambda> at ...>
+        >>> p = Point(1, 2)
+        >>> p.cache["seen"] = True
+        >>> ac.fingerprint(p) == ac.fingerprint(Point(1, 2))
+        True
+    """
+    if fn is None:
+
+        def decorator(func: _F) -> _F:
+            register_fingerprint(type_or_name, func)
+            return func
+
+        return decorator
+    _register(type_or_name, fn, replace=True)
+    return fn
+
+
+def register_builtin(type_or_name: type | str, fn: Handler) -> None:
+    """Register a built-in handler; a user's registration for the same type is kept."""
+    _register(type_or_name, fn, replace=False)
+
+
+def _register(type_or_name: type | str, fn: Handler, *, replace: bool) -> None:
+    if not callable(fn):
+        raise TypeError(f"register_fingerprint needs a function, not {type(fn).__name__}")
+    with _registry_lock:
+        if isinstance(type_or_name, type):
+            if replace or type_or_name not in _by_type:
+                _by_type[type_or_name] = fn
+        elif isinstance(type_or_name, str) and "." in type_or_name.strip("."):
+            resolved = _lookup(type_or_name)
+            if isinstance(resolved, type):
+                if replace or resolved not in _by_type:
+                    _by_type[resolved] = fn
+            elif replace or type_or_name not in _by_name:
+                _by_name[type_or_name] = fn
+        else:
+            msg = (
+                "register_fingerprint takes a class or a dotted name such as "
+                f"'torch.Tensor', not {type_or_name!r}"
+            )
+            raise TypeError(msg)
+        _dispatch.clear()
+
+
+def _lookup(name: str) -> object:
+    """The object a dotted name leads to through already imported modules, or None."""
+    parts = name.split(".")
+    for i in range(len(parts) - 1, 0, -1):
+        obj: object = sys.modules.get(".".join(parts[:i]))
+        if obj is None:
+            continue
+        for attr in parts[i:]:
+            obj = getattr(obj, attr, None)
+            if obj is None:
+                return None
+        return obj
+    return None
+
+
+def _top_module(cls: type) -> str:
+    module = getattr(cls, "__module__", None)
+    return module.partition(".")[0] if isinstance(module, str) else ""
+
+
+def _handler_for(cls: type) -> Handler | None:
+    """The registered handler for ``cls`` (nearest registered class in its MRO), or None."""
+    with _registry_lock:
+        mro = getattr(cls, "__mro__", (cls,))
+        for base in mro:
+            top = _top_module(base)
+            if top in _FAMILIES and top not in _families_loaded:
+                _families_loaded.add(top)
+                importlib.import_module(f"{__package__}.{_FAMILIES[top]}")
+        for name in list(_by_name):
+            resolved = _lookup(name)
+            if isinstance(resolved, type):
+                _by_type.setdefault(resolved, _by_name.pop(name))
+        found: Handler | None = None
+        for base in mro:
+            found = _by_type.get(base)
+            if found is None:
+                found = _by_name.get(f"{getattr(base, '__module__', '')}.{base.__qualname__}")
+            if found is not None:
+                break
+        _dispatch[cls] = found
+        return found
+
+
+# --------------------------------------------------------------------------- helpers
+def qualified(obj: Any) -> str:
+    """``module:qualname`` of a class or function, the identity used everywhere here."""
+    module = getattr(obj, "__module__", None)
+    qualname = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None)
+    if not isinstance(qualname, str):
+        return qualified(type(obj))
+    return f"{module if isinstance(module, str) else '?'}:{qualname}"
+
+
+def short_repr(obj: object) -> str:
+    try:
+        text = repr(obj)
+    except Exception:
+        text = f"<{qualified(type(obj))}>"
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _float_bytes(value: float) -> bytes:
+    return _NAN if value != value else _F64.pack(value)
+
+
+_MISSING = object()
+_UNRESOLVED: Any = object()
+
+
+class _Encoder:
+    """Feeds the canonical encoding of values into one xxh3_128 hasher."""
+
+    __slots__ = ("_classes", "_h", "_positions", "_stack")
+
+    def __init__(self) -> None:
+        self._h = xxhash.xxh3_128(_FORMAT)
+        # Containers being encoded, to turn cycles into back-references.
+        self._stack: list[int] = []
+        self._positions: dict[int, int] = {}
+        # Digests of the classes of objects met in this value: a list of ten thousand
+        # instances fingerprints their class once.
+        self._classes: dict[type, bytes] = {}
+
+    def hexdigest(self) -> str:
+        return self._h.hexdigest()
+
+    def encode(self, value: object) -> None:
+        handler = _EXACT.get(type(value))
+        if handler is not None:
+            handler(self, value)
+        else:
+            self._encode_other(value)
+
+    # -- building blocks -------------------------------------------------------------
+
+    def _blob(self, tag: bytes, data: bytes | bytearray | memoryview) -> None:
+        self._h.update(tag + _U64.pack(memoryview(data).nbytes))
+        self._h.update(data)
+
+    def _text(self, tag: bytes, text: str) -> None:
+        self._blob(tag, text.encode("utf-8", "surrogatepass"))
+
+    def _count(self, tag: bytes, n: int) -> None:
+        self._h.update(tag + _U64.pack(n))
+
+    def _sub(self, value: object) -> bytes:
+        """Digest of one value on its own, for sorting dict items and set elements."""
+        outer = self._h
+        self._h = xxhash.xxh3_128()
+        try:
+            self.encode(value)
+            return self._h.digest()
+        finally:
+            self._h = outer
+
+    def _backref(self, obj: object) -> bool:
+        """Encode a back-reference if ``obj`` is already being encoded further up."""
+        position = self._positions.get(id(obj))
+        if position is None:
+            return False
+        self._count(_T_BACKREF, len(self._stack) - position)
+        return True
+
+    def _push(self, obj: object) -> None:
+        self._positions[id(obj)] = len(self._stack)
+        self._stack.append(id(obj))
+
+    def _pop(self) -> None:
+        del self._positions[self._stack.pop()]
+
+    # -- builtins --------------------------------------------------------------------
+
+    def _none(self, value: None) -> None:
+        self._h.update(_T_NONE)
+
+    def _bool(self, value: bool) -> None:
+        self._h.update(_T_TRUE if value else _T_FALSE)
+
+    def _ellipsis(self, value: object) -> None:
+        self._h.update(_T_ELLIPSIS if value is ... else _T_NOTIMPLEMENTED)
+
+    def _int(self, value: int) -> None:
+        self._blob(_T_INT, value.to_bytes((value.bit_length() + 8) // 8, "little", signed=True))
+
+    def _float(self, value: float) -> None:
+        self._h.update(_T_FLOAT + _float_bytes(value))
+
+    def _complex(self, value: complex) -> None:
+        self._h.update(_T_COMPLEX + _float_bytes(value.real) + _float_bytes(value.imag))
+
+    def _str(self, value: str) -> None:
+        self._text(_T_STR, value)
+
+    def _bytes(self, value: bytes) -> None:
+        self._blob(_T_BYTES, value)
+
+    def _bytearray(self, value: bytearray) -> None:
+        self._blob(_T_BYTEARRAY, value)
+
+    def _memoryview(self, value: memoryview) -> None:
+        self._text(_T_MEMORYVIEW, value.format)
+        self._tuple(value.shape or ())
+        self._blob(b"", value.cast("B") if value.c_contiguous else value.tobytes())
+
+    def _sequence(self, tag: bytes, value: Sequence[object]) -> None:
+        self._count(tag, len(value))
+        for i, item in enumerate(value):
+            try:
+                self.encode(item)
+            except _Failure as failure:  # zero-cost until raised, so per item is fine
+                failure.segments.append(f"[{i}]")
+                raise
+
+    def _list(self, value: list[object]) -> None:
+        if self._backref(value):
+            return
+        self._push(value)
+        try:
+            self._sequence(_T_LIST, value)
+        finally:
+            self._pop()
+
+    def _tuple(self, value: tuple[object, ...]) -> None:
+        self._sequence(_T_TUPLE, value)
+
+    def _dict(self, value: dict[object, object]) -> None:
+        if self._backref(value):
+            return
+        self._push(value)
+        try:
+            self._pairs(_T_DICT, value.items(), ordered=False)
+        finally:
+            self._pop()
+
+    def _pairs(
+        self,
+        tag: bytes,
+        items: Iterable[tuple[object, object]],
+        *,
+        ordered: bool,
+        attribute_style: bool = False,
+    ) -> None:
+        """Encode key/value pairs; unless ``ordered``, sorted by their digests."""
+        encoded = []
+        for key, item in items:
+            try:
+                encoded.append(self._sub(key) + self._sub(item))
+            except _Failure as failure:
+                if attribute_style and isinstance(key, str):
+                    failure.segments.append(f".{key}")
+                else:
+                    failure.segments.append(f"[{short_repr(key)}]")
+                raise
+        if not ordered:
+            # Key digests are unique except for distinct-but-equal keys such as two NaN
+            # objects; then the value digest breaks the tie.
+            encoded.sort()
+        self._count(tag, len(encoded))
+        self._h.update(b"".join(encoded))
+
+    def _set(self, value: set[object] | frozenset[object]) -> None:
+        tag = _T_SET if type(value) is set else _T_FROZENSET
+        self._elements(tag, value)
+
+    def _elements(self, tag: bytes, value: set[object] | frozenset[object]) -> None:
+        digests = []
+        for item in value:
+            try:
+                digests.append(self._sub(item))
+            except _Failure as failure:
+                failure.segments.append(f"{{{short_repr(item)}}}")
+                raise
+        digests.sort()
+        self._count(tag, len(digests))
+        self._h.update(b"".join(digests))
+
+    # -- other stdlib values ---------------------------------------------------------
+
+    def _decimal(self, value: decimal.Decimal) -> None:
+        # str() keeps the exponent: Decimal("1.0") and Decimal("1.00") differ, as in pickle.
+        self._text(_T_DECIMAL, str(value))
+
+    def _fraction(self, value: fractions.Fraction) -> None:
+        self._h.update(_T_FRACTION)
+        self._int(value.numerator)
+        self._int(value.denominator)
+
+    def _datetime(self, value: datetime.datetime) -> None:
+        self._h.update(_T_DATETIME)
+        self._tuple(
+            (
+                value.year,
+                value.month,
+                value.day,
+                value.hour,
+                value.minute,
+                value.second,
+                value.microsecond,
+                value.fold,
+            )
+        )
+        self.encode(value.tzinfo)
+
+    def _date(self, value: datetime.date) -> None:
+        self._h.update(_T_DATE)
+        self._tuple((value.year, value.month, value.day))
+
+    def _time(self, value: datetime.time) -> None:
+        self._h.update(_T_TIME)
+        self._tuple((value.hour, value.minute, value.second, value.microsecond, value.fold))
+        self.encode(value.tzinfo)
+
+    def _timedelta(self, value: datetime.timedelta) -> None:
+        self._h.update(_T_TIMEDELTA)
+        self._tuple((value.days, value.seconds, value.microseconds))
+
+    def _uuid(self, value: uuid.UUID) -> None:
+        self._blob(_T_UUID, value.bytes)
+
+    def _range(self, value: range) -> None:
+        self._h.update(_T_RANGE)
+        self._tuple((value.start, value.stop, value.step))
+
+    def _slice(self, value: slice) -> None:
+        self._h.update(_T_SLICE)
+        self._tuple((value.start, value.stop, value.step))
+
+    # -- what handlers return --------------------------------------------------------
+
+    def _raw(self, value: RawBytes) -> None:
+        self._count(_T_RAW, value.nbytes)
+        seen = 0
+        for chunk in value.chunks:
+            view = memoryview(chunk)
+            seen += view.nbytes
+            self._h.update(view)
+        if seen != value.nbytes:
+            raise _Failure(f"a handler promised {value.nbytes} bytes and gave {seen}")
+
+    def _objects(self, value: Elements) -> None:
+        """Encode a sequence of objects; runs of strings go through one fast join."""
+        items = value.items
+        n = len(items)
+        kinds = set(map(type, items))
+        others = [] if kinds <= {str} else [i for i, x in enumerate(items) if type(x) is not str]
+        self._count(_T_ELEMENTS, n)
+        self._count(b"", len(others))
+        for i in others:
+            self._h.update(_U64.pack(i))
+            try:
+                self.encode(items[i])
+            except _Failure as failure:
+                failure.segments.append(f"[{i}]")
+                raise
+        strings: Any = items if not others else [x for x in items if type(x) is str]
+        # Lengths in code points plus the joined text decode back to exactly these strings.
+        self._h.update(array.array("q", map(len, strings)).tobytes())
+        self._h.update("".join(strings).encode("utf-8", "surrogatepass"))
+
+    # -- everything that is not an exact builtin -------------------------------------
+
+    def _encode_other(self, value: object) -> None:
+        cls = type(value)
+        if getattr(cls, "__artifact_fingerprint__", None) is not None:
+            self._hook(value)
+            return
+        handler = _dispatch.get(cls, _UNRESOLVED)
+        if handler is _UNRESOLVED:
+            handler = _handler_for(cls)
+        if handler is not None:
+            self._registered(value, handler)
+        elif isinstance(value, types.BuiltinFunctionType):
+            self._text(_T_BUILTIN, qualified(value))
+            owner = value.__self__
+            self.encode(None if isinstance(owner, types.ModuleType) else owner)
+        elif isinstance(value, types.MethodType):
+            self._h.update(_T_METHOD)
+            self.encode(value.__func__)
+            self.encode(value.__self__)
+        elif isinstance(value, enum.Enum):
+            self._text(_T_ENUM, qualified(cls))
+            self.encode(value.value if value.name is None else value.name)
+        elif isinstance(value, pathlib.PurePath):
+            self._text(_T_PATH, cls.__name__)
+            self._tuple(value.parts)
+        elif isinstance(value, set | frozenset):
+            self._set_subclass(value)
+        elif isinstance(value, tuple) and isinstance(
+            fields := getattr(cls, "_fields", None), tuple
+        ):
+            self._fields(_T_NAMEDTUPLE, value, fields)
+        elif dataclasses.is_dataclass(value):
+            self._fields(_T_DATACLASS, value, [f.name for f in dataclasses.fields(value)])
+        elif attrs.has(cls):
+            self._fields(_T_ATTRS, value, [a.name for a in attrs.fields(cls)])
+        else:
+            self._reduced(value)
+
+    def _registered(self, value: object, handler: Handler) -> None:
+        if self._backref(value):
+            return
+        self._push(value)
+        try:
+            self._text(_T_REGISTERED, qualified(type(value)))
+            try:
+                surrogate = handler(value)
+            except _Failure:
+                raise
+            except Exception as exc:
+                name = getattr(handler, "__qualname__", repr(handler))
+                failure = _Failure(
+                    f"the fingerprint function {name} registered for "
+                    f"{qualified(type(value))} raised {type(exc).__name__}: {exc}"
+                )
+                raise failure from exc
+            self.encode(surrogate)
+        finally:
+            self._pop()
+
+    def _hook(self, value: Any) -> None:
+        if self._backref(value):
+            return
+        self._push(value)
+        try:
+            self._class(type(value))
+            self._h.update(_T_HOOK)
+            try:
+                self.encode(value.__artifact_fingerprint__())
+            except _Failure as failure:
+                failure.segments.append(".__artifact_fingerprint__()")
+                raise
+        finally:
+            self._pop()
+
+    def _class(self, cls: type) -> None:
+        """A value's class: by its members for user classes, by name otherwise."""
+        digest = self._classes.get(cls)
+        if digest is None:
+            try:
+                digest = self._classes[cls] = self._sub(cls)
+            except _Failure as failure:
+                failure.segments.append(".__class__")
+                raise
+        self._h.update(digest)
+
+    def _fields(self, tag: bytes, value: object, names: Sequence[str]) -> None:
+        if self._backref(value):
+            return
+        self._push(value)
+        try:
+            self._h.update(tag)
+            self._class(type(value))
+            self._count(b"", len(names))
+            for name in names:
+                self._text(b"", name)
+                item = getattr(value, name, _MISSING)
+                if item is _MISSING:
+                    self._h.update(_T_MISSING)
+                    continue
+                try:
+                    self.encode(item)
+                except _Failure as failure:
+                    failure.segments.append(f".{name}")
+                    raise
+        finally:
+            self._pop()
+
+    def _set_subclass(self, value: set[object] | frozenset[object]) -> None:
+        # Their pickles list the elements in iteration order, which depends on the seed.
+        self._h.update(_T_SET_SUBCLASS)
+        self._class(type(value))
+        self._elements(_T_SET, value)
+        self.encode(getattr(value, "__dict__", None))
+
+    def _reduced(self, value: object) -> None:
+        """Class plus the object's state from ``__reduce_ex__(5)``, canonically."""
+        cls = type(value)
+        try:
+            reduced = value.__reduce_ex__(5)
+        except Exception as exc:
+            failure = _Failure(
+                f"a {cls.__module__}.{cls.__qualname__} object cannot be reduced ({exc})"
+            )
+            raise failure from exc
+        if isinstance(reduced, str):
+            # A global singleton, pickled by reference.
+            self._text(
+                _T_GLOBAL, f"{getattr(value, '__module__', None) or cls.__module__}:{reduced}"
+            )
+            return
+        if not isinstance(reduced, tuple) or not 2 <= len(reduced) <= 6:
+            raise _Failure(f"a {qualified(cls)} object has an invalid __reduce_ex__ result")
+        if self._backref(value):
+            return
+        self._push(value)
+        try:
+            constructor, args, state, list_items, dict_items = (*reduced, None, None, None)[:5]
+            self._h.update(_T_OBJECT)
+            self._class(cls)
+            self._text(b"", qualified(constructor))
+            try:
+                self.encode(args)
+            except _Failure as failure:
+                failure.segments.append(".__reduce__()")
+                raise
+            self._state(state)
+            self.encode(None if list_items is None else list(list_items))
+            if dict_items is None:
+                self._h.update(_T_NONE)
+            else:
+                ordered = isinstance(value, collections.OrderedDict)
+                self._pairs(_T_ORDERED_PAIRS if ordered else _T_DICT, dict_items, ordered=ordered)
+        finally:
+            self._pop()
+
+    def _state(self, state: object) -> None:
+        # Objects with __slots__ reduce to (dict or None, slots dict).
+        if (
+            type(state) is tuple
+            and len(state) == 2
+            and (state[0] is None or type(state[0]) is dict)
+            and type(state[1]) is dict
+        ):
+            self._h.update(_T_TUPLE)
+            self._state(state[0])
+            self._state(state[1])
+        elif type(state) is dict:
+            self._pairs(_T_DICT, state.items(), ordered=False, attribute_style=True)
+        else:
+            self.encode(state)
+
+
+_EXACT: dict[type, Callable[[_Encoder, Any], None]] = {
+    type(None): _Encoder._none,
+    bool: _Encoder._bool,
+    int: _Encoder._int,
+    float: _Encoder._float,
+    complex: _Encoder._complex,
+    str: _Encoder._str,
+    bytes: _Encoder._bytes,
+    bytearray: _Encoder._bytearray,
+    memoryview: _Encoder._memoryview,
+    list: _Encoder._list,
+    tuple: _Encoder._tuple,
+    dict: _Encoder._dict,
+    set: _Encoder._set,
+    frozenset: _Encoder._set,
+    type(...): _Encoder._ellipsis,
+    type(NotImplemented): _Encoder._ellipsis,
+    decimal.Decimal: _Encoder._decimal,
+    fractions.Fraction: _Encoder._fraction,
+    datetime.datetime: _Encoder._datetime,
+    datetime.date: _Encoder._date,
+    datetime.time: _Encoder._time,
+    datetime.timedelta: _Encoder._timedelta,
+    uuid.UUID: _Encoder._uuid,
+    range: _Encoder._range,
+    slice: _Encoder._slice,
+    RawBytes: _Encoder._raw,
+    Elements: _Encoder._objects,
+}
