@@ -1,7 +1,7 @@
 """The ``artifact-cache`` command: browse, prune and run pipelines on a store from a shell.
 
 Stdlib only (argparse). Every subcommand takes ``--store URL`` (also accepted before the
-subcommand); the default is :func:`artifact_cache.open_store`'s: ``$ARTIFACT_CACHE_URL``,
+subcommand); the default is `artifact_cache.open_store`'s: ``$ARTIFACT_CACHE_URL``,
 else ``./.artifact_cache``. User mistakes print one line on stderr and exit non-zero
 (2 for usage, 1 for failures); they never print a traceback. PyYAML is imported only
 by ``run`` and the demo's steps only by ``demo``, so that ``ls`` starts fast.

@@ -1,10 +1,10 @@
-"""Memoised pipeline functions: ``store.step`` and the :class:`StepFunction` it returns.
+"""Memoised pipeline functions: ``store.step`` and the [`StepFunction`][] it returns.
 
 A call binds its arguments to the function's signature, fingerprints them together with
 the step id and the code (or a pinned ``version``) into a key, and loads the artifact
 stored under that key or computes and saves it. Key rules are in ``docs/keys.md``, usage
 in ``docs/decorators.md``. May import errors, stepid, hashing, serializers, info and
-store (the store imports this module lazily, from :meth:`ArtifactStore.step`).
+store (the store imports this module lazily, from [`ArtifactStore.step`][]).
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ _MISSING: Any = object()
 
 @attrs.frozen(kw_only=True)
 class StepCall(Generic[R]):
-    """The outcome of :meth:`StepFunction.call`: the value and how it was obtained.
+    """The outcome of [`StepFunction.call`][]: the value and how it was obtained.
 
     ``duration`` is the seconds the function body took in this call (``0.0`` on a hit;
     the record keeps the original compute time in ``info.duration``).
@@ -340,7 +340,7 @@ class _Prepared:
 
 # --------------------------------------------------------------------------- StepFunction
 class StepFunction(Generic[R, P]):
-    """A function memoised in an :class:`ArtifactStore`; made by :meth:`ArtifactStore.step`.
+    """A function memoised in an [`ArtifactStore`][]; made by [`ArtifactStore.step`][].
 
     Calling it returns the stored result for these arguments, computing and saving it on
     a miss. It keeps the function's name, docstring and signature (``__wrapped__``).

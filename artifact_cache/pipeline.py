@@ -1,6 +1,6 @@
 """Pipelines: steps wired by ``input_from``, run in dependency order on one store.
 
-A pipeline is built on the decorator (:meth:`ArtifactStore.step`): each saved step is
+A pipeline is built on the decorator ([`ArtifactStore.step`][]): each saved step is
 ``store.step(step.id)(step.func)`` called as ``func(*inputs, **params)``, so keys, cache
 hits and lineage come from the one mechanism the decorator owns. A step's inputs are the
 artifacts its upstream steps saved, read back from the store. Runbooks describe the same
@@ -96,7 +96,7 @@ def _check_callable(instance: Step, _: attrs.Attribute[Any], value: object) -> N
 
 @attrs.frozen
 class Step:
-    """One step of a :class:`Pipeline`: a function, where its inputs come from, its params.
+    """One step of a [`Pipeline`][]: a function, where its inputs come from, its params.
 
     Args:
         id: the step id its artifacts are saved under (e.g. ``"extract"``).
@@ -185,9 +185,9 @@ def _format_table(
 
 
 class RunResult:
-    """The outcome of :meth:`Pipeline.run`: a :class:`StepResult` per step, in run order.
+    """The outcome of [`Pipeline.run`][]: a [`StepResult`][] per step, in run order.
 
-    Iterate over it, index it by step id (or position), print :meth:`summary`, or let a
+    Iterate over it, index it by step id (or position), print [`summary`][], or let a
     notebook render it as a table.
 
     Examples:
@@ -350,7 +350,7 @@ class Pipeline:
     """Steps run in dependency order on one store, each cached by the decorator.
 
     The graph is checked when the pipeline is built: duplicate ids, an unknown
-    ``input_from`` and cycles raise :class:`PipelineError` naming the steps.
+    ``input_from`` and cycles raise [`PipelineError`][] naming the steps.
 
     Examples:
         >>> store = open_store("memory://doc-pipeline")
@@ -403,7 +403,7 @@ class Pipeline:
     def plan(
         self, *, only: str | Sequence[str] | None = None, until: str | None = None
     ) -> list[Step]:
-        """The steps a :meth:`run` with these options would run, in order.
+        """The steps a [`run`][] with these options would run, in order.
 
         Examples:
             >>> store = open_store("memory://doc-plan")
@@ -553,7 +553,7 @@ class Pipeline:
         """Build a pipeline from a YAML runbook (a path) or its parsed form (a mapping).
 
         ``store`` overrides the runbook's ``store:``; without either, the default store
-        of :func:`open_store`. A relative local ``store:`` path is relative to the
+        of [`open_store`][]. A relative local ``store:`` path is relative to the
         runbook's folder. See ``docs/pipelines.md`` for the format.
 
         Raises:

@@ -54,7 +54,7 @@ class ArtifactList(list[ArtifactInfo]):
 
 @attrs.frozen(kw_only=True)
 class GcReport:
-    """What :meth:`ArtifactStore.gc` removed and kept."""
+    """What [`ArtifactStore.gc`][] removed and kept."""
 
     removed: int
     freed: int
@@ -405,7 +405,7 @@ class ArtifactStore:
         return self.load(info)
 
     def load(self, info: ArtifactInfo) -> Any:
-        """Load the artifact an :class:`ArtifactInfo` describes (skips the record read)."""
+        """Load the artifact an [`ArtifactInfo`][] describes (skips the record read)."""
         with self._io("loading", info.step_id):
             try:
                 data = self._storage.read_object(info.digest, info.size)
@@ -522,7 +522,7 @@ class ArtifactStore:
     def delete(self, step_id: str, *, key: str | None = None) -> bool:
         """Delete an artifact (all keys of the step unless ``key``); True if any existed.
 
-        The payload is left for :meth:`gc`, since another record may share it.
+        The payload is left for [`gc`][], since another record may share it.
 
         Examples:
             >>> store = ArtifactStore("memory://doc-delete")
@@ -611,7 +611,7 @@ class ArtifactStore:
         include_self: bool = False,
     ) -> Callable[[Callable[P, R]], StepFunction[R, P]]: ...
     def step(self, func_or_id: Any = None, /, **options: Any) -> Any:
-        """Memoise a function in this store; see :func:`artifact_cache.decorators.step`."""
+        """Memoise a function in this store; see [`step`][]."""
         from .decorators import step
 
         return step(self, func_or_id, **options)

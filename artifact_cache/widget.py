@@ -1,4 +1,4 @@
-"""ArtifactBrowser: an ipywidgets browser over an :class:`~artifact_cache.ArtifactStore`.
+"""ArtifactBrowser: an ipywidgets browser over an `ArtifactStore`.
 
 It lists, filters, sorts and pages the store's records, which it reads once per refresh
 (never a payload); shows one record in full; loads a payload only when asked to preview
@@ -203,7 +203,7 @@ def _detail_html(info: ArtifactInfo, now: dt.datetime) -> str:
 class ArtifactBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
     """A notebook widget to browse, preview, delete and clear the artifacts of a store.
 
-    The records are read once per :meth:`refresh` (never the payloads); filtering,
+    The records are read once per `refresh()` (never the payloads); filtering,
     sorting and paging work on that list in memory, so a store of 10,000 artifacts stays
     responsive. A payload is loaded only when **Load preview** is pressed, and one larger
     than ``preview_limit`` bytes only after a confirmation. **Delete selected** and
@@ -418,7 +418,7 @@ class ArtifactBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
     def refresh(self) -> None:
         """Read the store's records again (never a payload) and redraw.
 
-        A failure, such as an unreachable store, is shown in :attr:`error`, not raised.
+        A failure, such as an unreachable store, is shown in `error`, not raised.
         """
         self._hide_confirm()
         self._clear_error()
@@ -442,11 +442,11 @@ class ArtifactBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
         self._apply(reset_page=False)
 
     def select(self, *targets: int | str | ArtifactInfo) -> list[ArtifactInfo]:
-        """Select rows of the current page, as a click in :attr:`selector` does.
+        """Select rows of the current page, as a click in `selector` does.
 
-        Each target is a position in :attr:`rows`, a step id (all of its rows shown) or
-        an :class:`ArtifactInfo`. With no target the selection is cleared. Returns
-        :attr:`selected`.
+        Each target is a position in `rows`, a step id (all of its rows shown) or
+        an `ArtifactInfo`. With no target the selection is cleared. Returns
+        `selected`.
 
         Raises:
             IndexError: a position is not on the page.
