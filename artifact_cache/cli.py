@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from .config import default_url, open_store
-from .errors import ArtifactStoreError
+from .errors import ArtifactStoreError, missing_folder_note
 from .info import ArtifactInfo, human_size
 from .pipeline import _format_table as table
 
@@ -75,7 +75,10 @@ def cmd_ls(args: argparse.Namespace, out: TextIO) -> int:
         _print_json([i.to_dict() for i in infos], out)
         return 0
     if not infos:
-        print(f"no artifacts in {store.location}", file=sys.stderr)
+        print(
+            f"no artifacts in {store.location}{missing_folder_note(store.location)}",
+            file=sys.stderr,
+        )
         return 0
     rows = [[i.step_id, i.key, i.python_type, human_size(i.size), _when(i.created)] for i in infos]
     print(table(rows, ["STEP ID", "KEY", "TYPE", "SIZE", "CREATED (UTC)"], right=[3]), file=out)

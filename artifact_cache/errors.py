@@ -6,11 +6,16 @@ the fix. This module imports nothing from the package.
 
 from __future__ import annotations
 
+import difflib
+import os
+from collections.abc import Iterable
+
 __all__ = [
     "ArtifactNotFoundError",
     "ArtifactStoreError",
     "IntegrityError",
     "InvalidStepIdError",
+    "MissingDependencyError",
     "PayloadMissingError",
     "SerializationError",
     "StoreFormatError",
@@ -43,7 +48,11 @@ class IntegrityError(ArtifactStoreError):
 
 
 class UnknownSchemeError(ArtifactStoreError, ValueError):
-    """The URL's scheme is not a protocol fsspec knows."""
+    """The URL's scheme is not a protocol fsspec knows, or is malformed (``s3:/bucket``)."""
+
+
+class MissingDependencyError(ArtifactStoreError, ImportError):
+    """A feature needs a package that is not installed; the message names the extra."""
 
 
 class StoreFormatError(ArtifactStoreError):
@@ -52,3 +61,50 @@ class StoreFormatError(ArtifactStoreError):
 
 class PayloadMissingError(ArtifactNotFoundError):
     """A record exists but the payload it points to is gone (a memoised call recomputes)."""
+
+
+# --------------------------------------------------------------------------- message parts
+# Shared by the modules that raise, so every hint reads the same way.
+
+
+def install_hint(extra: str, package: str) -> str:
+    """How to install a missing optional dependency, naming the package's extra.
+
+    Examples:
+        >>> print(install_hint("s3", "s3fs"))  # doctest: +NORMALIZE_WHITESPACE
+        install the artifact-cache[s3] extra (pip install ".[s3]" in artifact_cache's
+        source folder) or s3fs itself
+    """
+    return (
+        f'install the artifact-cache[{extra}] extra (pip install ".[{extra}]" in '
+        f"artifact_cache's source folder) or {package} itself"
+    )
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    """``"; did you mean 'x'?"`` for the closest of ``candidates``, else ``""``.
+
+    Examples:
+        >>> did_you_mean("featurs", ["features", "extract"])
+        "; did you mean 'features'?"
+    """
+    close = difflib.get_close_matches(name, sorted(set(candidates)), n=3, cutoff=0.75)
+    if not close:
+        return ""
+    return "; did you mean " + " or ".join(repr(c) for c in close) + "?"
+
+
+def missing_folder_note(location: str) -> str:
+    """``" (its folder ... does not exist)"`` for a local store whose folder is missing.
+
+    Local stores are located by an absolute path; other locations are URLs.
+
+    Examples:
+        >>> missing_folder_note("/no/such/folder/anywhere")
+        ' (its folder /no/such/folder/anywhere does not exist)'
+        >>> missing_folder_note("memory://x")
+        ''
+    """
+    if os.path.isabs(location) and not os.path.isdir(location):
+        return f" (its folder {location} does not exist)"
+    return ""

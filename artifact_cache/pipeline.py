@@ -23,7 +23,13 @@ import attrs
 
 from .config import open_store
 from .decorators import StepFunction, recording_inputs
-from .errors import ArtifactNotFoundError, ArtifactStoreError, InvalidStepIdError
+from .errors import (
+    ArtifactNotFoundError,
+    ArtifactStoreError,
+    InvalidStepIdError,
+    MissingDependencyError,
+    install_hint,
+)
 from .info import ArtifactInfo, ArtifactRef, human_size
 from .stepid import validate_step_id
 from .store import ArtifactStore
@@ -609,8 +615,8 @@ class _Runbook:
         try:
             import yaml
         except ImportError:
-            msg = f"reading runbook {path} needs PyYAML: pip install artifact-cache[yaml]"
-            raise ArtifactStoreError(msg) from None
+            msg = f"reading runbook {path} needs PyYAML: {install_hint('yaml', 'PyYAML')}"
+            raise MissingDependencyError(msg, name="yaml") from None
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:

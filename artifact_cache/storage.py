@@ -27,7 +27,13 @@ import fsspec
 from fsspec.implementations.local import LocalFileSystem
 from fsspec.implementations.memory import MemoryFileSystem
 
-from .errors import ArtifactStoreError, StoreFormatError, UnknownSchemeError
+from .errors import (
+    ArtifactStoreError,
+    MissingDependencyError,
+    StoreFormatError,
+    UnknownSchemeError,
+    install_hint,
+)
 
 __all__ = ["FORMAT_VERSION", "TMP_PREFIX", "Storage"]
 
@@ -43,6 +49,8 @@ _MAP_FLAGS = mmap.MAP_PRIVATE | getattr(mmap, "MAP_ANONYMOUS", 0) | getattr(mmap
 """Linux maps the pages in one go (MAP_POPULATE) instead of one fault per page during the read."""
 _SMALL = 16 * 2**20
 """Payloads up to this size are read with one ``cat_file`` (one GET on object stores)."""
+_EXTRAS = {"s3": ("s3", "s3fs"), "s3a": ("s3", "s3fs")}
+"""URL schemes whose backend one of the package's extras installs: (extra, package)."""
 
 
 def _write_file(path: str, chunks: Sequence[bytes | bytearray | memoryview]) -> None:
@@ -65,7 +73,10 @@ def _filesystem(url: str, storage_options: dict[str, Any]) -> tuple[Any, str]:
     except ImportError as exc:
         # fsspec's message names the package to install ("Install s3fs to access S3").
         msg = f"cannot open store {url}: {exc}"
-        raise ArtifactStoreError(msg) from exc
+        extra = _EXTRAS.get(url.split("://", 1)[0].lower())
+        if extra is not None:
+            msg = f"{msg}: {install_hint(*extra)}"
+        raise MissingDependencyError(msg, name=extra[1] if extra else None) from exc
 
 
 class Storage:

@@ -26,8 +26,12 @@ from .errors import (
     ArtifactNotFoundError,
     ArtifactStoreError,
     IntegrityError,
+    MissingDependencyError,
     PayloadMissingError,
     SerializationError,
+    did_you_mean,
+    install_hint,
+    missing_folder_note,
 )
 from .hashing import hash_bytes
 from .info import ArtifactInfo, ArtifactRef, human_size, infos_html
@@ -232,8 +236,13 @@ class ArtifactStore:
 
     def _not_found(self, step_id: str, key: str | None) -> ArtifactNotFoundError:
         which = f" with key {key!r}" if key is not None else ""
+        hint = missing_folder_note(self.location)
+        if key is None and not hint:
+            # Only on this error path: a typo in a step id is the usual reason.
+            with contextlib.suppress(ArtifactStoreError):
+                hint = did_you_mean(step_id, (i.step_id for i in self.list()))
         return ArtifactNotFoundError(
-            f"no artifact for step {step_id!r}{which} in store {self.location}"
+            f"no artifact for step {step_id!r}{which} in store {self.location}{hint}"
         )
 
     def _check(self, step_id: str, key: str | None) -> None:
@@ -617,8 +626,18 @@ class ArtifactStore:
         return step(self, func_or_id, **options)
 
     def browse(self, **options: Any) -> ArtifactBrowser:
-        """An ipywidgets browser over this store (needs the ``notebook`` extra)."""
-        from .widget import ArtifactBrowser
+        """An ipywidgets browser over this store (needs the ``notebook`` extra).
+
+        Raises:
+            MissingDependencyError: ipywidgets is not installed (the message names the extra).
+        """
+        try:
+            from .widget import ArtifactBrowser
+        except ModuleNotFoundError as exc:
+            if exc.name is None or exc.name.split(".")[0] != "ipywidgets":
+                raise
+            msg = f"store.browse() needs ipywidgets: {install_hint('notebook', 'ipywidgets')}"
+            raise MissingDependencyError(msg, name="ipywidgets") from exc
 
         return ArtifactBrowser(self, **options)
 
