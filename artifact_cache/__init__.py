@@ -26,6 +26,7 @@ from .errors import (
 )
 from .hashing import FingerprintError
 from .info import ArtifactInfo, ArtifactRef
+from .memory import MemorizedFunc, Memory
 from .pipeline import Pipeline, PipelineError, RunbookError, RunResult, Step, StepFailedError
 from .serializers import Serializer, register_serializer, serializers
 from .store import ArtifactList, ArtifactStore, GcReport, lineage_of
@@ -46,6 +47,8 @@ __all__ = [
     "GcReport",
     "IntegrityError",
     "InvalidStepIdError",
+    "MemorizedFunc",
+    "Memory",
     "MissingDependencyError",
     "PayloadMissingError",
     "Pipeline",

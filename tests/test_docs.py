@@ -26,7 +26,7 @@ DOCS = ROOT / "docs"
 BIN = Path(sys.executable).parent
 SKIP_MARK = "# not run:"
 FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```", re.MULTILINE | re.DOTALL)
-RUNNABLE_PAGES = ["index.md", "tutorial.md", "howto.md"]
+RUNNABLE_PAGES = ["index.md", "tutorial.md", "howto.md", "joblib.md"]
 DOCS_BUCKET = "team-bucket"
 """The bucket the how-tos' S3 examples use; the tests create it on the moto server."""
 
@@ -137,6 +137,14 @@ class TestExamples:
             env[name] = os.environ[name]
         run_script("howto.md", tmp_path, env)
 
+    def test_joblib(self, tmp_path: Path, clean_env: dict[str, str]) -> None:
+        """The joblib migration runs, sklearn's pipeline reusing its cached transformers."""
+        proc = run_script("joblib.md", tmp_path, clean_env)
+        assert "['memory/main/heavy', 'memory/main/report']" in proc.stdout
+        assert "argument 'scale' changed" in proc.stdout
+        assert "['duration', 'input_args', 'time']" in proc.stdout
+        assert proc.stdout.splitlines()[-1] == "3"
+
 
 class TestDocstrings:
     @pytest.mark.parametrize(
@@ -147,6 +155,7 @@ class TestDocstrings:
             "artifact_cache.decorators",
             "artifact_cache.errors",
             "artifact_cache.info",
+            "artifact_cache.memory",
             "artifact_cache.pipeline",
             "artifact_cache.serializers",
             "artifact_cache.stepid",
