@@ -93,7 +93,7 @@ def _newest_per_step(infos: Sequence[ArtifactInfo]) -> list[ArtifactInfo]:
 def cmd_ls(args: argparse.Namespace, out: TextIO) -> int:
     """List artifacts, newest first."""
     store = _store(args)
-    infos = store.list(args.prefix, tags=_parse_tags(args.tag))
+    infos: Sequence[ArtifactInfo] = store.list(args.prefix, tags=_parse_tags(args.tag))
     if args.latest:
         infos = _newest_per_step(infos)
     if args.json:
