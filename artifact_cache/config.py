@@ -28,12 +28,16 @@ def default_url() -> str:
     return os.environ.get(ENV_URL) or DEFAULT_URL
 
 
-def open_store(url: str | None = None, **storage_options: Any) -> ArtifactStore:
+def open_store(
+    url: str | None = None, *, progress: bool | None = None, **storage_options: Any
+) -> ArtifactStore:
     """Open the artifact store at ``url`` (any fsspec URL or a local folder).
 
     Args:
         url: ``memory://name``, ``/a/folder``, ``s3://bucket/prefix``, ``gcs://...``;
             default ``$ARTIFACT_CACHE_URL``, else ``./.artifact_cache``.
+        progress: ``False`` switches off the progress bars of long saves, loads and
+            listings (they need tqdm); default: on, unless ``$ARTIFACT_CACHE_PROGRESS=0``.
         **storage_options: passed to the fsspec filesystem as they are
             (e.g. ``anon=True`` or ``endpoint_url=...`` for s3fs).
 
@@ -48,7 +52,7 @@ def open_store(url: str | None = None, **storage_options: Any) -> ArtifactStore:
     """
     url = url or default_url()
     check_url(url)
-    return ArtifactStore(url, **storage_options)
+    return ArtifactStore(url, progress=progress, **storage_options)
 
 
 # "s3:/bucket" or "s3:bucket": a scheme, a colon, and not the "//" (or "::" chaining) after it.

@@ -21,6 +21,7 @@ from typing import Any, Literal, TextIO
 
 import attrs
 
+from . import progress as _progress
 from .config import open_store
 from .decorators import StepFunction, recording_inputs
 from .errors import (
@@ -451,7 +452,7 @@ class Pipeline:
         fresh: bool = False,
         only: str | Sequence[str] | None = None,
         until: str | None = None,
-        progress: Progress | None = None,
+        progress: Progress | bool | None = None,
         verbose: bool = False,
     ) -> RunResult:
         """Run the steps in dependency order; cached steps are not executed.
@@ -461,7 +462,10 @@ class Pipeline:
             only: run just these steps; each input from a step not run is the newest
                 artifact of that step in the store (from an earlier run).
             until: run this step and every step it depends on.
-            progress: called as ``progress(step_id, None)`` before each step and
+            progress: a progress bar over the steps (tqdm's, if installed) unless
+                ``False``; by default one is drawn when the store draws bars and
+                ``verbose`` is off, once the run has taken half a second. A callable
+                is called instead, as ``progress(step_id, None)`` before each step and
                 ``progress(step_id, result)`` after it.
             verbose: print a line per step to stdout.
 
@@ -477,10 +481,26 @@ class Pipeline:
                     self.store.delete(step.id)
         self._preflight(steps)
         printer = _Printer(sys.stdout, len(steps)) if verbose else None
+        callback = progress if callable(progress) else None
+        if isinstance(progress, bool):
+            show = progress
+        else:
+            show = progress is None and self.store.progress and not verbose
+        with _progress.bar(len(steps), self.name, show=show, unit="step", collect=False) as bar:
+            return self._run_steps(steps, printer, callback, bar)
+
+    def _run_steps(
+        self,
+        steps: list[Step],
+        printer: _Printer | None,
+        progress: Progress | None,
+        bar: _progress.Bar,
+    ) -> RunResult:
         started = time.perf_counter()
         done: list[StepResult] = []
         outputs: dict[str, ArtifactInfo | None] = {}
         for step in steps:
+            bar.note(step.id)
             if progress is not None:
                 progress(step.id, None)
             if printer is not None:
@@ -502,6 +522,7 @@ class Pipeline:
                 raise StepFailedError(msg, step_id=step.id, result=partial) from exc
             done.append(result)
             outputs[step.id] = result.info
+            bar.update(1)
             if progress is not None:
                 progress(step.id, result)
             if printer is not None:

@@ -22,6 +22,7 @@ from typing import IO, TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar, overloa
 
 import attrs
 
+from . import progress as _progress
 from .errors import (
     ArtifactNotFoundError,
     ArtifactStoreError,
@@ -137,8 +138,10 @@ def _python_type(obj: Any) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-def _reopen(url: str, storage_options: dict[str, Any]) -> ArtifactStore:
-    return ArtifactStore(url, **storage_options)
+def _reopen(
+    url: str, storage_options: dict[str, Any], show_progress: bool | None = None
+) -> ArtifactStore:
+    return ArtifactStore(url, progress=show_progress, **storage_options)
 
 
 class ArtifactStore:
@@ -146,7 +149,9 @@ class ArtifactStore:
 
     ``storage_options`` are passed to fsspec untouched (``key``, ``secret``,
     ``endpoint_url``, ``anon``, ...); anything botocore or fsspec reads from the
-    environment works as usual. A store is safe to share between threads, picklable,
+    environment works as usual. ``progress=False`` switches off the progress bars of
+    long saves, loads and listings (default: on unless ``$ARTIFACT_CACHE_PROGRESS=0``;
+    they need tqdm). A store is safe to share between threads, picklable,
     and cheap to open again.
 
     Examples:
@@ -158,7 +163,10 @@ class ArtifactStore:
         ['extract']
     """
 
-    def __init__(self, url: str, **storage_options: Any) -> None:
+    def __init__(self, url: str, *, progress: bool | None = None, **storage_options: Any) -> None:
+        self._progress_option = progress
+        self.progress: bool = _progress.enabled(progress)
+        """Whether long operations on this store draw progress bars."""
         self._storage = Storage(url, storage_options)
         self._options = storage_options
         # A local store is named by its absolute path, so that a pickled store still
@@ -174,7 +182,7 @@ class ArtifactStore:
         return f"ArtifactStore({self.location!r})"
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_reopen, (self.location, self._options))
+        return (_reopen, (self.location, self._options, self._progress_option))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, ArtifactStore):
@@ -230,6 +238,11 @@ class ArtifactStore:
             raise
         except Exception as exc:
             self._fail(what, step_id, exc)
+
+    def _bar(self, total: int, what: str, *, unit: str = "B") -> Any:
+        """A progress bar for ``what`` if this store shows them and ``total`` is large."""
+        least = _progress.MIN_BYTES if unit == "B" else _progress.MIN_RECORDS
+        return _progress.bar(total, what, unit=unit, show=self.progress and total >= least)
 
     def _trusted(self, digest: str) -> bool:
         return digest not in self._damaged
@@ -307,9 +320,10 @@ class ArtifactStore:
             if not self._marker_written:
                 storage.ensure_marker()
                 self._marker_written = True
-            digest, reused = storage.publish_object(
-                chunks, size, partial(hash_bytes, *chunks), reuse=self._trusted
-            )
+            with self._bar(size, f"saving {step_id}"):
+                digest, reused = storage.publish_object(
+                    chunks, size, partial(hash_bytes, *chunks), reuse=self._trusted
+                )
             self._damaged.discard(digest)
             info = ArtifactInfo(
                 step_id=step_id,
@@ -415,7 +429,7 @@ class ArtifactStore:
 
     def load(self, info: ArtifactInfo) -> Any:
         """Load the artifact an [`ArtifactInfo`][] describes (skips the record read)."""
-        with self._io("loading", info.step_id):
+        with self._io("loading", info.step_id), self._bar(info.size, f"loading {info.step_id}"):
             try:
                 data = self._storage.read_object(info.digest, info.size)
             except FileNotFoundError:
@@ -474,7 +488,9 @@ class ArtifactStore:
             validate_step_id(prefix, store=self.location)
         refs = self._storage.path("refs")
         with self._io(f"listing artifacts under {prefix!r}" if prefix else "listing artifacts"):
-            records = self._storage.read_many(self._storage.record_paths(folder))
+            paths = self._storage.record_paths(folder)
+            with self._bar(len(paths), "listing", unit="records"):
+                records = self._storage.read_many(paths)
         out = ArtifactList()
         for path, data in records.items():
             parsed = Storage.parse_record_path(path, refs)
