@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any, Self
 
 __all__ = [
     "ArtifactNotFoundError",
@@ -30,9 +31,29 @@ class ArtifactStoreError(Exception):
 class ArtifactNotFoundError(ArtifactStoreError, KeyError):
     """No artifact is stored under the step id (and key) asked for."""
 
+    # A hint that costs I/O ("did you mean ...?" lists the store) is computed only when
+    # the message is read: code that catches the error to test existence never pays.
+    _hint: Callable[[], str] | None = None
+    _hint_text: str = ""
+
+    def with_hint(self, hint: Callable[[], str]) -> Self:
+        """Append ``hint()`` to the message, computed when the message is first read."""
+        self._hint = hint
+        return self
+
     # KeyError.__str__ quotes its argument; a sentence reads better unquoted.
     def __str__(self) -> str:
-        return str(self.args[0]) if self.args else ""
+        hint, self._hint = self._hint, None
+        if hint is not None:
+            try:
+                self._hint_text = hint()
+            except Exception:  # a hint must never hide the error it decorates
+                self._hint_text = ""
+        return (str(self.args[0]) if self.args else "") + self._hint_text
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled (to another process) with the hint spelled out, not the callable.
+        return (type(self), (str(self),))
 
 
 class InvalidStepIdError(ArtifactStoreError, ValueError):

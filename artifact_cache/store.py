@@ -249,14 +249,15 @@ class ArtifactStore:
 
     def _not_found(self, step_id: str, key: str | None) -> ArtifactNotFoundError:
         which = f" with key {key!r}" if key is not None else ""
-        hint = missing_folder_note(self.location)
-        if key is None and not hint:
-            # Only on this error path: a typo in a step id is the usual reason.
-            with contextlib.suppress(ArtifactStoreError):
-                hint = did_you_mean(step_id, (i.step_id for i in self.list()))
-        return ArtifactNotFoundError(
-            f"no artifact for step {step_id!r}{which} in store {self.location}{hint}"
+        note = missing_folder_note(self.location)
+        error = ArtifactNotFoundError(
+            f"no artifact for step {step_id!r}{which} in store {self.location}{note}"
         )
+        if key is None and not note:
+            # A typo in a step id is the usual reason; listing the store costs, so the
+            # suggestion is made only if the message is read.
+            error.with_hint(lambda: did_you_mean(step_id, (i.step_id for i in self.list())))
+        return error
 
     def _check(self, step_id: str, key: str | None) -> None:
         validate_step_id(step_id, store=self.location)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 import subprocess
 import sys
 import uuid
@@ -181,6 +182,42 @@ class TestDidYouMean:
         with pytest.raises(ac.ArtifactNotFoundError) as caught:
             store.get("model")
         assert "did you mean" not in str(caught.value)
+
+    def test_suggestion_costs_nothing_until_read(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Catching the error (an existence test, explain()) lists nothing; str() lists once."""
+        store = ac.open_store(f"memory://hints-{uuid.uuid4().hex}")
+        store.save("features", 1)
+        listings: list[str] = []
+        real_list = ac.ArtifactStore.list
+
+        def counting_list(self: ac.ArtifactStore, *args: object, **kwargs: object) -> object:
+            listings.append(self.location)
+            return real_list(self, *args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(ac.ArtifactStore, "list", counting_list)
+
+        @store.step
+        def featurs(x: int) -> int:
+            return x
+
+        assert "has no artifact yet" in str(featurs.explain(1))
+        with pytest.raises(ac.ArtifactNotFoundError) as caught:
+            store.info("featurs")
+        assert listings == []
+        assert str(caught.value).endswith("did you mean 'features'?")
+        assert str(caught.value).endswith("did you mean 'features'?")
+        assert len(listings) == 1
+
+    def test_pickled_error_keeps_the_suggestion(self) -> None:
+        """An error sent to another process carries its full message."""
+        store = ac.open_store(f"memory://hints-{uuid.uuid4().hex}")
+        store.save("features", 1)
+        with pytest.raises(ac.ArtifactNotFoundError) as caught:
+            store.get("featurs")
+        again = pickle.loads(pickle.dumps(caught.value))
+        assert type(again) is ac.ArtifactNotFoundError
+        assert str(again) == str(caught.value)
+        assert "did you mean 'features'?" in str(again)
 
     def test_cli_info(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         """`info` with a typo prints the suggestion in its one error line."""
