@@ -18,7 +18,7 @@ import os
 import re
 import warnings
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from .config import open_store
 from .stepid import sanitize_step_id
@@ -249,6 +249,24 @@ class Memory:
         name = getattr(func, "__qualname__", None) or type(func).__qualname__
         return sanitize_step_id(f"{self.prefix}/{module}/{name}")
 
+    @overload
+    def cache(
+        self,
+        func: Callable[..., R],
+        ignore: Iterable[str] | None = None,
+        verbose: int | None = None,
+        mmap_mode: str | bool | None = False,
+        cache_validation_callback: Callable[[dict[str, Any]], bool] | None = None,
+    ) -> MemorizedFunc[R]: ...
+    @overload
+    def cache(
+        self,
+        func: None = None,
+        ignore: Iterable[str] | None = None,
+        verbose: int | None = None,
+        mmap_mode: str | bool | None = False,
+        cache_validation_callback: Callable[[dict[str, Any]], bool] | None = None,
+    ) -> Callable[[Callable[..., R]], MemorizedFunc[R]]: ...
     def cache(
         self,
         func: Callable[..., R] | None = None,
@@ -314,7 +332,7 @@ class Memory:
             >>> ac.Memory("memory://doc-memory-eval").eval(statistics.mean, [1, 2, 6])
             3
         """
-        return self.cache(func)(*args, **kwargs)  # type: ignore[no-any-return]
+        return self.cache(func)(*args, **kwargs)
 
     def _infos(self) -> list[ArtifactInfo]:
         return [] if self.store is None else list(self.store.list(f"{self.prefix}/"))
