@@ -83,6 +83,8 @@ class MemorizedFunc(Generic[R]):
         mmap_mode: str | None = None,
         cache_validation_callback: Callable[[dict[str, Any]], bool] | None = None,
     ) -> None:
+        # First: update_wrapper copies the function's __dict__, which must not win.
+        functools.update_wrapper(self, func)
         self.memory = memory
         self.func = func
         self.ignore = list(ignore)
@@ -93,7 +95,6 @@ class MemorizedFunc(Generic[R]):
         store = memory.store
         if store is not None:
             self.step = store.step(memory.step_id_of(func), ignore=self.ignore)(func)
-        functools.update_wrapper(self, func)
 
     def __repr__(self) -> str:
         name = getattr(self.func, "__qualname__", repr(self.func))
