@@ -25,6 +25,7 @@ __all__ = [
     "ENV_PROGRESS",
     "MIN_BYTES",
     "MIN_RECORDS",
+    "NO_BAR",
     "Bar",
     "advance",
     "bar",
@@ -91,6 +92,10 @@ class Bar:
         if t is not None and t.total is not None and t.n < t.total:
             # Work skipped (a payload already stored) still counts as done.
             t.update(t.total - t.n)
+
+
+NO_BAR: contextlib.AbstractContextManager[Bar] = contextlib.nullcontext(Bar())
+"""A reusable context that yields a bar drawing nothing (for hot paths: no generator)."""
 
 
 def _make_tqdm(**options: Any) -> Any:

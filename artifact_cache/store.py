@@ -239,10 +239,14 @@ class ArtifactStore:
         except Exception as exc:
             self._fail(what, step_id, exc)
 
-    def _bar(self, total: int, what: str, *, unit: str = "B") -> Any:
+    def _bar(
+        self, total: int, what: str, *, unit: str = "B"
+    ) -> contextlib.AbstractContextManager[_progress.Bar]:
         """A progress bar for ``what`` if this store shows them and ``total`` is large."""
         least = _progress.MIN_BYTES if unit == "B" else _progress.MIN_RECORDS
-        return _progress.bar(total, what, unit=unit, show=self.progress and total >= least)
+        if not (self.progress and total >= least):
+            return _progress.NO_BAR  # the usual case, on the hit path of memoised calls
+        return _progress.bar(total, what, unit=unit, show=True)
 
     def _trusted(self, digest: str) -> bool:
         return digest not in self._damaged
