@@ -143,7 +143,8 @@ def cmd_rm(args: argparse.Namespace, out: TextIO) -> int:
     if missing:
         which = f" with key {args.key!r}" if args.key else ""
         names = ", ".join(repr(s) for s in missing)
-        raise ArtifactStoreError(f"no artifact for step {names}{which} in store {store.location}")
+        where = f"{store.location}{missing_folder_note(store.location)}"
+        raise ArtifactStoreError(f"no artifact for step {names}{which} in store {where}")
     return 0
 
 

@@ -158,6 +158,8 @@ class TestMissingFolder:
         out, err = capsys.readouterr()
         assert out == ""
         assert f"no artifacts in {missing} (its folder {missing} does not exist)" in err
+        assert main(["--store", str(missing), "rm", "extract"]) == 1
+        assert f"(its folder {missing} does not exist)" in capsys.readouterr().err
         ac.open_store(str(missing)).save("x", 1)
         capsys.readouterr()
         assert main(["--store", str(missing), "ls", "nothing/"]) == 0
