@@ -152,7 +152,7 @@ class TestMissingFolder:
         assert "does not exist" not in str(caught.value)
 
     def test_cli_ls(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-        """`ls` on a missing folder says so on stderr, and still succeeds with no rows."""
+        """`ls` on a missing folder says so on stderr and succeeds with no rows; `rm` says so."""
         missing = tmp_path / "typo-store"
         assert main(["--store", str(missing), "ls"]) == 0
         out, err = capsys.readouterr()
