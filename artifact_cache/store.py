@@ -655,10 +655,12 @@ class ArtifactStore:
         try:
             from .widget import ArtifactBrowser
         except ModuleNotFoundError as exc:
-            if exc.name is None or exc.name.split(".")[0] != "ipywidgets":
+            # Whatever the widget's toolkit is missing, the notebook extra brings it.
+            missing = (exc.name or "").split(".")[0]
+            if not missing or missing == __name__.split(".")[0]:
                 raise
-            msg = f"store.browse() needs ipywidgets: {install_hint('notebook', 'ipywidgets')}"
-            raise MissingDependencyError(msg, name="ipywidgets") from exc
+            msg = f"store.browse() needs {missing}: {install_hint('notebook', missing)}"
+            raise MissingDependencyError(msg, name=missing) from exc
 
         return ArtifactBrowser(self, **options)
 
