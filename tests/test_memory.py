@@ -118,6 +118,19 @@ class TestSklearnPipeline:
         assert fits(str(log)) == 3
         assert copy.deepcopy(memory).location == memory.location
 
+    def test_grid_search_workers_reuse_the_cache(self, tmp_path: Path) -> None:
+        """GridSearchCV's worker processes (n_jobs=2) unpickle the Memory and hit its cache."""
+        url = str(tmp_path / "cache")
+        log = tmp_path / "fits.log"
+        X, y = data()
+        grid = {"clf__C": [0.1, 1.0, 10.0]}
+        GridSearchCV(pipeline(log, ac.Memory(url)), grid, cv=2).fit(X, y)
+        assert fits(str(log)) == 3
+        search = GridSearchCV(pipeline(log, ac.Memory(url)), grid, cv=2, n_jobs=2)
+        search.fit(X, y)
+        assert fits(str(log)) == 3  # every fold's transformers came from the store
+        assert search.best_params_["clf__C"] in grid["clf__C"]
+
 
 class TestCache:
     def test_decorator_forms(self, memory: ac.Memory, tmp_path: Path) -> None:
