@@ -5,7 +5,7 @@ It lists, filters, sorts and pages the store's records, which it reads once per 
 it; and deletes or clears after a confirmation inside the widget. Failures are shown in
 the widget, not raised into the notebook.
 
-This is the only module that imports ipywidgets (``pip install artifact-cache[notebook]``);
+This is the only module that imports ipywidgets (the ``notebook`` extra, ``.[notebook]``);
 ``import artifact_cache`` loads it lazily. It may import every lower layer of the package.
 """
 
