@@ -309,6 +309,13 @@ class TestInstallCommands:
                     continue
                 assert local[1] <= extras, f"{where}: unknown extra in {arg}"
 
+    def test_messages_do_not_install_from_an_index(self) -> None:
+        """Error messages and docstrings give install commands that work too."""
+        bad = re.compile(r"pip install [\"']?artifact[-_]cache")
+        for path in sorted((ROOT / "artifact_cache").rglob("*.py")):
+            text = path.read_text(encoding="utf-8")
+            assert not bad.search(text), path.relative_to(ROOT)
+
     def test_install_commands_resolve(self, tmp_path: Path) -> None:
         """Each distinct local install in the docs resolves to this project, offline."""
         specs = {
