@@ -22,8 +22,7 @@ def on_page_content(html: str, *, page: Any, **_: Any) -> str:
     for match in ROLE.finditer(html):
         context = re.sub(r"<[^>]+>", "", html[max(0, match.start() - 60) : match.end() + 40])
         log.warning(
-            "Sphinx role %r in the page %s (from a docstring?): %s; use [`name`][] or "
-            "backticks",
+            "Sphinx role %r in the page %s (from a docstring?): %s; use [`name`][] or backticks",
             match.group(0).split("<")[0].rstrip("`"),
             page.file.src_path,
             " ".join(context.split()),
