@@ -135,11 +135,13 @@ class MemorizedFunc(Generic[R]):
 
         Examples:
             >>> import artifact_cache as ac
-            >>> runs = []
-            >>> memory = ac.Memory("memory://doc-memorized-call")
-            >>> inc = memory.cache(lambda x: runs.append(x) or x + 1)
-            >>> inc(1), inc(1), inc.call(1)[0], len(runs)
-            (2, 2, 2, 2)
+            >>> inc = ac.Memory("memory://doc-memorized-call").cache(lambda x: x + 1)
+            >>> inc(1)
+            2
+            >>> saved = inc.step.artifacts()[0].created.timestamp()
+            >>> value, metadata = inc.call(1)  # computed and saved again
+            >>> value, metadata["time"] > saved
+            (2, True)
         """
         step = self.step
         if step is None:
