@@ -158,6 +158,7 @@ class TestDocstrings:
             "artifact_cache.info",
             "artifact_cache.memory",
             "artifact_cache.pipeline",
+            "artifact_cache.progress",
             "artifact_cache.serializers",
             "artifact_cache.stepid",
             "artifact_cache.store",
