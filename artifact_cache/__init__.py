@@ -18,6 +18,7 @@ from .errors import (
     ArtifactStoreError,
     IntegrityError,
     InvalidStepIdError,
+    MissingDependencyError,
     PayloadMissingError,
     SerializationError,
     StoreFormatError,
@@ -25,6 +26,7 @@ from .errors import (
 )
 from .fingerprint import FingerprintError, fingerprint, register_fingerprint
 from .info import ArtifactInfo, ArtifactRef
+from .memory import MemorizedFunc, Memory
 from .pipeline import Pipeline, PipelineError, RunbookError, RunResult, Step, StepFailedError
 from .serializers import Serializer, register_serializer, serializers
 from .store import ArtifactList, ArtifactStore, GcReport, lineage_of
@@ -45,6 +47,9 @@ __all__ = [
     "GcReport",
     "IntegrityError",
     "InvalidStepIdError",
+    "MemorizedFunc",
+    "Memory",
+    "MissingDependencyError",
     "PayloadMissingError",
     "Pipeline",
     "PipelineError",

@@ -1,7 +1,7 @@
 """The ``artifact-cache`` command: browse, prune and run pipelines on a store from a shell.
 
 Stdlib only (argparse). Every subcommand takes ``--store URL`` (also accepted before the
-subcommand); the default is :func:`artifact_cache.open_store`'s: ``$ARTIFACT_CACHE_URL``,
+subcommand); the default is `artifact_cache.open_store`'s: ``$ARTIFACT_CACHE_URL``,
 else ``./.artifact_cache``. User mistakes print one line on stderr and exit non-zero
 (2 for usage, 1 for failures); they never print a traceback. PyYAML is imported only
 by ``run`` and the demo's steps only by ``demo``, so that ``ls`` starts fast.
@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from .config import default_url, open_store
-from .errors import ArtifactStoreError
+from .errors import ArtifactStoreError, missing_folder_note
 from .info import ArtifactInfo, human_size
 from .pipeline import _format_table as table
 
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 __all__ = ["main"]
 
 PROG = "artifact-cache"
+_DEMO_ROWS = 200_000
 
 
 class UsageError(Exception):
@@ -67,18 +68,49 @@ def _store(args: argparse.Namespace) -> ArtifactStore:
 
 
 # --------------------------------------------------------------------------- commands
+_ARGS_WIDTH = 60
+"""The ARGUMENTS column of ``ls`` is cut to this many characters (``info`` shows them all)."""
+
+
+def _short(text: str | None, width: int = _ARGS_WIDTH) -> str:
+    if not text:
+        return "-"
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _newest_per_step(infos: Sequence[ArtifactInfo]) -> list[ArtifactInfo]:
+    """The first (newest) record of each step id, in the order given (newest first)."""
+    seen: set[str] = set()
+    out = []
+    for info in infos:
+        if info.step_id not in seen:
+            seen.add(info.step_id)
+            out.append(info)
+    return out
+
+
 def cmd_ls(args: argparse.Namespace, out: TextIO) -> int:
     """List artifacts, newest first."""
     store = _store(args)
-    infos = store.list(args.prefix, tags=_parse_tags(args.tag))
+    infos: Sequence[ArtifactInfo] = store.list(args.prefix, tags=_parse_tags(args.tag))
+    if args.latest:
+        infos = _newest_per_step(infos)
     if args.json:
         _print_json([i.to_dict() for i in infos], out)
         return 0
     if not infos:
-        print(f"no artifacts in {store.location}", file=sys.stderr)
+        print(
+            f"no artifacts in {store.location}{missing_folder_note(store.location)}",
+            file=sys.stderr,
+        )
         return 0
-    rows = [[i.step_id, i.key, i.python_type, human_size(i.size), _when(i.created)] for i in infos]
-    print(table(rows, ["STEP ID", "KEY", "TYPE", "SIZE", "CREATED (UTC)"], right=[3]), file=out)
+    rows = [
+        [i.step_id, i.key, i.python_type, human_size(i.size), _when(i.created), _short(i.args_repr)]
+        for i in infos
+    ]
+    headers = ["STEP ID", "KEY", "TYPE", "SIZE", "CREATED (UTC)", "ARGUMENTS"]
+    print(table(rows, headers, right=[3]), file=out)
     return 0
 
 
@@ -111,7 +143,8 @@ def cmd_rm(args: argparse.Namespace, out: TextIO) -> int:
     if missing:
         which = f" with key {args.key!r}" if args.key else ""
         names = ", ".join(repr(s) for s in missing)
-        raise ArtifactStoreError(f"no artifact for step {names}{which} in store {store.location}")
+        where = f"{store.location}{missing_folder_note(store.location)}"
+        raise ArtifactStoreError(f"no artifact for step {names}{which} in store {where}")
     return 0
 
 
@@ -229,8 +262,11 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     store = _store(args)
     pipeline = demo_pipeline(store, rows=args.rows)
     print(f"artifact-cache demo: {args.rows:,} synthetic rows, store {store.location}", file=out)
-    print("\nrun 1 (fresh: the demo's artifacts are cleared first)", file=out)
-    first = pipeline.run(fresh=True, verbose=True)
+    if args.keep:
+        print("\nrun 1 (--keep: what an earlier demo stored is used)", file=out)
+    else:
+        print("\nrun 1 (fresh: the demo's artifacts are cleared first)", file=out)
+    first = pipeline.run(fresh=not args.keep, verbose=True)
     print(first.summary(), file=out)
     print("\nrun 2 (same code, same parameters)", file=out)
     second = pipeline.run(verbose=True)
@@ -242,8 +278,15 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     speedup = first.duration / second.duration if second.duration > 0 else float("inf")
     print(f"run 1: {_summary_of(first)}", file=out)
     print(f"run 2: {_summary_of(second)}", file=out)
-    print(f"speed-up: {speedup:.0f}x", file=out)
+    if all(r.cached for r in first):
+        print("run 1 computed nothing: an earlier demo stored every step", file=out)
+    else:
+        print(f"speed-up: {speedup:.0f}x", file=out)
     print(f"browse the artifacts: {PROG} --store {store.location} ls demo/", file=out)
+    again = f"{PROG} --store {store.location} demo --keep"
+    if args.rows != _DEMO_ROWS:
+        again += f" --rows {args.rows}"
+    print(f"reuse them from another process: {again}", file=out)
     return 0
 
 
@@ -282,8 +325,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
         return p
 
-    p = command("ls", cmd_ls, "list artifacts (step id, key, type, size, created), newest first")
+    p = command(
+        "ls", cmd_ls, "list artifacts (step id, key, type, size, created, arguments), newest first"
+    )
     p.add_argument("prefix", nargs="?", default="", metavar="PREFIX", help="step id prefix")
+    p.add_argument("--latest", action="store_true", help="only the newest artifact of each step id")
     p.add_argument(
         "--tag", action="append", metavar="NAME=VALUE", help="keep artifacts with this tag"
     )
@@ -329,7 +375,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("demo", cmd_demo, "run a small pipeline twice: the second run is cached")
     p.add_argument(
-        "--rows", type=int, default=200_000, help="rows of synthetic data (default: 200000)"
+        "--rows", type=int, default=_DEMO_ROWS, help="rows of synthetic data (default: 200000)"
+    )
+    p.add_argument(
+        "--keep",
+        action="store_true",
+        help="use what an earlier demo stored instead of clearing it first (run it twice: "
+        "the second process computes nothing)",
     )
     return parser
 

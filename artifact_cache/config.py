@@ -8,11 +8,13 @@ fsspec's own (``FSSPEC_S3_*``), which this module does not re-invent.
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
+from .errors import UnknownSchemeError
 from .store import ArtifactStore
 
-__all__ = ["DEFAULT_URL", "ENV_URL", "default_url", "open_store"]
+__all__ = ["DEFAULT_URL", "ENV_URL", "check_url", "default_url", "open_store"]
 
 ENV_URL = "ARTIFACT_CACHE_URL"
 """The environment variable naming the store to use when no URL is given."""
@@ -26,12 +28,16 @@ def default_url() -> str:
     return os.environ.get(ENV_URL) or DEFAULT_URL
 
 
-def open_store(url: str | None = None, **storage_options: Any) -> ArtifactStore:
+def open_store(
+    url: str | None = None, *, progress: bool | None = None, **storage_options: Any
+) -> ArtifactStore:
     """Open the artifact store at ``url`` (any fsspec URL or a local folder).
 
     Args:
         url: ``memory://name``, ``/a/folder``, ``s3://bucket/prefix``, ``gcs://...``;
             default ``$ARTIFACT_CACHE_URL``, else ``./.artifact_cache``.
+        progress: ``False`` switches off the progress bars of long saves, loads and
+            listings (they need tqdm); default: on, unless ``$ARTIFACT_CACHE_PROGRESS=0``.
         **storage_options: passed to the fsspec filesystem as they are
             (e.g. ``anon=True`` or ``endpoint_url=...`` for s3fs).
 
@@ -44,4 +50,42 @@ def open_store(url: str | None = None, **storage_options: Any) -> ArtifactStore:
         >>> store.location
         'memory://doc-open-store'
     """
-    return ArtifactStore(url or default_url(), **storage_options)
+    url = url or default_url()
+    check_url(url)
+    return ArtifactStore(url, progress=progress, **storage_options)
+
+
+# "s3:/bucket" or "s3:bucket": a scheme, a colon, and not the "//" (or "::" chaining) after it.
+_SCHEME_WITHOUT_SLASHES = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]+):(?!//|:)/*(.*)", re.DOTALL)
+
+
+def check_url(url: str) -> None:
+    """Refuse a URL whose scheme lacks its ``//``, which fsspec reads as a local folder.
+
+    ``s3:/bucket/x`` would otherwise create a folder named ``s3:`` in the current
+    directory. ``file:/path`` is a valid file URL and a one-letter scheme is a Windows
+    drive; both pass. A local folder whose name has a colon can be written ``./name:x``.
+
+    Raises:
+        UnknownSchemeError: the URL looks like ``scheme:/...``; the message says
+            ``did you mean scheme://...``.
+
+    Examples:
+        >>> check_url("s3://bucket/x"), check_url("./runs:old"), check_url("file:/tmp/x")
+        (None, None, None)
+        >>> check_url("s3:/bucket/x")
+        Traceback (most recent call last):
+        ...
+        artifact_cache.errors.UnknownSchemeError: cannot open store 's3:/bucket/x': ...
+    """
+    match = _SCHEME_WITHOUT_SLASHES.fullmatch(url)
+    if match is None or match.group(1).lower() == "file":
+        return
+    scheme, rest = match.groups()
+    msg = (
+        f"cannot open store {url!r}: a URL needs '//' after '{scheme}:' (without it, this "
+        f"would be a local folder named '{scheme}:'); did you mean {scheme}://{rest}?"
+    )
+    if "/" not in url:
+        msg += f" (for a local folder with a colon in its name, write ./{url})"
+    raise UnknownSchemeError(msg)

@@ -1,10 +1,10 @@
-"""Memoised pipeline functions: ``store.step`` and the :class:`StepFunction` it returns.
+"""Memoised pipeline functions: ``store.step`` and the [`StepFunction`][] it returns.
 
 A call binds its arguments to the function's signature, fingerprints them together with
 the step id and the code (or a pinned ``version``) into a key, and loads the artifact
 stored under that key or computes and saves it. Key rules are in ``docs/keys.md``, usage
 in ``docs/decorators.md``. May import errors, stepid, fingerprint, digest, serializers,
-info and store (the store imports this module lazily, from :meth:`ArtifactStore.step`).
+info and store (the store imports this module lazily, from [`ArtifactStore.step`][]).
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def _known_serializer(_: Any, attribute: attrs.Attribute[Any], value: str | None
 
 @attrs.frozen(kw_only=True)
 class StepOptions:
-    """The options of :meth:`ArtifactStore.step`, with their defaults and checks.
+    """The options of `ArtifactStore.step`, with their defaults and checks.
 
     The one place they are listed: the decorator, the pickled form of a memoised
     function and the re-wrapping of one (as a Pipeline does) all go through it.
@@ -129,7 +129,7 @@ _OPTIONS = frozenset(attrs.fields_dict(StepOptions))
 
 @attrs.frozen(kw_only=True)
 class StepCall(Generic[R]):
-    """The outcome of :meth:`StepFunction.call`: the value and how it was obtained.
+    """The outcome of [`StepFunction.call`][]: the value and how it was obtained.
 
     ``duration`` is the seconds the function body took in this call (``0.0`` on a hit;
     the record keeps the original compute time in ``info.duration``).
@@ -419,7 +419,7 @@ class _Prepared:
 
 # --------------------------------------------------------------------------- StepFunction
 class StepFunction(Generic[R, P]):
-    """A function memoised in an :class:`ArtifactStore`; made by :meth:`ArtifactStore.step`.
+    """A function memoised in an [`ArtifactStore`][]; made by [`ArtifactStore.step`][].
 
     Calling it returns the stored result for these arguments, computing and saving it on
     a miss. It keeps the function's name, docstring and signature (``__wrapped__``).
@@ -668,7 +668,7 @@ class StepFunction(Generic[R, P]):
         )
 
     def clear(self) -> int:
-        """Delete this function's artifacts (those :meth:`artifacts` lists); return how many.
+        """Delete this function's artifacts (those `artifacts` lists); return how many.
 
         Examples:
             >>> import artifact_cache as ac
@@ -764,7 +764,7 @@ class AsyncStepFunction(StepFunction[R, P]):
 
     The awaited result is what is stored; ``call`` and ``refresh`` are coroutines too,
     the other methods (``key``, ``load``, ``explain``, ...) are as for
-    :class:`StepFunction`. Concurrent calls with one key in one event loop compute once.
+    `StepFunction`. Concurrent calls with one key in one event loop compute once.
 
     Examples:
         >>> import asyncio
@@ -809,7 +809,7 @@ class AsyncStepFunction(StepFunction[R, P]):
         return self._value(args, kwargs)  # type: ignore[return-value]
 
     def call(self, *args: P.args, **kwargs: P.kwargs) -> StepCall[R]:
-        """An awaitable of the :class:`StepCall` (value, record, hit or not)."""
+        """An awaitable of the `StepCall` (value, record, hit or not)."""
         return self._aexecute(args, kwargs)  # type: ignore[return-value]
 
     def refresh(self, *args: P.args, **kwargs: P.kwargs) -> R:
@@ -940,8 +940,8 @@ def step(store: ArtifactStore, func_or_id: Any = None, /, **options: Any) -> Any
         serializer: the serializer name (default ``"pickle"``, cloudpickle).
         include_self: for methods, fingerprint the instance into the key too.
 
-    The options and their defaults are those of :class:`StepOptions`. An ``async def``
-    function gives an :class:`AsyncStepFunction`.
+    The options and their defaults are those of `StepOptions`. An ``async def``
+    function gives an `AsyncStepFunction`.
 
     Raises:
         InvalidStepIdError: the explicit step id is malformed.

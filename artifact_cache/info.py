@@ -100,7 +100,7 @@ class ArtifactInfo:
 
     @property
     def ref(self) -> ArtifactRef:
-        """This artifact as an :class:`ArtifactRef`."""
+        """This artifact as an [`ArtifactRef`][]."""
         return ArtifactRef(step_id=self.step_id, key=self.key, digest=self.digest)
 
     def to_dict(self) -> dict[str, Any]:
@@ -133,7 +133,7 @@ class ArtifactInfo:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ArtifactInfo:
-        """Build from :meth:`to_dict` output; unknown fields go to ``extra``."""
+        """Build from [`to_dict`][] output; unknown fields go to ``extra``."""
         kwargs: dict[str, Any] = {}
         extra: dict[str, Any] = {}
         for k, v in data.items():
@@ -145,7 +145,7 @@ class ArtifactInfo:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> ArtifactInfo:
-        """Parse a record written by :meth:`to_json`."""
+        """Parse a record written by [`to_json`][]."""
         return cls.from_dict(json.loads(text))
 
     def describe(self) -> list[tuple[str, str]]:

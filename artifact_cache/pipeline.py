@@ -1,6 +1,6 @@
 """Pipelines: steps wired by ``input_from``, run in dependency order on one store.
 
-A pipeline is built on the decorator (:meth:`ArtifactStore.step`): each saved step is
+A pipeline is built on the decorator ([`ArtifactStore.step`][]): each saved step is
 ``store.step(step.id)(step.func)`` called as ``func(*inputs, **params)``, so keys, cache
 hits and lineage come from the one mechanism the decorator owns. A step's inputs are the
 artifacts its upstream steps saved, read back from the store. Runbooks describe the same
@@ -21,9 +21,16 @@ from typing import Any, Literal, TextIO
 
 import attrs
 
+from . import progress as _progress
 from .config import open_store
 from .decorators import StepFunction, recording_inputs
-from .errors import ArtifactNotFoundError, ArtifactStoreError, InvalidStepIdError
+from .errors import (
+    ArtifactNotFoundError,
+    ArtifactStoreError,
+    InvalidStepIdError,
+    MissingDependencyError,
+    install_hint,
+)
 from .info import ArtifactInfo, ArtifactRef, human_size
 from .stepid import validate_step_id
 from .store import ArtifactStore
@@ -96,7 +103,7 @@ def _check_callable(instance: Step, _: attrs.Attribute[Any], value: object) -> N
 
 @attrs.frozen
 class Step:
-    """One step of a :class:`Pipeline`: a function, where its inputs come from, its params.
+    """One step of a [`Pipeline`][]: a function, where its inputs come from, its params.
 
     Args:
         id: the step id its artifacts are saved under (e.g. ``"extract"``).
@@ -185,9 +192,9 @@ def _format_table(
 
 
 class RunResult:
-    """The outcome of :meth:`Pipeline.run`: a :class:`StepResult` per step, in run order.
+    """The outcome of [`Pipeline.run`][]: a [`StepResult`][] per step, in run order.
 
-    Iterate over it, index it by step id (or position), print :meth:`summary`, or let a
+    Iterate over it, index it by step id (or position), print [`summary`][], or let a
     notebook render it as a table.
 
     Examples:
@@ -350,7 +357,7 @@ class Pipeline:
     """Steps run in dependency order on one store, each cached by the decorator.
 
     The graph is checked when the pipeline is built: duplicate ids, an unknown
-    ``input_from`` and cycles raise :class:`PipelineError` naming the steps.
+    ``input_from`` and cycles raise [`PipelineError`][] naming the steps.
 
     Examples:
         >>> store = open_store("memory://doc-pipeline")
@@ -403,7 +410,7 @@ class Pipeline:
     def plan(
         self, *, only: str | Sequence[str] | None = None, until: str | None = None
     ) -> list[Step]:
-        """The steps a :meth:`run` with these options would run, in order.
+        """The steps a [`run`][] with these options would run, in order.
 
         Examples:
             >>> store = open_store("memory://doc-plan")
@@ -445,7 +452,7 @@ class Pipeline:
         fresh: bool = False,
         only: str | Sequence[str] | None = None,
         until: str | None = None,
-        progress: Progress | None = None,
+        progress: Progress | bool | None = None,
         verbose: bool = False,
     ) -> RunResult:
         """Run the steps in dependency order; cached steps are not executed.
@@ -455,7 +462,10 @@ class Pipeline:
             only: run just these steps; each input from a step not run is the newest
                 artifact of that step in the store (from an earlier run).
             until: run this step and every step it depends on.
-            progress: called as ``progress(step_id, None)`` before each step and
+            progress: a progress bar over the steps (tqdm's, if installed) unless
+                ``False``; by default one is drawn when the store draws bars and
+                ``verbose`` is off, once the run has taken half a second. A callable
+                is called instead, as ``progress(step_id, None)`` before each step and
                 ``progress(step_id, result)`` after it.
             verbose: print a line per step to stdout.
 
@@ -471,10 +481,26 @@ class Pipeline:
                     self.store.delete(step.id)
         self._preflight(steps)
         printer = _Printer(sys.stdout, len(steps)) if verbose else None
+        callback = progress if callable(progress) else None
+        if isinstance(progress, bool):
+            show = progress
+        else:
+            show = progress is None and self.store.progress and not verbose
+        with _progress.bar(len(steps), self.name, show=show, unit="step", collect=False) as bar:
+            return self._run_steps(steps, printer, callback, bar)
+
+    def _run_steps(
+        self,
+        steps: list[Step],
+        printer: _Printer | None,
+        progress: Progress | None,
+        bar: _progress.Bar,
+    ) -> RunResult:
         started = time.perf_counter()
         done: list[StepResult] = []
         outputs: dict[str, ArtifactInfo | None] = {}
         for step in steps:
+            bar.note(step.id)
             if progress is not None:
                 progress(step.id, None)
             if printer is not None:
@@ -496,6 +522,7 @@ class Pipeline:
                 raise StepFailedError(msg, step_id=step.id, result=partial) from exc
             done.append(result)
             outputs[step.id] = result.info
+            bar.update(1)
             if progress is not None:
                 progress(step.id, result)
             if printer is not None:
@@ -553,7 +580,7 @@ class Pipeline:
         """Build a pipeline from a YAML runbook (a path) or its parsed form (a mapping).
 
         ``store`` overrides the runbook's ``store:``; without either, the default store
-        of :func:`open_store`. A relative local ``store:`` path is relative to the
+        of [`open_store`][]. A relative local ``store:`` path is relative to the
         runbook's folder. See ``docs/pipelines.md`` for the format.
 
         Raises:
@@ -609,8 +636,8 @@ class _Runbook:
         try:
             import yaml
         except ImportError:
-            msg = f"reading runbook {path} needs PyYAML: pip install artifact-cache[yaml]"
-            raise ArtifactStoreError(msg) from None
+            msg = f"reading runbook {path} needs PyYAML: {install_hint('yaml', 'PyYAML')}"
+            raise MissingDependencyError(msg, name="yaml") from None
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:

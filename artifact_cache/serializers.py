@@ -3,7 +3,7 @@
 A serializer produces a payload as a list of chunks (``bytes`` or ``memoryview``) so that
 large buffers are written straight from the object's memory, and reads back from one
 ``memoryview`` over the payload so that arrays can wrap it without another copy. The
-registry is exposed read-only; add to it with :func:`register_serializer`. This is the
+registry is exposed read-only; add to it with [`register_serializer`][]. This is the
 only module that imports cloudpickle.
 """
 
@@ -148,7 +148,7 @@ class JsonSerializer:
 
 _REGISTRY: dict[str, Serializer] = {}
 serializers: Mapping[str, Serializer] = MappingProxyType(_REGISTRY)
-"""The registered serializers by name (read-only; see :func:`register_serializer`)."""
+"""The registered serializers by name (read-only; see [`register_serializer`][])."""
 
 
 def register_serializer(serializer: Serializer, *, replace: bool = False) -> None:

@@ -15,7 +15,7 @@ from .errors import InvalidStepIdError
 __all__ = ["DEFAULT_KEY", "sanitize_step_id", "validate_key", "validate_step_id"]
 
 DEFAULT_KEY = "default"
-"""The key a plain :meth:`ArtifactStore.save` uses when none is given."""
+"""The key a plain `ArtifactStore.save` uses when none is given."""
 
 _SEGMENT = re.compile(r"[A-Za-z0-9_\-][A-Za-z0-9_.\-]{0,127}")
 _BAD_CHARS = re.compile(r"[^A-Za-z0-9_.\-]+")
@@ -53,7 +53,7 @@ def _why(step_id: str) -> str:
 
 
 def validate_step_id(step_id: object, *, store: str = "") -> str:
-    """Return ``step_id`` unchanged if it is valid, else raise :class:`InvalidStepIdError`.
+    """Return ``step_id`` unchanged if it is valid, else raise `InvalidStepIdError`.
 
     Examples:
         >>> validate_step_id("deals/DEAL-001/cim")

@@ -15,6 +15,7 @@ multipart upload), which is atomic there; on ``memory://`` the file is set in on
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import json
 import mmap
 import os
@@ -27,7 +28,14 @@ import fsspec
 from fsspec.implementations.local import LocalFileSystem
 from fsspec.implementations.memory import MemoryFileSystem
 
-from .errors import ArtifactStoreError, StoreFormatError, UnknownSchemeError
+from . import progress
+from .errors import (
+    ArtifactStoreError,
+    MissingDependencyError,
+    StoreFormatError,
+    UnknownSchemeError,
+    install_hint,
+)
 
 __all__ = ["FORMAT_VERSION", "TMP_PREFIX", "Storage"]
 
@@ -43,12 +51,15 @@ _MAP_FLAGS = mmap.MAP_PRIVATE | getattr(mmap, "MAP_ANONYMOUS", 0) | getattr(mmap
 """Linux maps the pages in one go (MAP_POPULATE) instead of one fault per page during the read."""
 _SMALL = 16 * 2**20
 """Payloads up to this size are read with one ``cat_file`` (one GET on object stores)."""
+_BATCH = 256
+"""Records fetched per request batch while a progress bar is open."""
+_EXTRAS = {"s3": ("s3", "s3fs"), "s3a": ("s3", "s3fs")}
+"""URL schemes whose backend one of the package's extras installs: (extra, package)."""
 
 
 def _write_file(path: str, chunks: Sequence[bytes | bytearray | memoryview]) -> None:
     with open(path, "wb") as f:
-        for chunk in chunks:
-            f.write(chunk)
+        progress.write_chunks(f, chunks)
 
 
 def _filesystem(url: str, storage_options: dict[str, Any]) -> tuple[Any, str]:
@@ -65,7 +76,10 @@ def _filesystem(url: str, storage_options: dict[str, Any]) -> tuple[Any, str]:
     except ImportError as exc:
         # fsspec's message names the package to install ("Install s3fs to access S3").
         msg = f"cannot open store {url}: {exc}"
-        raise ArtifactStoreError(msg) from exc
+        extra = _EXTRAS.get(url.split("://", 1)[0].lower())
+        if extra is not None:
+            msg = f"{msg}: {install_hint(*extra)}"
+        raise MissingDependencyError(msg, name=extra[1] if extra else None) from exc
 
 
 class Storage:
@@ -206,11 +220,11 @@ class Storage:
         elif size < _SMALL or len(chunks) == 1:
             data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
             self.fs.pipe_file(path, bytes(data) if isinstance(data, memoryview) else data)
+            progress.advance(size)
         else:
             # Object stores: a multipart upload becomes visible only when completed.
             with self.fs.open(path, "wb") as f:
-                for chunk in chunks:
-                    f.write(chunk)
+                progress.write_chunks(f, chunks)
 
     def has_object(self, digest: str, size: int) -> bool:
         """True if the payload is stored whole (a short file from a crash does not count)."""
@@ -253,7 +267,9 @@ class Storage:
         os.makedirs(folder, exist_ok=True)
         tmp = f"{folder}/{TMP_PREFIX}{uuid.uuid4().hex}"
         with ThreadPoolExecutor(1) as pool:
-            written = pool.submit(_write_file, tmp, chunks)
+            # The writer thread reports to the caller's progress bar, if any.
+            context = contextvars.copy_context()
+            written = pool.submit(context.run, _write_file, tmp, chunks)
             try:
                 digest = digest_of()
             finally:
@@ -293,7 +309,9 @@ class Storage:
         """
         path = self.object_path(digest)
         if size <= _SMALL:
-            return memoryview(bytearray(self._cat(path)))
+            data = memoryview(bytearray(self._cat(path)))
+            progress.advance(data.nbytes)
+            return data
         # An anonymous map is not zero-filled up front as a bytearray is (that costs as
         # much as the read itself), and its pages go back to the OS when it is freed.
         view = memoryview(mmap.mmap(-1, size + 1, flags=_MAP_FLAGS))
@@ -304,6 +322,7 @@ class Storage:
                 if not n:
                     break
                 pos += n
+                progress.advance(n)
         return view[:pos]
 
     def open_object(self, digest: str) -> IO[bytes]:
@@ -330,6 +349,17 @@ class Storage:
 
     def read_many(self, paths: Sequence[str]) -> dict[str, bytes | Exception]:
         """Fetch many small files at once (concurrently on async filesystems like s3fs)."""
+        if not progress.active():
+            return self._read_many(paths)
+        # In batches, so that a progress bar moves while a long listing is read.
+        out: dict[str, bytes | Exception] = {}
+        for start in range(0, len(paths), _BATCH):
+            batch = paths[start : start + _BATCH]
+            out.update(self._read_many(batch))
+            progress.advance(len(batch))
+        return out
+
+    def _read_many(self, paths: Sequence[str]) -> dict[str, bytes | Exception]:
         if not paths:
             return {}
         if len(paths) == 1:

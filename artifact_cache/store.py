@@ -22,13 +22,18 @@ from typing import IO, TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar, overloa
 
 import attrs
 
+from . import progress as _progress
 from .digest import hash_bytes
 from .errors import (
     ArtifactNotFoundError,
     ArtifactStoreError,
     IntegrityError,
+    MissingDependencyError,
     PayloadMissingError,
     SerializationError,
+    did_you_mean,
+    install_hint,
+    missing_folder_note,
 )
 from .fingerprint.recipe import KeyRecipe
 from .info import ArtifactInfo, ArtifactRef, human_size, infos_html
@@ -55,7 +60,7 @@ class ArtifactList(list[ArtifactInfo]):
 
 @attrs.frozen(kw_only=True)
 class GcReport:
-    """What :meth:`ArtifactStore.gc` removed and kept."""
+    """What [`ArtifactStore.gc`][] removed and kept."""
 
     removed: int
     freed: int
@@ -134,8 +139,10 @@ def _python_type(obj: Any) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-def _reopen(url: str, storage_options: dict[str, Any]) -> ArtifactStore:
-    return ArtifactStore(url, **storage_options)
+def _reopen(
+    url: str, storage_options: dict[str, Any], show_progress: bool | None = None
+) -> ArtifactStore:
+    return ArtifactStore(url, progress=show_progress, **storage_options)
 
 
 class ArtifactStore:
@@ -143,7 +150,9 @@ class ArtifactStore:
 
     ``storage_options`` are passed to fsspec untouched (``key``, ``secret``,
     ``endpoint_url``, ``anon``, ...); anything botocore or fsspec reads from the
-    environment works as usual. A store is safe to share between threads, picklable,
+    environment works as usual. ``progress=False`` switches off the progress bars of
+    long saves, loads and listings (default: on unless ``$ARTIFACT_CACHE_PROGRESS=0``;
+    they need tqdm). A store is safe to share between threads, picklable,
     and cheap to open again.
 
     Examples:
@@ -155,7 +164,10 @@ class ArtifactStore:
         ['extract']
     """
 
-    def __init__(self, url: str, **storage_options: Any) -> None:
+    def __init__(self, url: str, *, progress: bool | None = None, **storage_options: Any) -> None:
+        self._progress_option = progress
+        self.progress: bool = _progress.enabled(progress)
+        """Whether long operations on this store draw progress bars."""
         self._storage = Storage(url, storage_options)
         self._options = storage_options
         # A local store is named by its absolute path, so that a pickled store still
@@ -171,7 +183,7 @@ class ArtifactStore:
         return f"ArtifactStore({self.location!r})"
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_reopen, (self.location, self._options))
+        return (_reopen, (self.location, self._options, self._progress_option))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, ArtifactStore):
@@ -234,14 +246,29 @@ class ArtifactStore:
         except Exception as exc:
             self._fail(what, step_id, exc)
 
+    def _bar(
+        self, total: int, what: str, *, unit: str = "B"
+    ) -> contextlib.AbstractContextManager[_progress.Bar]:
+        """A progress bar for ``what`` if this store shows them and ``total`` is large."""
+        least = _progress.MIN_BYTES if unit == "B" else _progress.MIN_RECORDS
+        if not (self.progress and total >= least):
+            return _progress.NO_BAR  # the usual case, on the hit path of memoised calls
+        return _progress.bar(total, what, unit=unit, show=True)
+
     def _trusted(self, digest: str) -> bool:
         return digest not in self._damaged
 
     def _not_found(self, step_id: str, key: str | None) -> ArtifactNotFoundError:
         which = f" with key {key!r}" if key is not None else ""
-        return ArtifactNotFoundError(
-            f"no artifact for step {step_id!r}{which} in store {self.location}"
+        note = missing_folder_note(self.location)
+        error = ArtifactNotFoundError(
+            f"no artifact for step {step_id!r}{which} in store {self.location}{note}"
         )
+        if key is None and not note:
+            # A typo in a step id is the usual reason; listing the store costs, so the
+            # suggestion is made only if the message is read.
+            error.with_hint(lambda: did_you_mean(step_id, (i.step_id for i in self.list())))
+        return error
 
     def _check(self, step_id: str, key: str | None) -> None:
         validate_step_id(step_id, store=self.location)
@@ -306,9 +333,10 @@ class ArtifactStore:
             if not self._marker_written:
                 storage.ensure_marker()
                 self._marker_written = True
-            digest, reused = storage.publish_object(
-                chunks, size, partial(hash_bytes, *chunks), reuse=self._trusted
-            )
+            with self._bar(size, f"saving {step_id}"):
+                digest, reused = storage.publish_object(
+                    chunks, size, partial(hash_bytes, *chunks), reuse=self._trusted
+                )
             self._damaged.discard(digest)
             info = ArtifactInfo(
                 step_id=step_id,
@@ -414,8 +442,8 @@ class ArtifactStore:
         return self.load(info)
 
     def load(self, info: ArtifactInfo) -> Any:
-        """Load the artifact an :class:`ArtifactInfo` describes (skips the record read)."""
-        with self._io("loading", info.step_id):
+        """Load the artifact an [`ArtifactInfo`][] describes (skips the record read)."""
+        with self._io("loading", info.step_id), self._bar(info.size, f"loading {info.step_id}"):
             try:
                 data = self._storage.read_object(info.digest, info.size)
             except FileNotFoundError:
@@ -474,7 +502,9 @@ class ArtifactStore:
             validate_step_id(prefix, store=self.location)
         refs = self._storage.path("refs")
         with self._io(f"listing artifacts under {prefix!r}" if prefix else "listing artifacts"):
-            records = self._storage.read_many(self._storage.record_paths(folder))
+            paths = self._storage.record_paths(folder)
+            with self._bar(len(paths), "listing", unit="records"):
+                records = self._storage.read_many(paths)
         out = ArtifactList()
         for path, data in records.items():
             parsed = Storage.parse_record_path(path, refs)
@@ -531,7 +561,7 @@ class ArtifactStore:
     def delete(self, step_id: str, *, key: str | None = None) -> bool:
         """Delete an artifact (all keys of the step unless ``key``); True if any existed.
 
-        The payload is left for :meth:`gc`, since another record may share it.
+        The payload is left for [`gc`][], since another record may share it.
 
         Examples:
             >>> store = ArtifactStore("memory://doc-delete")
@@ -620,14 +650,26 @@ class ArtifactStore:
         include_self: bool = False,
     ) -> Callable[[Callable[P, R]], StepFunction[R, P]]: ...
     def step(self, func_or_id: Any = None, /, **options: Any) -> Any:
-        """Memoise a function in this store; see :func:`artifact_cache.decorators.step`."""
+        """Memoise a function in this store; see [`step`][]."""
         from .decorators import step
 
         return step(self, func_or_id, **options)
 
     def browse(self, **options: Any) -> ArtifactBrowser:
-        """An ipywidgets browser over this store (needs the ``notebook`` extra)."""
-        from .widget import ArtifactBrowser
+        """An ipywidgets browser over this store (needs the ``notebook`` extra).
+
+        Raises:
+            MissingDependencyError: ipywidgets is not installed (the message names the extra).
+        """
+        try:
+            from .widget import ArtifactBrowser
+        except ModuleNotFoundError as exc:
+            # Whatever the widget's toolkit is missing, the notebook extra brings it.
+            missing = (exc.name or "").split(".")[0]
+            if not missing or missing == __name__.split(".")[0]:
+                raise
+            msg = f"store.browse() needs {missing}: {install_hint('notebook', missing)}"
+            raise MissingDependencyError(msg, name=missing) from exc
 
         return ArtifactBrowser(self, **options)
 

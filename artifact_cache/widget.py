@@ -8,8 +8,8 @@ payload only when asked to preview it; it never shows an artifact that is no lon
 selected. Delete and clear ask for a confirmation inside the widget. Failures are shown
 in the widget, not raised into the notebook.
 
-This is the only module that imports ipywidgets and anywidget (``pip install
-artifact-cache[notebook]``); ``import artifact_cache`` loads it lazily. The table is an
+This is the only module that imports ipywidgets and anywidget (the ``notebook`` extra,
+``.[notebook]``); ``import artifact_cache`` loads it lazily. The table is an
 ``anywidget`` because ipywidgets' own buttons report a click without its modifier keys.
 It may import every lower layer of the package.
 """

@@ -308,3 +308,63 @@ def test_demo(tmp_path: Path) -> None:
     assert "4 steps: 4 computed, 0 cached" in proc.stdout[: proc.stdout.index("run 2")]
     assert "speed-up:" in proc.stdout
     assert "demo/train" in run("ls", "demo/", "--store", str(tmp_path / "demo")).stdout
+
+
+class TestLsOptions:
+    def test_latest_and_arguments(self, tmp_path: Path) -> None:
+        """ls shows each artifact's arguments; --latest keeps the newest of each step."""
+        url = str(tmp_path / "store")
+        store = ac.open_store(url)
+
+        @store.step("fit")
+        def fit(rows: list[int], alpha: float = 0.1) -> int:
+            return len(rows)
+
+        fit([1, 2, 3])
+        time.sleep(0.01)  # distinct creation times, so "newest" is well defined
+        fit([1, 2, 3], alpha=0.5)
+        time.sleep(0.01)
+        store.save("extract", [1])
+        proc = run("ls", "--store", url)
+        assert proc.returncode == 0, proc.stderr
+        lines = proc.stdout.splitlines()
+        assert lines[0].split()[-1] == "ARGUMENTS"
+        assert [line.split()[0] for line in lines[1:]] == ["extract", "fit", "fit"]
+        assert lines[1].endswith("  -")  # a plain save has no arguments
+        assert lines[2].endswith("rows=[1, 2, 3], alpha=0.5")
+        assert lines[3].endswith("rows=[1, 2, 3], alpha=0.1")
+
+        latest = run("ls", "--latest", "--store", url).stdout.splitlines()
+        assert [line.split()[0] for line in latest[1:]] == ["extract", "fit"]
+        assert latest[2].endswith("alpha=0.5")
+        data = json.loads(run("ls", "fit", "--latest", "--json", "--store", url).stdout)
+        assert [d["args_repr"] for d in data] == ["rows=[1, 2, 3], alpha=0.5"]
+
+    def test_long_arguments_are_cut(self, tmp_path: Path) -> None:
+        """A long argument repr is cut in the table; --json keeps it whole."""
+        url = str(tmp_path / "store")
+        store = ac.open_store(url)
+        store.save("x", 1, args_repr="data=" + "y" * 150)
+        line = run("ls", "--store", url).stdout.splitlines()[1]
+        assert line.endswith("...") and "y" * 150 not in line
+        data = json.loads(run("ls", "--json", "--store", url).stdout)
+        assert data[0]["args_repr"] == "data=" + "y" * 150
+
+
+def test_demo_keep_reuses_across_processes(tmp_path: Path) -> None:
+    """demo --keep in a second process takes every step from what the first stored."""
+    url = str(tmp_path / "demo")
+    first = run("demo", "--keep", "--store", url, "--rows", "2000")
+    assert first.returncode == 0, first.stderr
+    assert "demo --keep --rows 2000" in first.stdout
+    run1 = first.stdout[: first.stdout.index("run 2")]
+    assert "4 steps: 4 computed, 0 cached" in run1  # nothing stored yet
+    second = run("demo", "--keep", "--store", url, "--rows", "2000")
+    assert second.returncode == 0, second.stderr
+    run1 = second.stdout[: second.stdout.index("run 2")]
+    assert "(--keep: what an earlier demo stored is used)" in run1
+    assert "4 steps: 0 computed, 4 cached" in run1
+    assert "an earlier demo stored every step" in second.stdout
+    # Without --keep the demo starts fresh again.
+    third = run("demo", "--store", url, "--rows", "2000")
+    assert "4 steps: 4 computed, 0 cached" in third.stdout[: third.stdout.index("run 2")]

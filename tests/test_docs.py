@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import doctest
 import importlib
+import importlib.util
+import json
 import os
 import re
 import shlex
@@ -25,7 +27,7 @@ DOCS = ROOT / "docs"
 BIN = Path(sys.executable).parent
 SKIP_MARK = "# not run:"
 FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```", re.MULTILINE | re.DOTALL)
-RUNNABLE_PAGES = ["index.md", "tutorial.md", "howto.md", "keys.md"]
+RUNNABLE_PAGES = ["index.md", "tutorial.md", "howto.md", "keys.md", "joblib.md"]
 DOCS_BUCKET = "team-bucket"
 """The bucket the how-tos' S3 examples use; the tests create it on the moto server."""
 
@@ -143,6 +145,14 @@ class TestExamples:
             env[name] = os.environ[name]
         run_script("howto.md", tmp_path, env)
 
+    def test_joblib(self, tmp_path: Path, clean_env: dict[str, str]) -> None:
+        """The joblib migration runs, sklearn's pipeline reusing its cached transformers."""
+        proc = run_script("joblib.md", tmp_path, clean_env)
+        assert "['memory/main/heavy', 'memory/main/report']" in proc.stdout
+        assert "argument 'scale' changed" in proc.stdout
+        assert "['duration', 'input_args', 'time']" in proc.stdout
+        assert proc.stdout.splitlines()[-1] == "3"
+
 
 class TestDocstrings:
     @pytest.mark.parametrize(
@@ -157,7 +167,9 @@ class TestDocstrings:
             "artifact_cache.fingerprint.recipe",
             "artifact_cache.fingerprint.values",
             "artifact_cache.info",
+            "artifact_cache.memory",
             "artifact_cache.pipeline",
+            "artifact_cache.progress",
             "artifact_cache.serializers",
             "artifact_cache.stepid",
             "artifact_cache.store",
@@ -182,4 +194,177 @@ def test_site_builds_strict(tmp_path: Path) -> None:
         timeout=300,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert (tmp_path / "site" / "api" / "index.html").exists()
+    api = (tmp_path / "site" / "api" / "index.html").read_text(encoding="utf-8")
+    assert not re.search(r":[a-z]+:<code>", api)  # no Sphinx role shown literally
+    assert 'class="autorefs autorefs-internal"' in api  # docstrings' [`name`][] links resolve
+
+
+SPHINX_ROLE = re.compile(r"(?<![\w:]):(?:[a-z]+:)?[a-z]+:`")
+
+
+def _public_docstrings() -> list[tuple[str, str]]:
+    """(qualified name, docstring) of every module of the package and what it defines."""
+    import inspect
+    import pkgutil
+
+    import artifact_cache
+
+    found: list[tuple[str, str]] = []
+    names = ["artifact_cache"] + [
+        m.name
+        for m in pkgutil.walk_packages(artifact_cache.__path__, "artifact_cache.")
+        if not m.name.endswith("__main__")  # runs the command line on import
+    ]
+    for name in names:
+        module = importlib.import_module(name)
+        found.append((name, module.__doc__ or ""))
+        for attr, obj in vars(module).items():
+            if getattr(obj, "__module__", None) != name:
+                continue
+            found.append((f"{name}.{attr}", inspect.getdoc(obj) or ""))
+            if inspect.isclass(obj):
+                for member, value in vars(obj).items():
+                    doc = getattr(value, "__doc__", None)
+                    if isinstance(doc, str):
+                        found.append((f"{name}.{attr}.{member}", doc))
+    return found
+
+
+class TestCrossReferences:
+    def test_docstrings_have_no_sphinx_roles(self) -> None:
+        """No docstring uses a Sphinx role (``:meth:`x```), which Markdown shows literally."""
+        offenders = [
+            f"{name}: {match.group(0)}"
+            for name, doc in _public_docstrings()
+            for match in SPHINX_ROLE.finditer(doc)
+        ]
+        assert len(_public_docstrings()) > 100  # the scan reaches methods, not just modules
+        assert not offenders, "use [`name`][] or backticks instead:\n" + "\n".join(offenders)
+
+    def test_scan_finds_a_role(self) -> None:
+        """The pattern catches the roles the API page used to show (and no plain prose)."""
+        assert SPHINX_ROLE.search("What :meth:`ArtifactStore.gc` removed")
+        assert SPHINX_ROLE.search("see :py:func:`open_store`")
+        assert not SPHINX_ROLE.search("Examples:\n    `x` and [`gc`][]; at 12:30 `t`")
+
+    def _build(self, tmp_path: Path, docstring: str) -> subprocess.CompletedProcess[str]:
+        (tmp_path / "docs").mkdir(exist_ok=True)
+        (tmp_path / "docs" / "index.md").write_text("# API\n\n::: rolemod.f\n")
+        (tmp_path / "rolemod.py").write_text(f'def f():\n    """{docstring}"""\n')
+        config = f"""
+site_name: roles
+hooks: [{ROOT / "docs" / "hooks.py"}]
+plugins:
+  - mkdocstrings:
+      handlers:
+        python:
+          paths: [.]
+"""
+        (tmp_path / "mkdocs.yml").write_text(config)
+        return subprocess.run(
+            [str(BIN / "mkdocs"), "build", "--strict", "--site-dir", str(tmp_path / "site")],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    def test_strict_build_fails_on_a_sphinx_role(self, tmp_path: Path) -> None:
+        """The site's hook turns a role in a docstring into a warning, so --strict fails."""
+        good = self._build(tmp_path, "Like `g`, but faster.")
+        assert good.returncode == 0, good.stdout + good.stderr
+        bad = self._build(tmp_path, "Like :func:`g`, but faster.")
+        assert bad.returncode != 0
+        assert "Sphinx role ':func:'" in bad.stderr
+
+
+PIP_INSTALL = re.compile(r"pip install ([^\n`#&|;)]+)")
+INSTALL_PAGES = [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]
+
+
+def install_commands() -> list[tuple[str, list[str]]]:
+    """Every ``pip install`` in the README and the guide: (where, its requirement args)."""
+    found = []
+    for page in INSTALL_PAGES:
+        text = page.read_text(encoding="utf-8")
+        for match in PIP_INSTALL.finditer(text):
+            line = text.count("\n", 0, match.start()) + 1
+            args = [a for a in shlex.split(match.group(1)) if not a.startswith("-")]
+            found.append((f"{page.name}:{line}", args))
+    return found
+
+
+def _local_spec(arg: str) -> tuple[str, set[str]] | None:
+    """``(path, extras)`` for a requirement that names a folder (``.[s3]``), else None."""
+    match = re.fullmatch(r"(\.|/[\w/.-]+)(?:\[([\w,-]+)\])?", arg)
+    if match is None:
+        return None
+    return match.group(1), set(filter(None, (match.group(2) or "").split(",")))
+
+
+class TestInstallCommands:
+    def test_docs_install_from_the_source_folder(self) -> None:
+        """The package is not on an index: every install of it is a path, with real extras."""
+        import tomllib
+
+        extras = set(
+            tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+        )
+        commands = install_commands()
+        assert len(commands) >= 5
+        for where, args in commands:
+            assert args, where
+            for arg in args:
+                local = _local_spec(arg)
+                if local is None:
+                    name = re.split(r"[\[<>=!~; ]", arg, maxsplit=1)[0].lower()
+                    assert name.replace("_", "-") != "artifact-cache", f"{where}: {arg}"
+                    continue
+                assert local[1] <= extras, f"{where}: unknown extra in {arg}"
+
+    def test_messages_do_not_install_from_an_index(self) -> None:
+        """Error messages and docstrings give install commands that work too."""
+        bad = re.compile(r"pip install [\"']?artifact[-_]cache")
+        for path in sorted((ROOT / "artifact_cache").rglob("*.py")):
+            text = path.read_text(encoding="utf-8")
+            assert not bad.search(text), path.relative_to(ROOT)
+
+    def test_install_commands_resolve(self, tmp_path: Path) -> None:
+        """Each distinct local install in the docs resolves to this project, offline."""
+        # Offline means no isolated build: the environment's own setuptools builds, and
+        # it needs bdist_wheel (built in since setuptools 70.1, else the wheel package).
+        setuptools = pytest.importorskip("setuptools", reason="no setuptools to build offline")
+        version = tuple(int(p) for p in setuptools.__version__.split(".")[:2])
+        if version < (70, 1) and importlib.util.find_spec("wheel") is None:
+            pytest.skip(f"setuptools {setuptools.__version__} without wheel cannot build offline")
+        specs = {
+            arg for _, args in install_commands() for arg in args if _local_spec(arg) is not None
+        }
+        assert "." in specs
+        for spec in sorted(specs):
+            _, extras = _local_spec(spec)  # type: ignore[misc]
+            target = str(ROOT) + (f"[{','.join(sorted(extras))}]" if extras else "")
+            report = tmp_path / "report.json"
+            proc = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "install",
+                    "--dry-run",
+                    "--no-deps",
+                    "--no-index",
+                    "--no-build-isolation",
+                    "--quiet",
+                    "--report",
+                    str(report),
+                    target,
+                ],
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+            assert proc.returncode == 0, f"{spec}: {proc.stderr}"
+            (item,) = json.loads(report.read_text())["install"]
+            assert item["metadata"]["name"] == "artifact-cache"
+            assert set(item.get("requested_extras", [])) == extras, spec

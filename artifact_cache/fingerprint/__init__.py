@@ -1,7 +1,7 @@
 """Fingerprints: the deterministic digests of values and code that cache keys are made of.
 
 ``values`` encodes values canonically and holds the type registry
-(:func:`register_fingerprint`); ``code`` fingerprints functions and the user code they
+(`register_fingerprint`); ``code`` fingerprints functions and the user code they
 reach; ``_numpy``, ``_pandas``, ``_arrow``, ``_polars``, ``_xarray``, ``_torch`` and
 ``_scipy`` register the handlers of those packages and are imported only when a value
 of the package is met. The rules are in ``docs/keys.md``.

@@ -1,6 +1,6 @@
 """Code fingerprints: a function (or class) and the user code it reaches, ignoring trivia.
 
-Registers the handlers that let :func:`fingerprint` take functions and classes as values
+Registers the handlers that let `fingerprint` take functions and classes as values
 (by code, closure values, defaults and members, never by name alone). Imports only the
 stdlib, ``attrs`` and :mod:`.values`. The rules are in ``docs/keys.md``.
 """

@@ -49,7 +49,7 @@ class KeyRecipe:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> KeyRecipe:
-        """Build from :meth:`to_dict` output (fields it does not know are dropped)."""
+        """Build from `to_dict` output (fields it does not know are dropped)."""
         return cls(**{k: data[k] for k in _FIELDS if k in data})
 
 

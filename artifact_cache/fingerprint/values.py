@@ -1,7 +1,7 @@
 """Value fingerprints: a canonical, type-tagged encoding hashed with xxh3_128.
 
 Builtin and stdlib values are encoded here; every other type goes through one registry,
-:func:`register_fingerprint`, that maps a type (or the dotted name of one, so that
+`register_fingerprint`, that maps a type (or the dotted name of one, so that
 registering needs no import) to a function returning a value to hash in its place. The
 numpy, pandas, pyarrow, polars, xarray, torch and scipy handlers are registered the same
 way by sibling modules (``_numpy``, ``_pandas``, ...), each imported only the first time
@@ -240,7 +240,7 @@ def register_fingerprint(type_or_name: type | str, fn: Handler | None = None, /)
     ``fn(value)`` returns something the cache can already fingerprint (a tuple of
     numbers, strings, arrays, ...); the digest is taken from the type's
     ``module:qualname`` and that value. Subclasses use the handler of their nearest
-    registered base, as with :func:`functools.singledispatch`. A dotted name such as
+    registered base, as with `functools.singledispatch`. A dotted name such as
     ``"torch.Tensor"`` registers without importing the package: it is resolved when a
     value of that package is first fingerprinted. Your registration wins over the
     built-in one for the same type. Usable as a decorator.
