@@ -2,7 +2,7 @@
 
 Registers the handlers that let `fingerprint` take functions and classes as values
 (by code, closure values, defaults and members, never by name alone). Imports only the
-stdlib, ``attrs`` and :mod:`.values`. The rules are in ``docs/keys.md``.
+stdlib, ``attrs`` and `.values`. The rules are in ``docs/keys.md``.
 """
 
 from __future__ import annotations
