@@ -193,10 +193,8 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
     """Run a YAML runbook."""
     from .pipeline import Pipeline, StepFailedError
 
-    # Like ``python -m``: modules next to the runbook or in the current folder import.
-    for folder in (os.path.dirname(os.path.abspath(args.runbook)), os.getcwd()):
-        if folder not in sys.path:
-            sys.path.insert(0, folder)
+    # Step modules beside the runbook or in the current folder import (after installed
+    # packages, never in their place): Pipeline.from_runbook sees to it.
     url = getattr(args, "store", None)
     pipeline = Pipeline.from_runbook(args.runbook, store=open_store(url) if url else None)
     only = [s for group in args.only for s in group.split(",") if s] if args.only else None

@@ -717,6 +717,36 @@ class _Runbook:
             raise self.error(msg, step=where, field="save_output")
         return Step(step_id, func, input_from=input_from, save_output=save_output, params=params)
 
+    def _folders(self) -> list[str]:
+        """Where a runbook file's step modules are looked for after ``sys.path``."""
+        if self.folder is None:
+            return []
+        return [str(self.folder), os.getcwd()]
+
+    def _import(self, module_name: str) -> Any:
+        # The runbook's folder and the current folder go at the END of sys.path: a step
+        # module beside the runbook imports, but a yaml.py or pandas.py there never takes
+        # the place of an installed package (nor of the standard library).
+        for folder in self._folders():
+            if folder not in sys.path:
+                sys.path.append(folder)
+        return importlib.import_module(module_name)
+
+    def _shadowed(self, module: Any) -> str:
+        """A hint when a file beside the runbook lost to an installed module of its name."""
+        if not isinstance(module, type(sys)):
+            return ""
+        name = module.__name__
+        origin = getattr(module, "__file__", None) or ""
+        for folder in self._folders():
+            beside = Path(folder, *name.split(".")).with_suffix(".py")
+            if name and beside.is_file() and Path(origin).resolve() != beside.resolve():
+                return (
+                    f" ({beside} is not used: an installed module of the same name comes "
+                    "first; rename the file)"
+                )
+        return ""
+
     def _target(self, target: object, where: str) -> Callable[..., Any]:
         if not isinstance(target, str) or target.count(":") != 1:
             msg = f"must be 'module:function' (e.g. 'mypkg.steps:extract'), not {target!r}"
@@ -726,7 +756,7 @@ class _Runbook:
             msg = f"must be 'module:function' (e.g. 'mypkg.steps:extract'), not {target!r}"
             raise self.error(msg, step=where, field="run")
         try:
-            obj: Any = importlib.import_module(module_name)
+            obj: Any = self._import(module_name)
         except Exception as exc:
             msg = f"cannot import module {module_name!r}: {type(exc).__name__}: {exc}"
             raise self.error(msg, step=where, field="run") from exc
@@ -734,7 +764,7 @@ class _Runbook:
             try:
                 obj = getattr(obj, part)
             except AttributeError:
-                msg = f"module {module_name!r} has no attribute {attr!r}"
+                msg = f"module {module_name!r} has no attribute {attr!r}{self._shadowed(obj)}"
                 raise self.error(msg, step=where, field="run") from None
         if not callable(obj):
             msg = f"{target!r} is a {type(obj).__name__}, not a function"
