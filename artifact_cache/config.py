@@ -26,22 +26,36 @@ def default_url() -> str:
     return os.environ.get(ENV_URL) or DEFAULT_URL
 
 
-def open_store(url: str | None = None, **storage_options: Any) -> ArtifactStore:
+def open_store(
+    url: str | None = None,
+    *,
+    signing_key: str | bytes | None = None,
+    read_only: bool = False,
+    **storage_options: Any,
+) -> ArtifactStore:
     """Open the artifact store at ``url`` (any fsspec URL or a local folder).
 
     Args:
         url: ``memory://name``, ``/a/folder``, ``s3://bucket/prefix``, ``gcs://...``;
             default ``$ARTIFACT_CACHE_URL``, else ``./.artifact_cache``.
+        signing_key: sign every saved record and load only artifacts signed with this
+            key (default ``$ARTIFACT_CACHE_SIGNING_KEY``; ``""`` for no key). See
+            ``docs/security.md``.
+        read_only: refuse ``save``, ``delete``, ``clear`` and ``gc`` with
+            :class:`ReadOnlyStoreError`; a memoised function computes without saving.
         **storage_options: passed to the fsspec filesystem as they are
             (e.g. ``anon=True`` or ``endpoint_url=...`` for s3fs).
 
     Raises:
         UnknownSchemeError: the scheme is not one fsspec knows (the message lists them).
-        ArtifactStoreError: the backend's package is not installed (the message names it).
+        ArtifactStoreError: the backend's package is not installed (the message names it),
+            or the URL is one a store cannot work on (the message says why).
 
     Examples:
         >>> store = open_store("memory://doc-open-store")
         >>> store.location
         'memory://doc-open-store'
     """
-    return ArtifactStore(url or default_url(), **storage_options)
+    return ArtifactStore(
+        url or default_url(), signing_key=signing_key, read_only=read_only, **storage_options
+    )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
+import logging
 import reprlib
 import sys
 import threading
@@ -54,6 +55,7 @@ _LINEAGE_ITEMS = 1000
 _ARGS_REPR_CHARS = 200
 _NO_INSTANCE: Any = object()
 _MISSING: Any = object()
+_log = logging.getLogger(__name__)
 
 
 @attrs.frozen(kw_only=True)
@@ -61,11 +63,12 @@ class StepCall(Generic[R]):
     """The outcome of :meth:`StepFunction.call`: the value and how it was obtained.
 
     ``duration`` is the seconds the function body took in this call (``0.0`` on a hit;
-    the record keeps the original compute time in ``info.duration``).
+    the record keeps the original compute time in ``info.duration``). ``info`` is None
+    when the store is read-only and the value was computed but not saved.
     """
 
     value: R
-    info: ArtifactInfo
+    info: ArtifactInfo | None
     cached: bool
     duration: float
 
@@ -472,6 +475,14 @@ class StepFunction(Generic[R, P]):
         started = time.perf_counter()
         value: R = spec.func(*args, **kwargs)
         duration = time.perf_counter() - started
+        if self.store.read_only:
+            # Computing is what the caller asked for; the store only cannot keep it.
+            _log.info(
+                "step %r computed but not saved: store %s is read-only",
+                spec.step_id,
+                self.store.location,
+            )
+            return StepCall(value=value, info=None, cached=False, duration=duration)
         extra = {
             "code_parts": dict(code.parts),
             "args_fingerprints": prepared.fingerprints,

@@ -12,6 +12,7 @@ __all__ = [
     "IntegrityError",
     "InvalidStepIdError",
     "PayloadMissingError",
+    "ReadOnlyStoreError",
     "SerializationError",
     "StoreFormatError",
     "UnknownSchemeError",
@@ -52,3 +53,7 @@ class StoreFormatError(ArtifactStoreError):
 
 class PayloadMissingError(ArtifactNotFoundError):
     """A record exists but the payload it points to is gone (a memoised call recomputes)."""
+
+
+class ReadOnlyStoreError(ArtifactStoreError, PermissionError):
+    """A save, delete, clear or gc was asked of a store opened with ``read_only=True``."""

@@ -91,8 +91,17 @@ class ArtifactInfo:
     duration: float | None = None
     args_repr: str | None = None
     uri: str | None = None
+    payload_sha256: str | None = None
+    """SHA-256 of the payload, written by a store with a signing key (see docs/security.md)."""
+    signature: str | None = None
+    """HMAC-SHA256 of the record's other fields, written by a store with a signing key."""
     extra: Mapping[str, Any] = attrs.field(factory=dict, repr=False, hash=False)
     """Fields this version does not know, kept so that a rewrite does not drop them."""
+
+    @property
+    def signed(self) -> bool:
+        """True if the record carries a signature (whether it is valid is the store's check)."""
+        return self.signature is not None
 
     @property
     def ref(self) -> ArtifactRef:
@@ -119,6 +128,11 @@ class ArtifactInfo:
             args_repr=self.args_repr,
             uri=self.uri,
         )
+        # Written only when set, so that an unsigned record reads as it always did.
+        if self.payload_sha256 is not None:
+            out["payload_sha256"] = self.payload_sha256
+        if self.signature is not None:
+            out["signature"] = self.signature
         return out
 
     def to_json(self) -> str:
@@ -165,6 +179,7 @@ class ArtifactInfo:
             ("code", self.code_fingerprint or ""),
             ("duration", "" if self.duration is None else f"{self.duration:.3f} s"),
             ("uri", self.uri or ""),
+            ("signed", "yes" if self.signed else "no"),
         ]
         return [(k, v) for k, v in rows if v]
 

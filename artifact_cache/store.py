@@ -27,11 +27,14 @@ from .errors import (
     ArtifactStoreError,
     IntegrityError,
     PayloadMissingError,
+    ReadOnlyStoreError,
     SerializationError,
 )
 from .hashing import hash_bytes
 from .info import ArtifactInfo, ArtifactRef, human_size, infos_html
 from .serializers import get_serializer
+from .signing import Signer, payload_digests, redact, redact_url, secret_values, sha256_of
+from .signing import signing_key_from as _signing_key_from
 from .stepid import DEFAULT_KEY, validate_key, validate_step_id
 from .storage import TMP_PREFIX, Storage
 
@@ -133,8 +136,10 @@ def _python_type(obj: Any) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-def _reopen(url: str, storage_options: dict[str, Any]) -> ArtifactStore:
-    return ArtifactStore(url, **storage_options)
+def _reopen(
+    url: str, storage_options: dict[str, Any], trust: dict[str, Any] | None = None
+) -> ArtifactStore:
+    return ArtifactStore(url, **(trust or {}), **storage_options)
 
 
 class ArtifactStore:
@@ -145,6 +150,12 @@ class ArtifactStore:
     environment works as usual. A store is safe to share between threads, picklable,
     and cheap to open again.
 
+    ``signing_key`` (default ``$ARTIFACT_CACHE_SIGNING_KEY``; ``""`` for none) makes the
+    store sign every record it writes and refuse, with :class:`IntegrityError`, to load
+    an artifact that is unsigned or signed with another key. ``read_only=True`` makes
+    ``save``, ``delete``, ``clear`` and ``gc`` raise :class:`ReadOnlyStoreError`. See
+    ``docs/security.md``.
+
     Examples:
         >>> store = ArtifactStore("memory://doc-store")
         >>> info = store.save("extract", {"rows": 3}, tags={"source": "crm"})
@@ -154,12 +165,29 @@ class ArtifactStore:
         ['extract']
     """
 
-    def __init__(self, url: str, **storage_options: Any) -> None:
-        self._storage = Storage(url, storage_options)
+    def __init__(
+        self,
+        url: str,
+        *,
+        signing_key: str | bytes | None = None,
+        read_only: bool = False,
+        **storage_options: Any,
+    ) -> None:
+        key = _signing_key_from(signing_key)
+        self._signer = Signer(key) if key is not None else None
+        self._read_only = bool(read_only)
+        given = {**storage_options, "signing_key": key.decode(errors="replace") if key else None}
+        self._secrets = secret_values(given)
+        try:
+            self._storage = Storage(url, storage_options)
+        except ArtifactStoreError as exc:
+            raise type(exc)(redact(str(exc), self._secrets)) from exc.__cause__
         self._options = storage_options
         # A local store is named by its absolute path, so that a pickled store still
         # points at the same folder from a worker started in another directory.
-        self.location: str = self._storage.root if self._storage.is_local else url
+        self._url = self._storage.root if self._storage.is_local else url
+        # What the store shows of itself: never a password written into the URL.
+        self.location: str = redact_url(self._url)
         self._marker_written = False
         # Digests whose payload failed its check here: the next save rewrites them
         # instead of trusting the file that is there.
@@ -170,7 +198,13 @@ class ArtifactStore:
         return f"ArtifactStore({self.location!r})"
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_reopen, (self.location, self._options))
+        # The signing key travels with the store, as its credentials do (docs/security.md).
+        trust: dict[str, Any] = {"read_only": self._read_only}
+        if self._signer is not None:
+            trust["signing_key"] = self._signer._key
+        else:
+            trust["signing_key"] = ""  # not the worker's environment: the same store
+        return (_reopen, (self._url, self._options, trust))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, ArtifactStore):
@@ -200,6 +234,32 @@ class ArtifactStore:
         return dict(self._options)
 
     @property
+    def read_only(self) -> bool:
+        """True if the store was opened with ``read_only=True`` (nothing can be changed)."""
+        return self._read_only
+
+    @property
+    def signing(self) -> bool:
+        """True if the store has a signing key: it signs what it saves, loads only signed."""
+        return self._signer is not None
+
+    def verified(self, info: ArtifactInfo) -> bool | None:
+        """Whether ``info`` carries a valid signature by this store's key.
+
+        None if the store has no signing key (it cannot tell).
+
+        Examples:
+            >>> store = ArtifactStore("memory://doc-verified", signing_key="team-key")
+            >>> store.verified(store.save("extract", [1, 2]))
+            True
+        """
+        if self._signer is None:
+            return None
+        return info.payload_sha256 is not None and self._signer.verify(
+            info.to_dict(), info.signature
+        )
+
+    @property
     def fs(self) -> Any:
         """The fsspec filesystem under the store (for advanced use)."""
         return self._storage.fs
@@ -211,7 +271,7 @@ class ArtifactStore:
             hint = "; check the credentials (environment, profile or storage options)"
         subject = f"{what} step {step_id!r}" if step_id is not None else what
         msg = f"{subject} in store {self.location} failed: {type(exc).__name__}: {exc}{hint}"
-        raise ArtifactStoreError(msg) from exc
+        raise ArtifactStoreError(redact(msg, self._secrets)) from exc
 
     @contextlib.contextmanager
     def _io(self, what: str, step_id: str | None = None) -> Iterator[None]:
@@ -226,6 +286,39 @@ class ArtifactStore:
             raise
         except Exception as exc:
             self._fail(what, step_id, exc)
+
+    def _writable(self, what: str) -> None:
+        if self._read_only:
+            msg = (
+                f"store {self.location} is open read-only: cannot {what} "
+                "(open it without read_only=True to change it)"
+            )
+            raise ReadOnlyStoreError(msg)
+
+    def _check_signature(self, info: ArtifactInfo) -> None:
+        """Refuse, before any payload is read, a record this store's key did not sign."""
+        if self._signer is None or self.verified(info):
+            return
+        where = f"step {info.step_id!r} key {info.key!r} in store {self.location}"
+        if not info.signed:
+            problem = "is not signed"
+        else:
+            problem = (
+                "was altered or signed with another key: its signature does not match "
+                "this store's signing key"
+            )
+        msg = (
+            f"the artifact of {where} {problem}; it was not loaded (this store has a "
+            "signing key and loads only artifacts signed with it; save the step again)"
+        )
+        raise IntegrityError(msg)
+
+    def _seal(self, info: ArtifactInfo, sha256: str | None) -> ArtifactInfo:
+        """The record as written: signed, with its payload's SHA-256, if the store has a key."""
+        if self._signer is None:
+            return info
+        info = attrs.evolve(info, payload_sha256=sha256, signature=None)
+        return attrs.evolve(info, signature=self._signer.sign(info.to_dict()))
 
     def _trusted(self, digest: str) -> bool:
         return digest not in self._damaged
@@ -278,6 +371,7 @@ class ArtifactStore:
         """
         key = DEFAULT_KEY if key is None else key
         self._check(step_id, key)
+        self._writable(f"save step {step_id!r}")
         name = serializer or "pickle"
         try:
             ser = get_serializer(name)
@@ -298,9 +392,17 @@ class ArtifactStore:
             if not self._marker_written:
                 storage.ensure_marker()
                 self._marker_written = True
-            digest, reused = storage.publish_object(
-                chunks, size, partial(hash_bytes, *chunks), reuse=self._trusted
-            )
+            sha256: list[str] = []
+            digest_of: Callable[[], str] = partial(hash_bytes, *chunks)
+            if self._signer is not None:
+
+                def digest_of() -> str:
+                    # SHA-256 in the same pass over the chunks as the store's digest.
+                    fast, sha = payload_digests(chunks, hash_bytes)
+                    sha256.append(sha)
+                    return fast
+
+            digest, reused = storage.publish_object(chunks, size, digest_of, reuse=self._trusted)
             self._damaged.discard(digest)
             info = ArtifactInfo(
                 step_id=step_id,
@@ -318,6 +420,7 @@ class ArtifactStore:
                 uri=self._storage.uri(self._storage.object_path(digest)),
                 extra=dict(extra or {}),
             )
+            info = self._seal(info, sha256[0] if sha256 else None)
             storage.put_record(step_id, key, info.to_json())
             if reused and not storage.has_object(digest, size):
                 # gc removed the old payload between our check and our record: put it back.
@@ -406,6 +509,7 @@ class ArtifactStore:
 
     def load(self, info: ArtifactInfo) -> Any:
         """Load the artifact an :class:`ArtifactInfo` describes (skips the record read)."""
+        self._check_signature(info)
         with self._io("loading", info.step_id):
             try:
                 data = self._storage.read_object(info.digest, info.size)
@@ -421,6 +525,8 @@ class ArtifactStore:
             problem = f"is {len(data)} bytes, {info.size} recorded (truncated?)"
         elif hash_bytes(data) != info.digest:  # checked before unpickling, always
             problem = f"does not match its digest {info.digest}"
+        elif self._signer is not None and sha256_of(data) != info.payload_sha256:
+            problem = "does not match the SHA-256 digest its signed record holds"
         if problem:
             self._damaged.add(info.digest)
             msg = f"the payload of {where} {problem}; not loaded (saving the step again repairs it)"
@@ -493,6 +599,7 @@ class ArtifactStore:
             b'hello'
         """
         info = self.info(step_id, key=key)
+        self._check_signature(info)
         with self._io("opening", step_id):
             try:
                 return self._storage.open_object(info.digest)
@@ -531,6 +638,7 @@ class ArtifactStore:
             (True, False)
         """
         self._check(step_id, key)
+        self._writable(f"delete step {step_id!r}")
         storage = self._storage
         with self._io("deleting", step_id):
             if key is not None:
@@ -556,6 +664,7 @@ class ArtifactStore:
             >>> store.clear()
             2
         """
+        self._writable("clear it")
         with self._io("clearing"):
             count = len(self._storage.record_paths())
             self._storage.remove_all()
@@ -567,6 +676,8 @@ class ArtifactStore:
         Files younger than ``grace`` seconds are kept: a save in flight writes its
         payload before its record.
         """
+        if not dry_run:
+            self._writable("collect garbage")
         storage = self._storage
         with self._io("collecting garbage"):
             referenced = {i.digest for i in self.list()}

@@ -1,0 +1,202 @@
+"""Trust for shared stores: signed records, and the secrets a store must never show.
+
+A store opened with a signing key writes, in every record, a SHA-256 digest of the
+payload (a cryptographic one: the xxh3 digest that names payloads detects accidents,
+not forgery) and an HMAC-SHA256 over the record's content. A keyed store checks both
+before it unpickles anything. :func:`redact` takes the values of secret storage options
+(and the signing key) out of any text the store shows. Imports only the stdlib.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+__all__ = [
+    "ENV_SIGNING_KEY",
+    "Signer",
+    "payload_digests",
+    "record_content",
+    "redact",
+    "redact_url",
+    "secret_values",
+    "signing_key_from",
+]
+
+ENV_SIGNING_KEY = "ARTIFACT_CACHE_SIGNING_KEY"
+"""The environment variable holding the signing key when none is given to the store."""
+
+_SLICE = 4 * 2**20
+"""Both hashes walk a payload in slices of this size, so each slice is hashed while cached."""
+
+_UNSIGNED_FIELDS = frozenset({"signature", "record_version"})
+"""Fields outside the signed content: the signature itself and the schema's version."""
+
+_SECRET_WORDS = ("secret", "password", "passwd", "token", "credential", "passphrase")
+_SECRET_NAMES = frozenset(
+    {"key", "signing_key", "account_key", "sas_token", "connection_string", "session_token"}
+)
+
+
+def signing_key_from(given: str | bytes | None) -> bytes | None:
+    """The key a store signs with: ``given``, else ``$ARTIFACT_CACHE_SIGNING_KEY``.
+
+    An empty string (given or in the environment) means no key.
+
+    Examples:
+        >>> signing_key_from("team-key")
+        b'team-key'
+        >>> signing_key_from("") is None
+        True
+    """
+    if given is None:
+        given = os.environ.get(ENV_SIGNING_KEY)
+    if not given:
+        return None
+    return given.encode() if isinstance(given, str) else bytes(given)
+
+
+def record_content(record: Mapping[str, Any]) -> bytes:
+    """The canonical bytes a record's signature covers: every field but the signature.
+
+    Examples:
+        >>> record_content({"b": 1, "a": "x", "signature": "ff"})
+        b'{"a":"x","b":1}'
+    """
+    content = {k: v for k, v in record.items() if k not in _UNSIGNED_FIELDS}
+    text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return text.encode("ascii")
+
+
+def payload_digests(chunks: Iterable[bytes | bytearray | memoryview], fast: Any) -> tuple[str, str]:
+    """(fast digest, SHA-256 hex digest) of a payload, in one pass over its chunks.
+
+    ``fast`` is the store's digest function over chunks (xxh3); it runs in a second
+    thread while SHA-256 walks the same chunks (hashlib releases the GIL), so a signed
+    save reads its payload from memory once and waits for the slower of the two.
+
+    Examples:
+        >>> import hashlib
+        >>> fast, sha = payload_digests([b"ab", b"c"], lambda *c: "fast")
+        >>> fast, sha == hashlib.sha256(b"abc").hexdigest()
+        ('fast', True)
+    """
+    chunks = list(chunks)
+    if sum(memoryview(c).nbytes for c in chunks) < _SLICE:
+        sha = hashlib.sha256()
+        for chunk in chunks:
+            sha.update(chunk)
+        return str(fast(*chunks)), sha.hexdigest()
+    with ThreadPoolExecutor(1) as pool:
+        fast_digest = pool.submit(fast, *chunks)
+        sha = hashlib.sha256()
+        for chunk in chunks:
+            view = memoryview(chunk).cast("B")
+            for start in range(0, view.nbytes, _SLICE):
+                sha.update(view[start : start + _SLICE])
+        return str(fast_digest.result()), sha.hexdigest()
+
+
+def sha256_of(data: bytes | bytearray | memoryview) -> str:
+    """SHA-256 hex digest of a payload read back from storage."""
+    return hashlib.sha256(data).hexdigest()
+
+
+class Signer:
+    """Signs and verifies records with one HMAC-SHA256 key; its repr never shows the key.
+
+    Examples:
+        >>> signer = Signer(b"team-key")
+        >>> record = {"step_id": "extract", "payload_sha256": "00" * 32}
+        >>> signer.verify(record, signer.sign(record))
+        True
+        >>> signer.verify({**record, "step_id": "other"}, signer.sign(record))
+        False
+        >>> signer
+        Signer(<key hidden>)
+    """
+
+    __slots__ = ("_key",)
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+
+    def __repr__(self) -> str:
+        return "Signer(<key hidden>)"
+
+    def sign(self, record: Mapping[str, Any]) -> str:
+        """The hex HMAC-SHA256 of the record's content (:func:`record_content`)."""
+        return hmac.new(self._key, record_content(record), hashlib.sha256).hexdigest()
+
+    def verify(self, record: Mapping[str, Any], signature: object) -> bool:
+        """True if ``signature`` is this key's signature of the record (constant time)."""
+        if not isinstance(signature, str):
+            return False
+        return hmac.compare_digest(self.sign(record), signature)
+
+
+# --------------------------------------------------------------------------- secrets
+def _is_secret_name(name: str) -> bool:
+    lowered = name.lower()
+    return lowered in _SECRET_NAMES or any(word in lowered for word in _SECRET_WORDS)
+
+
+def secret_values(options: Mapping[str, Any]) -> list[str]:
+    """The values of credential-like storage options, nested ones included.
+
+    ``key``, ``secret``, ``token``, ``password``, ``signing_key``, and any option whose
+    name says secret, password, token or credential (``client_kwargs`` and
+    ``config_kwargs`` are searched too). Longest first, so that redaction replaces a
+    secret before any part of it.
+
+    Examples:
+        >>> secret_values({"key": "AKIA1", "anon": False,
+        ...                "client_kwargs": {"aws_secret_access_key": "s3cr3t"}})
+        ['s3cr3t', 'AKIA1']
+    """
+    found: set[str] = set()
+
+    def walk(value: Any, secret: bool) -> None:
+        if isinstance(value, Mapping):
+            for k, v in value.items():
+                walk(v, secret or _is_secret_name(str(k)))
+        elif isinstance(value, list | tuple):
+            for v in value:
+                walk(v, secret)
+        elif secret and isinstance(value, str | bytes) and len(value) >= 3:
+            found.add(value.decode(errors="replace") if isinstance(value, bytes) else value)
+
+    walk(options, False)
+    return sorted(found, key=lambda s: (-len(s), s))
+
+
+_USERINFO = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^/@:\s]*):[^/@\s]*@")
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password in it replaced by ``***``.
+
+    Examples:
+        >>> redact_url("sftp://ci:hunter2@build-server/srv/cache")
+        'sftp://ci:***@build-server/srv/cache'
+    """
+    return _USERINFO.sub(r"\g<head>:***@", url)
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every secret value, and any password inside a URL, replaced by ``***``.
+
+    Examples:
+        >>> redact("auth failed for key AKIA1", ["AKIA1"])
+        'auth failed for key ***'
+    """
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return redact_url(text)

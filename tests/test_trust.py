@@ -1,0 +1,382 @@
+"""Trust for shared stores: signed artifacts, read-only stores, secrets kept out of sight.
+
+Signed-mode tests tamper with stores the way someone with write access to the bucket
+could: they rewrite payload bytes and records directly through fsspec, on memory://, a
+local folder and S3 (the moto server).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import multiprocessing
+import os
+import pickle
+import subprocess
+import sys
+import uuid
+import warnings
+from pathlib import Path
+from typing import Any
+
+import fsspec
+import pytest
+from fsspec.implementations.memory import MemoryFileSystem
+
+import artifact_cache as ac
+from artifact_cache.cli import main
+from artifact_cache.hashing import hash_bytes
+from artifact_cache.signing import ENV_SIGNING_KEY, Signer
+
+KEY = "team-signing-key"
+SCRIPT = Path(sys.executable).parent / "artifact-cache"
+
+
+@pytest.fixture(autouse=True)
+def _no_env_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(ENV_SIGNING_KEY, raising=False)
+
+
+def _root(url: str) -> tuple[Any, str]:
+    fs, path = fsspec.core.url_to_fs(url)
+    return fs, str(path).rstrip("/")
+
+
+def _record_path(url: str, step_id: str, key: str = "default") -> tuple[Any, str]:
+    fs, root = _root(url)
+    return fs, f"{root}/refs/{step_id}/@{key}.json"
+
+
+def _payload(url: str, digest: str) -> tuple[Any, str]:
+    fs, root = _root(url)
+    return fs, f"{root}/objects/{digest[:2]}/{digest}"
+
+
+def _tamper(url: str, step_id: str, old: bytes, new: bytes, key: str = "default") -> None:
+    """Swap bytes inside a payload (same size), store it under its new xxh3 digest and
+    point the record at it: everything an attacker without the signing key can do."""
+    fs, rec_path = _record_path(url, step_id, key)
+    record = json.loads(fs.cat_file(rec_path))
+    pfs, path = _payload(url, record["digest"])
+    data = pfs.cat_file(path)
+    assert data.count(old) == 1 and len(old) == len(new)
+    forged = data.replace(old, new)
+    digest = hash_bytes(forged)
+    _, new_path = _payload(url, digest)
+    pfs.makedirs(new_path.rsplit("/", 1)[0], exist_ok=True)
+    pfs.pipe_file(new_path, forged)
+    record.update(digest=digest, uri=record["uri"].replace(record["digest"], digest))
+    fs.pipe_file(rec_path, json.dumps(record).encode())
+
+
+class TestSigned:
+    """A store with a signing key signs what it saves and loads only what it signed."""
+
+    def test_saved_records_are_signed(self, store_url: str) -> None:
+        """Records carry the payload's SHA-256 and a valid signature; loading works."""
+        store = ac.open_store(store_url, signing_key=KEY)
+        info = store.save("model", {"weights": [1.0, 2.0]})
+        assert info.signed and store.signing and store.verified(info)
+        with store.open("model") as f:
+            payload = f.read()
+        assert info.payload_sha256 == hashlib.sha256(payload).hexdigest()
+        assert store.info("model") == info
+        assert store.get("model") == {"weights": [1.0, 2.0]}
+
+    def test_tampered_payload_is_refused(self, store_url: str) -> None:
+        """Same-size forged bytes with a recomputed xxh3 digest and record are refused."""
+        store = ac.open_store(store_url, signing_key=KEY)
+        store.save("config", {"command": "safe-thing"})
+        _tamper(store_url, "config", b"safe-thing", b"evil-thing")
+        # Without a key the forgery is indistinguishable from a real artifact ...
+        assert ac.open_store(store_url, signing_key="").get("config") == {"command": "evil-thing"}
+        # ... with one it is refused before anything is unpickled.
+        with pytest.raises(ac.IntegrityError, match="signature does not match") as exc:
+            ac.open_store(store_url, signing_key=KEY).get("config")
+        assert "'config'" in str(exc.value) and store.location in str(exc.value)
+
+    def test_unsigned_artifact_is_refused(self, store_url: str) -> None:
+        """What a store without the key saved is refused by a keyed store, listed as unsigned."""
+        ac.open_store(store_url).save("extract", [1, 2, 3])
+        keyed = ac.open_store(store_url, signing_key=KEY)
+        with pytest.raises(ac.IntegrityError, match="is not signed"):
+            keyed.get("extract")
+        with pytest.raises(ac.IntegrityError, match="is not signed"):
+            keyed.open("extract")
+        (info,) = keyed.list()
+        assert not info.signed and keyed.verified(info) is False
+
+    def test_other_key_is_refused(self, mem_store: ac.ArtifactStore) -> None:
+        """An artifact signed with another key is refused."""
+        url = mem_store.location
+        ac.open_store(url, signing_key="someone-else").save("extract", 1)
+        with pytest.raises(ac.IntegrityError, match="does not match"):
+            ac.open_store(url, signing_key=KEY).get("extract")
+
+    def test_same_code_without_key_still_works(self, store_url: str) -> None:
+        """A store without a key reads signed and unsigned artifacts, and writes unsigned."""
+        ac.open_store(store_url, signing_key=KEY).save("signed", "s")
+        plain = ac.open_store(store_url)
+        info = plain.save("plain", "p")
+        assert not plain.signing and not info.signed and info.payload_sha256 is None
+        assert "signature" not in json.loads(info.to_json())
+        assert (plain.get("signed"), plain.get("plain")) == ("s", "p")
+        assert plain.verified(info) is None
+
+    def test_payload_checked_against_signed_sha256(self, mem_store: ac.ArtifactStore) -> None:
+        """Bytes whose xxh3 digest matches but whose SHA-256 does not are refused.
+
+        (A collision of the fast digest is simulated by a validly signed record whose
+        digest names the forged bytes but whose SHA-256 is the original's.)
+        """
+        url = mem_store.location
+        store = ac.open_store(url, signing_key=KEY)
+        store.save("config", {"command": "safe-thing"})
+        fs, rec_path = _record_path(url, "config")
+        original_sha = json.loads(fs.cat_file(rec_path))["payload_sha256"]
+        _tamper(url, "config", b"safe-thing", b"evil-thing")
+        record = json.loads(fs.cat_file(rec_path))
+        record["payload_sha256"] = original_sha
+        record["signature"] = Signer(KEY.encode()).sign(record)
+        fs.pipe_file(rec_path, json.dumps(record).encode())
+        with pytest.raises(ac.IntegrityError, match="SHA-256"):
+            store.get("config")
+
+    def test_decorator_recomputes_refused_artifacts(self, store_url: str) -> None:
+        """A memoised function treats an unsigned or forged artifact as a miss and re-signs."""
+        first = ac.open_store(store_url).step("build")(_build).call(1)  # unsigned
+        keyed = ac.open_store(store_url, signing_key=KEY)
+        memo = keyed.step("build")(_build)
+        assert memo.key(1) == first.info.key
+        with pytest.warns(RuntimeWarning, match="not signed"):
+            again = memo.call(1)
+        assert again.value == {"command": "safe-thing"} and not again.cached
+        assert again.info.key == first.info.key and keyed.verified(again.info)
+        _tamper(store_url, "build", b"safe-thing", b"evil-thing", key=again.info.key)
+        with pytest.warns(RuntimeWarning, match="signature does not match"):
+            forged = memo.call(1)
+        assert forged.value == {"command": "safe-thing"} and not forged.cached
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            hit = memo.call(1)
+        assert hit.cached and hit.value == {"command": "safe-thing"}
+
+    def test_key_from_environment(
+        self, mem_store: ac.ArtifactStore, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """$ARTIFACT_CACHE_SIGNING_KEY signs; an explicit empty key turns signing off."""
+        monkeypatch.setenv(ENV_SIGNING_KEY, KEY)
+        url = mem_store.location
+        assert ac.open_store(url).save("a", 1).signed
+        assert ac.ArtifactStore(url, signing_key=KEY).verified(ac.open_store(url).info("a"))
+        assert not ac.open_store(url, signing_key="").save("b", 2).signed
+
+    def test_old_records_still_load(self, mem_store: ac.ArtifactStore) -> None:
+        """A record written before signing existed (no new fields) reads and round-trips."""
+        info = mem_store.save("old", [1])
+        data = json.loads(info.to_json())
+        assert "payload_sha256" not in data and "signature" not in data
+        again = ac.ArtifactInfo.from_json(json.dumps(data))
+        assert again == info and not again.signed
+        assert ac.ArtifactInfo.from_json(again.to_json()) == again
+
+    def test_signed_records_round_trip(self, mem_store: ac.ArtifactStore) -> None:
+        """The new fields survive JSON, and the signature stays valid after a round trip."""
+        store = ac.open_store(mem_store.location, signing_key=KEY)
+        info = store.save("x", [1], tags={"a": "b"}, duration=0.1)
+        again = ac.ArtifactInfo.from_json(info.to_json())
+        assert again == info and again.signature == info.signature
+        assert store.verified(again)
+
+    def test_worker_process_signs_with_the_pickled_key(self, tmp_path: Path) -> None:
+        """A keyed store sent to a spawned process signs there, without the environment."""
+        store = ac.open_store(str(tmp_path / "store"), signing_key=KEY)
+        ctx = multiprocessing.get_context("spawn")
+        with ctx.Pool(1) as pool:
+            info = pool.apply(_save_in_worker, (store,))
+        assert info.signed and store.verified(info)
+        assert store.get("from-worker") == os.getpid() + 1
+
+    def test_cli_info_says_whether_signed(
+        self, store_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """``artifact-cache info`` prints a signed line, verified when the key is set."""
+        ac.open_store(store_url).save("plain", 1)
+        ac.open_store(store_url, signing_key=KEY).save("sealed", 2)
+        assert main(["--store", store_url, "info", "plain"]) == 0
+        assert "signed:" in capsys.readouterr().out.replace("  ", " ")
+        monkeypatch.setenv(ENV_SIGNING_KEY, KEY)
+        assert main(["--store", store_url, "info", "sealed"]) == 0
+        out = capsys.readouterr().out
+        assert "yes (valid for this store's signing key)" in out
+        assert main(["--store", store_url, "info", "plain"]) == 0
+        assert "no (this store refuses to load it)" in capsys.readouterr().out
+        assert main(["--store", store_url, "info", "sealed", "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["signature"]
+
+
+def _double(x: int) -> int:
+    return 2 * x
+
+
+def _build(n: int) -> dict[str, str]:
+    return {"command": "safe-thing"}
+
+
+def _save_in_worker(store: ac.ArtifactStore) -> ac.ArtifactInfo:
+    os.environ.pop(ENV_SIGNING_KEY, None)
+    return store.save("from-worker", os.getppid() + 1)
+
+
+class TestReadOnly:
+    """A read-only store reads as usual and refuses every change, naming itself."""
+
+    def test_changes_are_refused(self, store_url: str) -> None:
+        """save, delete, clear and gc raise ReadOnlyStoreError; nothing changes."""
+        ac.open_store(store_url).save("extract", [1, 2])
+        ro = ac.open_store(store_url, read_only=True)
+        assert ro.read_only and not ac.open_store(store_url).read_only
+        for call in (
+            lambda: ro.save("extract", [3]),
+            lambda: ro.save("other", 1),
+            lambda: ro.delete("extract"),
+            lambda: ro.clear(),
+            lambda: ro.gc(grace=0),
+        ):
+            with pytest.raises(ac.ReadOnlyStoreError, match="read-only") as exc:
+                call()
+            assert ro.location in str(exc.value)
+            assert isinstance(exc.value, ac.ArtifactStoreError)
+        assert ro.get("extract") == [1, 2]
+        assert [i.step_id for i in ro.list()] == ["extract"]
+        assert ro.gc(grace=0, dry_run=True).referenced == 1
+        ro2 = pickle.loads(pickle.dumps(ro))
+        assert ro2.read_only
+        with pytest.raises(ac.ReadOnlyStoreError):
+            ro2.save("x", 1)
+
+    def test_memoised_function_computes_without_saving(
+        self, mem_store: ac.ArtifactStore, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """On a miss the function runs and returns; nothing is saved; a log line says so."""
+        mem_store.step("double")(_double)(1)  # stored: a hit for x=1
+        ro = ac.open_store(mem_store.location, read_only=True)
+        double = ro.step("double")(_double)
+        assert double.call(1).cached
+        with caplog.at_level(logging.INFO, logger="artifact_cache"):
+            call = double.call(5)
+        assert (call.value, call.cached, call.info) == (10, False, None)
+        assert "not saved" in caplog.text and ro.location in caplog.text
+        assert len(mem_store.list()) == 1 and not double.call(5).cached
+
+    def test_cli_read_only(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        """``--read-only`` (before or after the command) refuses rm, clear and gc; ls works."""
+        url = str(tmp_path / "store")
+        ac.open_store(url).save("extract", 1)
+        assert main(["--read-only", "--store", url, "rm", "extract"]) == 1
+        assert "read-only" in capsys.readouterr().err
+        assert main(["--store", url, "clear", "--yes", "--read-only"]) == 1
+        assert main(["--store", url, "gc", "--grace", "0", "--read-only"]) == 1
+        assert main(["--read-only", "--store", url, "ls"]) == 0
+        assert "extract" in capsys.readouterr().out
+        assert ac.open_store(url).exists("extract")
+
+
+class _LeakyFS(MemoryFileSystem):
+    """A filesystem whose errors quote its credentials, as some backends' do."""
+
+    protocol = "leakytest"
+
+    def __init__(self, password: str = "", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.password = password
+
+    def cat_file(self, path: str, start: Any = None, end: Any = None, **kwargs: Any) -> bytes:
+        raise PermissionError(f"login with password {self.password} refused for {path}")
+
+
+class TestSecrets:
+    """Credentials given to a store never show in what the store prints, raises or writes."""
+
+    def test_nothing_shows_secrets(self, s3_url: str) -> None:
+        """repr, HTML, records, listings and error messages hold no secret option value."""
+        secret, token, sign = (f"{n}-{uuid.uuid4().hex}" for n in "sti")
+        options: dict[str, Any] = {
+            "key": "testing",
+            "secret": secret,
+            "config_kwargs": {"user_agent_extra": "ac-test"},
+            "client_kwargs": {"aws_session_token": token},
+            "skip_instance_cache": True,
+        }
+        # moto checks no signature: any secret is accepted, so the store really works.
+        store = ac.open_store(s3_url, signing_key=sign, **options)
+        info = store.save("extract", {"rows": 3}, tags={"source": "crm"})
+        ac.open_store(s3_url).save("unsigned", 1)
+        shown: list[str] = [repr(store), store._repr_html_(), str(store.list()), info.to_json()]
+        shown += [repr(info), info._repr_html_(), str(info.describe())]
+        fs, rec_path = _record_path(s3_url, "extract")
+        shown.append(fs.cat_file(rec_path).decode())
+        ro = ac.open_store(s3_url, read_only=True, signing_key=sign, **options)
+        missing_bucket = "s3://ac-no-such-" + uuid.uuid4().hex[:12] + "/cache"
+        for call in (
+            lambda: store.get("missing"),
+            lambda: store.get("unsigned"),
+            lambda: store.save("bad id/..", 1),
+            lambda: ro.save("extract", 2),
+            lambda: ac.open_store(missing_bucket, signing_key=sign, **options).get("x"),
+        ):
+            with pytest.raises(ac.ArtifactStoreError) as exc:
+                call()
+            shown.append(str(exc.value))
+        pickled = pickle.loads(pickle.dumps(store))
+        shown.append(repr(pickled))
+        text = "\n".join(shown)
+        for value in (secret, token, sign):
+            assert value not in text
+        assert "extract" in text and "not signed" in text
+
+    def test_cli_json_shows_no_secrets(self, s3_url: str) -> None:
+        """Every ``--json`` output and error of the command lacks the configured secrets."""
+        secret, sign = f"secret-{uuid.uuid4().hex}", f"sign-{uuid.uuid4().hex}"
+        ac.open_store(s3_url, signing_key=sign).save("extract", [1, 2])
+        env = dict(os.environ)
+        env["FSSPEC_S3"] = json.dumps({"key": "testing", "secret": secret})
+        env[ENV_SIGNING_KEY] = sign
+        outputs = []
+        for args in (
+            ["ls", "--json"],
+            ["info", "extract", "--json"],
+            ["info", "extract"],
+            ["du", "--json"],
+            ["gc", "--json", "--dry-run"],
+            ["info", "missing", "--json"],
+            ["rm", "extract", "--read-only"],
+        ):
+            proc = subprocess.run(
+                [str(SCRIPT), "--store", s3_url, *args],
+                capture_output=True,
+                text=True,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                timeout=120,
+            )
+            outputs.append(proc.stdout + proc.stderr)
+        text = "\n".join(outputs)
+        assert "valid for this store's signing key" in text and "read-only" in text
+        assert secret not in text and sign not in text
+
+    def test_backend_errors_are_redacted(self) -> None:
+        """A backend error quoting a password reaches the user with the password blanked."""
+        fsspec.register_implementation("leakytest", _LeakyFS, clobber=True)
+        secret = f"pw-{uuid.uuid4().hex}"
+        store = ac.open_store(f"leakytest://leaky-{uuid.uuid4().hex}", password=secret)
+        with pytest.raises(ac.ArtifactStoreError) as exc:
+            store.get("extract")
+        assert secret not in str(exc.value) and "***" in str(exc.value)
+
+    def test_password_in_url_is_not_shown(self) -> None:
+        """A password written into the URL is blanked in the store's location and repr."""
+        store = ac.open_store("memory://user:hunter2-pw@team-cache-" + uuid.uuid4().hex)
+        assert "hunter2-pw" not in repr(store) and "hunter2-pw" not in store.location
+        assert "***" in store.location
