@@ -283,6 +283,28 @@ class TestReadOnly:
         assert "extract" in capsys.readouterr().out
         assert ac.open_store(url).exists("extract")
 
+    @pytest.mark.parametrize("given", ["--store", "runbook"])
+    def test_cli_run_read_only(
+        self, tmp_path: Path, given: str, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """``run --read-only`` computes what is not stored, saves nothing, reuses what is."""
+        runbook = tmp_path / "runbook.yml"
+        runbook.write_text(
+            "store: store\nexecution:\n"
+            "  - id: extract\n    run: runbook_steps:extract\n    params: {n: 3}\n"
+        )
+        url = str(tmp_path / "store")
+        store_args = ["--store", url] if given == "--store" else []
+        assert main([*store_args, "--read-only", "run", str(runbook), "--json"]) == 0
+        (step,) = json.loads(capsys.readouterr().out)["steps"]
+        assert (step["status"], step["info"]) == ("computed", None)
+        assert ac.open_store(url).list() == []
+        assert main([*store_args, "run", str(runbook), "--json"]) == 0
+        capsys.readouterr()
+        assert main([*store_args, "run", str(runbook), "--json", "--read-only"]) == 0
+        (step,) = json.loads(capsys.readouterr().out)["steps"]
+        assert step["status"] == "cached"
+
 
 class _LeakyFS(MemoryFileSystem):
     """A filesystem whose errors quote its credentials, as some backends' do."""
