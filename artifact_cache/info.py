@@ -91,8 +91,8 @@ class ArtifactInfo:
     duration: float | None = None
     args_repr: str | None = None
     uri: str | None = None
-    payload_sha256: str | None = None
-    """SHA-256 of the payload, written by a store with a signing key (see docs/security.md)."""
+    payload_hash: str | None = None
+    """``"blake3:<hex>"`` or ``"sha256:<hex>"`` of the payload, by a store with a signing key."""
     signature: str | None = None
     """HMAC-SHA256 of the record's other fields, written by a store with a signing key."""
     extra: Mapping[str, Any] = attrs.field(factory=dict, repr=False, hash=False)
@@ -129,8 +129,8 @@ class ArtifactInfo:
             uri=self.uri,
         )
         # Written only when set, so that an unsigned record reads as it always did.
-        if self.payload_sha256 is not None:
-            out["payload_sha256"] = self.payload_sha256
+        if self.payload_hash is not None:
+            out["payload_hash"] = self.payload_hash
         if self.signature is not None:
             out["signature"] = self.signature
         return out

@@ -1,10 +1,12 @@
 """Trust for shared stores: signed records, and the secrets a store must never show.
 
-A store opened with a signing key writes, in every record, a SHA-256 digest of the
-payload (a cryptographic one: the xxh3 digest that names payloads detects accidents,
-not forgery) and an HMAC-SHA256 over the record's content. A keyed store checks both
-before it unpickles anything. :func:`redact` takes the values of secret storage options
-(and the signing key) out of any text the store shows. Imports only the stdlib.
+A store opened with a signing key writes, in every record, a cryptographic hash of the
+payload (the xxh3 digest that names payloads detects accidents, not forgery): BLAKE3 if
+the ``blake3`` package is installed (the ``signing`` extra), else SHA-256, written as
+``"blake3:<hex>"`` or ``"sha256:<hex>"``; and an HMAC-SHA256 over the record's content.
+A keyed store checks both before it unpickles anything. :func:`redact` takes the values
+of secret storage options (and the signing key) out of any text the store shows.
+Imports only the stdlib (and ``blake3`` when it is installed).
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ __all__ = [
     "ENV_SIGNING_KEY",
     "Signer",
     "payload_digests",
+    "payload_hash",
+    "preferred_algorithm",
     "record_content",
     "redact",
     "redact_url",
@@ -74,38 +78,83 @@ def record_content(record: Mapping[str, Any]) -> bytes:
     return text.encode("ascii")
 
 
-def payload_digests(chunks: Iterable[bytes | bytearray | memoryview], fast: Any) -> tuple[str, str]:
-    """(fast digest, SHA-256 hex digest) of a payload, in one pass over its chunks.
+def _blake3() -> Any:
+    try:
+        import blake3
+    except ImportError:
+        return None
+    return blake3.blake3
+
+
+def _hasher(algorithm: str) -> Any:
+    if algorithm == "blake3":
+        blake3 = _blake3()
+        if blake3 is None:
+            raise LookupError(
+                "the record's payload hash is BLAKE3: install blake3 to check it "
+                "(pip install 'artifact-cache[signing]')"
+            )
+        return blake3()
+    if algorithm == "sha256":
+        return hashlib.sha256()
+    raise LookupError(f"unknown payload hash algorithm {algorithm!r}")
+
+
+def preferred_algorithm() -> str:
+    """``"blake3"`` where the blake3 package is installed (several times faster), else SHA-256.
+
+    Examples:
+        >>> preferred_algorithm() in ("blake3", "sha256")
+        True
+    """
+    return "blake3" if _blake3() is not None else "sha256"
+
+
+def payload_digests(
+    chunks: Iterable[bytes | bytearray | memoryview], fast: Any, algorithm: str | None = None
+) -> tuple[str, str]:
+    """(fast digest, cryptographic ``"<algorithm>:<hex>"`` hash) of a payload, in one pass.
 
     ``fast`` is the store's digest function over chunks (xxh3); it runs in a second
-    thread while SHA-256 walks the same chunks (hashlib releases the GIL), so a signed
-    save reads its payload from memory once and waits for the slower of the two.
+    thread while the cryptographic hash walks the same chunks (hashlib and blake3 release
+    the GIL), so a signed save reads its payload from memory once and waits for the
+    slower of the two.
 
     Examples:
         >>> import hashlib
-        >>> fast, sha = payload_digests([b"ab", b"c"], lambda *c: "fast")
-        >>> fast, sha == hashlib.sha256(b"abc").hexdigest()
+        >>> fast, strong = payload_digests([b"ab", b"c"], lambda *c: "fast", "sha256")
+        >>> fast, strong == "sha256:" + hashlib.sha256(b"abc").hexdigest()
         ('fast', True)
     """
+    algorithm = algorithm or preferred_algorithm()
     chunks = list(chunks)
+    strong = _hasher(algorithm)
     if sum(memoryview(c).nbytes for c in chunks) < _SLICE:
-        sha = hashlib.sha256()
         for chunk in chunks:
-            sha.update(chunk)
-        return str(fast(*chunks)), sha.hexdigest()
+            strong.update(chunk)
+        return str(fast(*chunks)), f"{algorithm}:{strong.hexdigest()}"
     with ThreadPoolExecutor(1) as pool:
         fast_digest = pool.submit(fast, *chunks)
-        sha = hashlib.sha256()
         for chunk in chunks:
             view = memoryview(chunk).cast("B")
             for start in range(0, view.nbytes, _SLICE):
-                sha.update(view[start : start + _SLICE])
-        return str(fast_digest.result()), sha.hexdigest()
+                strong.update(view[start : start + _SLICE])
+        return str(fast_digest.result()), f"{algorithm}:{strong.hexdigest()}"
 
 
-def sha256_of(data: bytes | bytearray | memoryview) -> str:
-    """SHA-256 hex digest of a payload read back from storage."""
-    return hashlib.sha256(data).hexdigest()
+def payload_hash(data: bytes | bytearray | memoryview, like: str) -> str:
+    """The payload's hash by the algorithm that ``like`` (a recorded hash) names.
+
+    Raises LookupError if that algorithm is unknown or its package is not installed.
+
+    Examples:
+        >>> payload_hash(b"abc", "sha256:00")[:15]
+        'sha256:ba7816bf'
+    """
+    algorithm = like.partition(":")[0]
+    strong = _hasher(algorithm)
+    strong.update(data)
+    return f"{algorithm}:{strong.hexdigest()}"
 
 
 class Signer:
@@ -113,7 +162,7 @@ class Signer:
 
     Examples:
         >>> signer = Signer(b"team-key")
-        >>> record = {"step_id": "extract", "payload_sha256": "00" * 32}
+        >>> record = {"step_id": "extract", "payload_hash": "sha256:" + "00" * 32}
         >>> signer.verify(record, signer.sign(record))
         True
         >>> signer.verify({**record, "step_id": "other"}, signer.sign(record))

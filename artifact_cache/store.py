@@ -33,7 +33,7 @@ from .errors import (
 from .hashing import hash_bytes
 from .info import ArtifactInfo, ArtifactRef, human_size, infos_html
 from .serializers import get_serializer
-from .signing import Signer, payload_digests, redact, redact_url, secret_values, sha256_of
+from .signing import Signer, payload_digests, payload_hash, redact, redact_url, secret_values
 from .signing import signing_key_from as _signing_key_from
 from .stepid import DEFAULT_KEY, validate_key, validate_step_id
 from .storage import TMP_PREFIX, Storage
@@ -188,6 +188,7 @@ class ArtifactStore:
         self._url = self._storage.root if self._storage.is_local else url
         # What the store shows of itself: never a password written into the URL.
         self.location: str = redact_url(self._url)
+        self._storage.url = self.location  # the storage layer's messages name it so too
         self._marker_written = False
         # Digests whose payload failed its check here: the next save rewrites them
         # instead of trusting the file that is there.
@@ -255,9 +256,7 @@ class ArtifactStore:
         """
         if self._signer is None:
             return None
-        return info.payload_sha256 is not None and self._signer.verify(
-            info.to_dict(), info.signature
-        )
+        return info.payload_hash is not None and self._signer.verify(info.to_dict(), info.signature)
 
     @property
     def fs(self) -> Any:
@@ -313,11 +312,21 @@ class ArtifactStore:
         )
         raise IntegrityError(msg)
 
-    def _seal(self, info: ArtifactInfo, sha256: str | None) -> ArtifactInfo:
-        """The record as written: signed, with its payload's SHA-256, if the store has a key."""
+    def _strong_mismatch(self, data: memoryview, info: ArtifactInfo) -> str:
+        """Why the payload fails its signed record's cryptographic hash, or ''."""
+        expected = info.payload_hash or ""
+        try:
+            if payload_hash(data, expected) == expected:
+                return ""
+        except LookupError as exc:
+            return f"cannot be checked against its signed record: {exc}"
+        return f"does not match the {expected.partition(':')[0]} hash its signed record holds"
+
+    def _seal(self, info: ArtifactInfo, strong: str | None) -> ArtifactInfo:
+        """The record as written: signed, with its payload's hash, if the store has a key."""
         if self._signer is None:
             return info
-        info = attrs.evolve(info, payload_sha256=sha256, signature=None)
+        info = attrs.evolve(info, payload_hash=strong, signature=None)
         return attrs.evolve(info, signature=self._signer.sign(info.to_dict()))
 
     def _trusted(self, digest: str) -> bool:
@@ -392,14 +401,14 @@ class ArtifactStore:
             if not self._marker_written:
                 storage.ensure_marker()
                 self._marker_written = True
-            sha256: list[str] = []
+            strong: list[str] = []
             digest_of: Callable[[], str] = partial(hash_bytes, *chunks)
             if self._signer is not None:
 
                 def digest_of() -> str:
-                    # SHA-256 in the same pass over the chunks as the store's digest.
-                    fast, sha = payload_digests(chunks, hash_bytes)
-                    sha256.append(sha)
+                    # The cryptographic hash in the same pass over the chunks as the digest.
+                    fast, hashed = payload_digests(chunks, hash_bytes)
+                    strong.append(hashed)
                     return fast
 
             digest, reused = storage.publish_object(chunks, size, digest_of, reuse=self._trusted)
@@ -420,7 +429,7 @@ class ArtifactStore:
                 uri=self._storage.uri(self._storage.object_path(digest)),
                 extra=dict(extra or {}),
             )
-            info = self._seal(info, sha256[0] if sha256 else None)
+            info = self._seal(info, strong[0] if strong else None)
             storage.put_record(step_id, key, info.to_json())
             if reused and not storage.has_object(digest, size):
                 # gc removed the old payload between our check and our record: put it back.
@@ -525,8 +534,8 @@ class ArtifactStore:
             problem = f"is {len(data)} bytes, {info.size} recorded (truncated?)"
         elif hash_bytes(data) != info.digest:  # checked before unpickling, always
             problem = f"does not match its digest {info.digest}"
-        elif self._signer is not None and sha256_of(data) != info.payload_sha256:
-            problem = "does not match the SHA-256 digest its signed record holds"
+        elif self._signer is not None:
+            problem = self._strong_mismatch(data, info)
         if problem:
             self._damaged.add(info.digest)
             msg = f"the payload of {where} {problem}; not loaded (saving the step again repairs it)"

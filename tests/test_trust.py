@@ -8,7 +8,6 @@ local folder and S3 (the moto server).
 from __future__ import annotations
 
 import doctest
-import hashlib
 import json
 import logging
 import multiprocessing
@@ -21,11 +20,13 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import blake3
 import fsspec
 import pytest
 from fsspec.implementations.memory import MemoryFileSystem
 
 import artifact_cache as ac
+from artifact_cache import signing
 from artifact_cache.cli import main
 from artifact_cache.hashing import hash_bytes
 from artifact_cache.signing import ENV_SIGNING_KEY, Signer
@@ -75,13 +76,13 @@ class TestSigned:
     """A store with a signing key signs what it saves and loads only what it signed."""
 
     def test_saved_records_are_signed(self, store_url: str) -> None:
-        """Records carry the payload's SHA-256 and a valid signature; loading works."""
+        """Records carry the payload's BLAKE3 hash and a valid signature; loading works."""
         store = ac.open_store(store_url, signing_key=KEY)
         info = store.save("model", {"weights": [1.0, 2.0]})
         assert info.signed and store.signing and store.verified(info)
         with store.open("model") as f:
             payload = f.read()
-        assert info.payload_sha256 == hashlib.sha256(payload).hexdigest()
+        assert info.payload_hash == "blake3:" + blake3.blake3(payload).hexdigest()
         assert store.info("model") == info
         assert store.get("model") == {"weights": [1.0, 2.0]}
 
@@ -120,29 +121,50 @@ class TestSigned:
         ac.open_store(store_url, signing_key=KEY).save("signed", "s")
         plain = ac.open_store(store_url)
         info = plain.save("plain", "p")
-        assert not plain.signing and not info.signed and info.payload_sha256 is None
+        assert not plain.signing and not info.signed and info.payload_hash is None
         assert "signature" not in json.loads(info.to_json())
         assert (plain.get("signed"), plain.get("plain")) == ("s", "p")
         assert plain.verified(info) is None
 
-    def test_payload_checked_against_signed_sha256(self, mem_store: ac.ArtifactStore) -> None:
-        """Bytes whose xxh3 digest matches but whose SHA-256 does not are refused.
+    @pytest.mark.parametrize("algorithm", ["blake3", "sha256"])
+    def test_payload_checked_against_signed_hash(
+        self, mem_store: ac.ArtifactStore, algorithm: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Bytes whose xxh3 digest matches but whose cryptographic hash does not are refused.
 
         (A collision of the fast digest is simulated by a validly signed record whose
-        digest names the forged bytes but whose SHA-256 is the original's.)
+        digest names the forged bytes but whose payload hash is the original's.)
         """
+        if algorithm == "sha256":  # as on a machine without the blake3 package
+            monkeypatch.setattr(signing, "_blake3", lambda: None)
         url = mem_store.location
         store = ac.open_store(url, signing_key=KEY)
         store.save("config", {"command": "safe-thing"})
         fs, rec_path = _record_path(url, "config")
-        original_sha = json.loads(fs.cat_file(rec_path))["payload_sha256"]
+        original_sha = json.loads(fs.cat_file(rec_path))["payload_hash"]
+        assert original_sha.startswith(algorithm + ":")
         _tamper(url, "config", b"safe-thing", b"evil-thing")
         record = json.loads(fs.cat_file(rec_path))
-        record["payload_sha256"] = original_sha
+        record["payload_hash"] = original_sha
         record["signature"] = Signer(KEY.encode()).sign(record)
         fs.pipe_file(rec_path, json.dumps(record).encode())
-        with pytest.raises(ac.IntegrityError, match="SHA-256"):
+        with pytest.raises(ac.IntegrityError, match=f"does not match the {algorithm} hash"):
             store.get("config")
+
+    def test_hash_algorithms_interoperate(
+        self, mem_store: ac.ArtifactStore, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """SHA-256 records load where blake3 is installed; BLAKE3 ones are refused, with
+        the fix named, where it is not (and a memoised function recomputes them)."""
+        url = mem_store.location
+        keyed = ac.open_store(url, signing_key=KEY)
+        assert keyed.save("fast", 1).payload_hash.startswith("blake3:")  # type: ignore[union-attr]
+        with monkeypatch.context() as m:
+            m.setattr(signing, "_blake3", lambda: None)
+            assert keyed.save("portable", 2).payload_hash.startswith("sha256:")  # type: ignore[union-attr]
+            with pytest.raises(ac.IntegrityError, match=r"install blake3"):
+                keyed.get("fast")
+        assert (keyed.get("fast"), keyed.get("portable")) == (1, 2)
 
     def test_decorator_recomputes_refused_artifacts(self, store_url: str) -> None:
         """A memoised function treats an unsigned or forged artifact as a miss and re-signs."""
@@ -177,7 +199,7 @@ class TestSigned:
         """A record written before signing existed (no new fields) reads and round-trips."""
         info = mem_store.save("old", [1])
         data = json.loads(info.to_json())
-        assert "payload_sha256" not in data and "signature" not in data
+        assert "payload_hash" not in data and "signature" not in data
         again = ac.ArtifactInfo.from_json(json.dumps(data))
         assert again == info and not again.signed
         assert ac.ArtifactInfo.from_json(again.to_json()) == again
