@@ -6,7 +6,7 @@ the ``blake3`` package is installed (the ``signing`` extra), else SHA-256, writt
 ``"blake3:<hex>"`` or ``"sha256:<hex>"``; and an HMAC-SHA256 over the record's content.
 A keyed store checks both before it unpickles anything. :func:`redact` takes the values
 of secret storage options (and the signing key) out of any text the store shows.
-Imports only the stdlib (and ``blake3`` when it is installed).
+May import errors and info (and ``blake3`` when it is installed).
 """
 
 from __future__ import annotations
@@ -16,12 +16,20 @@ import hmac
 import json
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import attrs
+
+from .errors import IntegrityError
+from .info import ArtifactInfo
+
+Chunk = bytes | bytearray | memoryview
+
 __all__ = [
     "ENV_SIGNING_KEY",
+    "PayloadHashing",
     "Signer",
     "payload_digests",
     "payload_hash",
@@ -188,6 +196,60 @@ class Signer:
         if not isinstance(signature, str):
             return False
         return hmac.compare_digest(self.sign(record), signature)
+
+    # The store's hooks: what a keyed store does on save and on load.
+    def hashing(self, chunks: Sequence[Chunk], fast: Callable[..., str]) -> PayloadHashing:
+        """A ``digest_of`` for a save that also computes the cryptographic payload hash."""
+        return PayloadHashing(chunks, fast)
+
+    def seal(self, info: ArtifactInfo, strong: str | None) -> ArtifactInfo:
+        """The record as a keyed store writes it: with its payload hash, signed."""
+        info = attrs.evolve(info, payload_hash=strong, signature=None)
+        return attrs.evolve(info, signature=self.sign(info.to_dict()))
+
+    def verified(self, info: ArtifactInfo) -> bool:
+        """True if the record carries a payload hash and this key's valid signature."""
+        return info.payload_hash is not None and self.verify(info.to_dict(), info.signature)
+
+    def check_record(self, info: ArtifactInfo, where: str) -> None:
+        """Raise IntegrityError, before any payload is read, unless this key signed ``info``."""
+        if self.verified(info):
+            return
+        if not info.signed:
+            problem = "is not signed"
+        else:
+            problem = (
+                "was altered or signed with another key: its signature does not match "
+                "this store's signing key"
+            )
+        msg = (
+            f"the artifact of {where} {problem}; it was not loaded (this store has a "
+            "signing key and loads only artifacts signed with it; save the step again)"
+        )
+        raise IntegrityError(msg)
+
+    def payload_problem(self, data: Chunk, info: ArtifactInfo) -> str:
+        """Why the payload fails its signed record's cryptographic hash, or ``""``."""
+        expected = info.payload_hash or ""
+        try:
+            if payload_hash(data, expected) == expected:
+                return ""
+        except LookupError as exc:
+            return f"cannot be checked against its signed record: {exc}"
+        return f"does not match the {expected.partition(':')[0]} hash its signed record holds"
+
+
+class PayloadHashing:
+    """Called by a save as its ``digest_of``: the fast digest, keeping the strong hash."""
+
+    def __init__(self, chunks: Sequence[Chunk], fast: Callable[..., str]) -> None:
+        self._chunks = chunks
+        self._fast = fast
+        self.strong: str | None = None
+
+    def __call__(self) -> str:
+        fast, self.strong = payload_digests(self._chunks, self._fast)
+        return fast
 
 
 # --------------------------------------------------------------------------- secrets

@@ -33,7 +33,7 @@ from .errors import (
 from .hashing import hash_bytes
 from .info import ArtifactInfo, ArtifactRef, human_size, infos_html
 from .serializers import get_serializer
-from .signing import Signer, payload_digests, payload_hash, redact, redact_url, secret_values
+from .signing import Signer, redact, redact_url, secret_values
 from .signing import signing_key_from as _signing_key_from
 from .stepid import DEFAULT_KEY, validate_key, validate_step_id
 from .storage import TMP_PREFIX, Storage
@@ -254,9 +254,7 @@ class ArtifactStore:
             >>> store.verified(store.save("extract", [1, 2]))
             True
         """
-        if self._signer is None:
-            return None
-        return info.payload_hash is not None and self._signer.verify(info.to_dict(), info.signature)
+        return None if self._signer is None else self._signer.verified(info)
 
     @property
     def fs(self) -> Any:
@@ -295,39 +293,9 @@ class ArtifactStore:
             raise ReadOnlyStoreError(msg)
 
     def _check_signature(self, info: ArtifactInfo) -> None:
-        """Refuse, before any payload is read, a record this store's key did not sign."""
-        if self._signer is None or self.verified(info):
-            return
-        where = f"step {info.step_id!r} key {info.key!r} in store {self.location}"
-        if not info.signed:
-            problem = "is not signed"
-        else:
-            problem = (
-                "was altered or signed with another key: its signature does not match "
-                "this store's signing key"
-            )
-        msg = (
-            f"the artifact of {where} {problem}; it was not loaded (this store has a "
-            "signing key and loads only artifacts signed with it; save the step again)"
-        )
-        raise IntegrityError(msg)
-
-    def _strong_mismatch(self, data: memoryview, info: ArtifactInfo) -> str:
-        """Why the payload fails its signed record's cryptographic hash, or ''."""
-        expected = info.payload_hash or ""
-        try:
-            if payload_hash(data, expected) == expected:
-                return ""
-        except LookupError as exc:
-            return f"cannot be checked against its signed record: {exc}"
-        return f"does not match the {expected.partition(':')[0]} hash its signed record holds"
-
-    def _seal(self, info: ArtifactInfo, strong: str | None) -> ArtifactInfo:
-        """The record as written: signed, with its payload's hash, if the store has a key."""
-        if self._signer is None:
-            return info
-        info = attrs.evolve(info, payload_hash=strong, signature=None)
-        return attrs.evolve(info, signature=self._signer.sign(info.to_dict()))
+        if self._signer is not None:
+            where = f"step {info.step_id!r} key {info.key!r} in store {self.location}"
+            self._signer.check_record(info, where)
 
     def _trusted(self, digest: str) -> bool:
         return digest not in self._damaged
@@ -401,16 +369,10 @@ class ArtifactStore:
             if not self._marker_written:
                 storage.ensure_marker()
                 self._marker_written = True
-            strong: list[str] = []
-            digest_of: Callable[[], str] = partial(hash_bytes, *chunks)
-            if self._signer is not None:
-
-                def digest_of() -> str:
-                    # The cryptographic hash in the same pass over the chunks as the digest.
-                    fast, hashed = payload_digests(chunks, hash_bytes)
-                    strong.append(hashed)
-                    return fast
-
+            # A keyed store hashes the payload cryptographically in the same pass.
+            signer = self._signer
+            hashing = signer.hashing(chunks, hash_bytes) if signer is not None else None
+            digest_of = hashing or partial(hash_bytes, *chunks)
             digest, reused = storage.publish_object(chunks, size, digest_of, reuse=self._trusted)
             self._damaged.discard(digest)
             info = ArtifactInfo(
@@ -429,7 +391,8 @@ class ArtifactStore:
                 uri=self._storage.uri(self._storage.object_path(digest)),
                 extra=dict(extra or {}),
             )
-            info = self._seal(info, strong[0] if strong else None)
+            if signer is not None and hashing is not None:
+                info = signer.seal(info, hashing.strong)
             storage.put_record(step_id, key, info.to_json())
             if reused and not storage.has_object(digest, size):
                 # gc removed the old payload between our check and our record: put it back.
@@ -535,7 +498,7 @@ class ArtifactStore:
         elif hash_bytes(data) != info.digest:  # checked before unpickling, always
             problem = f"does not match its digest {info.digest}"
         elif self._signer is not None:
-            problem = self._strong_mismatch(data, info)
+            problem = self._signer.payload_problem(data, info)
         if problem:
             self._damaged.add(info.digest)
             msg = f"the payload of {where} {problem}; not loaded (saving the step again repairs it)"
