@@ -328,6 +328,18 @@ class TestReadOnly:
         assert step["status"] == "cached"
 
 
+def _widget_text(widget: Any) -> str:
+    """Every string a widget tree displays: values, labels, tooltips, options."""
+    out = []
+    for name in ("value", "description", "tooltip", "placeholder", "options"):
+        value = getattr(widget, name, None)
+        if value:
+            out.append(str(value))
+    for child in getattr(widget, "children", None) or ():
+        out.append(_widget_text(child))
+    return "\n".join(out)
+
+
 class _LeakyFS(MemoryFileSystem):
     """A filesystem whose errors quote its credentials, as some backends' do."""
 
@@ -380,6 +392,23 @@ class TestSecrets:
         for value in (secret, token, sign):
             assert value not in text
         assert "extract" in text and "not signed" in text
+
+    def test_browser_shows_no_secrets(self, s3_url: str) -> None:
+        """Nothing the notebook browser displays, records or errors, holds a secret."""
+        secret, sign = f"secret-{uuid.uuid4().hex}", f"sign-{uuid.uuid4().hex}"
+        options = {"key": "testing", "secret": secret, "skip_instance_cache": True}
+        store = ac.open_store(s3_url, signing_key=sign, **options)
+        store.save("extract", {"rows": 3}, tags={"source": "crm"})
+        browser = store.browse()
+        browser.select(0)
+        shown = [_widget_text(browser)]
+        fsspec.register_implementation("leakytest", _LeakyFS, clobber=True)
+        leaky = ac.open_store(f"leakytest://leaky-{uuid.uuid4().hex}", password=secret)
+        broken = leaky.browse()
+        shown.append(_widget_text(broken))
+        text = "\n".join(shown)
+        assert "extract" in text and "cannot list store" in text and "***" in text
+        assert secret not in text and sign not in text
 
     def test_cli_json_shows_no_secrets(self, s3_url: str) -> None:
         """Every ``--json`` output and error of the command lacks the configured secrets."""
