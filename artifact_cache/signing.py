@@ -51,6 +51,8 @@ _UNSIGNED_FIELDS = frozenset({"signature", "record_version"})
 """Fields outside the signed content: the signature itself and the schema's version."""
 
 _SECRET_WORDS = ("secret", "password", "passwd", "token", "credential", "passphrase")
+_NOT_SECRETS = frozenset({"anon", "google_default", "cache", "cloud", "browser", "true", "false"})
+"""Values of secret-named options that only pick a login method (gcsfs's ``token="anon"``)."""
 _SECRET_NAMES = frozenset(
     {"key", "signing_key", "account_key", "sas_token", "connection_string", "session_token"}
 )
@@ -267,7 +269,7 @@ def secret_values(options: Mapping[str, Any]) -> list[str]:
     secret before any part of it.
 
     Examples:
-        >>> secret_values({"key": "AKIA1", "anon": False,
+        >>> secret_values({"key": "AKIA1", "anon": False, "token": "anon",
         ...                "client_kwargs": {"aws_secret_access_key": "s3cr3t"}})
         ['s3cr3t', 'AKIA1']
     """
@@ -281,7 +283,9 @@ def secret_values(options: Mapping[str, Any]) -> list[str]:
             for v in value:
                 walk(v, secret)
         elif secret and isinstance(value, str | bytes) and len(value) >= 3:
-            found.add(value.decode(errors="replace") if isinstance(value, bytes) else value)
+            text = value.decode(errors="replace") if isinstance(value, bytes) else value
+            if text.lower() not in _NOT_SECRETS:
+                found.add(text)
 
     walk(options, False)
     return sorted(found, key=lambda s: (-len(s), s))
