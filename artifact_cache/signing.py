@@ -79,11 +79,18 @@ def signing_key_from(given: str | bytes | None) -> bytes | None:
 def record_content(record: Mapping[str, Any]) -> bytes:
     """The canonical bytes a record's signature covers: every field but the signature.
 
+    Empty fields (``null``, ``{}``, ``[]``) are left out, so that a field a later
+    release adds, empty in older records, does not change what they signed.
+
     Examples:
-        >>> record_content({"b": 1, "a": "x", "signature": "ff"})
+        >>> record_content({"b": 1, "a": "x", "signature": "ff", "new": None, "tags": {}})
         b'{"a":"x","b":1}'
     """
-    content = {k: v for k, v in record.items() if k not in _UNSIGNED_FIELDS}
+    content = {
+        k: v
+        for k, v in record.items()
+        if k not in _UNSIGNED_FIELDS and v is not None and v != {} and v != []
+    }
     text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return text.encode("ascii")
 

@@ -204,6 +204,20 @@ class TestSigned:
         assert again == info and not again.signed
         assert ac.ArtifactInfo.from_json(again.to_json()) == again
 
+    def test_signature_survives_empty_new_fields(self, mem_store: ac.ArtifactStore) -> None:
+        """A field added empty (as a later release may) keeps the signature valid; a field
+        added with a value, or a changed tag, does not."""
+        store = ac.open_store(mem_store.location, signing_key=KEY)
+        data = json.loads(store.save("x", [1], tags={"a": "b"}).to_json())
+        for extra, valid in (
+            ({"future_field": None}, True),
+            ({"future_list": []}, True),
+            ({"future_field": "set"}, False),
+            ({"tags": {"a": "c"}}, False),
+        ):
+            info = ac.ArtifactInfo.from_json(json.dumps({**data, **extra}))
+            assert store.verified(info) is valid, extra
+
     def test_signed_records_round_trip(self, mem_store: ac.ArtifactStore) -> None:
         """The new fields survive JSON, and the signature stays valid after a round trip."""
         store = ac.open_store(mem_store.location, signing_key=KEY)
