@@ -139,7 +139,7 @@ class StepResult:
     ``duration`` is the wall time the step took in this run (loading its inputs,
     computing the key, computing or loading); ``info.duration`` is what computing it
     took when it was computed. ``info`` is None for a step with ``save_output=False``,
-    whose result is kept in ``value`` instead.
+    or one computed on a read-only store, whose result is kept in ``value`` instead.
     """
 
     step_id: str
@@ -474,13 +474,14 @@ class Pipeline:
         started = time.perf_counter()
         done: list[StepResult] = []
         outputs: dict[str, ArtifactInfo | None] = {}
+        unsaved: dict[str, Any] = {}  # computed on a read-only store: passed on in memory
         for step in steps:
             if progress is not None:
                 progress(step.id, None)
             if printer is not None:
                 printer.start(step.id)
             try:
-                result = self._run_step(step, outputs)
+                result = self._run_step(step, outputs, unsaved)
             except BaseException as exc:
                 if printer is not None:
                     printer.failed()
@@ -496,6 +497,8 @@ class Pipeline:
                 raise StepFailedError(msg, step_id=step.id, result=partial) from exc
             done.append(result)
             outputs[step.id] = result.info
+            if result.info is None and step.save_output:
+                unsaved[step.id] = result.value
             if progress is not None:
                 progress(step.id, result)
             if printer is not None:
@@ -503,9 +506,15 @@ class Pipeline:
         return RunResult(self.store, done, name=self.name, duration=time.perf_counter() - started)
 
     def _input(
-        self, step: Step, dep: str, outputs: Mapping[str, ArtifactInfo | None]
-    ) -> tuple[Any, ArtifactRef]:
+        self,
+        step: Step,
+        dep: str,
+        outputs: Mapping[str, ArtifactInfo | None],
+        unsaved: Mapping[str, Any],
+    ) -> tuple[Any, ArtifactRef | None]:
         """The artifact ``dep`` saved, read from the store (an independent copy)."""
+        if dep in unsaved:
+            return unsaved[dep], None
         if dep in outputs:
             info = outputs[dep]
         else:
@@ -520,9 +529,14 @@ class Pipeline:
         except ArtifactNotFoundError as exc:
             raise _missing_input(step.id, dep) from exc
 
-    def _run_step(self, step: Step, outputs: Mapping[str, ArtifactInfo | None]) -> StepResult:
+    def _run_step(
+        self,
+        step: Step,
+        outputs: Mapping[str, ArtifactInfo | None],
+        unsaved: Mapping[str, Any],
+    ) -> StepResult:
         started = time.perf_counter()
-        loaded = [self._input(step, dep, outputs) for dep in step.inputs]
+        loaded = [self._input(step, dep, outputs, unsaved) for dep in step.inputs]
         args = [value for value, _ in loaded]
         if not step.save_output:
             value = step.func(*args, **step.params)
@@ -534,13 +548,14 @@ class Pipeline:
                 value=value,
             )
         # Lineage from where the inputs were read, not from recognising the objects.
-        with recording_inputs(ref for _, ref in loaded):
+        with recording_inputs(ref for _, ref in loaded if ref is not None):
             call = self._function(step).call(*args, **step.params)
         return StepResult(
             step_id=step.id,
             status="cached" if call.cached else "computed",
             duration=time.perf_counter() - started,
             info=call.info,
+            value=call.value if call.info is None else None,
         )
 
     # ------------------------------------------------------------------ runbooks

@@ -319,6 +319,26 @@ class TestReadOnly:
         assert "extract" in capsys.readouterr().out
         assert ac.open_store(url).exists("extract")
 
+    def test_pipeline_on_read_only_store(self, mem_store: ac.ArtifactStore) -> None:
+        """A pipeline computes what is not stored, passes it on in memory, saves nothing."""
+        import runbook_steps as rs
+
+        mem_store.save("extract", [1, 5, 2])  # stored earlier; classify and summarise not
+        ro = ac.open_store(mem_store.location, read_only=True)
+        pipe = ac.Pipeline(
+            ro,
+            [
+                ac.Step("extract", rs.extract),
+                ac.Step("classify", rs.classify, input_from="extract"),
+                ac.Step("summarise", rs.summarise, input_from="classify"),
+            ],
+        )
+        result = pipe.run(only=["classify", "summarise"])
+        assert result.computed == ["classify", "summarise"]
+        assert result.load("summarise") == {"high": 1, "low": 2}
+        assert [r.info for r in result] == [None, None]
+        assert [i.step_id for i in mem_store.list()] == ["extract"]
+
     @pytest.mark.parametrize("given", ["--store", "runbook"])
     def test_cli_run_read_only(
         self, tmp_path: Path, given: str, capsys: pytest.CaptureFixture[str]
