@@ -241,14 +241,20 @@ class TestSigned:
         """``artifact-cache info`` prints a signed line, verified when the key is set."""
         ac.open_store(store_url).save("plain", 1)
         ac.open_store(store_url, signing_key=KEY).save("sealed", 2)
-        assert main(["--store", store_url, "info", "plain"]) == 0
-        assert "signed:" in capsys.readouterr().out.replace("  ", " ")
+        ac.open_store(store_url, signing_key="someone-else").save("foreign", 3)
+
+        def signed_line(step: str) -> str:
+            assert main(["--store", store_url, "info", step]) == 0
+            lines = capsys.readouterr().out.splitlines()
+            (line,) = [ln for ln in lines if ln.startswith("signed:")]
+            return line.split(":", 1)[1].strip()
+
+        assert signed_line("plain") == "no"
+        assert signed_line("sealed") == "yes (not checked: no signing key)"
         monkeypatch.setenv(ENV_SIGNING_KEY, KEY)
-        assert main(["--store", store_url, "info", "sealed"]) == 0
-        out = capsys.readouterr().out
-        assert "yes (valid for this store's signing key)" in out
-        assert main(["--store", store_url, "info", "plain"]) == 0
-        assert "no (this store refuses to load it)" in capsys.readouterr().out
+        assert signed_line("sealed") == "yes (valid for this store's signing key)"
+        assert signed_line("plain") == "no (this store refuses to load it)"
+        assert "not by this store's signing key" in signed_line("foreign")
         assert main(["--store", store_url, "info", "sealed", "--json"]) == 0
         assert json.loads(capsys.readouterr().out)["signature"]
 
