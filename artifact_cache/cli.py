@@ -64,7 +64,22 @@ def _parse_tags(pairs: Sequence[str] | None) -> dict[str, str] | None:
 
 
 def _store(args: argparse.Namespace) -> ArtifactStore:
-    return open_store(getattr(args, "store", None))
+    return open_store(getattr(args, "store", None), read_only=_read_only(args))
+
+
+def _read_only(args: argparse.Namespace) -> bool:
+    return bool(getattr(args, "read_only", False))
+
+
+def _signed_line(store: ArtifactStore, info: ArtifactInfo) -> str:
+    verdict = store.verified(info)
+    if verdict is None:
+        return "yes (not checked: no signing key)" if info.signed else "no"
+    if verdict:
+        return "yes (valid for this store's signing key)"
+    if info.signed:
+        return "yes, but not by this store's signing key (this store refuses to load it)"
+    return "no (this store refuses to load it)"
 
 
 # --------------------------------------------------------------------------- commands
@@ -116,11 +131,12 @@ def cmd_ls(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_info(args: argparse.Namespace, out: TextIO) -> int:
     """Show one artifact's record."""
-    info = _store(args).info(args.step, key=args.key)
+    store = _store(args)
+    info = store.info(args.step, key=args.key)
     if args.json:
         _print_json(info.to_dict(), out)
         return 0
-    lines = info.describe()
+    lines = [(k, _signed_line(store, info) if k == "signed" else v) for k, v in info.describe()]
     width = max(len(k) for k, _ in lines)
     for k, v in lines:
         print(f"{k + ':':<{width + 1}} {v}", file=out)
@@ -226,12 +242,16 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
     """Run a YAML runbook."""
     from .pipeline import Pipeline, StepFailedError
 
-    # Like ``python -m``: modules next to the runbook or in the current folder import.
-    for folder in (os.path.dirname(os.path.abspath(args.runbook)), os.getcwd()):
-        if folder not in sys.path:
-            sys.path.insert(0, folder)
+    # Step modules beside the runbook or in the current folder import (after installed
+    # packages, never in their place): Pipeline.from_runbook sees to it.
     url = getattr(args, "store", None)
-    pipeline = Pipeline.from_runbook(args.runbook, store=open_store(url) if url else None)
+    read_only = _read_only(args)
+    store = open_store(url, read_only=read_only) if url else None
+    pipeline = Pipeline.from_runbook(args.runbook, store=store)
+    if read_only and not pipeline.store.read_only:
+        # The runbook's own store, opened again read-only (steps compute, nothing is saved).
+        runbook_store = open_store(pipeline.store.location, read_only=True)
+        pipeline = Pipeline(runbook_store, pipeline.steps, name=pipeline.name)
     only = [s for group in args.only for s in group.split(",") if s] if args.only else None
     # With --json, stdout carries only the JSON document; progress goes to stderr.
     log = sys.stderr if args.json else out
@@ -300,6 +320,15 @@ def _store_option(parser: argparse.ArgumentParser, *, default: Any) -> None:
     )
 
 
+def _read_only_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--read-only",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="open the store read-only: rm, clear, gc and saves are refused",
+    )
+
+
 def _json_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
@@ -317,11 +346,13 @@ def build_parser() -> argparse.ArgumentParser:
     # Accepted before and after the subcommand. SUPPRESS keeps a subcommand's absent
     # option from overwriting a global one, and lets ``run`` see whether one was given.
     _store_option(parser, default=argparse.SUPPRESS)
+    _read_only_option(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def command(name: str, func: Callable[..., int], help: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help, description=help)
         _store_option(p, default=argparse.SUPPRESS)
+        _read_only_option(p)
         p.set_defaults(func=func)
         return p
 

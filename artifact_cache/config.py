@@ -29,7 +29,12 @@ def default_url() -> str:
 
 
 def open_store(
-    url: str | None = None, *, progress: bool | None = None, **storage_options: Any
+    url: str | None = None,
+    *,
+    progress: bool | None = None,
+    signing_key: str | bytes | None = None,
+    read_only: bool = False,
+    **storage_options: Any,
 ) -> ArtifactStore:
     """Open the artifact store at ``url`` (any fsspec URL or a local folder).
 
@@ -38,12 +43,18 @@ def open_store(
             default ``$ARTIFACT_CACHE_URL``, else ``./.artifact_cache``.
         progress: ``False`` switches off the progress bars of long saves, loads and
             listings (they need tqdm); default: on, unless ``$ARTIFACT_CACHE_PROGRESS=0``.
+        signing_key: sign every saved record and load only artifacts signed with this
+            key (default ``$ARTIFACT_CACHE_SIGNING_KEY``; ``""`` for no key). See
+            ``docs/security.md``.
+        read_only: refuse ``save``, ``delete``, ``clear`` and ``gc`` with
+            `ReadOnlyStoreError`; a memoised function computes without saving.
         **storage_options: passed to the fsspec filesystem as they are
             (e.g. ``anon=True`` or ``endpoint_url=...`` for s3fs).
 
     Raises:
         UnknownSchemeError: the scheme is not one fsspec knows (the message lists them).
-        ArtifactStoreError: the backend's package is not installed (the message names it).
+        ArtifactStoreError: the backend's package is not installed (the message names it),
+            or the URL is one a store cannot work on (the message says why).
 
     Examples:
         >>> store = open_store("memory://doc-open-store")
@@ -52,7 +63,13 @@ def open_store(
     """
     url = url or default_url()
     check_url(url)
-    return ArtifactStore(url, progress=progress, **storage_options)
+    return ArtifactStore(
+        url,
+        progress=progress,
+        signing_key=signing_key,
+        read_only=read_only,
+        **storage_options,
+    )
 
 
 # "s3:/bucket" or "s3:bucket": a scheme, a colon, and not the "//" (or "::" chaining) after it.

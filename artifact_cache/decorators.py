@@ -66,6 +66,7 @@ _LINEAGE_ITEMS = 1000
 _ARGS_REPR_CHARS = 200
 _NO_INSTANCE: Any = object()
 _MISSING: Any = object()
+_log = logging.getLogger(__name__)
 
 # Hits and misses at DEBUG, computations at INFO; silent unless the application
 # configures logging.
@@ -132,11 +133,12 @@ class StepCall(Generic[R]):
     """The outcome of [`StepFunction.call`][]: the value and how it was obtained.
 
     ``duration`` is the seconds the function body took in this call (``0.0`` on a hit;
-    the record keeps the original compute time in ``info.duration``).
+    the record keeps the original compute time in ``info.duration``). ``info`` is None
+    when the store is read-only and the value was computed but not saved.
     """
 
     value: R
-    info: ArtifactInfo
+    info: ArtifactInfo | None
     cached: bool
     duration: float
 
@@ -576,6 +578,14 @@ class StepFunction(Generic[R, P]):
         self, prepared: _Prepared, code: CodeFingerprint, value: Any, duration: float
     ) -> StepCall[R]:
         spec = self._spec
+        if self.store.read_only:
+            # Computing is what the caller asked for; the store only cannot keep it.
+            _log.info(
+                "step %r computed but not saved: store %s is read-only",
+                spec.step_id,
+                self.store.location,
+            )
+            return StepCall(value=value, info=None, cached=False, duration=duration)
         info = self.store.save(
             spec.step_id,
             value,

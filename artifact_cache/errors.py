@@ -18,6 +18,7 @@ __all__ = [
     "InvalidStepIdError",
     "MissingDependencyError",
     "PayloadMissingError",
+    "ReadOnlyStoreError",
     "SerializationError",
     "StoreFormatError",
     "UnknownSchemeError",
@@ -82,6 +83,10 @@ class StoreFormatError(ArtifactStoreError):
 
 class PayloadMissingError(ArtifactNotFoundError):
     """A record exists but the payload it points to is gone (a memoised call recomputes)."""
+
+
+class ReadOnlyStoreError(ArtifactStoreError, PermissionError):
+    """A save, delete, clear or gc was asked of a store opened with ``read_only=True``."""
 
 
 # --------------------------------------------------------------------------- message parts

@@ -95,8 +95,17 @@ class ArtifactInfo:
     uri: str | None = None
     recipe: KeyRecipe | None = attrs.field(default=None, converter=as_recipe, hash=False)
     """What the key of a memoised call was made of; None for artifacts saved directly."""
+    payload_hash: str | None = None
+    """``"blake3:<hex>"`` or ``"sha256:<hex>"`` of the payload, by a store with a signing key."""
+    signature: str | None = None
+    """HMAC-SHA256 of the record's other fields, written by a store with a signing key."""
     extra: Mapping[str, Any] = attrs.field(factory=dict, repr=False, hash=False)
     """Fields this version does not know, kept so that a rewrite does not drop them."""
+
+    @property
+    def signed(self) -> bool:
+        """True if the record carries a signature (whether it is valid is the store's check)."""
+        return self.signature is not None
 
     @property
     def ref(self) -> ArtifactRef:
@@ -125,6 +134,11 @@ class ArtifactInfo:
         )
         if self.recipe is not None:
             out["recipe"] = self.recipe.to_dict()
+        # Written only when set, so that an unsigned record reads as it always did.
+        if self.payload_hash is not None:
+            out["payload_hash"] = self.payload_hash
+        if self.signature is not None:
+            out["signature"] = self.signature
         return out
 
     def to_json(self) -> str:
@@ -171,6 +185,7 @@ class ArtifactInfo:
             ("code", self.code_fingerprint or ""),
             ("duration", "" if self.duration is None else f"{self.duration:.3f} s"),
             ("uri", self.uri or ""),
+            ("signed", "yes" if self.signed else "no"),
         ]
         return [(k, v) for k, v in rows if v]
 

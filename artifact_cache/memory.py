@@ -48,8 +48,13 @@ def _to_bytes(limit: int | str) -> int:
     return int(float(match.group(1)) * _UNITS[match.group(2)])
 
 
-def _metadata(info: ArtifactInfo) -> dict[str, Any]:
-    """The record as joblib's call metadata (what ``cache_validation_callback`` gets)."""
+def _metadata(info: ArtifactInfo | None) -> dict[str, Any]:
+    """The record as joblib's call metadata (what ``cache_validation_callback`` gets).
+
+    A read-only store saves nothing, so a computed result may have no record.
+    """
+    if info is None:
+        return {"duration": None, "input_args": None, "time": None}
     return {
         "duration": info.duration,
         "input_args": info.args_repr,

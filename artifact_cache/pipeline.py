@@ -146,7 +146,7 @@ class StepResult:
     ``duration`` is the wall time the step took in this run (loading its inputs,
     computing the key, computing or loading); ``info.duration`` is what computing it
     took when it was computed. ``info`` is None for a step with ``save_output=False``,
-    whose result is kept in ``value`` instead.
+    or one computed on a read-only store, whose result is kept in ``value`` instead.
     """
 
     step_id: str
@@ -499,6 +499,7 @@ class Pipeline:
         started = time.perf_counter()
         done: list[StepResult] = []
         outputs: dict[str, ArtifactInfo | None] = {}
+        unsaved: dict[str, Any] = {}  # computed on a read-only store: passed on in memory
         for step in steps:
             bar.note(step.id)
             if progress is not None:
@@ -506,7 +507,7 @@ class Pipeline:
             if printer is not None:
                 printer.start(step.id)
             try:
-                result = self._run_step(step, outputs)
+                result = self._run_step(step, outputs, unsaved)
             except BaseException as exc:
                 if printer is not None:
                     printer.failed()
@@ -523,6 +524,8 @@ class Pipeline:
             done.append(result)
             outputs[step.id] = result.info
             bar.update(1)
+            if result.info is None and step.save_output:
+                unsaved[step.id] = result.value
             if progress is not None:
                 progress(step.id, result)
             if printer is not None:
@@ -530,9 +533,15 @@ class Pipeline:
         return RunResult(self.store, done, name=self.name, duration=time.perf_counter() - started)
 
     def _input(
-        self, step: Step, dep: str, outputs: Mapping[str, ArtifactInfo | None]
-    ) -> tuple[Any, ArtifactRef]:
+        self,
+        step: Step,
+        dep: str,
+        outputs: Mapping[str, ArtifactInfo | None],
+        unsaved: Mapping[str, Any],
+    ) -> tuple[Any, ArtifactRef | None]:
         """The artifact ``dep`` saved, read from the store (an independent copy)."""
+        if dep in unsaved:
+            return unsaved[dep], None
         if dep in outputs:
             info = outputs[dep]
         else:
@@ -547,9 +556,14 @@ class Pipeline:
         except ArtifactNotFoundError as exc:
             raise _missing_input(step.id, dep) from exc
 
-    def _run_step(self, step: Step, outputs: Mapping[str, ArtifactInfo | None]) -> StepResult:
+    def _run_step(
+        self,
+        step: Step,
+        outputs: Mapping[str, ArtifactInfo | None],
+        unsaved: Mapping[str, Any],
+    ) -> StepResult:
         started = time.perf_counter()
-        loaded = [self._input(step, dep, outputs) for dep in step.inputs]
+        loaded = [self._input(step, dep, outputs, unsaved) for dep in step.inputs]
         args = [value for value, _ in loaded]
         if not step.save_output:
             value = step.func(*args, **step.params)
@@ -561,13 +575,14 @@ class Pipeline:
                 value=value,
             )
         # Lineage from where the inputs were read, not from recognising the objects.
-        with recording_inputs(ref for _, ref in loaded):
+        with recording_inputs(ref for _, ref in loaded if ref is not None):
             call = self._function(step).call(*args, **step.params)
         return StepResult(
             step_id=step.id,
             status="cached" if call.cached else "computed",
             duration=time.perf_counter() - started,
             info=call.info,
+            value=call.value if call.info is None else None,
         )
 
     # ------------------------------------------------------------------ runbooks
@@ -744,6 +759,36 @@ class _Runbook:
             raise self.error(msg, step=where, field="save_output")
         return Step(step_id, func, input_from=input_from, save_output=save_output, params=params)
 
+    def _folders(self) -> list[str]:
+        """Where a runbook file's step modules are looked for after ``sys.path``."""
+        if self.folder is None:
+            return []
+        return [str(self.folder), os.getcwd()]
+
+    def _import(self, module_name: str) -> Any:
+        # The runbook's folder and the current folder go at the END of sys.path: a step
+        # module beside the runbook imports, but a yaml.py or pandas.py there never takes
+        # the place of an installed package (nor of the standard library).
+        for folder in self._folders():
+            if folder not in sys.path:
+                sys.path.append(folder)
+        return importlib.import_module(module_name)
+
+    def _shadowed(self, module: Any) -> str:
+        """A hint when a file beside the runbook lost to an installed module of its name."""
+        if not isinstance(module, type(sys)):
+            return ""
+        name = module.__name__
+        origin = getattr(module, "__file__", None) or ""
+        for folder in self._folders():
+            beside = Path(folder, *name.split(".")).with_suffix(".py")
+            if name and beside.is_file() and Path(origin).resolve() != beside.resolve():
+                return (
+                    f" ({beside} is not used: an installed module of the same name comes "
+                    "first; rename the file)"
+                )
+        return ""
+
     def _target(self, target: object, where: str) -> Callable[..., Any]:
         if not isinstance(target, str) or target.count(":") != 1:
             msg = f"must be 'module:function' (e.g. 'mypkg.steps:extract'), not {target!r}"
@@ -753,7 +798,7 @@ class _Runbook:
             msg = f"must be 'module:function' (e.g. 'mypkg.steps:extract'), not {target!r}"
             raise self.error(msg, step=where, field="run")
         try:
-            obj: Any = importlib.import_module(module_name)
+            obj: Any = self._import(module_name)
         except Exception as exc:
             msg = f"cannot import module {module_name!r}: {type(exc).__name__}: {exc}"
             raise self.error(msg, step=where, field="run") from exc
@@ -761,7 +806,7 @@ class _Runbook:
             try:
                 obj = getattr(obj, part)
             except AttributeError:
-                msg = f"module {module_name!r} has no attribute {attr!r}"
+                msg = f"module {module_name!r} has no attribute {attr!r}{self._shadowed(obj)}"
                 raise self.error(msg, step=where, field="run") from None
         if not callable(obj):
             msg = f"{target!r} is a {type(obj).__name__}, not a function"

@@ -25,6 +25,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import IO, Any
 
 import fsspec
+from fsspec.implementations.cached import CachingFileSystem
+from fsspec.implementations.dirfs import DirFileSystem
 from fsspec.implementations.local import LocalFileSystem
 from fsspec.implementations.memory import MemoryFileSystem
 
@@ -62,7 +64,56 @@ def _write_file(path: str, chunks: Sequence[bytes | bytearray | memoryview]) -> 
         progress.write_chunks(f, chunks)
 
 
+_REFUSED = {
+    "reference": "a reference filesystem is a read-only view of other files: what is "
+    "saved through it is lost; open the store at the URL of the files themselves",
+}
+"""Protocols a store cannot work on, anywhere in a chained URL, and why."""
+
+_ARCHIVES = ("zip", "tar")
+"""Protocols that read inside an archive: the archive is named after ``::``."""
+
+_RENAMING = frozenset({"sftp", "ssh"})
+"""Protocols with folders and an atomic rename: writes go to a temporary name first."""
+
+
+def _check_url(url: str, storage_options: dict[str, Any]) -> None:
+    """Refuse, in one line, a URL whose saves could not be read back."""
+    layers = url.split("::")
+    for layer in layers:
+        protocol = fsspec.core.split_protocol(layer)[0]
+        if protocol in _REFUSED:
+            raise ArtifactStoreError(f"cannot open store {url}: {_REFUSED[protocol]}")
+    protocol = fsspec.core.split_protocol(layers[0])[0]
+    if protocol in _ARCHIVES and len(layers) == 1 and "fo" not in storage_options:
+        msg = (
+            f"cannot open store {url}: a {protocol}:// URL needs the archive after '::', "
+            f"e.g. {protocol}://folder-in-archive::path/to/archive.{protocol}"
+        )
+        raise ArtifactStoreError(msg)
+
+
+def _unwrap(fs: Any, path: str) -> tuple[Any, str, Any]:
+    """(filesystem for records and writes, root path, filesystem for reading payloads).
+
+    A ``dir::`` prefix filesystem is replaced by the one it wraps, at its folder (fsspec
+    hands back the folder again as the path, which would double it). A caching layer
+    (``simplecache::``, ``filecache::``, ``blockcache::``) serves payloads only: they are
+    named by their digest and never change, while a record read through a cache could
+    be stale.
+    """
+    if isinstance(fs, DirFileSystem):
+        inner = fs.fs
+        path = fs.path if path.rstrip("/") == str(fs.path).rstrip("/") else fs._join(path)
+        return _unwrap(inner, str(path))
+    if isinstance(fs, CachingFileSystem):
+        target, root, _ = _unwrap(fs.fs, path)
+        return target, root, fs
+    return fs, path, fs
+
+
 def _filesystem(url: str, storage_options: dict[str, Any]) -> tuple[Any, str]:
+    _check_url(url, storage_options)
     try:
         fs, path = fsspec.core.url_to_fs(url, **storage_options)
         return fs, str(path)
@@ -80,13 +131,22 @@ def _filesystem(url: str, storage_options: dict[str, Any]) -> tuple[Any, str]:
         if extra is not None:
             msg = f"{msg}: {install_hint(*extra)}"
         raise MissingDependencyError(msg, name=extra[1] if extra else None) from exc
+    except Exception as exc:
+        # Filesystems that connect when created (sftp) fail here: refused, bad login, ...
+        raise ArtifactStoreError(f"cannot open store {url}: {type(exc).__name__}: {exc}") from exc
+
+
+def _protocols(fs: Any) -> tuple[str, ...]:
+    protocol = fs.protocol
+    return (protocol,) if isinstance(protocol, str) else tuple(protocol)
 
 
 class Storage:
     """Paths and atomic reads/writes of payloads and records under one root."""
 
     def __init__(self, url: str, storage_options: dict[str, Any]) -> None:
-        self.fs, path = _filesystem(url, storage_options)
+        self.fs, path, self._payload_fs = _unwrap(*_filesystem(url, storage_options))
+        self._renaming = bool(set(_protocols(self.fs)) & _RENAMING)
         self.root = path.rstrip("/") or path
         # Every path is the prefix plus a relative name. At the root of a filesystem whose
         # paths have no leading "/" (zip://, a bucket-less root) the prefix is empty.
@@ -184,6 +244,7 @@ class Storage:
             marker = json.loads(self.fs.cat_file(f"{self._prefix}STORE.json"))
         except FileNotFoundError:
             marker = None
+            self._check_bucket()
         if marker is not None:
             version = marker.get("version") if isinstance(marker, dict) else None
             if not isinstance(version, int) or version > FORMAT_VERSION:
@@ -193,6 +254,19 @@ class Storage:
                 )
                 raise StoreFormatError(msg)
         self._format_checked = True
+
+    def _check_bucket(self) -> None:
+        """On object stores, a missing bucket is an error, not an empty store."""
+        split = getattr(self.fs, "split_path", None)
+        if split is None:
+            return
+        bucket = split(self.root)[0]
+        if bucket and not self.fs.exists(bucket):
+            msg = (
+                f"store {self.url}: bucket {bucket!r} does not exist (or these credentials "
+                "cannot see it); create it first"
+            )
+            raise ArtifactStoreError(msg)
 
     def ensure_marker(self) -> None:
         """Write STORE.json if it is missing (called before the first write)."""
@@ -216,6 +290,32 @@ class Storage:
                 # A KeyboardInterrupt mid-write must not leave the temporary behind either.
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(tmp)
+                raise
+        else:
+            try:
+                self._put_remote(path, chunks, size)
+            except FileNotFoundError:
+                # Filesystems with real folders (sftp, ftp, ...) need the parents first;
+                # object stores have none, and there a missing bucket is not to be created.
+                if hasattr(self.fs, "split_path"):
+                    raise
+                self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+                self._put_remote(path, chunks, size)
+
+    def _put_remote(
+        self, path: str, chunks: Sequence[bytes | bytearray | memoryview], size: int
+    ) -> None:
+        if self._renaming:
+            # Written under a temporary name beside the target, then renamed over it.
+            tmp = f"{path.rsplit('/', 1)[0]}/{TMP_PREFIX}{uuid.uuid4().hex}"
+            try:
+                with self.fs.open(tmp, "wb") as f:
+                    for chunk in chunks:
+                        f.write(chunk)
+                self.fs.mv(tmp, path)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    self.fs.rm_file(tmp)
                 raise
         elif size < _SMALL or len(chunks) == 1:
             data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
@@ -309,14 +409,17 @@ class Storage:
         """
         path = self.object_path(digest)
         if size <= _SMALL:
-            data = memoryview(bytearray(self._cat(path)))
+            if self._payload_fs is not self.fs:
+                data = memoryview(bytearray(self._payload_fs.cat_file(path)))
+            else:
+                data = memoryview(bytearray(self._cat(path)))
             progress.advance(data.nbytes)
             return data
         # An anonymous map is not zero-filled up front as a bytearray is (that costs as
         # much as the read itself), and its pages go back to the OS when it is freed.
         view = memoryview(mmap.mmap(-1, size + 1, flags=_MAP_FLAGS))
         pos = 0
-        with self.fs.open(path, "rb", block_size=_CHUNK) as f:
+        with self._payload_fs.open(path, "rb", block_size=_CHUNK) as f:
             while pos <= size:
                 n = f.readinto(view[pos : pos + _CHUNK])
                 if not n:
@@ -326,7 +429,7 @@ class Storage:
         return view[:pos]
 
     def open_object(self, digest: str) -> IO[bytes]:
-        return self.fs.open(self.object_path(digest), "rb")  # type: ignore[no-any-return]
+        return self._payload_fs.open(self.object_path(digest), "rb")  # type: ignore[no-any-return]
 
     def sign_object(self, digest: str, expires: int) -> str:
         path = self.object_path(digest)

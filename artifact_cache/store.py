@@ -30,6 +30,7 @@ from .errors import (
     IntegrityError,
     MissingDependencyError,
     PayloadMissingError,
+    ReadOnlyStoreError,
     SerializationError,
     did_you_mean,
     install_hint,
@@ -38,6 +39,8 @@ from .errors import (
 from .fingerprint.recipe import KeyRecipe
 from .info import ArtifactInfo, ArtifactRef, human_size, infos_html
 from .serializers import get_serializer
+from .signing import Signer, redact, redact_url, secret_values
+from .signing import signing_key_from as _signing_key_from
 from .stepid import DEFAULT_KEY, validate_key, validate_step_id
 from .storage import TMP_PREFIX, Storage
 
@@ -140,9 +143,12 @@ def _python_type(obj: Any) -> str:
 
 
 def _reopen(
-    url: str, storage_options: dict[str, Any], show_progress: bool | None = None
+    url: str,
+    storage_options: dict[str, Any],
+    trust: dict[str, Any] | None = None,
+    show_progress: bool | None = None,
 ) -> ArtifactStore:
-    return ArtifactStore(url, progress=show_progress, **storage_options)
+    return ArtifactStore(url, progress=show_progress, **(trust or {}), **storage_options)
 
 
 class ArtifactStore:
@@ -155,6 +161,12 @@ class ArtifactStore:
     they need tqdm). A store is safe to share between threads, picklable,
     and cheap to open again.
 
+    ``signing_key`` (default ``$ARTIFACT_CACHE_SIGNING_KEY``; ``""`` for none) makes the
+    store sign every record it writes and refuse, with `IntegrityError`, to load
+    an artifact that is unsigned or signed with another key. ``read_only=True`` makes
+    ``save``, ``delete``, ``clear`` and ``gc`` raise `ReadOnlyStoreError`. See
+    ``docs/security.md``.
+
     Examples:
         >>> store = ArtifactStore("memory://doc-store")
         >>> info = store.save("extract", {"rows": 3}, tags={"source": "crm"})
@@ -164,15 +176,34 @@ class ArtifactStore:
         ['extract']
     """
 
-    def __init__(self, url: str, *, progress: bool | None = None, **storage_options: Any) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        progress: bool | None = None,
+        signing_key: str | bytes | None = None,
+        read_only: bool = False,
+        **storage_options: Any,
+    ) -> None:
         self._progress_option = progress
         self.progress: bool = _progress.enabled(progress)
         """Whether long operations on this store draw progress bars."""
-        self._storage = Storage(url, storage_options)
+        key = _signing_key_from(signing_key)
+        self._signer = Signer(key) if key is not None else None
+        self._read_only = bool(read_only)
+        given = {**storage_options, "signing_key": key.decode(errors="replace") if key else None}
+        self._secrets = secret_values(given)
+        try:
+            self._storage = Storage(url, storage_options)
+        except ArtifactStoreError as exc:
+            raise type(exc)(redact(str(exc), self._secrets)) from exc.__cause__
         self._options = storage_options
         # A local store is named by its absolute path, so that a pickled store still
         # points at the same folder from a worker started in another directory.
-        self.location: str = self._storage.root if self._storage.is_local else url
+        self._url = self._storage.root if self._storage.is_local else url
+        # What the store shows of itself: never a password written into the URL.
+        self.location: str = redact_url(self._url)
+        self._storage.url = self.location  # the storage layer's messages name it so too
         self._marker_written = False
         # Digests whose payload failed its check here: the next save rewrites them
         # instead of trusting the file that is there.
@@ -183,7 +214,13 @@ class ArtifactStore:
         return f"ArtifactStore({self.location!r})"
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_reopen, (self.location, self._options, self._progress_option))
+        # The signing key travels with the store, as its credentials do (docs/security.md).
+        trust: dict[str, Any] = {"read_only": self._read_only}
+        if self._signer is not None:
+            trust["signing_key"] = self._signer._key
+        else:
+            trust["signing_key"] = ""  # not the worker's environment: the same store
+        return (_reopen, (self._url, self._options, trust, self._progress_option))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, ArtifactStore):
@@ -219,6 +256,28 @@ class ArtifactStore:
         return dict(self._options)
 
     @property
+    def read_only(self) -> bool:
+        """True if the store was opened with ``read_only=True`` (nothing can be changed)."""
+        return self._read_only
+
+    @property
+    def signing(self) -> bool:
+        """True if the store has a signing key: it signs what it saves, loads only signed."""
+        return self._signer is not None
+
+    def verified(self, info: ArtifactInfo) -> bool | None:
+        """Whether ``info`` carries a valid signature by this store's key.
+
+        None if the store has no signing key (it cannot tell).
+
+        Examples:
+            >>> store = ArtifactStore("memory://doc-verified", signing_key="team-key")
+            >>> store.verified(store.save("extract", [1, 2]))
+            True
+        """
+        return None if self._signer is None else self._signer.verified(info)
+
+    @property
     def fs(self) -> Any:
         """The fsspec filesystem under the store (for advanced use)."""
         return self._storage.fs
@@ -230,7 +289,7 @@ class ArtifactStore:
             hint = "; check the credentials (environment, profile or storage options)"
         subject = f"{what} step {step_id!r}" if step_id is not None else what
         msg = f"{subject} in store {self.location} failed: {type(exc).__name__}: {exc}{hint}"
-        raise ArtifactStoreError(msg) from exc
+        raise ArtifactStoreError(redact(msg, self._secrets)) from exc
 
     @contextlib.contextmanager
     def _io(self, what: str, step_id: str | None = None) -> Iterator[None]:
@@ -254,6 +313,19 @@ class ArtifactStore:
         if not (self.progress and total >= least):
             return _progress.NO_BAR  # the usual case, on the hit path of memoised calls
         return _progress.bar(total, what, unit=unit, show=True)
+
+    def _writable(self, what: str) -> None:
+        if self._read_only:
+            msg = (
+                f"store {self.location} is open read-only: cannot {what} "
+                "(open it without read_only=True to change it)"
+            )
+            raise ReadOnlyStoreError(msg)
+
+    def _check_signature(self, info: ArtifactInfo) -> None:
+        if self._signer is not None:
+            where = f"step {info.step_id!r} key {info.key!r} in store {self.location}"
+            self._signer.check_record(info, where)
 
     def _trusted(self, digest: str) -> bool:
         return digest not in self._damaged
@@ -313,6 +385,7 @@ class ArtifactStore:
         """
         key = DEFAULT_KEY if key is None else key
         self._check(step_id, key)
+        self._writable(f"save step {step_id!r}")
         name = serializer or "pickle"
         try:
             ser = get_serializer(name)
@@ -333,9 +406,13 @@ class ArtifactStore:
             if not self._marker_written:
                 storage.ensure_marker()
                 self._marker_written = True
+            # A keyed store hashes the payload cryptographically in the same pass.
+            signer = self._signer
+            hashing = signer.hashing(chunks, hash_bytes) if signer is not None else None
+            digest_of = hashing or partial(hash_bytes, *chunks)
             with self._bar(size, f"saving {step_id}"):
                 digest, reused = storage.publish_object(
-                    chunks, size, partial(hash_bytes, *chunks), reuse=self._trusted
+                    chunks, size, digest_of, reuse=self._trusted
                 )
             self._damaged.discard(digest)
             info = ArtifactInfo(
@@ -355,6 +432,8 @@ class ArtifactStore:
                 extra=dict(extra or {}),
                 recipe=recipe,
             )
+            if signer is not None and hashing is not None:
+                info = signer.seal(info, hashing.strong)
             storage.put_record(step_id, key, info.to_json())
             if reused and not storage.has_object(digest, size):
                 # gc removed the old payload between our check and our record: put it back.
@@ -443,6 +522,7 @@ class ArtifactStore:
 
     def load(self, info: ArtifactInfo) -> Any:
         """Load the artifact an [`ArtifactInfo`][] describes (skips the record read)."""
+        self._check_signature(info)
         with self._io("loading", info.step_id), self._bar(info.size, f"loading {info.step_id}"):
             try:
                 data = self._storage.read_object(info.digest, info.size)
@@ -458,6 +538,8 @@ class ArtifactStore:
             problem = f"is {len(data)} bytes, {info.size} recorded (truncated?)"
         elif hash_bytes(data) != info.digest:  # checked before unpickling, always
             problem = f"does not match its digest {info.digest}"
+        elif self._signer is not None:
+            problem = self._signer.payload_problem(data, info)
         if problem:
             self._damaged.add(info.digest)
             msg = f"the payload of {where} {problem}; not loaded (saving the step again repairs it)"
@@ -532,6 +614,7 @@ class ArtifactStore:
             b'hello'
         """
         info = self.info(step_id, key=key)
+        self._check_signature(info)
         with self._io("opening", step_id):
             try:
                 return self._storage.open_object(info.digest)
@@ -570,6 +653,7 @@ class ArtifactStore:
             (True, False)
         """
         self._check(step_id, key)
+        self._writable(f"delete step {step_id!r}")
         storage = self._storage
         with self._io("deleting", step_id):
             if key is not None:
@@ -595,6 +679,7 @@ class ArtifactStore:
             >>> store.clear()
             2
         """
+        self._writable("clear it")
         with self._io("clearing"):
             count = len(self._storage.record_paths())
             self._storage.remove_all()
@@ -606,6 +691,8 @@ class ArtifactStore:
         Files younger than ``grace`` seconds are kept: a save in flight writes its
         payload before its record.
         """
+        if not dry_run:
+            self._writable("collect garbage")
         storage = self._storage
         with self._io("collecting garbage"):
             referenced = {i.digest for i in self.list()}
