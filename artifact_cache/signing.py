@@ -22,7 +22,7 @@ from typing import Any
 
 import attrs
 
-from .errors import IntegrityError
+from .errors import IntegrityError, install_hint
 from .info import ArtifactInfo
 
 Chunk = bytes | bytearray | memoryview
@@ -108,8 +108,7 @@ def _hasher(algorithm: str) -> Any:
         blake3 = _blake3()
         if blake3 is None:
             raise LookupError(
-                "the record's payload hash is BLAKE3: install blake3 to check it "
-                "(pip install 'artifact-cache[signing]')"
+                f"the record's payload hash is BLAKE3: {install_hint('signing', 'blake3')}"
             )
         return blake3()
     if algorithm == "sha256":

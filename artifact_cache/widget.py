@@ -395,14 +395,6 @@ def _lineage_html(info: ArtifactInfo, known: Mapping[_Identity, ArtifactInfo]) -
     return "".join(lines)
 
 
-def _signed_text(signed: object) -> str:
-    if signed is True:
-        return "yes"
-    if signed is False:
-        return "no"
-    return str(signed)
-
-
 def _detail_html(
     info: ArtifactInfo, now: dt.datetime, known: Mapping[_Identity, ArtifactInfo]
 ) -> str:
@@ -418,10 +410,8 @@ def _detail_html(
         ("serializer", _esc(serializer)),
         ("digest", _mono(info.digest)),
     ]
-    signed = getattr(info, "signed", None)
-    if signed is not None:
-        fields.append(("signed", _esc(_signed_text(signed))))
     fields += [
+        ("signed", "yes" if info.signed else "no"),
         ("tags", _esc(_tags_text(info.tags))),
         ("inputs", _lineage_html(info, known)),
         ("code", _mono(info.code_fingerprint)),

@@ -789,29 +789,15 @@ class TestReadOnlyAndSigned:
         assert len(filled.list()) == 5
         assert not browser.preview_button.disabled  # reading still works
 
-    def test_signed_records_say_so(
-        self, filled: ac.ArtifactStore, monkeypatch: pytest.MonkeyPatch
-    ) -> None:
-        """A record that carries ``signed`` shows it in the pane; others show no such row."""
-        browser = filled.browse()
-        browser.select("report")
-        assert ">signed<" not in browser.detail.value
-
-        class Signed:
-            """A record as a signing store returns it: every field, plus ``signed``."""
-
-            def __init__(self, info: ac.ArtifactInfo) -> None:
-                self._info = info
-                self.signed = True
-
-            def __getattr__(self, name: str) -> Any:
-                return getattr(self._info, name)
-
-        real = filled.list()
-        monkeypatch.setattr(filled, "list", lambda *a, **k: [Signed(i) for i in real])
-        browser = filled.browse()
-        browser.select(0)
-        assert ">signed</th>" in browser.detail.value
+    def test_signed_records_say_so(self, tmp_path: Any) -> None:
+        """The pane says whether the selected artifact is signed (with an HMAC key)."""
+        url = str(tmp_path / "store")
+        ac.open_store(url, signing_key="").save("plain", 1)
+        ac.open_store(url, signing_key="k" * 32).save("sealed", 2)
+        browser = ac.open_store(url, signing_key="").browse()
+        browser.select("plain")
+        assert re.search(r">signed</th><td[^>]*>no<", browser.detail.value)
+        browser.select("sealed")
         assert re.search(r">signed</th><td[^>]*>yes<", browser.detail.value)
 
 
