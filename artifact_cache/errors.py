@@ -12,6 +12,7 @@ __all__ = [
     "IntegrityError",
     "InvalidStepIdError",
     "PayloadMissingError",
+    "RecordError",
     "SerializationError",
     "StoreFormatError",
     "UnknownSchemeError",
@@ -52,3 +53,8 @@ class StoreFormatError(ArtifactStoreError):
 
 class PayloadMissingError(ArtifactNotFoundError):
     """A record exists but the payload it points to is gone (a memoised call recomputes)."""
+
+
+class RecordError(IntegrityError, ValueError):
+    """A record (an artifact's JSON metadata) is not of the documented form: unreadable,
+    a field of the wrong type, a digest that is not a digest. It is never used."""
