@@ -57,13 +57,13 @@ _SMALL = 16 * 2**20
 
 S3_DEFAULTS: dict[str, Any] = {
     "connect_timeout": 5,
-    "read_timeout": 10,
+    "read_timeout": 8,
     "retries": {"total_max_attempts": 2, "mode": "standard"},
 }
 """botocore ``Config`` defaults of an ``s3://`` store (``config_kwargs`` overrides each).
 
 With :data:`S3_RETRIES` they bound a call to an endpoint that accepts connections and
-never answers to about 2 x 2 x 10 s, instead of botocore's and s3fs's 420 s.
+never answers to at most 2 x 2 x (5 + 8) s, instead of botocore's and s3fs's 420 s.
 """
 
 S3_RETRIES = 2

@@ -10,6 +10,7 @@ imported lazily by the methods that return them.
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import threading
 import time
@@ -677,7 +678,7 @@ class ArtifactStore:
                     raise RecordError("not a record path")
                 digests.add(self._record(*parsed, data).digest)
             except RecordError as exc:
-                named = {m.decode() for m in _DIGESTS.findall(data)}
+                named = _named_digests(data)
                 digests |= named
                 if warn:
                     kept = f"keeping the {len(named)} payload(s) it names" if named else ""
@@ -718,4 +719,27 @@ def _basename(entry: Mapping[str, Any]) -> str:
 
 
 _DIGESTS = re.compile(rb"(?<![0-9a-f])[0-9a-f]{32}(?![0-9a-f])")
-"""Digest-shaped strings in a record gc cannot parse: it keeps the payloads they name."""
+
+
+def _named_digests(data: bytes) -> set[str]:
+    """The digests a record gc cannot use may name: what it must keep.
+
+    Every ``"digest"`` field at any depth if the record is JSON, else every
+    digest-shaped string in its bytes.
+    """
+    try:
+        parsed = json.loads(data)
+    except (ValueError, RecursionError):
+        return {m.decode() for m in _DIGESTS.findall(data)}
+    found: set[str] = set()
+    stack = [parsed]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            digest = value.get("digest")
+            if is_digest(digest):
+                found.add(digest)
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return found
