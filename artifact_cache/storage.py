@@ -330,13 +330,15 @@ class Storage:
         """Refuse a store written in a newer format; run once per Storage."""
         if self._format_checked:
             return
+        marker: Any = None
+        present = True
         try:
             marker = json.loads(self._cat(f"{self._prefix}STORE.json"))
         except FileNotFoundError:
-            marker = None
+            present = False
         except (ValueError, RecursionError):  # not JSON (UnicodeDecodeError is a ValueError)
             marker = "unreadable"
-        if marker is not None:
+        if present:
             version = marker.get("version") if isinstance(marker, dict) else None
             if type(version) is not int or version > FORMAT_VERSION:
                 msg = (
@@ -360,14 +362,15 @@ class Storage:
         if self.is_local:
             folder = path.rsplit("/", 1)[0]
             for attempt in range(5):
-                os.makedirs(folder, exist_ok=True)
                 tmp = f"{folder}/{TMP_PREFIX}{uuid.uuid4().hex}"
                 try:
+                    os.makedirs(folder, exist_ok=True)
                     _write_file(tmp, chunks)
                     os.replace(tmp, path)
                     return
-                except FileNotFoundError:
-                    # A concurrent clear removed the (empty) folder: make it again.
+                except (FileNotFoundError, FileExistsError):
+                    # A concurrent clear removed the (empty) folder, perhaps while makedirs
+                    # made it (which then reports it as existing but not a folder): again.
                     if attempt == 4:
                         raise
                 except BaseException:
@@ -460,11 +463,11 @@ class Storage:
                 raise error
             final = self.object_path(digest)
             for attempt in range(5):
-                os.makedirs(final.rsplit("/", 1)[0], exist_ok=True)
                 try:
+                    os.makedirs(final.rsplit("/", 1)[0], exist_ok=True)
                     os.replace(tmp, final)
                     break
-                except FileNotFoundError:
+                except (FileNotFoundError, FileExistsError):
                     # A concurrent clear removed the empty folder; our temporary is kept.
                     if attempt == 4 or not os.path.exists(tmp):
                         raise

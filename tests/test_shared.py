@@ -175,10 +175,13 @@ import sys
 import artifact_cache as ac
 store = ac.open_store(sys.argv[1])
 writer, count = sys.argv[2], int(sys.argv[3])
+store.save("common", "first", key=f"k{writer}-first")
+print("ready", flush=True)
 for i in range(count):
-    # New folders each time: a clear removing folders races with their creation.
-    store.save(f"w{writer}/s{i}/leaf", {"writer": writer, "i": i, "pad": "x" * 2000})
-    store.save("common", {"writer": writer, "i": i}, key=f"k{writer}")
+    # New files in one folder and new folders: a clear removing folders races with both.
+    store.save("common", {"writer": writer, "i": i}, key=f"k{writer}-{i}")
+    if i % 4 == 0:
+        store.save(f"w{writer}/s{i}/leaf", {"writer": writer, "i": i, "pad": "x" * 2000})
 print("done", flush=True)
 """
 
@@ -190,7 +193,7 @@ def test_clear_racing_saves(backend: str, tmp_path: Path, request: Any) -> None:
     url = _url(backend, tmp_path, request)
     store = ac.open_store(url)
     store.save("before", 1)
-    count = "60" if backend == "local" else "12"
+    count = "300" if backend == "local" else "30"
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", SAVER, url, str(w), count],
@@ -202,7 +205,9 @@ def test_clear_racing_saves(backend: str, tmp_path: Path, request: Any) -> None:
     ]
     clears = 0
     try:
-        while any(p.poll() is None for p in procs) and clears < 200:
+        for p in procs:
+            assert p.stdout is not None and p.stdout.readline() == "ready\n"
+        while any(p.poll() is None for p in procs) and clears < 5000:
             store.clear()
             clears += 1
         results = [p.communicate(timeout=120) for p in procs]
@@ -213,7 +218,7 @@ def test_clear_racing_saves(backend: str, tmp_path: Path, request: Any) -> None:
                 p.wait()
     assert clears > 0
     for p, (out, err) in zip(procs, results, strict=True):
-        assert p.returncode == 0 and out == "done\n", err
+        assert p.returncode == 0 and out == "done\n", err[-3000:]
     infos = store.list()
     for info in infos:
         assert isinstance(store.load(info), dict)
