@@ -738,7 +738,7 @@ def _named_digests(data: bytes) -> set[str]:
         if isinstance(value, dict):
             digest = value.get("digest")
             if is_digest(digest):
-                found.add(digest)
+                found.add(str(digest))
             stack.extend(value.values())
         elif isinstance(value, list):
             stack.extend(value)
