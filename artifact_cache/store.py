@@ -455,13 +455,12 @@ class ArtifactStore:
                     f"store {self.location} (digest {info.digest}); save the step again"
                 )
                 raise PayloadMissingError(msg) from None
-            except SizeMismatch as exc:
-                data = memoryview(b"")
-                problem = f"is {exc.actual} bytes, {info.size} recorded (truncated?)"
-        if problem:
-            pass
-        elif len(data) != info.size:
-            problem = f"is {len(data)} bytes, {info.size} recorded (truncated?)"
+            except SizeMismatch as exc:  # a large payload's size, checked before reading
+                data, size = memoryview(b""), exc.actual
+            else:
+                size = len(data)
+        if size != info.size:
+            problem = f"is {size} bytes, {info.size} recorded (truncated?)"
         elif hash_bytes(data) != info.digest:  # checked before unpickling, always
             problem = f"does not match its digest {info.digest}"
         if problem:

@@ -168,6 +168,32 @@ class TestGcKeepsWhatRecordsName:
         assert store._storage.has_object(info.digest, info.size)
         assert not store._storage.has_object(orphan.digest, orphan.size)
 
+    def test_record_that_cannot_be_read_is_not_deleted(
+        self, store: ac.ArtifactStore, monkeypatch
+    ) -> None:
+        """A record whose read fails (not "not found") stops listings and gc: it is not
+        taken for a deleted one, and gc removes nothing."""
+        info = store.save("model", {"w": 1})
+        orphan = store.save("orphan", {"w": 2})
+        store.delete("orphan")
+        storage = store._storage
+        real = storage.read_many
+
+        def flaky(paths: Any) -> dict[str, Any]:
+            out = real(paths)
+            for path in out:
+                if "/model/" in path:
+                    out[path] = ConnectionResetError("connection reset by peer")
+            return out
+
+        monkeypatch.setattr(storage, "read_many", flaky)
+        for call in (store.list, lambda: store.artifacts("model"), lambda: store.gc(grace=0)):
+            with pytest.raises(ac.ArtifactStoreError, match="connection reset"):
+                call()
+        monkeypatch.undo()
+        assert storage.has_object(orphan.digest, orphan.size)
+        assert store.get("model") == {"w": 1} and store.info("model") == info
+
 
 # --------------------------------------------------------------------------- defect 3
 SAVER = """
