@@ -101,7 +101,12 @@ def _without_listing_cache(fs: Any) -> Any:
         found = _private.get(token)
         if found is None:
             options = {**fs.storage_options, "skip_instance_cache": True}
-            found = type(fs)(*fs.storage_args, **options)
+            try:
+                found = type(fs)(*fs.storage_args, **options)
+            except Exception:
+                # A filesystem that cannot be made twice from its arguments: stop caching
+                # on the shared one (its listings only get fresher).
+                found = fs
             found.dircache = DirCache(use_listings_cache=False)
             if "s3" in _protocols(found):
                 found.retries = S3_RETRIES
