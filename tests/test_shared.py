@@ -126,6 +126,7 @@ def test_memoised_function_reuses_another_process_result(s3_url: str) -> None:
 
     assert square(2) == 4 and calls == [2]
     key3 = square._prepare((3,), {}).key  # the key the call square(3) looks up
+    assert len(store.list()) == 1 and len(square.artifacts()) == 1  # listings, as a user does
     assert not store.exists("square", key=key3)
     _run(
         """
@@ -136,6 +137,7 @@ def test_memoised_function_reuses_another_process_result(s3_url: str) -> None:
         s3_url,
         key3,
     )
+    assert store.exists("square", key=key3)
     assert square(3) == 9 and calls == [2]
 
 
@@ -369,9 +371,16 @@ class _CountingDict(dict):  # type: ignore[type-arg]
 
 class TestMemoryStores:
     def test_sixteen_threads(self) -> None:
-        """16 threads saving and reading in two memory stores never raise."""
+        """16 threads saving and reading in two memory stores never raise, beside a third
+        memory store with many files (which a scan of every memory file would walk)."""
+        from fsspec.implementations.memory import MemoryFile, MemoryFileSystem
+
         urls = [f"memory://threads-{uuid.uuid4().hex}" for _ in range(2)]
         errors: list[BaseException] = []
+        crowd = f"/crowd-{uuid.uuid4().hex}"
+        crowd_files = [f"{crowd}/f{i}" for i in range(20_000)]
+        for path in crowd_files:
+            MemoryFileSystem.store[path] = MemoryFile(None, path, b"x")
 
         def work(n: int) -> None:
             store = ac.open_store(urls[n % 2])
@@ -385,10 +394,14 @@ class TestMemoryStores:
                 errors.append(exc)
 
         threads = [threading.Thread(target=work, args=(n,)) for n in range(16)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=120)
+        try:
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(timeout=120)
+        finally:
+            for path in crowd_files:
+                MemoryFileSystem.store.pop(path, None)
         assert not any(t.is_alive() for t in threads)
         assert errors == []
         assert sum(len(ac.open_store(u).list()) for u in urls) == 16 * 5 * 3
