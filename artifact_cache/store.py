@@ -354,13 +354,17 @@ class ArtifactStore:
             raise RecordError(msg)
         return info
 
-    def _records(self, found: Mapping[str, bytes | Exception]) -> Iterator[ArtifactInfo]:
-        """The valid records among fetched record files; bad ones are skipped with a warning.
+    def _records(
+        self, found: Mapping[str, bytes | Exception]
+    ) -> tuple[list[ArtifactInfo], list[RecordError]]:
+        """The valid records among fetched record files, and the errors of the bad ones.
 
         A record deleted between listing and reading is skipped; any other failure to
         read one is raised: a record that cannot be read is not a deleted one.
         """
         refs = self._storage.path("refs")
+        infos: list[ArtifactInfo] = []
+        bad: list[RecordError] = []
         for path, data in found.items():
             parsed = Storage.parse_record_path(path, refs)
             if parsed is None or isinstance(data, FileNotFoundError):
@@ -368,9 +372,17 @@ class ArtifactStore:
             if isinstance(data, Exception):
                 raise data
             try:
-                yield self._record(*parsed, data)
+                infos.append(self._record(*parsed, data))
             except RecordError as exc:
-                warnings.warn(f"skipping a record: {exc}", stacklevel=4)
+                bad.append(exc)
+        infos.sort(key=lambda i: i.created, reverse=True)
+        return infos, bad
+
+    @staticmethod
+    def _skip(bad: Iterable[RecordError]) -> None:
+        for exc in bad:
+            # user -> list/artifacts/info -> _skip
+            warnings.warn(f"skipping a record: {exc}", stacklevel=3)
 
     def info(self, step_id: str, *, key: str | None = None) -> ArtifactInfo:
         """Return the record of an artifact without reading its payload.
@@ -392,19 +404,12 @@ class ArtifactStore:
                 except FileNotFoundError:
                     raise self._not_found(step_id, key) from None
                 return self._record(step_id, key, data)
-            paths = storage.step_record_paths(step_id)
-            found = storage.read_many(paths)
-        with warnings.catch_warnings(record=True) as skipped:
-            warnings.simplefilter("always")
-            with self._io("reading", step_id):
-                infos = sorted(self._records(found), key=lambda i: i.created, reverse=True)
+            infos, bad = self._records(storage.read_many(storage.step_record_paths(step_id)))
         if infos:
-            for w in skipped:
-                warnings.warn(w.message, stacklevel=2)
+            self._skip(bad)
             return infos[0]
-        if skipped:
-            # Every record of the step is unreadable: that is not "no artifact".
-            raise RecordError(str(skipped[0].message).removeprefix("skipping a record: "))
+        if bad:
+            raise bad[0]  # every record of the step is bad: that is not "no artifact"
         raise self._not_found(step_id, None)
 
     def artifacts(self, step_id: str) -> ArtifactList:
@@ -419,10 +424,9 @@ class ArtifactStore:
         self._check(step_id, None)
         storage = self._storage
         with self._io("listing", step_id):
-            records = storage.read_many(storage.step_record_paths(step_id))
-            out = ArtifactList(self._records(records))
-        out.sort(key=lambda i: i.created, reverse=True)
-        return out
+            infos, bad = self._records(storage.read_many(storage.step_record_paths(step_id)))
+        self._skip(bad)
+        return ArtifactList(infos)
 
     def get(self, step_id: str, *, key: str | None = None) -> Any:
         """Load an artifact: an equal, independent copy of what was saved.
@@ -513,14 +517,13 @@ class ArtifactStore:
                 parsed = Storage.parse_record_path(path, refs)
                 if parsed is not None and parsed[0].startswith(prefix):
                     wanted.append(path)
-            records = self._storage.read_many(wanted)
-            out = ArtifactList(
-                info
-                for info in self._records(records)
-                if not tags or all(info.tags.get(k) == v for k, v in tags.items())
-            )
-        out.sort(key=lambda i: i.created, reverse=True)
-        return out
+            infos, bad = self._records(self._storage.read_many(wanted))
+        self._skip(bad)
+        return ArtifactList(
+            info
+            for info in infos
+            if not tags or all(info.tags.get(k) == v for k, v in tags.items())
+        )
 
     def open(self, step_id: str, *, key: str | None = None) -> IO[bytes]:
         """A binary file object streaming the stored payload (not digest-checked).

@@ -152,7 +152,7 @@ class TestRecordShapes:
         with _quiet():
             browser = local_store.browse()
             browser.refresh()
-        assert [i.step_id for i in browser._all] == ["good"]
+        assert [i.step_id for i in browser.matching] == ["good"]
 
     def test_extra_fields_survive(self, store: ac.ArtifactStore) -> None:
         """Unknown fields, at the top and inside inputs, are kept on a round trip."""
