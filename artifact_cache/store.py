@@ -683,8 +683,8 @@ class ArtifactStore:
                 named = _named_digests(data)
                 digests |= named
                 if warn:
-                    kept = f"keeping the {len(named)} payload(s) it names" if named else ""
-                    warnings.warn(f"gc: {exc}; {kept or 'it names no payload'}", stacklevel=3)
+                    kept = "keeping every payload it names" if named else "it names no payload"
+                    warnings.warn(f"gc: {exc}; {kept}", stacklevel=3)
         return digests
 
     # ------------------------------------------------------------------ layers above
@@ -726,14 +726,14 @@ _DIGESTS = re.compile(rb"(?<![0-9a-f])[0-9a-f]{32}(?![0-9a-f])")
 def _named_digests(data: bytes) -> set[str]:
     """The digests a record gc cannot use may name: what it must keep.
 
-    Every ``"digest"`` field at any depth if the record is JSON, else every
-    digest-shaped string in its bytes.
+    Every digest-shaped string in its bytes, and every ``"digest"`` field at any depth
+    if it is JSON (where escapes could hide one from the first search).
     """
+    found = {m.decode() for m in _DIGESTS.findall(data)}
     try:
         parsed = json.loads(data)
     except (ValueError, RecursionError):
-        return {m.decode() for m in _DIGESTS.findall(data)}
-    found: set[str] = set()
+        return found
     stack = [parsed]
     while stack:
         value = stack.pop()

@@ -164,7 +164,7 @@ class TestGcKeepsWhatRecordsName:
         orphan = store.save("orphan", "x" * 100)
         store.delete("orphan")
         _edit_record(store, "model", lambda d: d.update(size="not a size"))
-        with pytest.warns(UserWarning, match="'model'.*keeping the 1 payload"):
+        with pytest.warns(UserWarning, match="'model'.*keeping every payload it names"):
             report = store.gc(grace=0)
         assert report.removed == 1
         assert store._storage.has_object(info.digest, info.size)
