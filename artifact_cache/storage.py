@@ -69,6 +69,9 @@ never answers to at most 2 x 2 x (5 + 8) s, instead of botocore's and s3fs's 420
 S3_RETRIES = 2
 """Attempts s3fs makes at a call that timed out or failed transiently (s3fs's own: 5)."""
 
+_ATTEMPTS = 20
+"""Times a local write makes its folder again when a concurrent ``clear`` removed it."""
+
 _YOUNG_TEMPORARY = 3600.0
 """``clear`` leaves temporaries younger than this alone: they belong to saves in flight."""
 
@@ -85,33 +88,41 @@ _private_lock = threading.Lock()
 _private: dict[str, Any] = {}
 
 
-def _without_listing_cache(fs: Any) -> Any:
+def _without_listing_cache(fs: Any, *, fresh: bool = False) -> Any:
     """A filesystem like ``fs`` whose listing cache keeps nothing (one per fsspec token).
 
     fsspec shares one instance per set of options, and s3fs, gcsfs and adlfs answer
     ``ls``, ``info`` and ``exists`` from listings cached by earlier calls (never
     refreshed for sub-folders). A private copy with a ``DirCache`` that keeps nothing
     makes every answer fresh without changing the instance the user's own code shares.
+    ``fresh``: ``fs`` was made for this store alone (``skip_instance_cache=True``), and
+    is used itself.
     """
-    cache = getattr(fs, "dircache", None)
-    if not isinstance(cache, DirCache) or not cache.use_listings_cache:
-        return fs
+    if isinstance(fs, LocalFileSystem | MemoryFileSystem):
+        return fs  # they list afresh every time
+    if fresh:
+        return _quiet(fs)
     token = str(getattr(fs, "_fs_token", id(fs)))
     with _private_lock:
         found = _private.get(token)
         if found is None:
             options = {**fs.storage_options, "skip_instance_cache": True}
             try:
-                found = type(fs)(*fs.storage_args, **options)
+                copy = type(fs)(*fs.storage_args, **options)
             except Exception:
                 # A filesystem that cannot be made twice from its arguments: stop caching
                 # on the shared one (its listings only get fresher).
-                found = fs
-            found.dircache = DirCache(use_listings_cache=False)
-            if "s3" in _protocols(found):
-                found.retries = S3_RETRIES
-            _private[token] = found
+                copy = fs
+            found = _private[token] = _quiet(copy)
     return found
+
+
+def _quiet(fs: Any) -> Any:
+    """Make ``fs`` keep no listings (and, on S3, retry less than s3fs's default)."""
+    fs.dircache = DirCache(use_listings_cache=False)
+    if "s3" in _protocols(fs):
+        fs.retries = S3_RETRIES
+    return fs
 
 
 def _protocols(fs: Any) -> tuple[str, ...]:
@@ -137,7 +148,8 @@ def _write_file(path: str, chunks: Sequence[bytes | bytearray | memoryview]) -> 
 def _filesystem(url: str, storage_options: dict[str, Any]) -> tuple[Any, str]:
     try:
         fs, path = fsspec.core.url_to_fs(url, **_with_defaults(url, storage_options))
-        return _without_listing_cache(fs), str(path)
+        fresh = bool(storage_options.get("skip_instance_cache"))
+        return _without_listing_cache(fs, fresh=fresh), str(path)
     except ValueError as exc:
         if "not known" not in str(exc) and "not available" not in str(exc):
             raise ArtifactStoreError(f"cannot open store {url}: {exc}") from exc
@@ -366,7 +378,7 @@ class Storage:
         """Make ``path`` hold the concatenation of ``chunks``, visible all at once."""
         if self.is_local:
             folder = path.rsplit("/", 1)[0]
-            for attempt in range(5):
+            for attempt in range(_ATTEMPTS):
                 tmp = f"{folder}/{TMP_PREFIX}{uuid.uuid4().hex}"
                 try:
                     os.makedirs(folder, exist_ok=True)
@@ -376,7 +388,7 @@ class Storage:
                 except (FileNotFoundError, FileExistsError):
                     # A concurrent clear removed the (empty) folder, perhaps while makedirs
                     # made it (which then reports it as existing but not a folder): again.
-                    if attempt == 4:
+                    if attempt == _ATTEMPTS - 1:
                         raise
                 except BaseException:
                     # A KeyboardInterrupt mid-write must not leave the temporary behind either.
@@ -467,14 +479,14 @@ class Storage:
             if error is not None:
                 raise error
             final = self.object_path(digest)
-            for attempt in range(5):
+            for attempt in range(_ATTEMPTS):
                 try:
                     os.makedirs(final.rsplit("/", 1)[0], exist_ok=True)
                     os.replace(tmp, final)
                     break
                 except (FileNotFoundError, FileExistsError):
                     # A concurrent clear removed the empty folder; our temporary is kept.
-                    if attempt == 4 or not os.path.exists(tmp):
+                    if attempt == _ATTEMPTS - 1 or not os.path.exists(tmp):
                         raise
         except BaseException:
             with contextlib.suppress(FileNotFoundError):

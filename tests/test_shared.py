@@ -234,7 +234,9 @@ def test_clear_racing_saves(backend: str, tmp_path: Path, request: Any) -> None:
     clears = 0
     try:
         for p in procs:
-            assert p.stdout is not None and p.stdout.readline() == "ready\n"
+            assert p.stdout is not None
+            ready = p.stdout.readline()
+            assert ready == "ready\n", (ready, p.stderr.read() if p.stderr else "")
         while any(p.poll() is None for p in procs) and clears < 5000:
             store.clear()
             clears += 1
@@ -254,7 +256,7 @@ def test_clear_racing_saves(backend: str, tmp_path: Path, request: Any) -> None:
     assert store.list() == []
     if backend == "local":
         leftovers = [p for p in (tmp_path / "store").rglob("*") if p.is_file()]
-        assert [p.name for p in leftovers] == ["STORE.json"]
+        assert [p.name for p in leftovers] == ["STORE.json"], leftovers
 
 
 def test_clear_keeps_no_record_without_payload(mem_store: ac.ArtifactStore, monkeypatch) -> None:
