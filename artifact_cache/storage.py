@@ -554,11 +554,7 @@ class Storage:
             # cat_file costs more than the read itself.
             with open(path, "rb") as f:
                 return f.read()
-        if self._mem is not None:
-            found = self._mem.get(path)
-            if found is None:
-                raise FileNotFoundError(path)
-            return bytes(found.getvalue())
+        # (MemoryFileSystem.cat_file is a dict lookup: no scan of other memory stores.)
         return bytes(self.fs.cat_file(path))
 
     def read_record(self, step_id: str, key: str) -> bytes:

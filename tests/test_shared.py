@@ -259,10 +259,9 @@ def test_clear_racing_saves(backend: str, tmp_path: Path, request: Any) -> None:
         assert [p.name for p in leftovers] == ["STORE.json"], leftovers
 
 
-def test_clear_keeps_no_record_without_payload(mem_store: ac.ArtifactStore, monkeypatch) -> None:
+def test_clear_keeps_no_record_without_payload(store: ac.ArtifactStore, monkeypatch) -> None:
     """A record written while clear removes payloads is dropped if its payload went,
     and a save whose payload clear removed puts it back after its record."""
-    store = mem_store
     storage = store._storage
     info = store.save("early", "payload")
     real_payloads = storage.payload_paths
