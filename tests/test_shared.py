@@ -113,6 +113,89 @@ def test_listing_cache_never_answers(s3_url: str) -> None:
     assert shared is not store.fs and shared.dircache.use_listings_cache
 
 
+def _listing_cache_fs() -> type:
+    """A filesystem over a shared dict that, like s3fs, gcsfs and adlfs, answers
+    ``ls``/``info``/``exists`` from listings it cached earlier."""
+    from fsspec.spec import AbstractFileSystem
+
+    class ListingCacheFS(AbstractFileSystem):  # type: ignore[misc]
+        protocol = "listingcache"
+        root_marker = ""
+        files: dict[str, bytes] = {}  # the "server": shared by every instance
+
+        @classmethod
+        def _strip_protocol(cls, path: str) -> str:
+            return str(path).removeprefix("listingcache://").rstrip("/")
+
+        def ls(self, path: str, detail: bool = True, **kwargs: Any) -> list[Any]:
+            path = self._strip_protocol(path)
+            if path in self.dircache:
+                entries = self.dircache[path]
+            else:
+                children: dict[str, dict[str, Any]] = {}
+                for name, data in list(self.files.items()):
+                    if name.startswith(path + "/"):
+                        head = name[len(path) + 1 :].split("/", 1)[0]
+                        child = f"{path}/{head}"
+                        kind = "file" if child == name else "directory"
+                        size = len(data) if kind == "file" else 0
+                        children[child] = {"name": child, "size": size, "type": kind}
+                if not children:
+                    raise FileNotFoundError(path)
+                entries = self.dircache[path] = sorted(children.values(), key=str)
+            return entries if detail else [e["name"] for e in entries]
+
+        def info(self, path: str, **kwargs: Any) -> dict[str, Any]:
+            path = self._strip_protocol(path)
+            parent = path.rsplit("/", 1)[0]
+            for entry in self.ls(parent):  # the parent's listing, cached or not
+                if entry["name"] == path:
+                    return dict(entry)
+            raise FileNotFoundError(path)
+
+        def cat_file(self, path: str, start: Any = None, end: Any = None, **kw: Any) -> bytes:
+            try:
+                return self.files[self._strip_protocol(path)][start:end]
+            except KeyError:
+                raise FileNotFoundError(path) from None
+
+        def pipe_file(self, path: str, value: bytes, mode: str = "overwrite", **kw: Any) -> None:
+            path = self._strip_protocol(path)
+            self.files[path] = bytes(value)
+            self.dircache.pop(path.rsplit("/", 1)[0], None)  # its own folder only, as s3fs
+
+        def rm(self, path: Any, recursive: bool = False, maxdepth: Any = None) -> None:
+            for p in [path] if isinstance(path, str) else path:
+                self.files.pop(self._strip_protocol(p), None)
+
+    return ListingCacheFS
+
+
+def test_any_filesystem_with_a_listing_cache(monkeypatch) -> None:
+    """On a filesystem that caches listings (as s3fs, gcsfs and adlfs do), a store
+    object that listed before sees what another client saved afterwards."""
+    from fsspec.registry import _registry
+
+    cls = _listing_cache_fs()
+    monkeypatch.setitem(_registry, "listingcache", cls)
+    monkeypatch.setattr(cls, "files", {})
+    url = f"listingcache://bucket-{uuid.uuid4().hex}/cache"
+    a = ac.open_store(url)
+    a.save("step", 1, key="k1")
+    a.save("step/child", 2)
+    assert len(a.list()) == 2 and not a.exists("step", key="k2")
+    b = ac.open_store(url, skip_instance_cache=True)  # another client: its own instance
+    assert b.fs is not a.fs
+    b.save("step", 3, key="k2")
+    b.save("step/child/leaf", 4)
+    b.save("other/deep", 5)
+    assert a.exists("step", key="k2") and a.get("step", key="k2") == 3
+    assert {i.step_id for i in a.list()} == {"step", "step/child", "step/child/leaf", "other/deep"}
+    assert {i.key for i in a.artifacts("step")} == {"k1", "k2"}
+    assert a.gc(grace=0).removed == 0
+    assert a.get("step/child/leaf") == 4
+
+
 def test_memoised_function_reuses_another_process_result(s3_url: str) -> None:
     """A memoised function in this process finds what another process computed, though
     this process looked the key up before."""
