@@ -187,7 +187,7 @@ class ArtifactInfo:
             ...
             artifact_cache.errors.RecordError: field 'digest': not a digest (32 lowercase ...
         """
-        if not isinstance(data, Mapping):
+        if type(data) is not dict and not isinstance(data, Mapping):
             raise RecordError(f"a record is a JSON object, not {type(data).__name__}")
         kwargs: dict[str, Any] = {}
         extra: dict[str, Any] = {}
@@ -196,6 +196,8 @@ class ArtifactInfo:
             if check is None:
                 if not isinstance(k, str):
                     raise RecordError(f"field names are strings, not {type(k).__name__}")
+                if isinstance(v, dict | list):
+                    _check_depth(v, f"field {k!r}")
                 extra[k] = v
                 continue
             try:
@@ -225,7 +227,6 @@ class ArtifactInfo:
             raise RecordError(f"nested deeper than {MAX_DEPTH} levels") from None
         except (ValueError, TypeError) as exc:  # UnicodeDecodeError is a ValueError
             raise RecordError(f"not JSON: {exc}") from None
-        _check_depth(data)
         return cls.from_dict(data)
 
     def describe(self) -> list[tuple[str, str]]:
@@ -279,25 +280,32 @@ def _fail(what: str) -> RecordError:
     return RecordError(what)
 
 
-def _check_depth(data: Any) -> None:
-    stack = [(data, 1)]
+def _check_depth(data: Any, where: str) -> None:
+    """Refuse unknown values nested deeper than MAX_DEPTH (known fields have fixed shapes)."""
+    stack = [(data, 2)]  # the record itself is level 1
     while stack:
         value, depth = stack.pop()
         if isinstance(value, dict | list):
             if depth > MAX_DEPTH:
-                raise _fail(f"nested deeper than {MAX_DEPTH} levels")
+                raise _fail(f"{where}: nested deeper than {MAX_DEPTH} levels")
             items = value.values() if isinstance(value, dict) else value
             stack.extend((v, depth + 1) for v in items if isinstance(v, dict | list))
 
 
 def _str(value: Any) -> str:
-    if not isinstance(value, str):
+    if type(value) is not str and not isinstance(value, str):
         raise _fail(f"expected a string, got {type(value).__name__}")
     return value
 
 
 def _optional(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return lambda value: None if value is None else check(value)
+
+
+def _optional_str(value: Any) -> str | None:
+    if value is None or type(value) is str:
+        return value
+    return _str(value)
 
 
 def _step_id(value: Any) -> str:
@@ -357,6 +365,9 @@ def _inputs(value: Any) -> tuple[ArtifactRef, ...]:
             _step_id(item["step_id"]), _key(item["key"]), _digest(item["digest"])
         except (RecordError, ValueError) as exc:
             raise _fail(f"item {i}: {exc}") from None
+        for k, v in item.items():
+            if isinstance(v, dict | list):
+                _check_depth(v, f"item {i} field {k!r}")
         refs.append(_ref(item))
     return tuple(refs)
 
@@ -376,13 +387,13 @@ RECORD_FIELDS: dict[str, Callable[[Any], Any]] = {
     "serializer": _str,
     "python_type": _str,
     "created": _created,
-    "mime_type": _optional(_str),
+    "mime_type": _optional_str,
     "tags": _tags,
     "inputs": _inputs,
-    "code_fingerprint": _optional(_str),
+    "code_fingerprint": _optional_str,
     "duration": _optional(_seconds),
-    "args_repr": _optional(_str),
-    "uri": _optional(_str),
+    "args_repr": _optional_str,
+    "uri": _optional_str,
 }
 """How each known field of a record is checked when read (one line per field).
 

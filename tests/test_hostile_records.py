@@ -39,6 +39,10 @@ def _good_record(store: ac.ArtifactStore, step_id: str, key: str = "default") ->
     return dict(info.to_dict(), step_id=step_id, key=key)
 
 
+def _deep(depth: int) -> Any:
+    return json.loads("[" * depth + "]" * depth)
+
+
 def _nested(depth: int) -> bytes:
     return b'{"step_id": ' + b"[" * depth + b"]" * depth + b"}"
 
@@ -63,6 +67,10 @@ SHAPES: dict[str, Callable[[dict[str, Any]], Any]] = {
     "inputs dict": lambda r: dict(r, inputs={"step_id": "a"}),
     "inputs bad ref": lambda r: dict(r, inputs=[{"step_id": "../x", "key": "k", "digest": "0"}]),
     "duration text": lambda r: dict(r, duration="slow"),
+    "unknown field deep": lambda r: dict(r, future=_deep(40)),
+    "inputs extra deep": lambda r: dict(
+        r, inputs=[{"step_id": "a", "key": "k", "digest": "0" * 32, "x": _deep(40)}]
+    ),
     "other step": lambda r: dict(r, step_id="elsewhere"),
     "other key": lambda r: dict(r, key="other"),
 }
