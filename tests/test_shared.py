@@ -420,6 +420,30 @@ class TestRepairByAnyWriter:
         ac.open_store(str(tmp_path / "s")).save("big2", value)
         assert np.array_equal(store.get("big"), value)
 
+    def test_large_s3_payload(self, s3_url: str) -> None:
+        """A large payload on S3 (downloaded and hashed before it is re-used) is uploaded
+        again when damaged, and re-used when intact."""
+        import numpy as np
+
+        store = ac.open_store(s3_url)
+        value = np.arange(17 * 2**17, dtype=np.float64)  # 17 MiB: above the 16 MiB mark
+        info = store.save("big", value)
+        path = store._storage.object_path(info.digest)
+        _flip(store, info.digest)
+        ac.open_store(s3_url, skip_instance_cache=True).save("big2", value)
+        assert np.array_equal(store.get("big"), value)
+        third = ac.open_store(s3_url, skip_instance_cache=True)
+        written: list[str] = []
+        real_put = third._storage._put
+
+        def put(target: str, *args: Any) -> None:
+            written.append(target)
+            real_put(target, *args)
+
+        third._storage._put = put  # type: ignore[method-assign]
+        third.save("big3", value)
+        assert path not in written and len(written) == 1  # the record only: re-used
+
     def test_intact_payload_is_reused(self, tmp_path: Path) -> None:
         """An intact local payload is re-used, not written again (its inode stays)."""
         store = ac.open_store(str(tmp_path / "s"))
