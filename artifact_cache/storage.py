@@ -63,7 +63,9 @@ S3_DEFAULTS: dict[str, Any] = {
 """botocore ``Config`` defaults of an ``s3://`` store (``config_kwargs`` overrides each).
 
 With :data:`S3_RETRIES` they bound a call to an endpoint that accepts connections and
-never answers to at most 2 x 2 x (5 + 8) s, instead of botocore's and s3fs's 420 s.
+never answers to at most 2 x (13 + 2 + 13) s (two s3fs attempts of two botocore attempts,
+with botocore's back-off of up to 2 s between them), instead of the 420 s of botocore's
+and s3fs's own defaults.
 """
 
 S3_RETRIES = 2

@@ -579,11 +579,11 @@ class TestS3Timeouts:
         for name, value in S3_DEFAULTS.items():
             assert fs.config_kwargs[name] == value
         assert fs.retries == S3_RETRIES
-        worst = (
-            S3_RETRIES
-            * S3_DEFAULTS["retries"]["total_max_attempts"]
-            * (S3_DEFAULTS["connect_timeout"] + S3_DEFAULTS["read_timeout"])
-        )
+        attempts = S3_DEFAULTS["retries"]["total_max_attempts"]
+        per_attempt = S3_DEFAULTS["connect_timeout"] + S3_DEFAULTS["read_timeout"]
+        backoff = 2.0  # botocore's standard mode: at most 2 s before its second attempt
+        s3fs_backoff = 0.1 + 0.17  # s3fs sleeps 0.1 * 1.7**i between its attempts
+        worst = S3_RETRIES * (attempts * per_attempt + (attempts - 1) * backoff) + s3fs_backoff
         assert worst < 60
 
     def test_user_options_override(self, s3_url: str) -> None:
