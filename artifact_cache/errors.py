@@ -19,6 +19,7 @@ __all__ = [
     "MissingDependencyError",
     "PayloadMissingError",
     "ReadOnlyStoreError",
+    "RecordError",
     "SerializationError",
     "StoreFormatError",
     "UnknownSchemeError",
@@ -134,3 +135,8 @@ def missing_folder_note(location: str) -> str:
     if os.path.isabs(location) and not os.path.isdir(location):
         return f" (its folder {location} does not exist)"
     return ""
+
+
+class RecordError(IntegrityError, ValueError):
+    """A record (an artifact's JSON metadata) is not of the documented form: unreadable,
+    a field of the wrong type, a digest that is not a digest. It is never used."""

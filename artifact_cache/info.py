@@ -1,7 +1,9 @@
 """ArtifactInfo: the record kept for every artifact, and its JSON and HTML forms.
 
 A record round-trips through JSON unchanged, unknown fields included (a newer version may
-add fields; an older one keeps them on a rewrite). Imports only ``attrs`` and the stdlib.
+add fields; an older one keeps them on a rewrite). A record read from storage is checked
+field by field (`RECORD_FIELDS`) before anything uses it: a digest is a digest,
+never a path. Imports ``attrs``, the stdlib and `artifact_cache.stepid`.
 """
 
 from __future__ import annotations
@@ -9,14 +11,27 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
-from collections.abc import Iterable, Mapping
+import math
+import re
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import attrs
 
+from .errors import RecordError
 from .fingerprint.recipe import KeyRecipe, as_recipe
+from .stepid import validate_key, validate_step_id
 
-__all__ = ["RECORD_VERSION", "ArtifactInfo", "ArtifactRef", "human_size", "infos_html"]
+__all__ = [
+    "DIGEST_PATTERN",
+    "RECORD_FIELDS",
+    "RECORD_VERSION",
+    "ArtifactInfo",
+    "ArtifactRef",
+    "human_size",
+    "infos_html",
+    "is_digest",
+]
 
 RECORD_VERSION = 1
 """Version of the record schema written by this release."""
@@ -34,6 +49,23 @@ def human_size(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     raise AssertionError("unreachable")
+
+
+DIGEST_PATTERN = re.compile(r"[0-9a-f]{32}")
+"""A payload digest: xxh3_128 as 32 lowercase hex characters (and so never a path)."""
+
+MAX_DEPTH = 32
+"""Deepest nesting of lists and objects a record may have (unknown fields included)."""
+
+
+def is_digest(value: object) -> bool:
+    """True if ``value`` is a digest as records hold them (32 lowercase hex characters).
+
+    Examples:
+        >>> is_digest("ab" * 16), is_digest("../../etc/passwd")
+        (True, False)
+    """
+    return isinstance(value, str) and DIGEST_PATTERN.fullmatch(value) is not None
 
 
 def _utc(value: dt.datetime | str) -> dt.datetime:
@@ -55,14 +87,29 @@ class ArtifactRef:
     step_id: str
     key: str
     digest: str
+    extra: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False, hash=False)
+    """Fields this version does not know, kept so that a rewrite does not drop them."""
 
-    def to_dict(self) -> dict[str, str]:
-        """Return the JSON-able form."""
-        return {"step_id": self.step_id, "key": self.key, "digest": self.digest}
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-able form, including unknown fields read earlier."""
+        out: dict[str, Any] = dict(self.extra)
+        out.update(step_id=self.step_id, key=self.key, digest=self.digest)
+        return out
 
 
-def _refs(value: Iterable[ArtifactRef | Mapping[str, str]]) -> tuple[ArtifactRef, ...]:
-    return tuple(v if isinstance(v, ArtifactRef) else ArtifactRef(**v) for v in value)
+def _ref(value: ArtifactRef | Mapping[str, Any]) -> ArtifactRef:
+    if isinstance(value, ArtifactRef):
+        return value
+    known = {k: v for k, v in value.items() if k in _REF_KNOWN}
+    extra = {k: v for k, v in value.items() if k not in _REF_KNOWN}
+    return ArtifactRef(**known, extra=extra)
+
+
+_REF_KNOWN = frozenset(("step_id", "key", "digest"))
+
+
+def _refs(value: Iterable[ArtifactRef | Mapping[str, Any]]) -> tuple[ArtifactRef, ...]:
+    return tuple(_ref(v) for v in value)
 
 
 @attrs.frozen(kw_only=True)
@@ -147,20 +194,59 @@ class ArtifactInfo:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ArtifactInfo:
-        """Build from [`to_dict`][] output; unknown fields go to ``extra``."""
+        """Build from [`to_dict`][] output, checking every field; unknown ones go to ``extra``.
+
+        Raises:
+            RecordError: the data is not a record of the documented form (a field of the
+                wrong type, a digest that is not a digest, a missing field, ...).
+
+        Examples:
+            >>> ArtifactInfo.from_dict({"step_id": "x", "digest": "../secret"})
+            Traceback (most recent call last):
+            ...
+            artifact_cache.errors.RecordError: field 'digest': not a digest (32 lowercase ...
+        """
+        if type(data) is not dict and not isinstance(data, Mapping):
+            raise RecordError(f"a record is a JSON object, not {type(data).__name__}")
         kwargs: dict[str, Any] = {}
         extra: dict[str, Any] = {}
         for k, v in data.items():
-            if k in _KNOWN:
-                kwargs[k] = v
-            elif k != "record_version":
+            check = RECORD_FIELDS.get(k)
+            if check is None:
+                if not isinstance(k, str):
+                    raise RecordError(f"field names are strings, not {type(k).__name__}")
+                if isinstance(v, dict | list):
+                    _check_depth(v, f"field {k!r}")
                 extra[k] = v
+                continue
+            try:
+                checked = check(v)
+            except RecordError as exc:
+                raise RecordError(f"field {k!r}: {exc}") from None
+            except (ValueError, TypeError, OverflowError) as exc:
+                raise RecordError(f"field {k!r}: {type(exc).__name__}: {exc}") from None
+            if k in _KNOWN:
+                kwargs[k] = checked
+        missing = sorted(_REQUIRED - kwargs.keys())
+        if missing:
+            raise RecordError(f"missing field(s): {', '.join(missing)}")
         return cls(**kwargs, extra=extra)
 
     @classmethod
     def from_json(cls, text: str | bytes) -> ArtifactInfo:
-        """Parse a record written by [`to_json`][]."""
-        return cls.from_dict(json.loads(text))
+        """Parse and check a record written by [`to_json`][].
+
+        Raises:
+            RecordError: the text is not JSON, is nested deeper than `MAX_DEPTH`,
+                or is not a record of the documented form.
+        """
+        try:
+            data = json.loads(text)
+        except RecursionError:
+            raise RecordError(f"nested deeper than {MAX_DEPTH} levels") from None
+        except (ValueError, TypeError) as exc:  # UnicodeDecodeError is a ValueError
+            raise RecordError(f"not JSON: {exc}") from None
+        return cls.from_dict(data)
 
     def describe(self) -> list[tuple[str, str]]:
         """The record as (label, text) pairs, for people; empty fields left out.
@@ -200,6 +286,183 @@ class ArtifactInfo:
 
 
 _KNOWN = frozenset(a.name for a in attrs.fields(ArtifactInfo)) - {"extra"}
+_REQUIRED = frozenset(
+    a.name for a in attrs.fields(ArtifactInfo) if a.default is attrs.NOTHING and a.name != "extra"
+)
+
+
+# ------------------------------------------------------------------ record checks
+# Each check takes a field's JSON value and returns what the constructor gets, or raises
+# RecordError (ValueError/TypeError/OverflowError are reported the same way).
+
+
+def _fail(what: str) -> RecordError:
+    return RecordError(what)
+
+
+def _check_depth(data: Any, where: str) -> None:
+    """Refuse unknown values nested deeper than MAX_DEPTH (known fields have fixed shapes)."""
+    stack = [(data, 2)]  # the record itself is level 1
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict | list):
+            if depth > MAX_DEPTH:
+                raise _fail(f"{where}: nested deeper than {MAX_DEPTH} levels")
+            items = value.values() if isinstance(value, dict) else value
+            stack.extend((v, depth + 1) for v in items if isinstance(v, dict | list))
+
+
+def _str(value: Any) -> str:
+    if type(value) is not str and not isinstance(value, str):
+        raise _fail(f"expected a string, got {type(value).__name__}")
+    return value
+
+
+def _optional(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda value: None if value is None else check(value)
+
+
+def _optional_str(value: Any) -> str | None:
+    if value is None or type(value) is str:
+        return value
+    return _str(value)
+
+
+def _step_id(value: Any) -> str:
+    return validate_step_id(_str(value))
+
+
+def _key(value: Any) -> str:
+    return validate_key(_str(value))
+
+
+def _digest(value: Any) -> str:
+    if not is_digest(value):
+        raise _fail("not a digest (32 lowercase hex characters)")
+    return str(value)
+
+
+def _size(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise _fail(f"expected a non-negative integer, got {value!r:.40}")
+    if value >= 2**63:
+        raise _fail("larger than any file")
+    return value
+
+
+def _seconds(value: Any) -> float:
+    if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+        raise _fail(f"expected a number of seconds, got {value!r:.40}")
+    if value < 0:
+        raise _fail("negative")
+    return float(value)
+
+
+def _created(value: Any) -> dt.datetime:
+    return _utc(dt.datetime.fromisoformat(_str(value)))
+
+
+def _tags(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise _fail(f"expected an object of strings, got {type(value).__name__}")
+    for k, v in value.items():
+        if not isinstance(v, str):
+            raise _fail(f"tag {k!r} is a {type(v).__name__}, not a string")
+    return value
+
+
+def _inputs(value: Any) -> tuple[ArtifactRef, ...]:
+    if not isinstance(value, list):
+        raise _fail(f"expected a list, got {type(value).__name__}")
+    refs = []
+    for i, item in enumerate(value):
+        if not isinstance(item, dict):
+            raise _fail(f"item {i} is a {type(item).__name__}, not an object")
+        missing = sorted(_REF_KNOWN - item.keys())
+        if missing:
+            raise _fail(f"item {i} lacks {', '.join(missing)}")
+        try:
+            _step_id(item["step_id"]), _key(item["key"]), _digest(item["digest"])
+        except (RecordError, ValueError) as exc:
+            raise _fail(f"item {i}: {exc}") from None
+        for k, v in item.items():
+            if isinstance(v, dict | list):
+                _check_depth(v, f"item {i} field {k!r}")
+        refs.append(_ref(item))
+    return tuple(refs)
+
+
+def _str_map(value: Any, what: str) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise _fail(f"{what}: expected an object of strings, got {type(value).__name__}")
+    for k, v in value.items():
+        if not isinstance(v, str):
+            raise _fail(f"{what} {k!r} is a {type(v).__name__}, not a string")
+    return value
+
+
+def _recipe(value: Any) -> KeyRecipe:
+    if not isinstance(value, dict):
+        raise _fail(f"expected an object, got {type(value).__name__}")
+    recipe = {k: v for k, v in value.items() if k in _RECIPE_CHECKS}
+    for name, check in _RECIPE_CHECKS.items():
+        if name in recipe:
+            recipe[name] = check(recipe[name])
+    if "identity" not in recipe:
+        raise _fail("lacks identity")
+    return KeyRecipe(**recipe)
+
+
+_RECIPE_CHECKS: dict[str, Callable[[Any], Any]] = {
+    "identity": _str,
+    "version": _optional_str,
+    "code_parts": lambda v: _str_map(v, "code part"),
+    "arguments": lambda v: _str_map(v, "argument"),
+    "format": _str,
+}
+
+
+def _payload_hash(value: Any) -> str:
+    algorithm, _, hexdigest = _str(value).partition(":")
+    if algorithm not in ("sha256", "blake3") or not _HEX64.fullmatch(hexdigest):
+        raise _fail("not 'sha256:<64 hex>' or 'blake3:<64 hex>'")
+    return str(value)
+
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+def _record_version(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise _fail(f"expected a positive integer, got {value!r:.40}")
+    return value
+
+
+RECORD_FIELDS: dict[str, Callable[[Any], Any]] = {
+    "record_version": _record_version,
+    "step_id": _step_id,
+    "key": _key,
+    "digest": _digest,
+    "size": _size,
+    "serializer": _str,
+    "python_type": _str,
+    "created": _created,
+    "mime_type": _optional_str,
+    "tags": _tags,
+    "inputs": _inputs,
+    "code_fingerprint": _optional_str,
+    "duration": _optional(_seconds),
+    "args_repr": _optional_str,
+    "uri": _optional_str,
+    "recipe": _optional(_recipe),
+    "payload_hash": _optional(_payload_hash),
+    "signature": _optional_str,
+}
+"""How each known field of a record is checked when read (one line per field).
+
+A field of `ArtifactInfo` needs an entry here; fields not listed are kept
+unchecked in ``extra`` (unknown to this version).
+"""
 
 
 def infos_html(infos: Iterable[ArtifactInfo], *, limit: int = 50) -> str:

@@ -10,36 +10,48 @@ knows nothing of objects or serializers. Layout (documented in docs/format.md)::
 Every file becomes visible atomically: on local disks it is written under a temporary
 name in the same folder and renamed; on object stores it is one PUT (or one completed
 multipart upload), which is atomic there; on ``memory://`` the file is set in one step.
+
+No answer comes from a listing cache: the store's filesystem is a private instance whose
+fsspec listing cache (``dircache``) never keeps anything, so every lookup sees what other
+processes wrote before it started. A ``memory://`` store keeps its own index of its
+files under a lock instead of scanning fsspec's process-wide dict.
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
+import datetime as dt
+import io
 import json
 import mmap
 import os
+import threading
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import IO, Any
 
 import fsspec
+from fsspec.dircache import DirCache
 from fsspec.implementations.cached import CachingFileSystem
 from fsspec.implementations.dirfs import DirFileSystem
 from fsspec.implementations.local import LocalFileSystem
-from fsspec.implementations.memory import MemoryFileSystem
+from fsspec.implementations.memory import MemoryFile, MemoryFileSystem
 
 from . import progress
 from .errors import (
     ArtifactStoreError,
+    IntegrityError,
     MissingDependencyError,
     StoreFormatError,
     UnknownSchemeError,
     install_hint,
 )
+from .info import is_digest
 
-__all__ = ["FORMAT_VERSION", "TMP_PREFIX", "Storage"]
+__all__ = ["FORMAT_VERSION", "S3_DEFAULTS", "S3_RETRIES", "TMP_PREFIX", "SizeMismatch", "Storage"]
 
 FORMAT_VERSION = 1
 """Version of the on-storage layout written by this release (see docs/format.md)."""
@@ -57,6 +69,91 @@ _BATCH = 256
 """Records fetched per request batch while a progress bar is open."""
 _EXTRAS = {"s3": ("s3", "s3fs"), "s3a": ("s3", "s3fs")}
 """URL schemes whose backend one of the package's extras installs: (extra, package)."""
+
+S3_DEFAULTS: dict[str, Any] = {
+    "connect_timeout": 5,
+    "read_timeout": 8,
+    "retries": {"total_max_attempts": 2, "mode": "standard"},
+}
+"""botocore ``Config`` defaults of an ``s3://`` store (``config_kwargs`` overrides each).
+
+With `S3_RETRIES` they bound a call to an endpoint that accepts connections and
+never answers to at most 2 x (13 + 2 + 13) s (two s3fs attempts of two botocore attempts,
+with botocore's back-off of up to 2 s between them), instead of the 420 s of botocore's
+and s3fs's own defaults.
+"""
+
+S3_RETRIES = 2
+"""Attempts s3fs makes at a call that timed out or failed transiently (s3fs's own: 5)."""
+
+_ATTEMPTS = 20
+"""Times a local write makes its folder again when a concurrent ``clear`` removed it."""
+
+_YOUNG_TEMPORARY = 3600.0
+"""``clear`` leaves temporaries younger than this alone: they belong to saves in flight."""
+
+
+class SizeMismatch(Exception):
+    """A payload's stored size differs from its record's (raised before reading it)."""
+
+    def __init__(self, actual: int) -> None:
+        super().__init__(actual)
+        self.actual = actual
+
+
+_private_lock = threading.Lock()
+_private: dict[str, Any] = {}
+
+
+def _without_listing_cache(fs: Any, *, fresh: bool = False) -> Any:
+    """A filesystem like ``fs`` whose listing cache keeps nothing (one per fsspec token).
+
+    fsspec shares one instance per set of options, and s3fs, gcsfs and adlfs answer
+    ``ls``, ``info`` and ``exists`` from listings cached by earlier calls (never
+    refreshed for sub-folders). A private copy with a ``DirCache`` that keeps nothing
+    makes every answer fresh without changing the instance the user's own code shares.
+    ``fresh``: ``fs`` was made for this store alone (``skip_instance_cache=True``), and
+    is used itself.
+    """
+    if isinstance(fs, LocalFileSystem | MemoryFileSystem):
+        return fs  # they list afresh every time
+    if fresh:
+        return _quiet(fs)
+    token = str(getattr(fs, "_fs_token", id(fs)))
+    with _private_lock:
+        found = _private.get(token)
+        if found is None:
+            options = {**fs.storage_options, "skip_instance_cache": True}
+            try:
+                copy = type(fs)(*fs.storage_args, **options)
+            except Exception:
+                # A filesystem that cannot be made twice from its arguments: stop caching
+                # on the shared one (its listings only get fresher).
+                copy = fs
+            found = _private[token] = _quiet(copy)
+    return found
+
+
+def _quiet(fs: Any) -> Any:
+    """Make ``fs`` keep no listings (and, on S3, retry less than s3fs's default)."""
+    fs.dircache = DirCache(use_listings_cache=False)
+    if "s3" in _protocols(fs):
+        fs.retries = S3_RETRIES
+    return fs
+
+
+def _protocols(fs: Any) -> tuple[str, ...]:
+    protocol = fs.protocol
+    return (protocol,) if isinstance(protocol, str) else tuple(protocol)
+
+
+def _with_defaults(url: str, storage_options: dict[str, Any]) -> dict[str, Any]:
+    """Storage options with the store's S3 timeouts and retries under the user's own."""
+    scheme = url.split("://", 1)[0] if "://" in url and "::" not in url else ""
+    if scheme not in ("s3", "s3a"):
+        return storage_options
+    config = {**S3_DEFAULTS, **(storage_options.get("config_kwargs") or {})}
+    return {**storage_options, "config_kwargs": config}
 
 
 def _write_file(path: str, chunks: Sequence[bytes | bytearray | memoryview]) -> None:
@@ -115,7 +212,7 @@ def _unwrap(fs: Any, path: str) -> tuple[Any, str, Any]:
 def _filesystem(url: str, storage_options: dict[str, Any]) -> tuple[Any, str]:
     _check_url(url, storage_options)
     try:
-        fs, path = fsspec.core.url_to_fs(url, **storage_options)
+        fs, path = fsspec.core.url_to_fs(url, **_with_defaults(url, storage_options))
         return fs, str(path)
     except ValueError as exc:
         if "not known" not in str(exc) and "not available" not in str(exc):
@@ -136,16 +233,96 @@ def _filesystem(url: str, storage_options: dict[str, Any]) -> tuple[Any, str]:
         raise ArtifactStoreError(f"cannot open store {url}: {type(exc).__name__}: {exc}") from exc
 
 
-def _protocols(fs: Any) -> tuple[str, ...]:
-    protocol = fs.protocol
-    return (protocol,) if isinstance(protocol, str) else tuple(protocol)
+def _walk(base: str, *, detail: bool) -> list[Any]:
+    """Files below a local folder; a folder removed during the walk is skipped, not fatal."""
+    out: list[Any] = []
+    for folder, _dirs, names in os.walk(base):
+        for name in names:
+            path = f"{folder}/{name}"
+            if not detail:
+                out.append(path)
+                continue
+            try:
+                st = os.stat(path)
+            except FileNotFoundError:
+                continue
+            out.append({"name": path, "size": st.st_size, "mtime": st.st_mtime})
+    return sorted(out) if not detail else out
+
+
+class _MemoryIndex:
+    """The files of one ``memory://`` store: folder -> names, under a lock.
+
+    fsspec's MemoryFileSystem keeps every file of every memory store in one dict and
+    answers ``ls``/``find``/``info``, and even a write (which checks the parents), by
+    scanning all of it, which also fails when another thread adds a file meanwhile.
+    Stores in one process on one root share one index; files are still fsspec's
+    ``MemoryFile`` objects in fsspec's dict, so fsspec can read them.
+    """
+
+    def __init__(self, files: dict[str, Any], prefix: str) -> None:
+        self.lock = threading.Lock()
+        self.folders: dict[str, set[str]] = {}
+        while True:
+            try:
+                paths = [p for p in list(files) if p.startswith(prefix)]
+                break
+            except RuntimeError:  # another thread added a file while we copied the keys
+                continue
+        for path in paths:
+            self.add(path)
+
+    def add(self, path: str) -> None:
+        folder, _, name = path.rpartition("/")
+        with self.lock:
+            self.folders.setdefault(folder, set()).add(name)
+
+    def discard(self, path: str) -> None:
+        folder, _, name = path.rpartition("/")
+        with self.lock:
+            names = self.folders.get(folder)
+            if names is not None:
+                names.discard(name)
+                if not names:
+                    del self.folders[folder]
+
+    def files_in(self, folder: str) -> list[str]:
+        with self.lock:
+            return [f"{folder}/{n}" for n in self.folders.get(folder, ())]
+
+    def find(self, base: str) -> list[str]:
+        start = base + "/"
+        with self.lock:
+            return [
+                f"{folder}/{n}"
+                for folder, names in self.folders.items()
+                if folder == base or folder.startswith(start)
+                for n in names
+            ]
+
+
+_memory_lock = threading.Lock()
+_memory_indexes: dict[tuple[int, str], _MemoryIndex] = {}
+
+
+def _memory_index(files: dict[str, Any], prefix: str) -> _MemoryIndex:
+    with _memory_lock:
+        index = _memory_indexes.get((id(files), prefix))
+        if index is None:
+            index = _memory_indexes[(id(files), prefix)] = _MemoryIndex(files, prefix)
+        return index
 
 
 class Storage:
     """Paths and atomic reads/writes of payloads and records under one root."""
 
     def __init__(self, url: str, storage_options: dict[str, Any]) -> None:
-        self.fs, path, self._payload_fs = _unwrap(*_filesystem(url, storage_options))
+        target, path, payload_fs = _unwrap(*_filesystem(url, storage_options))
+        # Records and listings go to the filesystem under any dir:: or cache layer, in a
+        # copy that caches no listing; only payloads (immutable) may come through a cache.
+        fresh = bool(storage_options.get("skip_instance_cache"))
+        self.fs = _without_listing_cache(target, fresh=fresh)
+        self._payload_fs = self.fs if payload_fs is target else payload_fs
         self._renaming = bool(set(_protocols(self.fs)) & _RENAMING)
         self.root = path.rstrip("/") or path
         # Every path is the prefix plus a relative name. At the root of a filesystem whose
@@ -154,11 +331,12 @@ class Storage:
         self.url = url
         self.is_local = isinstance(self.fs, LocalFileSystem)
         # fsspec's MemoryFileSystem answers info/exists/ls/find by scanning every file of
-        # every memory:// store in the process; lookups go to its dict instead (reads and
-        # writes still go through the filesystem).
-        self._mem: dict[str, Any] | None = (
-            self.fs.store if isinstance(self.fs, MemoryFileSystem) else None
-        )
+        # every memory:// store in the process: a memory store reads and writes fsspec's
+        # dict directly and lists its own index.
+        self._mem: dict[str, Any] | None = None
+        if isinstance(self.fs, MemoryFileSystem):
+            self._mem = self.fs.store
+            self._index = _memory_index(self.fs.store, self._prefix)
         self._format_checked = False
 
     # ----------------------------------------------------------------- paths
@@ -167,6 +345,9 @@ class Storage:
         return f"{self._prefix}{relative}"
 
     def object_path(self, digest: str) -> str:
+        """The path of a payload; IntegrityError unless ``digest`` is a digest (never a path)."""
+        if not is_digest(digest):
+            raise IntegrityError(f"{digest!r:.80} is not a payload digest (store {self.url})")
         return f"{self._prefix}objects/{digest[:2]}/{digest}"
 
     def record_dir(self, step_id: str) -> str:
@@ -208,14 +389,17 @@ class Storage:
     def _find(self, base: str, *, detail: bool = False) -> list[Any]:
         """Every file below ``base`` (one recursive listing; fresh, not from a cache)."""
         if self._mem is not None:
-            start = base + "/"
+            paths = sorted(self._index.find(base))
             if not detail:
-                return sorted(p for p in self._mem if p.startswith(start))
+                return paths
+            found = ((p, self._mem.get(p)) for p in paths)
             return [
-                {"name": p, "size": f.size, "created": f.created}
-                for p, f in list(self._mem.items())
-                if p.startswith(start)
+                {"name": p, "size": f.size, "created": f.modified}
+                for p, f in found
+                if f is not None
             ]
+        if self.is_local:
+            return _walk(base, detail=detail)
         self.fs.invalidate_cache(base)
         try:
             found = self.fs.find(base, detail=detail)
@@ -226,8 +410,7 @@ class Storage:
     def _files_in(self, folder: str) -> list[str]:
         """The files directly inside ``folder``."""
         if self._mem is not None:
-            start = folder + "/"
-            return [p for p in self._mem if p.startswith(start) and "/" not in p[len(start) :]]
+            return self._index.files_in(folder)
         self.fs.invalidate_cache(folder)
         try:
             names = self.fs.ls(folder, detail=False)
@@ -240,14 +423,18 @@ class Storage:
         """Refuse a store written in a newer format; run once per Storage."""
         if self._format_checked:
             return
+        marker: Any = None
+        present = True
         try:
-            marker = json.loads(self.fs.cat_file(f"{self._prefix}STORE.json"))
+            marker = json.loads(self._cat(f"{self._prefix}STORE.json"))
         except FileNotFoundError:
-            marker = None
+            present = False
             self._check_bucket()
-        if marker is not None:
+        except (ValueError, RecursionError):  # not JSON (UnicodeDecodeError is a ValueError)
+            marker = "unreadable"
+        if present:
             version = marker.get("version") if isinstance(marker, dict) else None
-            if not isinstance(version, int) or version > FORMAT_VERSION:
+            if type(version) is not int or version > FORMAT_VERSION:
                 msg = (
                     f"store {self.url} has format version {version!r}, newer than this "
                     f"artifact_cache reads ({FORMAT_VERSION}); upgrade artifact_cache"
@@ -281,16 +468,28 @@ class Storage:
         """Make ``path`` hold the concatenation of ``chunks``, visible all at once."""
         if self.is_local:
             folder = path.rsplit("/", 1)[0]
-            os.makedirs(folder, exist_ok=True)
-            tmp = f"{folder}/{TMP_PREFIX}{uuid.uuid4().hex}"
-            try:
-                _write_file(tmp, chunks)
-                os.replace(tmp, path)
-            except BaseException:
-                # A KeyboardInterrupt mid-write must not leave the temporary behind either.
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(tmp)
-                raise
+            for attempt in range(_ATTEMPTS):
+                tmp = f"{folder}/{TMP_PREFIX}{uuid.uuid4().hex}"
+                try:
+                    os.makedirs(folder, exist_ok=True)
+                    _write_file(tmp, chunks)
+                    os.replace(tmp, path)
+                    return
+                except (FileNotFoundError, FileExistsError):
+                    # A concurrent clear removed the (empty) folder, perhaps while makedirs
+                    # made it (which then reports it as existing but not a folder): again.
+                    if attempt == _ATTEMPTS - 1:
+                        raise
+                except BaseException:
+                    # A KeyboardInterrupt mid-write must not leave the temporary behind either.
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(tmp)
+                    raise
+        elif self._mem is not None:
+            # One assignment into fsspec's dict, without its scans of every memory file.
+            MemoryFile(self.fs, path, b"".join(chunks)).commit()
+            self._index.add(path)
+            progress.advance(size)
         else:
             try:
                 self._put_remote(path, chunks, size)
@@ -338,6 +537,22 @@ class Storage:
     ) -> None:
         self._put(self.object_path(digest), chunks, size)
 
+    def _intact(self, digest: str, size: int, hash_of: Callable[..., str]) -> bool:
+        """True if the stored payload has this size and its bytes hash to ``digest``.
+
+        On object stores a payload up to 16 MiB counts as not intact without being read:
+        uploading it again costs one PUT, as much as the GET that would check it.
+        """
+        if not self.has_object(digest, size):
+            return False
+        if not (self.is_local or self._mem is not None) and size <= _SMALL:
+            return False
+        try:
+            data = self.read_object(digest, size)
+        except (FileNotFoundError, SizeMismatch):
+            return False
+        return len(data) == size and hash_of(data) == digest
+
     def publish_object(
         self,
         chunks: Sequence[bytes | bytearray | memoryview],
@@ -345,25 +560,30 @@ class Storage:
         digest_of: Callable[[], str],
         *,
         reuse: Callable[[str], bool],
+        hash_of: Callable[..., str],
     ) -> tuple[str, bool]:
-        """Store a payload under its digest unless ``reuse(digest)`` and it is there whole.
+        """Store a payload under its digest unless an intact copy is there already.
 
         Returns the digest and whether an existing payload was re-used (its age is
         renewed where that is cheap, so that ``gc``'s grace period counts from now).
 
+        An existing payload is re-used only if ``reuse(digest)`` and its bytes hash to its
+        name (``hash_of``), so any writer repairs a damaged payload by saving the value
+        again. Where checking costs as much as writing (small payloads on object stores,
+        large ones on a local disk) the payload is simply written again.
+
         A large payload on a local disk is written to a temporary file while its digest
-        is computed, and then renamed (or dropped, if an identical payload exists): the
-        hash costs no extra time. Elsewhere the digest comes first, so that an existing
-        payload is never uploaded again.
+        is computed, and then renamed over any existing copy: the hash costs no extra
+        time. Elsewhere the digest comes first.
         """
         if not (self.is_local and size > _SMALL):
             digest = digest_of()
-            if reuse(digest) and self.has_object(digest, size):
+            if reuse(digest) and self._intact(digest, size, hash_of):
                 self._renew(digest)
                 return digest, True
             self.put_object(digest, chunks, size)
             return digest, False
-        folder = self.path("objects")
+        folder = self.path("objects")  # clear() never removes this folder itself
         os.makedirs(folder, exist_ok=True)
         tmp = f"{folder}/{TMP_PREFIX}{uuid.uuid4().hex}"
         with ThreadPoolExecutor(1) as pool:
@@ -377,24 +597,30 @@ class Storage:
         try:
             if error is not None:
                 raise error
-            reused = reuse(digest) and self.has_object(digest, size)
-            if reused:
-                os.unlink(tmp)
-                self._renew(digest)
-            else:
-                final = self.object_path(digest)
-                os.makedirs(final.rsplit("/", 1)[0], exist_ok=True)
-                os.replace(tmp, final)
+            final = self.object_path(digest)
+            for attempt in range(_ATTEMPTS):
+                try:
+                    os.makedirs(final.rsplit("/", 1)[0], exist_ok=True)
+                    os.replace(tmp, final)
+                    break
+                except (FileNotFoundError, FileExistsError):
+                    # A concurrent clear removed the empty folder; our temporary is kept.
+                    if attempt == _ATTEMPTS - 1 or not os.path.exists(tmp):
+                        raise
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
-        return digest, reused
+        return digest, False
 
     def _renew(self, digest: str) -> None:
         if self.is_local:
             with contextlib.suppress(OSError):
                 os.utime(self.object_path(digest))
+        elif self._mem is not None:
+            found = self._mem.get(self.object_path(digest))
+            if found is not None:
+                found.modified = dt_now()
 
     def put_record(self, step_id: str, key: str, text: str) -> None:
         data = text.encode()
@@ -415,6 +641,10 @@ class Storage:
                 data = memoryview(bytearray(self._cat(path)))
             progress.advance(data.nbytes)
             return data
+        # A record may claim any size: never map more than the file holds.
+        actual = self.size(path)
+        if actual != size:
+            raise SizeMismatch(actual)
         # An anonymous map is not zero-filled up front as a bytearray is (that costs as
         # much as the read itself), and its pages go back to the OS when it is freed.
         view = memoryview(mmap.mmap(-1, size + 1, flags=_MAP_FLAGS))
@@ -429,7 +659,11 @@ class Storage:
         return view[:pos]
 
     def open_object(self, digest: str) -> IO[bytes]:
-        return self._payload_fs.open(self.object_path(digest), "rb")  # type: ignore[no-any-return]
+        path = self.object_path(digest)
+        if self._mem is not None:
+            # fsspec hands out the stored MemoryFile itself, whose position is shared.
+            return io.BytesIO(self._cat(path))
+        return self._payload_fs.open(path, "rb")  # type: ignore[no-any-return]
 
     def sign_object(self, digest: str, expires: int) -> str:
         path = self.object_path(digest)
@@ -445,6 +679,7 @@ class Storage:
             # cat_file costs more than the read itself.
             with open(path, "rb") as f:
                 return f.read()
+        # (MemoryFileSystem.cat_file is a dict lookup: no scan of other memory stores.)
         return bytes(self.fs.cat_file(path))
 
     def read_record(self, step_id: str, key: str) -> bytes:
@@ -465,11 +700,14 @@ class Storage:
     def _read_many(self, paths: Sequence[str]) -> dict[str, bytes | Exception]:
         if not paths:
             return {}
-        if len(paths) == 1:
-            try:
-                return {paths[0]: self.fs.cat_file(paths[0])}
-            except FileNotFoundError as exc:
-                return {paths[0]: exc}
+        if len(paths) == 1 or self._mem is not None or self.is_local:
+            out: dict[str, bytes | Exception] = {}
+            for path in paths:
+                try:
+                    out[path] = self._cat(path)
+                except Exception as exc:  # reported per file, as fsspec's cat does
+                    out[path] = exc
+            return out
         out = self.fs.cat(list(paths), on_error="return")
         return {self.fs._strip_protocol(k): v for k, v in out.items()}
 
@@ -494,15 +732,61 @@ class Storage:
 
     # ----------------------------------------------------------------- removal
     def remove(self, paths: Sequence[str]) -> None:
-        if paths:
+        """Remove files; one already gone is not an error (someone else removed it)."""
+        if not paths:
+            return
+        if self._mem is not None:
+            for path in paths:
+                self._mem.pop(path, None)
+                self._index.discard(path)
+            return
+        if self.is_local:
+            for path in paths:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
+            return
+        with contextlib.suppress(FileNotFoundError):
             self.fs.rm(list(paths))
 
-    def remove_all(self) -> None:
-        for sub in ("refs", "objects"):
-            path = f"{self._prefix}{sub}"
-            if self._mem is not None:
-                # A recursive rm on memory:// re-lists the whole filesystem per file.
-                self.remove(self._find(path))
+    def payload_paths(self) -> list[str]:
+        """Every payload, and every temporary older than an hour (younger ones belong to
+        saves in flight): what ``clear`` removes besides records."""
+        now = time.time()
+        out = []
+        for entry in self.files("objects"):
+            name = str(entry["name"])
+            temporary = name.rsplit("/", 1)[-1].startswith(TMP_PREFIX)
+            if temporary and now - entry_mtime(entry) < _YOUNG_TEMPORARY:
                 continue
-            with contextlib.suppress(FileNotFoundError):
-                self.fs.rm(path, recursive=True)
+            out.append(name)
+        return out
+
+    def prune_folders(self) -> None:
+        """Remove empty folders under ``refs/`` and ``objects/`` (local disks; best effort).
+
+        A folder a concurrent save has just filled is left: ``os.rmdir`` only removes
+        empty ones, and a save whose folder vanished makes it again.
+        """
+        if not self.is_local:
+            return
+        for area in ("refs", "objects"):
+            top = self.path(area)
+            for folder, _dirs, _files in os.walk(top, topdown=False):
+                if folder != top:
+                    with contextlib.suppress(OSError):
+                        os.rmdir(folder)
+
+
+def dt_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def entry_mtime(entry: dict[str, Any]) -> float:
+    """Modification time of a listing entry as seconds since the epoch, on any backend."""
+    for field in ("mtime", "LastModified", "created", "last_modified"):
+        value = entry.get(field)
+        if isinstance(value, dt.datetime):
+            return (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).timestamp()
+        if isinstance(value, int | float):
+            return float(value)
+    return 0.0

@@ -10,7 +10,8 @@ imported lazily by the methods that return them.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
+import json
+import re
 import threading
 import time
 import warnings
@@ -31,18 +32,19 @@ from .errors import (
     MissingDependencyError,
     PayloadMissingError,
     ReadOnlyStoreError,
+    RecordError,
     SerializationError,
     did_you_mean,
     install_hint,
     missing_folder_note,
 )
 from .fingerprint.recipe import KeyRecipe
-from .info import ArtifactInfo, ArtifactRef, human_size, infos_html
+from .info import ArtifactInfo, ArtifactRef, human_size, infos_html, is_digest
 from .serializers import get_serializer
 from .signing import Signer, redact, redact_url, secret_values
 from .signing import signing_key_from as _signing_key_from
 from .stepid import DEFAULT_KEY, validate_key, validate_step_id
-from .storage import TMP_PREFIX, Storage
+from .storage import TMP_PREFIX, SizeMismatch, Storage, entry_mtime
 
 if TYPE_CHECKING:
     from .decorators import StepFunction
@@ -411,8 +413,8 @@ class ArtifactStore:
             hashing = signer.hashing(chunks, hash_bytes) if signer is not None else None
             digest_of = hashing or partial(hash_bytes, *chunks)
             with self._bar(size, f"saving {step_id}"):
-                digest, reused = storage.publish_object(
-                    chunks, size, digest_of, reuse=self._trusted
+                digest, _reused = storage.publish_object(
+                    chunks, size, digest_of, reuse=self._trusted, hash_of=hash_bytes
                 )
             self._damaged.discard(digest)
             info = ArtifactInfo(
@@ -435,26 +437,64 @@ class ArtifactStore:
             if signer is not None and hashing is not None:
                 info = signer.seal(info, hashing.strong)
             storage.put_record(step_id, key, info.to_json())
-            if reused and not storage.has_object(digest, size):
-                # gc removed the old payload between our check and our record: put it back.
+            if not storage.has_object(digest, size):
+                # A concurrent gc or clear removed the payload between our write (or check)
+                # and our record: put it back, so that no visible record lacks its payload.
                 storage.put_object(digest, chunks, size)
         _provenance.remember(obj, info.ref, size)
         return info
 
     # ------------------------------------------------------------------ read
-    def _parse(
-        self, step_id: str, data: bytes | Exception, *, warn: bool = True
-    ) -> ArtifactInfo | None:
-        if isinstance(data, Exception):
-            return None  # deleted between listing and reading
+    def _record(self, step_id: str, key: str, data: bytes) -> ArtifactInfo:
+        """Parse and check the record stored at ``refs/<step_id>/@<key>.json``.
+
+        Raises:
+            RecordError: the record is not of the documented form, or names another
+                step id or key than where it lives; it is never used.
+        """
+        where = f"the record of step {step_id!r} key {key!r} in store {self.location}"
         try:
-            return ArtifactInfo.from_json(data)
-        except (ValueError, TypeError) as exc:
-            if not warn:
-                return None
-            msg = f"skipping an unreadable record of step {step_id!r} in store {self.location}"
-            warnings.warn(f"{msg}: {exc}", stacklevel=3)
-            return None
+            info = ArtifactInfo.from_json(data)
+        except RecordError as exc:
+            msg = f"{where} is unreadable ({exc}); save the step again or delete it"
+            raise RecordError(msg) from None
+        if (info.step_id, info.key) != (step_id, key):
+            msg = (
+                f"{where} says it is step {info.step_id!r} key {info.key!r}; not used "
+                "(save the step again or delete it)"
+            )
+            raise RecordError(msg)
+        return info
+
+    def _records(
+        self, found: Mapping[str, bytes | Exception]
+    ) -> tuple[list[ArtifactInfo], list[RecordError]]:
+        """The valid records among fetched record files, and the errors of the bad ones.
+
+        A record deleted between listing and reading is skipped; any other failure to
+        read one is raised: a record that cannot be read is not a deleted one.
+        """
+        refs = self._storage.path("refs")
+        infos: list[ArtifactInfo] = []
+        bad: list[RecordError] = []
+        for path, data in found.items():
+            parsed = Storage.parse_record_path(path, refs)
+            if parsed is None or isinstance(data, FileNotFoundError):
+                continue
+            if isinstance(data, Exception):
+                raise data
+            try:
+                infos.append(self._record(*parsed, data))
+            except RecordError as exc:
+                bad.append(exc)
+        infos.sort(key=lambda i: i.created, reverse=True)
+        return infos, bad
+
+    @staticmethod
+    def _skip(bad: Iterable[RecordError]) -> None:
+        for exc in bad:
+            # user -> list/artifacts/info -> _skip
+            warnings.warn(f"skipping a record: {exc}", stacklevel=3)
 
     def info(self, step_id: str, *, key: str | None = None) -> ArtifactInfo:
         """Return the record of an artifact without reading its payload.
@@ -475,17 +515,14 @@ class ArtifactStore:
                     data = storage.read_record(step_id, key)
                 except FileNotFoundError:
                     raise self._not_found(step_id, key) from None
-                found = self._parse(step_id, data, warn=False)
-                if found is None:
-                    raise IntegrityError(
-                        f"the record of step {step_id!r} key {key!r} in store {self.location} "
-                        "is unreadable; save the step again or delete it"
-                    )
-                return found
-        infos = self.artifacts(step_id)
-        if not infos:
-            raise self._not_found(step_id, None)
-        return infos[0]
+                return self._record(step_id, key, data)
+            infos, bad = self._records(storage.read_many(storage.step_record_paths(step_id)))
+        if infos:
+            self._skip(bad)
+            return infos[0]
+        if bad:
+            raise bad[0]  # every record of the step is bad: that is not "no artifact"
+        raise self._not_found(step_id, None)
 
     def artifacts(self, step_id: str) -> ArtifactList:
         """Records of exactly this step id (all its keys, not child ids), newest first.
@@ -499,10 +536,9 @@ class ArtifactStore:
         self._check(step_id, None)
         storage = self._storage
         with self._io("listing", step_id):
-            records = storage.read_many(storage.step_record_paths(step_id))
-        out = ArtifactList(i for i in (self._parse(step_id, d) for d in records.values()) if i)
-        out.sort(key=lambda i: i.created, reverse=True)
-        return out
+            infos, bad = self._records(storage.read_many(storage.step_record_paths(step_id)))
+        self._skip(bad)
+        return ArtifactList(infos)
 
     def get(self, step_id: str, *, key: str | None = None) -> Any:
         """Load an artifact: an equal, independent copy of what was saved.
@@ -522,7 +558,11 @@ class ArtifactStore:
 
     def load(self, info: ArtifactInfo) -> Any:
         """Load the artifact an [`ArtifactInfo`][] describes (skips the record read)."""
+        where = f"step {info.step_id!r} key {info.key!r} in store {self.location}"
+        if not is_digest(info.digest):
+            raise IntegrityError(f"the record of {where} names {info.digest!r:.80}, not a digest")
         self._check_signature(info)
+        problem = ""
         with self._io("loading", info.step_id), self._bar(info.size, f"loading {info.step_id}"):
             try:
                 data = self._storage.read_object(info.digest, info.size)
@@ -532,10 +572,12 @@ class ArtifactStore:
                     f"store {self.location} (digest {info.digest}); save the step again"
                 )
                 raise PayloadMissingError(msg) from None
-        where = f"step {info.step_id!r} key {info.key!r} in store {self.location}"
-        problem = ""
-        if len(data) != info.size:
-            problem = f"is {len(data)} bytes, {info.size} recorded (truncated?)"
+            except SizeMismatch as exc:  # a large payload's size, checked before reading
+                data, size = memoryview(b""), exc.actual
+            else:
+                size = len(data)
+        if size != info.size:
+            problem = f"is {size} bytes, {info.size} recorded (truncated?)"
         elif hash_bytes(data) != info.digest:  # checked before unpickling, always
             problem = f"does not match its digest {info.digest}"
         elif self._signer is not None:
@@ -585,21 +627,19 @@ class ArtifactStore:
         refs = self._storage.path("refs")
         with self._io(f"listing artifacts under {prefix!r}" if prefix else "listing artifacts"):
             paths = self._storage.record_paths(folder)
-            with self._bar(len(paths), "listing", unit="records"):
-                records = self._storage.read_many(paths)
-        out = ArtifactList()
-        for path, data in records.items():
-            parsed = Storage.parse_record_path(path, refs)
-            if parsed is None or not parsed[0].startswith(prefix):
-                continue
-            info = self._parse(parsed[0], data)
-            if info is None:
-                continue
-            if tags and any(info.tags.get(k) != v for k, v in tags.items()):
-                continue
-            out.append(info)
-        out.sort(key=lambda i: i.created, reverse=True)
-        return out
+            wanted = []
+            for path in paths:
+                parsed = Storage.parse_record_path(path, refs)
+                if parsed is not None and parsed[0].startswith(prefix):
+                    wanted.append(path)
+            with self._bar(len(wanted), "listing", unit="records"):
+                infos, bad = self._records(self._storage.read_many(wanted))
+        self._skip(bad)
+        return ArtifactList(
+            info
+            for info in infos
+            if not tags or all(info.tags.get(k) == v for k, v in tags.items())
+        )
 
     def open(self, step_id: str, *, key: str | None = None) -> IO[bytes]:
         """A binary file object streaming the stored payload (not digest-checked).
@@ -680,10 +720,28 @@ class ArtifactStore:
             2
         """
         self._writable("clear it")
+        storage = self._storage
         with self._io("clearing"):
-            count = len(self._storage.record_paths())
-            self._storage.remove_all()
-        return count
+            records = storage.record_paths()
+            storage.remove(records)
+            storage.remove(storage.payload_paths())
+            # Saves that ran meanwhile may have written a record whose payload went above.
+            # Keep the ones whose payload is there; a save still running puts its payload
+            # back after writing its record, so no visible record lacks its payload.
+            later = storage.read_many(storage.record_paths())
+            orphans = []
+            for path, data in later.items():
+                if isinstance(data, FileNotFoundError):
+                    continue
+                digest = None
+                if not isinstance(data, Exception):
+                    with contextlib.suppress(RecordError):
+                        digest = ArtifactInfo.from_json(data).digest
+                if digest is None or not storage.exists(storage.object_path(digest)):
+                    orphans.append(path)
+            storage.remove(orphans)
+            storage.prune_folders()
+        return len(records)
 
     def gc(self, *, grace: float = 3600.0, dry_run: bool = False) -> GcReport:
         """Remove payloads no record points to, and temporaries left by crashed saves.
@@ -695,7 +753,7 @@ class ArtifactStore:
             self._writable("collect garbage")
         storage = self._storage
         with self._io("collecting garbage"):
-            referenced = {i.digest for i in self.list()}
+            referenced = self._referenced()
             now = time.time()
             doomed: dict[str, int] = {}
             young = 0
@@ -704,13 +762,13 @@ class ArtifactStore:
             for entry in storage.files("objects") + temps:
                 if _basename(entry) in referenced:
                     continue
-                if now - _mtime(entry) < grace:
+                if now - entry_mtime(entry) < grace:
                     young += 1
                     continue
                 doomed[entry["name"]] = int(entry.get("size") or 0)
             if doomed and not dry_run:
                 # A save may have re-used an old payload since the first listing: look again.
-                again = {i.digest for i in self.list()}
+                again = self._referenced(warn=False)
                 doomed = {p: n for p, n in doomed.items() if p.rsplit("/", 1)[-1] not in again}
                 storage.remove(list(doomed))
         return GcReport(
@@ -719,6 +777,36 @@ class ArtifactStore:
             kept_young=young,
             referenced=len(referenced),
         )
+
+    def _referenced(self, *, warn: bool = True) -> set[str]:
+        """Every digest a record names, read afresh; what ``gc`` must keep.
+
+        A record that is not of the documented form still protects every digest-shaped
+        string in it (with a warning naming it). A record that cannot be read at all
+        stops ``gc``: it might name any payload.
+        """
+        storage = self._storage
+        refs = storage.path("refs")
+        found = storage.read_many(storage.record_paths())
+        digests: set[str] = set()
+        for path, data in found.items():
+            if isinstance(data, FileNotFoundError):
+                continue
+            if isinstance(data, Exception):
+                msg = f"cannot read the record {path} in store {self.location}; nothing was removed"
+                raise ArtifactStoreError(f"{msg}: {type(data).__name__}: {data}") from data
+            parsed = Storage.parse_record_path(path, refs)
+            try:
+                if parsed is None:
+                    raise RecordError("not a record path")
+                digests.add(self._record(*parsed, data).digest)
+            except RecordError as exc:
+                named = _named_digests(data)
+                digests |= named
+                if warn:
+                    kept = "keeping every payload it names" if named else "it names no payload"
+                    warnings.warn(f"gc: {exc}; {kept}", stacklevel=3)
+        return digests
 
     # ------------------------------------------------------------------ layers above
     @overload
@@ -765,12 +853,28 @@ def _basename(entry: Mapping[str, Any]) -> str:
     return str(entry["name"]).rsplit("/", 1)[-1]
 
 
-def _mtime(entry: Mapping[str, Any]) -> float:
-    """Modification time of a listing entry as seconds since the epoch, on any backend."""
-    for field in ("mtime", "LastModified", "created", "last_modified"):
-        value = entry.get(field)
-        if isinstance(value, dt.datetime):
-            return (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).timestamp()
-        if isinstance(value, int | float):
-            return float(value)
-    return 0.0
+_DIGESTS = re.compile(rb"(?<![0-9a-f])[0-9a-f]{32}(?![0-9a-f])")
+
+
+def _named_digests(data: bytes) -> set[str]:
+    """The digests a record gc cannot use may name: what it must keep.
+
+    Every digest-shaped string in its bytes, and every ``"digest"`` field at any depth
+    if it is JSON (where escapes could hide one from the first search).
+    """
+    found = {m.decode() for m in _DIGESTS.findall(data)}
+    try:
+        parsed = json.loads(data)
+    except (ValueError, RecursionError):
+        return found
+    stack = [parsed]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            digest = value.get("digest")
+            if is_digest(digest):
+                found.add(str(digest))
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return found

@@ -123,14 +123,27 @@ class TestFailedSave:
 
         store = ac.open_store(make_url(backend, tmp_path, request))
         store.save("x", "old")
-        real = store.fs.pipe_file
+        if backend == "memory":
+            # memory:// stores set fsspec's MemoryFile objects directly.
+            from fsspec.implementations.memory import MemoryFile
 
-        def broken(path: str, *args: Any, **kwargs: Any) -> Any:
-            if "/objects/" in path:
-                raise ConnectionError("connection reset mid-upload")
-            return real(path, *args, **kwargs)
+            real_commit = MemoryFile.commit
 
-        monkeypatch.setattr(store.fs, "pipe_file", broken)
+            def broken_commit(self: Any) -> None:
+                if "/objects/" in self.path:
+                    raise ConnectionError("connection reset mid-upload")
+                real_commit(self)
+
+            monkeypatch.setattr(MemoryFile, "commit", broken_commit)
+        else:
+            real = store.fs.pipe_file
+
+            def broken(path: str, *args: Any, **kwargs: Any) -> Any:
+                if "/objects/" in path:
+                    raise ConnectionError("connection reset mid-upload")
+                return real(path, *args, **kwargs)
+
+            monkeypatch.setattr(store.fs, "pipe_file", broken)
         with pytest.raises(ac.ArtifactStoreError, match="connection reset"):
             store.save("x", "new")
         monkeypatch.undo()
