@@ -362,13 +362,18 @@ def _created(value: Any) -> dt.datetime:
     return _utc(dt.datetime.fromisoformat(_str(value)))
 
 
-def _tags(value: Any) -> dict[str, str]:
+def _str_map(value: Any, what: str) -> dict[str, str]:
+    """An object whose values are all strings (tags, a recipe's digests by name)."""
     if not isinstance(value, dict):
         raise _fail(f"expected an object of strings, got {type(value).__name__}")
     for k, v in value.items():
         if not isinstance(v, str):
-            raise _fail(f"tag {k!r} is a {type(v).__name__}, not a string")
+            raise _fail(f"{what} {k!r} is a {type(v).__name__}, not a string")
     return value
+
+
+def _tags(value: Any) -> dict[str, str]:
+    return _str_map(value, "tag")
 
 
 def _inputs(value: Any) -> tuple[ArtifactRef, ...]:
@@ -390,15 +395,6 @@ def _inputs(value: Any) -> tuple[ArtifactRef, ...]:
                 _check_depth(v, f"item {i} field {k!r}")
         refs.append(_ref(item))
     return tuple(refs)
-
-
-def _str_map(value: Any, what: str) -> dict[str, str]:
-    if not isinstance(value, dict):
-        raise _fail(f"{what}: expected an object of strings, got {type(value).__name__}")
-    for k, v in value.items():
-        if not isinstance(v, str):
-            raise _fail(f"{what} {k!r} is a {type(v).__name__}, not a string")
-    return value
 
 
 def _recipe(value: Any) -> KeyRecipe:

@@ -1,0 +1,54 @@
+"""The fields added by memoised keys and signing are checked like every other field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import artifact_cache as ac
+from artifact_cache.fingerprint.recipe import KeyRecipe
+
+BASE: dict[str, Any] = {
+    "step_id": "fit",
+    "key": "default",
+    "digest": "ab" * 16,
+    "size": 3,
+    "serializer": "pickle",
+    "python_type": "builtins.list",
+    "created": "2026-01-01T00:00:00+00:00",
+}
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("recipe", ["m:f"]),
+        ("recipe", {"version": "1"}),  # no identity
+        ("recipe", {"identity": 5}),
+        ("recipe", {"identity": "m:f", "arguments": {"x": 1}}),
+        ("recipe", {"identity": "m:f", "code_parts": ["a"]}),
+        ("payload_hash", "md5:" + "0" * 32),
+        ("payload_hash", "sha256:" + "0" * 63),
+        ("payload_hash", "sha256:../../etc/passwd"),
+        ("payload_hash", 12),
+        ("signature", 12),
+    ],
+)
+def test_bad_values_are_refused(field: str, value: Any) -> None:
+    with pytest.raises(ac.RecordError, match=field):
+        ac.ArtifactInfo.from_dict({**BASE, field: value})
+
+
+def test_good_values_round_trip() -> None:
+    recipe = KeyRecipe(identity="m:f", version="1", arguments={"x": "ab"}, format="step-key/2")
+    info = ac.ArtifactInfo.from_dict(
+        {
+            **BASE,
+            "recipe": recipe.to_dict(),
+            "payload_hash": "blake3:" + "0f" * 32,
+            "signature": "ff" * 32,
+        }
+    )
+    assert info.recipe == recipe
+    assert ac.ArtifactInfo.from_json(info.to_json()) == info
