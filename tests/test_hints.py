@@ -59,6 +59,20 @@ class TestMissingExtras:
         assert "artifact-cache[s3]" in proc.stdout
         assert 'pip install ".[s3]"' in proc.stdout
 
+    def test_chained_s3_without_s3fs_names_the_extra(self, tmp_path: Path) -> None:
+        """An S3 layer behind a cache (simplecache::s3://) names the s3 extra too."""
+        code = (
+            "import sys; sys.modules['s3fs'] = None\n"
+            "import artifact_cache as ac\n"
+            "try:\n"
+            "    ac.open_store('simplecache::s3://bucket/cache')\n"
+            "except ac.MissingDependencyError as exc:\n"
+            "    print(exc)\n"
+        )
+        proc = python(code, tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        assert "artifact-cache[s3]" in proc.stdout
+
     def test_runbook_without_yaml_names_the_extra(self, tmp_path: Path) -> None:
         """Reading a YAML runbook without PyYAML names the yaml extra."""
         (tmp_path / "book.yml").write_text("execution: []\n")
@@ -94,6 +108,14 @@ class TestMalformedUrls:
             ac.open_store(url)
         assert isinstance(caught.value, ValueError)
         assert list(tmp_path.iterdir()) == []
+
+    def test_a_password_in_the_url_is_not_repeated(self, tmp_path: Path) -> None:
+        """The suggestion shows a password written into the URL as ***, as every
+        other message of a store does."""
+        with pytest.raises(ac.UnknownSchemeError) as caught:
+            ac.open_store("sftp:/ci:hunter2@build-server/srv/cache")
+        assert "hunter2" not in str(caught.value)
+        assert "did you mean sftp://ci:***@build-server/srv/cache" in str(caught.value)
 
     def test_from_the_environment_too(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
