@@ -410,7 +410,13 @@ def _recipe(value: Any) -> KeyRecipe:
             recipe[name] = check(recipe[name])
     if "identity" not in recipe:
         raise _fail("lacks identity")
-    return KeyRecipe(**recipe)
+    # Parts a newer release adds are kept (a rewrite and a signature keep them), as the
+    # record's own unknown fields are.
+    extra = {k: v for k, v in value.items() if k not in _RECIPE_CHECKS}
+    for k, v in extra.items():
+        if isinstance(v, dict | list):
+            _check_depth(v, f"part {k!r}")
+    return KeyRecipe(**recipe, extra=extra)
 
 
 _RECIPE_CHECKS: dict[str, Callable[[Any], Any]] = {
