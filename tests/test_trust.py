@@ -317,6 +317,22 @@ class TestReadOnly:
         with pytest.raises(ac.ReadOnlyStoreError):
             ro2.save("x", 1)
 
+    def test_every_option_survives_pickling(self, store_url: str) -> None:
+        """A read-only, keyed store without progress bars re-opens (as in a worker) with
+        all three options and its storage options, none of them lost to another."""
+        ac.open_store(store_url, signing_key=KEY).save("sealed", [1])
+        ac.open_store(store_url, signing_key="").save("plain", [2])
+        options = {"skip_instance_cache": True} if store_url.startswith("s3://") else {}
+        store = ac.open_store(store_url, read_only=True, signing_key=KEY, progress=False, **options)
+        again = pickle.loads(pickle.dumps(store))
+        assert (again.read_only, again.signing, again.progress) == (True, True, False)
+        assert again.storage_options == options and again == store
+        assert again.get("sealed") == [1]
+        with pytest.raises(ac.IntegrityError, match="not signed"):
+            again.get("plain")
+        with pytest.raises(ac.ReadOnlyStoreError):
+            again.save("x", 1)
+
     def test_memoised_function_computes_without_saving(
         self, mem_store: ac.ArtifactStore, caplog: pytest.LogCaptureFixture
     ) -> None:
