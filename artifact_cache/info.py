@@ -362,15 +362,6 @@ def _created(value: Any) -> dt.datetime:
     return _utc(dt.datetime.fromisoformat(_str(value)))
 
 
-def _tags(value: Any) -> dict[str, str]:
-    if not isinstance(value, dict):
-        raise _fail(f"expected an object of strings, got {type(value).__name__}")
-    for k, v in value.items():
-        if not isinstance(v, str):
-            raise _fail(f"tag {k!r} is a {type(v).__name__}, not a string")
-    return value
-
-
 def _inputs(value: Any) -> tuple[ArtifactRef, ...]:
     if not isinstance(value, list):
         raise _fail(f"expected a list, got {type(value).__name__}")
@@ -393,8 +384,9 @@ def _inputs(value: Any) -> tuple[ArtifactRef, ...]:
 
 
 def _str_map(value: Any, what: str) -> dict[str, str]:
+    """An object of strings to strings (``what`` names one value in messages)."""
     if not isinstance(value, dict):
-        raise _fail(f"{what}: expected an object of strings, got {type(value).__name__}")
+        raise _fail(f"expected an object of strings, got {type(value).__name__}")
     for k, v in value.items():
         if not isinstance(v, str):
             raise _fail(f"{what} {k!r} is a {type(v).__name__}, not a string")
@@ -407,7 +399,10 @@ def _recipe(value: Any) -> KeyRecipe:
     recipe = {k: v for k, v in value.items() if k in _RECIPE_CHECKS}
     for name, check in _RECIPE_CHECKS.items():
         if name in recipe:
-            recipe[name] = check(recipe[name])
+            try:
+                recipe[name] = check(recipe[name])
+            except RecordError as exc:
+                raise _fail(f"part {name!r}: {exc}") from None
     if "identity" not in recipe:
         raise _fail("lacks identity")
     # Parts a newer release adds are kept (a rewrite and a signature keep them), as the
@@ -454,7 +449,7 @@ RECORD_FIELDS: dict[str, Callable[[Any], Any]] = {
     "python_type": _str,
     "created": _created,
     "mime_type": _optional_str,
-    "tags": _tags,
+    "tags": lambda v: _str_map(v, "tag"),
     "inputs": _inputs,
     "code_fingerprint": _optional_str,
     "duration": _optional(_seconds),
