@@ -14,6 +14,7 @@ import contextlib
 import functools
 import inspect
 import logging
+import os
 import reprlib
 import sys
 import threading
@@ -126,6 +127,19 @@ class StepOptions:
 
 
 _OPTIONS = frozenset(attrs.fields_dict(StepOptions))
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _outside() -> int:
+    """The ``stacklevel`` that makes a warning point at the first caller outside this
+    package (the user's call, whichever public method or ``Memory`` it went through)."""
+    level, frame = 1, sys._getframe(1)  # level 1: the function that warns
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        level += 1
+        frame = frame.f_back
+    return level
 
 
 @attrs.frozen(kw_only=True)
@@ -512,8 +526,7 @@ class StepFunction(Generic[R, P]):
             return info, store.load(info)
         except (PayloadMissingError, IntegrityError) as exc:
             if warn:
-                # user -> public method -> _execute -> _cached
-                warnings.warn(f"{exc}; recomputing it", RuntimeWarning, stacklevel=4)
+                warnings.warn(f"{exc}; recomputing it", RuntimeWarning, stacklevel=_outside())
             return None
         except ArtifactNotFoundError:
             return None

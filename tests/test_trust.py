@@ -185,6 +185,21 @@ class TestSigned:
             hit = memo.call(1)
         assert hit.cached and hit.value == {"command": "safe-thing"}
 
+    def test_recompute_warnings_point_at_the_callers_line(self, tmp_path: Path) -> None:
+        """The warning about a refused artifact names the line that made the call (so
+        the user sees where), whether through the step, its call() or a Memory."""
+        url = str(tmp_path / "store")
+        plain = ac.open_store(url, signing_key="")
+        keyed = ac.open_store(url, signing_key=KEY)
+        memo = keyed.step("build")(_build)
+        cached = ac.Memory(keyed).cache(_build)
+        for n, use in enumerate((memo, memo.call, cached)):
+            plain.step("build")(_build)(n)
+            ac.Memory(plain).cache(_build)(n)
+            with pytest.warns(RuntimeWarning, match="not signed") as caught:
+                use(n)
+            assert [w.filename for w in caught] == [__file__], use
+
     def test_key_from_environment(
         self, mem_store: ac.ArtifactStore, monkeypatch: pytest.MonkeyPatch
     ) -> None:
