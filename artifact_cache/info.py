@@ -396,21 +396,23 @@ def _str_map(value: Any, what: str) -> dict[str, str]:
 def _recipe(value: Any) -> KeyRecipe:
     if not isinstance(value, dict):
         raise _fail(f"expected an object, got {type(value).__name__}")
-    recipe = {k: v for k, v in value.items() if k in _RECIPE_CHECKS}
-    for name, check in _RECIPE_CHECKS.items():
-        if name in recipe:
-            try:
-                recipe[name] = check(recipe[name])
-            except RecordError as exc:
-                raise _fail(f"part {name!r}: {exc}") from None
-    if "identity" not in recipe:
-        raise _fail("lacks identity")
+    recipe: dict[str, Any] = {}
     # Parts a newer release adds are kept (a rewrite and a signature keep them), as the
     # record's own unknown fields are.
-    extra = {k: v for k, v in value.items() if k not in _RECIPE_CHECKS}
-    for k, v in extra.items():
-        if isinstance(v, dict | list):
-            _check_depth(v, f"part {k!r}")
+    extra: dict[str, Any] = {}
+    for name, part in value.items():
+        check = _RECIPE_CHECKS.get(name)
+        if check is None:
+            if isinstance(part, dict | list):
+                _check_depth(part, f"part {name!r}")
+            extra[name] = part
+            continue
+        try:
+            recipe[name] = check(part)
+        except RecordError as exc:
+            raise _fail(f"part {name!r}: {exc}") from None
+    if "identity" not in recipe:
+        raise _fail("lacks identity")
     return KeyRecipe(**recipe, extra=extra)
 
 
