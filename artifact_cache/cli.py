@@ -26,6 +26,7 @@ from .config import default_url, open_store
 from .errors import ArtifactStoreError, missing_folder_note
 from .info import ArtifactInfo, human_size
 from .pipeline import _format_table as table
+from .signing import signed_text
 
 if TYPE_CHECKING:
     from .pipeline import RunResult
@@ -72,14 +73,7 @@ def _read_only(args: argparse.Namespace) -> bool:
 
 
 def _signed_line(store: ArtifactStore, info: ArtifactInfo) -> str:
-    verdict = store.verified(info)
-    if verdict is None:
-        return "yes (not checked: no signing key)" if info.signed else "no"
-    if verdict:
-        return "yes (valid for this store's signing key)"
-    if info.signed:
-        return "yes, but not by this store's signing key (this store refuses to load it)"
-    return "no (this store refuses to load it)"
+    return signed_text(info.signed, store.verified(info))
 
 
 # --------------------------------------------------------------------------- commands

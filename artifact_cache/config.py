@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 from .errors import UnknownSchemeError
+from .signing import redact_url
 from .store import ArtifactStore
 
 __all__ = ["DEFAULT_URL", "ENV_URL", "check_url", "default_url", "open_store"]
@@ -99,9 +100,12 @@ def check_url(url: str) -> None:
     if match is None or match.group(1).lower() == "file":
         return
     scheme, rest = match.groups()
+    # A password written into the URL is shown as *** in both the URL and the fix.
+    fixed = redact_url(f"{scheme}://{rest}")
+    shown = url if fixed == f"{scheme}://{rest}" else f"{scheme}:/{fixed.split('://', 1)[1]}"
     msg = (
-        f"cannot open store {url!r}: a URL needs '//' after '{scheme}:' (without it, this "
-        f"would be a local folder named '{scheme}:'); did you mean {scheme}://{rest}?"
+        f"cannot open store {shown!r}: a URL needs '//' after '{scheme}:' (without it, this "
+        f"would be a local folder named '{scheme}:'); did you mean {fixed}?"
     )
     if "/" not in url:
         msg += f" (for a local folder with a colon in its name, write ./{url})"

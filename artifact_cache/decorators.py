@@ -14,6 +14,7 @@ import contextlib
 import functools
 import inspect
 import logging
+import os
 import reprlib
 import sys
 import threading
@@ -126,6 +127,20 @@ class StepOptions:
 
 
 _OPTIONS = frozenset(attrs.fields_dict(StepOptions))
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _outside() -> int:
+    """The ``stacklevel`` that makes a warning point at the first caller outside this
+    package (the user's call, whichever public method or ``Memory`` it went through)."""
+    level = 1  # the function that warns
+    frame: types.FrameType | None = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        level += 1
+        frame = frame.f_back
+    return level
 
 
 @attrs.frozen(kw_only=True)
@@ -512,8 +527,7 @@ class StepFunction(Generic[R, P]):
             return info, store.load(info)
         except (PayloadMissingError, IntegrityError) as exc:
             if warn:
-                # user -> public method -> _execute -> _cached
-                warnings.warn(f"{exc}; recomputing it", RuntimeWarning, stacklevel=4)
+                warnings.warn(f"{exc}; recomputing it", RuntimeWarning, stacklevel=_outside())
             return None
         except ArtifactNotFoundError:
             return None
@@ -539,23 +553,40 @@ class StepFunction(Generic[R, P]):
                 "%s: step %r key %s in store %s", why, self.step_id, key, self.store.location
             )
 
-    def _execute(
-        self, args: tuple[Any, ...], kwargs: dict[str, Any], *, refresh: bool = False
-    ) -> StepCall[R]:
+    def _lookup(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any], refresh: bool
+    ) -> tuple[_Prepared, Callable[[], StepCall[R] | None], StepCall[R] | None]:
+        """Key a call and look for its stored result (not when refreshing).
+
+        Returns the prepared call, a second look to take once this call holds the key's
+        flight (another caller may have computed it meanwhile), and the first look's hit.
+        """
         started = time.perf_counter()
         prepared = self._prepare(args, kwargs)
         key = prepared.key
-        if not refresh:
-            found = self._hit(key, started, warn=True)
+        found = None if refresh else self._hit(key, started, warn=True)
+        if found is None:
+            self._miss(key, refresh)
+
+        def again() -> StepCall[R] | None:
+            return None if refresh else self._hit(key, started, warn=False)
+
+        return prepared, again, found
+
+    def _flight(self, prepared: _Prepared) -> tuple[str, str, str]:
+        """What concurrent computations of one result wait on (one computes)."""
+        return (self.store.location, self.step_id, prepared.key)
+
+    def _execute(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any], *, refresh: bool = False
+    ) -> StepCall[R]:
+        prepared, again, found = self._lookup(args, kwargs, refresh)
+        if found is not None:
+            return found
+        with _flights.hold(self._flight(prepared)):
+            found = again()
             if found is not None:
                 return found
-        self._miss(key, refresh)
-        with _flights.hold((self.store.location, self.step_id, key)):
-            if not refresh:
-                # Another thread may have computed it while this one waited.
-                found = self._hit(key, started, warn=False)
-                if found is not None:
-                    return found
             code = self._spec.code_fingerprint()  # before the body: no wasted work
             began = time.perf_counter()
             value: R = self._spec.func(*self._full_args(args), **kwargs)
@@ -791,19 +822,13 @@ class AsyncStepFunction(StepFunction[R, P]):
     async def _aexecute(
         self, args: tuple[Any, ...], kwargs: dict[str, Any], *, refresh: bool = False
     ) -> StepCall[Any]:
-        started = time.perf_counter()
-        prepared = self._prepare(args, kwargs)
-        key = prepared.key
-        if not refresh:
-            found = self._hit(key, started, warn=True)
+        prepared, again, found = self._lookup(args, kwargs, refresh)
+        if found is not None:
+            return found
+        async with _async_flights.hold(self._flight(prepared)):
+            found = again()
             if found is not None:
                 return found
-        self._miss(key, refresh)
-        async with _async_flights.hold((self.store.location, self.step_id, key)):
-            if not refresh:
-                found = self._hit(key, started, warn=False)
-                if found is not None:
-                    return found
             code = self._spec.code_fingerprint()
             began = time.perf_counter()
             value = await self._spec.func(*self._full_args(args), **kwargs)

@@ -362,20 +362,6 @@ def _created(value: Any) -> dt.datetime:
     return _utc(dt.datetime.fromisoformat(_str(value)))
 
 
-def _str_map(value: Any, what: str) -> dict[str, str]:
-    """An object whose values are all strings (tags, a recipe's digests by name)."""
-    if not isinstance(value, dict):
-        raise _fail(f"expected an object of strings, got {type(value).__name__}")
-    for k, v in value.items():
-        if not isinstance(v, str):
-            raise _fail(f"{what} {k!r} is a {type(v).__name__}, not a string")
-    return value
-
-
-def _tags(value: Any) -> dict[str, str]:
-    return _str_map(value, "tag")
-
-
 def _inputs(value: Any) -> tuple[ArtifactRef, ...]:
     if not isinstance(value, list):
         raise _fail(f"expected a list, got {type(value).__name__}")
@@ -397,16 +383,37 @@ def _inputs(value: Any) -> tuple[ArtifactRef, ...]:
     return tuple(refs)
 
 
+def _str_map(value: Any, what: str) -> dict[str, str]:
+    """An object of strings to strings (``what`` names one value in messages)."""
+    if not isinstance(value, dict):
+        raise _fail(f"expected an object of strings, got {type(value).__name__}")
+    for k, v in value.items():
+        if not isinstance(v, str):
+            raise _fail(f"{what} {k!r} is a {type(v).__name__}, not a string")
+    return value
+
+
 def _recipe(value: Any) -> KeyRecipe:
     if not isinstance(value, dict):
         raise _fail(f"expected an object, got {type(value).__name__}")
-    recipe = {k: v for k, v in value.items() if k in _RECIPE_CHECKS}
-    for name, check in _RECIPE_CHECKS.items():
-        if name in recipe:
-            recipe[name] = check(recipe[name])
+    recipe: dict[str, Any] = {}
+    # Parts a newer release adds are kept (a rewrite and a signature keep them), as the
+    # record's own unknown fields are.
+    extra: dict[str, Any] = {}
+    for name, part in value.items():
+        check = _RECIPE_CHECKS.get(name)
+        if check is None:
+            if isinstance(part, dict | list):
+                _check_depth(part, f"part {name!r}")
+            extra[name] = part
+            continue
+        try:
+            recipe[name] = check(part)
+        except RecordError as exc:
+            raise _fail(f"part {name!r}: {exc}") from None
     if "identity" not in recipe:
         raise _fail("lacks identity")
-    return KeyRecipe(**recipe)
+    return KeyRecipe(**recipe, extra=extra)
 
 
 _RECIPE_CHECKS: dict[str, Callable[[Any], Any]] = {
@@ -444,7 +451,7 @@ RECORD_FIELDS: dict[str, Callable[[Any], Any]] = {
     "python_type": _str,
     "created": _created,
     "mime_type": _optional_str,
-    "tags": _tags,
+    "tags": lambda v: _str_map(v, "tag"),
     "inputs": _inputs,
     "code_fingerprint": _optional_str,
     "duration": _optional(_seconds),

@@ -151,10 +151,11 @@ class MemorizedFunc(Generic[R]):
         step = self.step
         if step is None:
             return self.func(*args, **kwargs), {}
-        value = step.refresh(*args, **kwargs)
-        info = step.store.info(step.step_id, key=step.key(*args, **kwargs))
-        self._say(step, "computed (forced)", info.duration)
-        return value, _metadata(info)
+        # The outcome's own record: a read-only store saves nothing (None), and any
+        # record already stored is not the one of this computation.
+        outcome = step._execute(args, kwargs, refresh=True)
+        self._say(step, "computed (forced)", outcome.duration)
+        return outcome.value, _metadata(outcome.info)
 
     def check_call_in_cache(self, *args: Any, **kwargs: Any) -> bool:
         """True if a result is stored for these arguments; computes nothing."""

@@ -38,6 +38,7 @@ __all__ = [
     "redact",
     "redact_url",
     "secret_values",
+    "signed_text",
     "signing_key_from",
 ]
 
@@ -74,6 +75,27 @@ def signing_key_from(given: str | bytes | None) -> bytes | None:
     if not given:
         return None
     return given.encode() if isinstance(given, str) else bytes(given)
+
+
+def signed_text(signed: bool, verified: bool | None) -> str:
+    """Whether an artifact is signed, in words, for ``artifact-cache info`` and the browser.
+
+    ``signed``: the record carries a signature; ``verified``: the store's verdict
+    (`ArtifactStore.verified`; None for a store without a signing key, which cannot tell).
+
+    Examples:
+        >>> signed_text(True, None)
+        'yes (not checked: no signing key)'
+        >>> signed_text(True, False)
+        "yes, but not by this store's signing key (this store refuses to load it)"
+    """
+    if verified is None:
+        return "yes (not checked: no signing key)" if signed else "no"
+    if verified:
+        return "yes (valid for this store's signing key)"
+    if signed:
+        return "yes, but not by this store's signing key (this store refuses to load it)"
+    return "no (this store refuses to load it)"
 
 
 def record_content(record: Mapping[str, Any]) -> bytes:

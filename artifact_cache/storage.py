@@ -147,13 +147,27 @@ def _protocols(fs: Any) -> tuple[str, ...]:
     return (protocol,) if isinstance(protocol, str) else tuple(protocol)
 
 
+def _layer_protocols(url: str) -> list[str]:
+    """The protocol of each layer of a (possibly chained) URL, outermost first."""
+    return [fsspec.core.split_protocol(layer)[0] or "" for layer in url.split("::")]
+
+
 def _with_defaults(url: str, storage_options: dict[str, Any]) -> dict[str, Any]:
-    """Storage options with the store's S3 timeouts and retries under the user's own."""
-    scheme = url.split("://", 1)[0] if "://" in url and "::" not in url else ""
-    if scheme not in ("s3", "s3a"):
-        return storage_options
-    config = {**S3_DEFAULTS, **(storage_options.get("config_kwargs") or {})}
-    return {**storage_options, "config_kwargs": config}
+    """Storage options with the store's S3 timeouts and retries under the user's own.
+
+    Every S3 layer of a chained URL gets them too (``simplecache::s3://...``); fsspec
+    gives the outermost layer the top-level options, and each inner layer the options
+    under its protocol's name.
+    """
+    out = dict(storage_options)
+    for i, protocol in enumerate(_layer_protocols(url)):
+        if protocol not in ("s3", "s3a"):
+            continue
+        layer = out if i == 0 else dict(out.get(protocol) or {})
+        layer["config_kwargs"] = {**S3_DEFAULTS, **(layer.get("config_kwargs") or {})}
+        if i > 0:
+            out[protocol] = layer
+    return out
 
 
 def _write_file(path: str, chunks: Sequence[bytes | bytearray | memoryview]) -> None:
@@ -224,7 +238,9 @@ def _filesystem(url: str, storage_options: dict[str, Any]) -> tuple[Any, str]:
     except ImportError as exc:
         # fsspec's message names the package to install ("Install s3fs to access S3").
         msg = f"cannot open store {url}: {exc}"
-        extra = _EXTRAS.get(url.split("://", 1)[0].lower())
+        extra = next(
+            (_EXTRAS[p.lower()] for p in _layer_protocols(url) if p.lower() in _EXTRAS), None
+        )
         if extra is not None:
             msg = f"{msg}: {install_hint(*extra)}"
         raise MissingDependencyError(msg, name=extra[1] if extra else None) from exc

@@ -664,9 +664,12 @@ class ArtifactStore:
     def url(self, step_id: str, *, key: str | None = None, expires: int = 3600) -> str:
         """A URL to the payload: presigned on S3 (valid ``expires`` seconds), file:// locally.
 
-        Raises ArtifactStoreError on filesystems that have no URLs (``memory://``).
+        Raises ArtifactStoreError on filesystems that have no URLs (``memory://``), and
+        IntegrityError, as `open` does, if the store has a signing key that did not sign
+        the record (whoever follows the link gets the bytes the record names).
         """
         info = self.info(step_id, key=key)
+        self._check_signature(info)
         try:
             return self._storage.sign_object(info.digest, expires)
         except NotImplementedError:

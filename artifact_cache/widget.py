@@ -31,6 +31,7 @@ import traitlets
 
 from .errors import ArtifactStoreError
 from .info import ArtifactInfo, human_size
+from .signing import signed_text
 
 if TYPE_CHECKING:
     from .store import ArtifactStore
@@ -396,9 +397,15 @@ def _lineage_html(info: ArtifactInfo, known: Mapping[_Identity, ArtifactInfo]) -
 
 
 def _detail_html(
-    info: ArtifactInfo, now: dt.datetime, known: Mapping[_Identity, ArtifactInfo]
+    info: ArtifactInfo,
+    now: dt.datetime,
+    known: Mapping[_Identity, ArtifactInfo],
+    verified: bool | None = None,
 ) -> str:
-    """The full record of one artifact as a two-column table (every string escaped)."""
+    """The full record of one artifact as a two-column table (every string escaped).
+
+    ``verified``: the store's verdict on the record's signature (None: no signing key).
+    """
     serializer = info.serializer + (f" ({info.mime_type})" if info.mime_type else "")
     fields: list[tuple[str, str]] = [
         ("step id", f"<b>{_esc(info.step_id)}</b>"),
@@ -411,7 +418,7 @@ def _detail_html(
         ("digest", _mono(info.digest)),
     ]
     fields += [
-        ("signed", "yes" if info.signed else "no"),
+        ("signed", _esc(signed_text(info.signed, verified))),
         ("tags", _esc(_tags_text(info.tags))),
         ("inputs", _lineage_html(info, known)),
         ("code", _mono(info.code_fingerprint)),
@@ -922,7 +929,11 @@ class ArtifactBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
         )
         self.clear_button.disabled = not self._all
         if len(chosen) == 1:
-            self.detail.value = _detail_html(chosen[0], dt.datetime.now(dt.UTC), self._known)
+            verify = getattr(self.store, "verified", None)
+            verdict = verify(chosen[0]) if verify is not None else None
+            self.detail.value = _detail_html(
+                chosen[0], dt.datetime.now(dt.UTC), self._known, verdict
+            )
         elif chosen:
             total = human_size(sum(i.size for i in chosen))
             names = "".join(

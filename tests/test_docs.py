@@ -278,6 +278,48 @@ plugins:
         assert "Sphinx role ':func:'" in bad.stderr
 
 
+class TestReadme:
+    """The README opens with its two commands, its tour runs, and it names every extra."""
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+
+    def test_starts_with_the_two_commands(self) -> None:
+        """The first two code blocks are the demo and the test suite, before the tour."""
+        first = [(match.group(1), match.group(2).strip()) for match in FENCE.finditer(self.text)][
+            :2
+        ]
+        assert [language for language, _ in first] == ["bash", "bash"]
+        assert first[0][1].endswith("artifact-cache demo")
+        assert first[1][1].endswith("-m pytest") and '".[dev]"' in first[1][1]
+        assert self.text.index(first[1][1]) < self.text.index("## A 30-second tour")
+
+    def test_tour_runs(self, tmp_path: Path, clean_env: dict[str, str]) -> None:
+        """The 30-second tour runs as pasted, in a fresh folder with no store configured."""
+        tour = self.text.split("## A 30-second tour", 1)[1]
+        code = next(m.group(2) for m in FENCE.finditer(tour) if m.group(1) == "python")
+        (tmp_path / "tour.py").write_text(code, encoding="utf-8")
+        env = dict(clean_env, PYTHONPATH=str(ROOT))
+        proc = subprocess.run(
+            [sys.executable, "tour.py"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert (tmp_path / ".artifact_cache" / "STORE.json").exists()
+
+    def test_names_every_extra(self) -> None:
+        """Each extra of pyproject.toml is named in the README's extras line."""
+        import tomllib
+
+        project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+        extras_line = self.text.split("Extras:", 1)[1].split("\n\n", 1)[0]
+        for extra in project["optional-dependencies"]:
+            assert f"`{extra}`" in extras_line, extra
+
+
 PIP_INSTALL = re.compile(r"pip install ([^\n`#&|;)]+)")
 INSTALL_PAGES = [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]
 

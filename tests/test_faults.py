@@ -14,6 +14,7 @@ import struct
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 import artifact_cache as ac
@@ -101,16 +102,21 @@ class FaultProxy:
                 with contextlib.suppress(OSError):
                     s.close()
 
-        def back() -> None:  # upstream -> client
+        def incoming(sock: socket.socket) -> Iterator[bytes]:
+            """What ``sock`` sends, until it closes or fails, or the proxy stops."""
             while not self.stop.is_set() and not state["closed"]:
                 try:
-                    data = upstream.recv(65536)
+                    data = sock.recv(65536)
                 except TimeoutError:
                     continue
                 except OSError:
-                    break
+                    return
                 if not data:
-                    break
+                    return
+                yield data
+
+        def back() -> None:  # upstream -> client
+            for data in incoming(upstream):
                 try:
                     if state["truncate"]:
                         client.sendall(data[: max(1, len(data) // 2)])
@@ -121,15 +127,7 @@ class FaultProxy:
             close()
 
         self._start(back)
-        while not self.stop.is_set() and not state["closed"]:
-            try:
-                data = client.recv(65536)
-            except TimeoutError:
-                continue
-            except OSError:
-                break
-            if not data:
-                break
+        for data in incoming(client):
             kind = self._fault() if data.startswith(_METHODS) else None
             if kind == "reset":
                 close(reset=True)

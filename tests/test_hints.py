@@ -26,53 +26,50 @@ def python(code: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 class TestMissingExtras:
-    def test_browse_without_ipywidgets_names_the_extra(self, tmp_path: Path) -> None:
-        """store.browse() without ipywidgets says to install the notebook extra."""
-        code = (
-            "import sys; sys.modules['ipywidgets'] = None\n"  # as if it were not installed
-            "import artifact_cache as ac\n"
-            "try:\n"
-            "    ac.open_store('memory://no-widgets').browse()\n"
-            "except ImportError as exc:\n"
-            "    assert isinstance(exc, ac.MissingDependencyError), type(exc)\n"
-            "    print(exc)\n"
-        )
-        proc = python(code, tmp_path)
-        assert proc.returncode == 0, proc.stderr
-        assert "store.browse() needs ipywidgets" in proc.stdout
-        assert "artifact-cache[notebook]" in proc.stdout
-        assert 'pip install ".[notebook]"' in proc.stdout
-
-    def test_s3_without_s3fs_names_the_extra(self, tmp_path: Path) -> None:
-        """Opening s3:// without s3fs keeps fsspec's message and names the s3 extra."""
-        code = (
-            "import sys; sys.modules['s3fs'] = None\n"
-            "import artifact_cache as ac\n"
-            "try:\n"
-            "    ac.open_store('s3://bucket/cache')\n"
-            "except ac.MissingDependencyError as exc:\n"
-            "    print(exc)\n"
-        )
-        proc = python(code, tmp_path)
-        assert proc.returncode == 0, proc.stderr
-        assert "Install s3fs to access S3" in proc.stdout
-        assert "artifact-cache[s3]" in proc.stdout
-        assert 'pip install ".[s3]"' in proc.stdout
-
-    def test_runbook_without_yaml_names_the_extra(self, tmp_path: Path) -> None:
-        """Reading a YAML runbook without PyYAML names the yaml extra."""
+    @pytest.mark.parametrize(
+        ("missing", "call", "expected"),
+        [
+            (
+                "ipywidgets",
+                "ac.open_store('memory://no-widgets').browse()",
+                [
+                    "store.browse() needs ipywidgets",
+                    "artifact-cache[notebook]",
+                    'pip install ".[notebook]"',
+                ],
+            ),
+            (
+                "s3fs",
+                "ac.open_store('s3://bucket/cache')",
+                ["Install s3fs to access S3", "artifact-cache[s3]", 'pip install ".[s3]"'],
+            ),
+            # An S3 layer behind a cache names the s3 extra too.
+            ("s3fs", "ac.open_store('simplecache::s3://bucket/cache')", ["artifact-cache[s3]"]),
+            (
+                "yaml",
+                "ac.Pipeline.from_runbook('book.yml')",
+                ["needs PyYAML", "artifact-cache[yaml]"],
+            ),
+        ],
+    )
+    def test_a_missing_package_names_its_extra(
+        self, missing: str, call: str, expected: list[str], tmp_path: Path
+    ) -> None:
+        """Without an optional package (as if not installed), the feature that needs it
+        raises MissingDependencyError naming the extra and how to install it."""
         (tmp_path / "book.yml").write_text("execution: []\n")
         code = (
-            "import sys; sys.modules['yaml'] = None\n"
+            f"import sys; sys.modules[{missing!r}] = None\n"
             "import artifact_cache as ac\n"
             "try:\n"
-            "    ac.Pipeline.from_runbook('book.yml')\n"
+            f"    {call}\n"
             "except ac.MissingDependencyError as exc:\n"
             "    print(exc)\n"
         )
         proc = python(code, tmp_path)
         assert proc.returncode == 0, proc.stderr
-        assert "needs PyYAML" in proc.stdout and "artifact-cache[yaml]" in proc.stdout
+        for text in expected:
+            assert text in proc.stdout, (text, proc.stdout)
 
 
 class TestMalformedUrls:
@@ -94,6 +91,14 @@ class TestMalformedUrls:
             ac.open_store(url)
         assert isinstance(caught.value, ValueError)
         assert list(tmp_path.iterdir()) == []
+
+    def test_a_password_in_the_url_is_not_repeated(self, tmp_path: Path) -> None:
+        """The suggestion shows a password written into the URL as ***, as every
+        other message of a store does."""
+        with pytest.raises(ac.UnknownSchemeError) as caught:
+            ac.open_store("sftp:/ci:hunter2@build-server/srv/cache")
+        assert "hunter2" not in str(caught.value)
+        assert "did you mean sftp://ci:***@build-server/srv/cache" in str(caught.value)
 
     def test_from_the_environment_too(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

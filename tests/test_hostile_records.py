@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import re
 import tempfile
 import warnings
 from collections.abc import Callable, Iterator
@@ -179,6 +180,18 @@ class TestRecordShapes:
         """Each field of ArtifactInfo has a check in the table (a new field needs one)."""
         fields = {a.name for a in attrs.fields(ac.ArtifactInfo)} - {"extra"}
         assert fields <= set(RECORD_FIELDS)
+
+    def test_the_format_page_lists_every_check(self) -> None:
+        """docs/format.md's table of checks has a row for each field that is checked."""
+        page = (Path(__file__).resolve().parents[1] / "docs" / "format.md").read_text()
+        table = page.split("### Checking a record before use", 1)[1].split("\n\n|", 1)[1]
+        table = table.split("\n\n", 1)[0]
+        rows = {
+            cell
+            for line in table.splitlines()
+            for cell in re.findall(r"`(\w+)`", line.split("|")[1])
+        }
+        assert set(RECORD_FIELDS) <= rows, set(RECORD_FIELDS) - rows
 
 
 class TestOutsideTheRoot:

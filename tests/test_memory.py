@@ -278,3 +278,49 @@ class TestClearAndReduce:
         assert memory.store.list() == []
         with pytest.raises(ValueError, match="bytes_limit"):
             memory.reduce_size(bytes_limit="lots")
+
+
+class TestTrustedStores:
+    """A Memory over a read-only or a signed store keeps joblib's surface working."""
+
+    def test_read_only_memory_computes_without_saving(self, tmp_path: Path) -> None:
+        """Hits are read, misses computed but not saved; call() on an uncached call
+        returns the value with empty metadata; clear and reduce_size refuse clearly."""
+        url = str(tmp_path / "cache")
+        ac.Memory(url).cache(square)(3)
+        memory = ac.Memory(url, read_only=True)
+        f = memory.cache(square)
+        assert f(3) == 9 and f.check_call_in_cache(3)
+        assert f(4) == 16 and not f.check_call_in_cache(4)
+        value, metadata = f.call(4)  # computed, nothing stored, no record to describe
+        assert value == 16 and metadata == {"duration": None, "input_args": None, "time": None}
+        value, metadata = f.call(3)  # not the older record's metadata either
+        assert value == 9 and metadata["time"] is None
+        again = pickle.loads(pickle.dumps(memory))
+        assert again.store is not None and again.store.read_only
+        with pytest.raises(ac.ReadOnlyStoreError):
+            memory.clear(warn=False)
+        with pytest.raises(ac.ReadOnlyStoreError):
+            memory.reduce_size(items_limit=0)
+        assert ac.Memory(url).cache(square).check_call_in_cache(3)
+
+    def test_signed_memory_refuses_unsigned_results(self, tmp_path: Path) -> None:
+        """A keyed Memory recomputes (and signs) a result an unkeyed one stored."""
+        url = str(tmp_path / "cache")
+        log = tmp_path / "calls.log"
+
+        def counted(x: int) -> int:
+            bump(log)
+            return x + 1
+
+        assert ac.Memory(url, signing_key="").cache(counted)(1) == 2
+        memory = ac.Memory(url, signing_key="team-key")
+        f = memory.cache(counted)
+        with pytest.warns(RuntimeWarning, match="not signed"):
+            assert f(1) == 2
+        assert calls(log) == 2
+        assert f(1) == 2 and calls(log) == 2
+        assert f.step is not None
+        assert all(memory.store.verified(i) for i in f.step.artifacts())  # type: ignore[union-attr]
+        worker = pickle.loads(pickle.dumps(memory)).cache(counted)
+        assert worker.memory.store.signing and worker.check_call_in_cache(1)

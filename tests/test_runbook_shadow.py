@@ -8,14 +8,11 @@ console script in a subprocess, from that folder and from elsewhere.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-SCRIPT = Path(sys.executable).parent / "artifact-cache"
+from test_cli import run as run_cli
 
 HOSTILE = """\
 import pathlib
@@ -49,17 +46,8 @@ execution:
 
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ)
-    env.pop("ARTIFACT_CACHE_URL", None)
-    return subprocess.run(
-        [str(SCRIPT), *args],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=cwd,
-        timeout=120,
-    )
+    """The console script, run as test_cli runs it (no store from the environment)."""
+    return run_cli(*args, cwd=cwd, timeout=120)
 
 
 @pytest.fixture

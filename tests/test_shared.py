@@ -8,6 +8,7 @@ timeouts of the store's own.
 from __future__ import annotations
 
 import json
+import pickle
 import socket
 import subprocess
 import sys
@@ -594,6 +595,21 @@ class TestS3Timeouts:
         assert store.storage_options == {"config_kwargs": {"read_timeout": 99}}
         store.save("x", 1)  # the options reach a working client
         assert store.get("x") == 1
+
+    @pytest.mark.parametrize("layer", ["simplecache", "dir"])
+    def test_chained_urls_get_the_defaults(self, s3_url: str, layer: str, tmp_path: Path) -> None:
+        """An S3 layer behind another (``simplecache::s3://``, ``dir::s3://``) gets the
+        same timeouts and retries; options given under the layer's name win one by one."""
+        options: dict[str, Any] = {"s3": {"config_kwargs": {"read_timeout": 99}}}
+        if layer == "simplecache":
+            options["simplecache"] = {"cache_storage": str(tmp_path / "c")}
+        store = ac.open_store(f"{layer}::{s3_url}", **options)
+        assert store.fs.config_kwargs["read_timeout"] == 99
+        assert store.fs.config_kwargs["connect_timeout"] == S3_DEFAULTS["connect_timeout"]
+        assert store.fs.config_kwargs["retries"] == S3_DEFAULTS["retries"]
+        assert store.fs.retries == S3_RETRIES
+        store.save("x", 1)
+        assert pickle.loads(pickle.dumps(store)).get("x") == 1
 
     def test_silent_endpoint_fails_cleanly(self) -> None:
         """Against an endpoint that accepts and never answers, save() raises an

@@ -798,7 +798,40 @@ class TestReadOnlyAndSigned:
         browser.select("plain")
         assert re.search(r">signed</th><td[^>]*>no<", browser.detail.value)
         browser.select("sealed")
-        assert re.search(r">signed</th><td[^>]*>yes<", browser.detail.value)
+        assert re.search(r">signed</th><td[^>]*>yes \(not checked", browser.detail.value)
+
+    def test_a_keyed_store_says_which_signatures_hold(self, tmp_path: Any) -> None:
+        """In a store with a signing key, the pane says whether the signature is valid
+        for it, as ``artifact-cache info`` does; a refused artifact's preview is an error."""
+        url = str(tmp_path / "store")
+        ac.open_store(url, signing_key="").save("plain", 1)
+        ac.open_store(url, signing_key="k" * 32).save("sealed", 2)
+        ac.open_store(url, signing_key="other-key").save("foreign", 3)
+        browser = ac.open_store(url, signing_key="k" * 32).browse()
+        for step_id, shown in (
+            ("sealed", r"yes \(valid"),
+            ("foreign", r"yes, but not by this store"),
+            ("plain", r"no \(this store refuses"),
+        ):
+            browser.select(step_id)
+            assert re.search(rf">signed</th><td[^>]*>{shown}", browser.detail.value), step_id
+        browser.preview_button.click()
+        assert "not signed" in browser.error.value and browser.preview.value == ""
+
+    def test_a_store_opened_read_only(self, tmp_path: Any) -> None:
+        """A store opened with read_only=True hides the destructive buttons; forced
+        clicks change nothing."""
+        url = str(tmp_path / "store")
+        ac.open_store(url).save("kept", 1)
+        browser = ac.open_store(url, read_only=True).browse()
+        assert browser.read_only and browser.delete_button.layout.display == "none"
+        browser.select("kept")
+        browser.delete_button.click()
+        browser.clear_button.click()
+        assert not confirming(browser) and "read-only" in browser.error.value
+        browser.preview_button.click()
+        assert "1" in browser.preview.value
+        assert ac.open_store(url).get("kept") == 1
 
 
 class TestDelete:

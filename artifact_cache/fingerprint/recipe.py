@@ -36,24 +36,29 @@ class KeyRecipe:
     code_parts: Mapping[str, str] = attrs.field(factory=dict, hash=False)
     arguments: Mapping[str, str] = attrs.field(factory=dict, hash=False)
     format: str = ""
+    extra: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False, hash=False)
+    """Parts this version does not know, kept so that a rewrite (or a signature) keeps them."""
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the JSON-able form."""
-        return {
-            "identity": self.identity,
-            "version": self.version,
-            "code_parts": dict(self.code_parts),
-            "arguments": dict(self.arguments),
-            "format": self.format,
-        }
+        """Return the JSON-able form, including unknown parts read earlier."""
+        out: dict[str, Any] = dict(self.extra)
+        out.update(
+            identity=self.identity,
+            version=self.version,
+            code_parts=dict(self.code_parts),
+            arguments=dict(self.arguments),
+            format=self.format,
+        )
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> KeyRecipe:
-        """Build from `to_dict` output (fields it does not know are dropped)."""
-        return cls(**{k: data[k] for k in _FIELDS if k in data})
+        """Build from `to_dict` output; parts it does not know go to ``extra``."""
+        known = {k: v for k, v in data.items() if k in _FIELDS}
+        return cls(**known, extra={k: v for k, v in data.items() if k not in _FIELDS})
 
 
-_FIELDS = tuple(a.name for a in attrs.fields(KeyRecipe))
+_FIELDS = frozenset(a.name for a in attrs.fields(KeyRecipe)) - {"extra"}
 
 
 def as_recipe(value: KeyRecipe | Mapping[str, Any] | None) -> KeyRecipe | None:
