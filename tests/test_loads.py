@@ -194,3 +194,35 @@ class TestMmapMode:
             with pytest.raises(ac.ArtifactStoreError, match="mmap_mode") as err:
                 store.get("nothing-here", mmap_mode=mode)  # type: ignore[arg-type]
             assert "'nothing-here'" in str(err.value) and store.location in str(err.value)
+
+
+class TestMemoryMmapMode:
+    def test_memory_hits_come_back_mapped(self, tmp_path: Path) -> None:
+        """``ac.Memory(mmap_mode="r")``: a cached array is a read-only map, as in joblib."""
+        memory = ac.Memory(tmp_path / "cache", mmap_mode="r")
+        calls: list[int] = []
+
+        @memory.cache
+        def make(n: int) -> np.ndarray:
+            calls.append(n)
+            return np.arange(n, dtype=np.float64)
+
+        first = make(5000)
+        assert first.flags.writeable  # computed: the function's own array
+        again = make(5000)
+        assert calls == [5000]
+        assert np.array_equal(again, np.arange(5000.0)) and not again.flags.writeable
+
+    def test_writing_modes_map_copy_on_write(self, tmp_path: Path) -> None:
+        """joblib's "r+" would write into the cache: here it maps copy-on-write."""
+        memory = ac.Memory(tmp_path / "cache")
+
+        def make(n: int) -> np.ndarray:
+            return np.arange(n, dtype=np.float64)
+
+        plain = memory.cache(make)
+        plain(5000)
+        out = memory.cache(make, mmap_mode="r+")(5000)
+        assert out.flags.writeable
+        out[:] = -1.0
+        assert np.array_equal(plain(5000), np.arange(5000.0))
