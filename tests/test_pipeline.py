@@ -756,3 +756,17 @@ class TestLoadsOnce:
         with pytest.warns(RuntimeWarning, match="'report'"):
             assert five_steps(store).run().load("report") == REPORT
         assert store.get("report") == REPORT
+
+    def test_unsigned_record_is_no_hit_on_a_signing_store(
+        self, tmp_path: Path, loads: list[str]
+    ) -> None:
+        """A hit found by its record alone still needs this store's signature."""
+        url = str(tmp_path / "s")
+        five_steps(ac.open_store(url, signing_key="")).run()
+        RUNS.clear()
+        signed = ac.open_store(url, signing_key="team-key")
+        with pytest.warns(RuntimeWarning, match="not signed"):
+            result = five_steps(signed).run()
+        assert result.computed == ["extract", "clean", "features", "train", "report"]
+        assert all(r.info is not None and signed.verified(r.info) for r in result)
+        assert five_steps(signed).run().load("report") == REPORT
