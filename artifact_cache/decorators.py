@@ -31,6 +31,7 @@ from .digest import hash_bytes
 from .errors import ArtifactNotFoundError, IntegrityError, PayloadMissingError
 from .fingerprint import CodeFingerprint, code_fingerprint, fingerprint, function_identity
 from .fingerprint.recipe import KeyRecipe
+from .fingerprint.values import _FORMAT as _FINGERPRINT_FORMAT
 from .info import ArtifactInfo, ArtifactRef
 from .serializers import get_serializer
 from .stepid import sanitize_step_id, validate_step_id
@@ -73,6 +74,81 @@ _log = logging.getLogger(__name__)
 # configures logging.
 _log = logging.getLogger("artifact_cache")
 _log.addHandler(logging.NullHandler())
+
+OUTPUT_FINGERPRINT = "output_fingerprint"
+"""Record field holding the fingerprint of the saved value (what a step that takes it as
+an argument puts in its key), written where a pipeline asks for it."""
+_OUTPUT_FORMAT = _FINGERPRINT_FORMAT.rstrip(b"\x00").decode()
+_HEX = frozenset("0123456789abcdef")
+
+
+def output_fingerprint(info: ArtifactInfo) -> str | None:
+    """The fingerprint of the value ``info`` describes, if its record holds one.
+
+    Only one written by this fingerprint format counts (a newer encoding would give
+    other keys).
+
+    Examples:
+        >>> import artifact_cache as ac
+        >>> output_fingerprint(ac.open_store("memory://doc-output-fp").save("x", 1)) is None
+        True
+    """
+    field = info.extra.get(OUTPUT_FINGERPRINT)
+    if not isinstance(field, Mapping) or field.get("format") != _OUTPUT_FORMAT:
+        return None
+    digest = field.get("digest")
+    if not isinstance(digest, str) or len(digest) != 32 or not set(digest) <= _HEX:
+        return None
+    return digest
+
+
+class Deferred:
+    """An argument that is read only if the function must run (a pipeline's inputs).
+
+    The key needs the argument's fingerprint, not its value: ``fingerprint``, when the
+    record of the value holds it, spares the read; otherwise the value is loaded once,
+    fingerprinted, and the fingerprint handed to ``remember``. ``load`` is called at
+    most once.
+
+    Examples:
+        >>> arg = Deferred(lambda: [1, 2], fingerprint=None)
+        >>> arg.fingerprint("rows") == fingerprint([1, 2]), arg.value()
+        (True, [1, 2])
+    """
+
+    __slots__ = ("_fingerprint", "_load", "_remember", "_value")
+
+    def __init__(
+        self,
+        load: Callable[[], Any],
+        fingerprint: str | None,
+        remember: Callable[[str], None] | None = None,
+    ) -> None:
+        self._load = load
+        self._fingerprint = fingerprint
+        self._remember = remember
+        self._value: Any = _MISSING
+
+    def __repr__(self) -> str:
+        return "<deferred argument>"
+
+    def value(self) -> Any:
+        """The argument's value, loaded on first use."""
+        if self._value is _MISSING:
+            self._value = self._load()
+        return self._value
+
+    def fingerprint(self, name: str) -> str:
+        """The fingerprint of the value, without loading it when the record knew it."""
+        if self._fingerprint is None:
+            self._fingerprint = fingerprint(self.value(), name=name)
+            if self._remember is not None:
+                self._remember(self._fingerprint)
+        return self._fingerprint
+
+
+def _resolved(value: Any) -> Any:
+    return value.value() if isinstance(value, Deferred) else value
 
 
 def _names(value: str | Iterable[str]) -> frozenset[str]:
@@ -514,7 +590,10 @@ class StepFunction(Generic[R, P]):
         skip = self._skip
         if skip:
             arguments = {n: v for n, v in arguments.items() if n not in skip}
-        fingerprints = {n: fingerprint(v, name=n) for n, v in arguments.items()}
+        fingerprints = {
+            n: v.fingerprint(n) if isinstance(v, Deferred) else fingerprint(v, name=n)
+            for n, v in arguments.items()
+        }
         # Names and digests are separator-free text, so this encoding is unambiguous.
         text = "".join(f"\x00{n}\x01{d}" for n, d in fingerprints.items())
         return _Prepared(hash_bytes(spec.prefix(), text.encode()), fingerprints, arguments)
@@ -532,8 +611,40 @@ class StepFunction(Generic[R, P]):
         except ArtifactNotFoundError:
             return None
 
-    def _hit(self, key: str, started: float, *, warn: bool) -> StepCall[R] | None:
-        hit = self._cached(key, warn=warn)
+    def _lookup(self, key: str, *, warn: bool) -> ArtifactInfo | None:
+        """The stored record for ``key``, or None; the payload is not read.
+
+        A record a signing store would refuse to load counts as missing (and warns).
+        """
+        store = self.store
+        try:
+            info = store.info(self.step_id, key=key)
+        except IntegrityError as exc:
+            if warn:
+                # user, run, _run_steps, _run_step, _execute, _hit, _record_only, here
+                warnings.warn(f"{exc}; recomputing it", RuntimeWarning, stacklevel=8)
+            return None
+        except ArtifactNotFoundError:
+            return None
+        if store.verified(info) is False:
+            if warn:
+                msg = (
+                    f"the record of step {self.step_id!r} key {key!r} in store "
+                    f"{store.location} is not signed by this store's key; recomputing it"
+                )
+                warnings.warn(msg, RuntimeWarning, stacklevel=8)
+            return None
+        return info
+
+    def _record_only(self, key: str, *, warn: bool) -> tuple[ArtifactInfo, Any] | None:
+        info = self._lookup(key, warn=warn)
+        return None if info is None else (info, None)
+
+    def _hit(
+        self, key: str, started: float, *, warn: bool, load: bool = True
+    ) -> StepCall[R] | None:
+        # Without loading, a hit's value is None: the caller reads the record only.
+        hit = self._cached(key, warn=warn) if load else self._record_only(key, warn=warn)
         if hit is None:
             return None
         if _log.isEnabledFor(logging.DEBUG):
@@ -553,23 +664,24 @@ class StepFunction(Generic[R, P]):
                 "%s: step %r key %s in store %s", why, self.step_id, key, self.store.location
             )
 
-    def _lookup(
-        self, args: tuple[Any, ...], kwargs: dict[str, Any], refresh: bool
+    def _first_look(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any], refresh: bool, *, load: bool = True
     ) -> tuple[_Prepared, Callable[[], StepCall[R] | None], StepCall[R] | None]:
         """Key a call and look for its stored result (not when refreshing).
 
         Returns the prepared call, a second look to take once this call holds the key's
         flight (another caller may have computed it meanwhile), and the first look's hit.
+        ``load=False``: a hit is its record alone (see `_execute`).
         """
         started = time.perf_counter()
         prepared = self._prepare(args, kwargs)
         key = prepared.key
-        found = None if refresh else self._hit(key, started, warn=True)
+        found = None if refresh else self._hit(key, started, warn=True, load=load)
         if found is None:
             self._miss(key, refresh)
 
         def again() -> StepCall[R] | None:
-            return None if refresh else self._hit(key, started, warn=False)
+            return None if refresh else self._hit(key, started, warn=False, load=load)
 
         return prepared, again, found
 
@@ -578,9 +690,19 @@ class StepFunction(Generic[R, P]):
         return (self.store.location, self.step_id, prepared.key)
 
     def _execute(
-        self, args: tuple[Any, ...], kwargs: dict[str, Any], *, refresh: bool = False
+        self,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        *,
+        refresh: bool = False,
+        load: bool = True,
+        fingerprint_output: bool = False,
     ) -> StepCall[R]:
-        prepared, again, found = self._lookup(args, kwargs, refresh)
+        """Hit or compute. ``load=False`` (pipelines): a hit is its record alone and the
+        call's ``value`` is None; ``args`` may hold `Deferred` arguments, read only on a
+        miss. ``fingerprint_output``: the record keeps the fingerprint of a computed
+        value (see `output_fingerprint`)."""
+        prepared, again, found = self._first_look(args, kwargs, refresh, load=load)
         if found is not None:
             return found
         with _flights.hold(self._flight(prepared)):
@@ -588,9 +710,13 @@ class StepFunction(Generic[R, P]):
             if found is not None:
                 return found
             code = self._spec.code_fingerprint()  # before the body: no wasted work
+            if not load:
+                args = tuple(_resolved(a) for a in args)
+                kwargs = {n: _resolved(v) for n, v in kwargs.items()}
             began = time.perf_counter()
             value: R = self._spec.func(*self._full_args(args), **kwargs)
-            return self._save(prepared, code, value, time.perf_counter() - began)
+            took = time.perf_counter() - began
+            return self._save(prepared, code, value, took, fingerprint_output=fingerprint_output)
 
     def _full_args(self, args: tuple[Any, ...]) -> tuple[Any, ...]:
         return args if self._instance is _NO_INSTANCE else (self._instance, *args)
@@ -606,7 +732,13 @@ class StepFunction(Generic[R, P]):
         )
 
     def _save(
-        self, prepared: _Prepared, code: CodeFingerprint, value: Any, duration: float
+        self,
+        prepared: _Prepared,
+        code: CodeFingerprint,
+        value: Any,
+        duration: float,
+        *,
+        fingerprint_output: bool = False,
     ) -> StepCall[R]:
         spec = self._spec
         if self.store.read_only:
@@ -617,17 +749,27 @@ class StepFunction(Generic[R, P]):
                 self.store.location,
             )
             return StepCall(value=value, info=None, cached=False, duration=duration)
+        arguments = {n: _resolved(v) for n, v in prepared.arguments.items()}
+        extra = None
+        if fingerprint_output:
+            # What the next step's key will need, so that a re-run need not read the value
+            # back to find it. A value that cannot be fingerprinted gets none; the step
+            # that takes it fails on it as it always did.
+            with contextlib.suppress(Exception):
+                digest = fingerprint(value)
+                extra = {OUTPUT_FINGERPRINT: {"digest": digest, "format": _OUTPUT_FORMAT}}
         info = self.store.save(
             spec.step_id,
             value,
             key=prepared.key,
             tags=spec.options.tags,
             serializer=spec.options.serializer,
-            inputs=_lineage(prepared.arguments.values()),
+            inputs=_lineage(arguments.values()),
             code_fingerprint=code.digest,
             duration=duration,
-            args_repr=_short_args(prepared.arguments),
+            args_repr=_short_args(arguments),
             recipe=self._recipe(prepared, code),
+            extra=extra,
         )
         _log.info(
             "computed: step %r key %s in %.3f s, saved to store %s",
@@ -822,7 +964,7 @@ class AsyncStepFunction(StepFunction[R, P]):
     async def _aexecute(
         self, args: tuple[Any, ...], kwargs: dict[str, Any], *, refresh: bool = False
     ) -> StepCall[Any]:
-        prepared, again, found = self._lookup(args, kwargs, refresh)
+        prepared, again, found = self._first_look(args, kwargs, refresh)
         if found is not None:
             return found
         async with _async_flights.hold(self._flight(prepared)):

@@ -6,7 +6,7 @@ payload is hashed as the bytes it is, never decoded. Imports only ``xxhash``.
 
 from __future__ import annotations
 
-__all__ = ["hash_bytes"]
+__all__ = ["hash_bytes", "hasher"]
 
 import xxhash
 
@@ -31,3 +31,15 @@ def hash_bytes(*chunks: bytes | bytearray | memoryview) -> str:
         for start in range(0, view.nbytes, _HASH_SLICE):
             h.update(view[start : start + _HASH_SLICE])
     return h.hexdigest()
+
+
+def hasher() -> xxhash.xxh3_128:
+    """A new streaming hasher of the payload digest: ``update(chunk)``, then ``hexdigest()``.
+
+    Examples:
+        >>> h = hasher()
+        >>> h.update(b"ab"); h.update(b"c")
+        >>> h.hexdigest() == hash_bytes(b"abc")
+        True
+    """
+    return xxhash.xxh3_128()

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from .config import open_store
+from .errors import IntegrityError, PayloadMissingError
 from .stepid import sanitize_step_id
 from .store import ArtifactStore
 
@@ -31,6 +32,10 @@ if TYPE_CHECKING:
 __all__ = ["MemorizedFunc", "Memory"]
 
 R = TypeVar("R")
+
+_MAPPED = {"r": "r", "c": "c", "r+": "c", "w+": "c"}
+"""joblib's ``mmap_mode`` -> the store's: stored payloads are shared and named by their
+content, so the modes that would write into them map copy-on-write instead."""
 
 DEFAULT_PREFIX = "memory"
 """The step ids of a Memory's functions start with this (``memory/module/function``)."""
@@ -124,12 +129,20 @@ class MemorizedFunc(Generic[R]):
         step = self.step
         if step is None:
             return self.func(*args, **kwargs)
-        outcome = step.call(*args, **kwargs)
+        mapped = _MAPPED.get(self.mmap_mode) if self.mmap_mode else None
+        # With mmap_mode, a hit is found by its record, then loaded mapped.
+        outcome = step._execute(args, kwargs, load=mapped is None)
         valid = self.cache_validation_callback
         if outcome.cached and valid is not None and not valid(_metadata(outcome.info)):
             value, _ = self.call(*args, **kwargs)
             return value
         self._say(step, "from the cache" if outcome.cached else "computed", outcome.duration)
+        if mapped is not None and outcome.cached and outcome.info is not None:
+            try:
+                return step.store.load(outcome.info, mmap_mode=mapped)  # type: ignore[no-any-return]
+            except (PayloadMissingError, IntegrityError) as exc:
+                warnings.warn(f"{exc}; recomputing it", RuntimeWarning, stacklevel=2)
+                return step.refresh(*args, **kwargs)
         return outcome.value
 
     def call(self, *args: Any, **kwargs: Any) -> tuple[R, dict[str, Any]]:
@@ -184,9 +197,12 @@ class Memory:
     ``memory/<module>/<function>`` in that store, so ``artifact-cache ls memory/`` and
     ``store.browse()`` show them.
 
-    Accepted for joblib compatibility: ``mmap_mode`` (results are loaded into memory;
-    large arrays are read without an extra copy), ``compress`` (payloads are stored
-    uncompressed; a true value warns), ``backend="local"`` (any fsspec URL works).
+    ``mmap_mode`` is joblib's: on a local store, cached arrays come back backed by a
+    memory map of the stored payload, read-only with ``"r"``; ``"c"``, ``"r+"`` and
+    ``"w+"`` map copy-on-write (changes are never written back into the store). On other
+    stores results are read into memory. Accepted for joblib compatibility: ``compress``
+    (payloads are stored uncompressed; a true value warns), ``backend="local"`` (any
+    fsspec URL works).
 
     Examples:
         >>> import artifact_cache as ac
@@ -290,7 +306,8 @@ class Memory:
             func: the function; without it, a decorator taking the options given.
             ignore: parameter names left out of the key (``verbose``, ``n_jobs``).
             verbose: print a line per call when above 0 (default: the Memory's).
-            mmap_mode: accepted for joblib compatibility (default: the Memory's).
+            mmap_mode: load cached arrays as memory maps on a local store, as joblib
+                does (default: the Memory's; see [`Memory`][]).
             cache_validation_callback: called with a stored call's metadata
                 (``duration``, ``input_args``, ``time`` in seconds since the epoch); if it
                 returns false, the result is computed again. ``joblib.expires_after``

@@ -10,12 +10,16 @@ only when a runbook file is read.
 
 from __future__ import annotations
 
+import copy
 import html
 import importlib
 import os
 import sys
 import time
+import warnings
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
@@ -23,15 +27,17 @@ import attrs
 
 from . import progress as _progress
 from .config import open_store
-from .decorators import StepFunction, recording_inputs
+from .decorators import Deferred, StepFunction, output_fingerprint, recording_inputs
 from .errors import (
     ArtifactNotFoundError,
     ArtifactStoreError,
+    IntegrityError,
     InvalidStepIdError,
     MissingDependencyError,
+    PayloadMissingError,
     install_hint,
 )
-from .info import ArtifactInfo, ArtifactRef, human_size
+from .info import ArtifactInfo, human_size
 from .stepid import validate_step_id
 from .store import ArtifactStore
 
@@ -205,13 +211,20 @@ class RunResult:
     """
 
     def __init__(
-        self, store: ArtifactStore, results: Sequence[StepResult], *, name: str, duration: float
+        self,
+        store: ArtifactStore,
+        results: Sequence[StepResult],
+        *,
+        name: str,
+        duration: float,
+        recompute: Callable[[str], Any] | None = None,
     ) -> None:
         self.store = store
         self.name = name
         self.duration = duration
         """Wall time of the whole run in seconds."""
         self._results = {r.step_id: r for r in results}
+        self._recompute = recompute
 
     def __iter__(self) -> Iterator[StepResult]:
         return iter(self._results.values())
@@ -248,11 +261,23 @@ class RunResult:
         return [r.step_id for r in self if r.cached]
 
     def load(self, step_id: str) -> Any:
-        """The output of a step: read from the store, or kept in memory if it was not saved."""
+        """The output of a step: read from the store now, or kept in memory if not saved.
+
+        A run reads no output that no computed step needed, so this is where a cached
+        step's output is first read: each call reads it again, an independent copy. If
+        its payload has gone missing or is damaged since the run found its record, the
+        step is computed again (with a ``RuntimeWarning``) and saved, as a run would.
+        """
         result = self[step_id]
         if result.info is None:
             return result.value
-        return self.store.load(result.info)
+        try:
+            return self.store.load(result.info)
+        except (PayloadMissingError, IntegrityError) as exc:
+            if self._recompute is None:
+                raise
+            warnings.warn(f"{exc}; computing step {step_id!r} again", RuntimeWarning, stacklevel=2)
+            return self._recompute(step_id)
 
     def _rows(self) -> list[list[str]]:
         return [
@@ -298,6 +323,24 @@ class RunResult:
             "duration": self.duration,
             "steps": [r.to_dict() for r in self],
         }
+
+
+# --------------------------------------------------------------------------- run state
+_UNSET: Any = object()
+
+
+@attrs.define
+class _Output:
+    """What a run knows of one step's output: its record, the fingerprint of its value,
+    and the value itself while later steps of the run may still need a copy of it."""
+
+    info: ArtifactInfo | None
+    fingerprint: str | None = None
+    value: Any = _UNSET
+    ran: bool = True  # False: an earlier run's artifact (a step left out by only=)
+
+    def remember(self, fingerprint: str) -> None:
+        self.fingerprint = fingerprint
 
 
 # --------------------------------------------------------------------------- graph
@@ -382,6 +425,8 @@ class Pipeline:
         self._order = _ordered(self.steps, self.name)
         self._by_id = {s.id: s for s in self.steps}
         self._wrapped: dict[str, StepFunction[Any]] = {}
+        # Steps some step takes as input: their records keep the fingerprint of the value.
+        self._feeding = {dep for s in self.steps for dep in s.inputs}
 
     def __repr__(self) -> str:
         ids = ", ".join(s.id for s in self._order)
@@ -498,8 +543,10 @@ class Pipeline:
     ) -> RunResult:
         started = time.perf_counter()
         done: list[StepResult] = []
-        outputs: dict[str, ArtifactInfo | None] = {}
-        unsaved: dict[str, Any] = {}  # computed on a read-only store: passed on in memory
+        outputs: dict[str, _Output] = {}
+        # How many steps of this run still take each output: a loaded value is kept
+        # (and copied for each) until the last of them has run.
+        waiting = Counter(dep for step in steps for dep in step.inputs)
         for step in steps:
             bar.note(step.id)
             if progress is not None:
@@ -507,66 +554,133 @@ class Pipeline:
             if printer is not None:
                 printer.start(step.id)
             try:
-                result = self._run_step(step, outputs, unsaved)
+                result = self._run_step(step, outputs, waiting)
             except BaseException as exc:
                 if printer is not None:
                     printer.failed()
                 if isinstance(exc, PipelineError) or not isinstance(exc, Exception):
                     raise
-                partial = RunResult(
-                    self.store, done, name=self.name, duration=time.perf_counter() - started
-                )
+                partial_result = self._result(done, outputs, started)
                 msg = (
                     f"step {step.id!r} of pipeline {self.name} failed "
                     f"(store {self.store.location}): {type(exc).__name__}: {exc}"
                 )
-                raise StepFailedError(msg, step_id=step.id, result=partial) from exc
+                raise StepFailedError(msg, step_id=step.id, result=partial_result) from exc
+            finally:
+                for dep in step.inputs:
+                    waiting[dep] -= 1
+                    if not waiting[dep] and dep in outputs and outputs[dep].info is not None:
+                        outputs[dep].value = _UNSET  # no step of this run needs it any more
             done.append(result)
-            outputs[step.id] = result.info
+            if step.save_output:
+                info = result.info
+                fp = None if info is None else output_fingerprint(info)
+                # Computed on a read-only store (no record): passed on in memory.
+                outputs[step.id] = _Output(info, fp, _UNSET if info is not None else result.value)
             bar.update(1)
-            if result.info is None and step.save_output:
-                unsaved[step.id] = result.value
             if progress is not None:
                 progress(step.id, result)
             if printer is not None:
                 printer.done(result)
-        return RunResult(self.store, done, name=self.name, duration=time.perf_counter() - started)
+        return self._result(done, outputs, started)
+
+    def _result(
+        self, done: list[StepResult], outputs: dict[str, _Output], started: float
+    ) -> RunResult:
+        return RunResult(
+            self.store,
+            done,
+            name=self.name,
+            duration=time.perf_counter() - started,
+            recompute=partial(self._recompute, outputs),
+        )
 
     def _input(
-        self,
-        step: Step,
-        dep: str,
-        outputs: Mapping[str, ArtifactInfo | None],
-        unsaved: Mapping[str, Any],
-    ) -> tuple[Any, ArtifactRef | None]:
-        """The artifact ``dep`` saved, read from the store (an independent copy)."""
-        if dep in unsaved:
-            return unsaved[dep], None
-        if dep in outputs:
-            info = outputs[dep]
-        else:
+        self, step: Step, dep: str, outputs: dict[str, _Output], *, last: bool | None
+    ) -> Any:
+        """The argument ``dep`` gives ``step``: a `Deferred` read only if ``step`` computes.
+
+        Its fingerprint comes from the record when the record holds it, so that a step
+        whose inputs did not change is a hit without reading them.
+        """
+        output = outputs.get(dep)
+        if output is None:
+            # A step this run left out (only=): its newest artifact in the store.
             try:
                 info = self.store.info(dep)
             except ArtifactNotFoundError:
-                info = None
-        if info is None:
-            raise _missing_input(step.id, dep)
+                raise _missing_input(step.id, dep) from None
+            output = outputs[dep] = _Output(info, output_fingerprint(info), ran=False)
+        if output.info is None:
+            return output.value
+        return Deferred(
+            partial(self._take, step, dep, outputs, last), output.fingerprint, output.remember
+        )
+
+    def _take(self, step: Step, dep: str, outputs: dict[str, _Output], last: bool | None) -> Any:
+        """The value of ``dep`` for ``step``, read from the store at most once per run.
+
+        Every step gets its own copy: while later steps of the run still take the
+        output (``last`` false), the value read is kept and ``step`` gets a deep copy of
+        it; the last one gets the value itself. ``last=None`` (a step computed again
+        after the run found its payload damaged) copies a kept value, keeps none.
+        """
+        output = outputs[dep]
+        value = output.value
+        if value is _UNSET:
+            value = self._load(step, dep, outputs)
+            if last is not False:
+                return value
+            output.value = value
+        elif last:
+            output.value = _UNSET
+            return value
         try:
-            return self.store.load(info), info.ref
+            return copy.deepcopy(value)
+        except Exception:  # an object deepcopy cannot copy: read it again instead
+            return self._load(step, dep, outputs)
+
+    def _load(self, step: Step, dep: str, outputs: dict[str, _Output]) -> Any:
+        output = outputs[dep]
+        info = output.info
+        assert info is not None
+        try:
+            return self.store.load(info)
+        except (PayloadMissingError, IntegrityError) as exc:
+            if not output.ran:
+                raise _missing_input(step.id, dep) from exc
+            # Its record was a hit, its payload is gone or damaged: compute it again.
+            msg = f"{exc}; computing step {dep!r} again for step {step.id!r}"
+            warnings.warn(msg, RuntimeWarning, stacklevel=2)
+            return self._recompute(outputs, dep)
         except ArtifactNotFoundError as exc:
             raise _missing_input(step.id, dep) from exc
 
+    def _recompute(self, outputs: dict[str, _Output], step_id: str) -> Any:
+        """Compute a step of a finished (or running) run again, save it, return its value."""
+        step = self._by_id[step_id]
+        args = tuple(self._input(step, dep, outputs, last=None) for dep in step.inputs)
+        infos = [outputs[dep].info for dep in step.inputs]
+        with recording_inputs(info.ref for info in infos if info is not None):
+            call = self._function(step)._execute(
+                args,
+                dict(step.params),
+                refresh=True,
+                load=False,
+                fingerprint_output=step.id in self._feeding,
+            )
+        if call.info is not None:
+            outputs[step_id].info = call.info
+        return call.value
+
     def _run_step(
-        self,
-        step: Step,
-        outputs: Mapping[str, ArtifactInfo | None],
-        unsaved: Mapping[str, Any],
+        self, step: Step, outputs: dict[str, _Output], waiting: Mapping[str, int]
     ) -> StepResult:
         started = time.perf_counter()
-        loaded = [self._input(step, dep, outputs, unsaved) for dep in step.inputs]
-        args = [value for value, _ in loaded]
+        args = tuple(self._input(step, dep, outputs, last=waiting[dep] == 1) for dep in step.inputs)
         if not step.save_output:
-            value = step.func(*args, **step.params)
+            values = [a.value() if isinstance(a, Deferred) else a for a in args]
+            value = step.func(*values, **step.params)
             return StepResult(
                 step_id=step.id,
                 status="computed",
@@ -575,8 +689,13 @@ class Pipeline:
                 value=value,
             )
         # Lineage from where the inputs were read, not from recognising the objects.
-        with recording_inputs(ref for _, ref in loaded if ref is not None):
-            call = self._function(step).call(*args, **step.params)
+        refs = [outputs[dep].info for dep in step.inputs]
+        with recording_inputs(info.ref for info in refs if info is not None):
+            # A hit is found by its record alone: inputs and output are read only if
+            # this step, or a later one, must compute.
+            call = self._function(step)._execute(
+                args, dict(step.params), load=False, fingerprint_output=step.id in self._feeding
+            )
         return StepResult(
             step_id=step.id,
             status="cached" if call.cached else "computed",

@@ -598,3 +598,175 @@ class TestLineageOfLargeInputs:
         assert info is not None
         assert [r.step_id for r in info.inputs] == ["extract"]
         assert info.inputs[0].digest == pstore.info("extract").digest
+
+
+# --------------------------------------------------------------------------- loads
+RUNS: dict[str, int] = {}
+
+
+def _ran(name: str) -> None:
+    RUNS[name] = RUNS.get(name, 0) + 1
+
+
+def p_extract(n: int) -> list[int]:
+    _ran("extract")
+    return list(range(n))
+
+
+def p_clean(rows: list[int]) -> list[int]:
+    _ran("clean")
+    return [r for r in rows if r % 3]
+
+
+def p_features(rows: list[int], scale: int = 2) -> list[int]:
+    _ran("features")
+    return [r * scale for r in rows]
+
+
+def p_train(rows: list[int], features: list[int]) -> dict[str, int]:
+    _ran("train")
+    rows.append(-1)  # mutates its input: no other step may see it
+    return {"n": len(rows), "total": sum(features)}
+
+
+def p_report(model: dict[str, int], rows: list[int], title: str = "report") -> str:
+    _ran("report")
+    return f"{title}: {model['n']} rows, total {model['total']}, {len(rows)} clean"
+
+
+def five_steps(store: ac.ArtifactStore, *, scale: int = 2, title: str = "report") -> Pipeline:
+    """extract -> clean -> features -> train -> report; clean also feeds train and report."""
+    return Pipeline(
+        store,
+        [
+            Step("extract", p_extract, params={"n": 30}),
+            Step("clean", p_clean, input_from="extract"),
+            Step("features", p_features, input_from="clean", params={"scale": scale}),
+            Step("train", p_train, input_from=["clean", "features"]),
+            Step("report", p_report, input_from=["train", "clean"], params={"title": title}),
+        ],
+        name="five",
+    )
+
+
+@pytest.fixture
+def loads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The step id of every payload ``ArtifactStore.load`` reads, in order."""
+    seen: list[str] = []
+    original = ac.ArtifactStore.load
+
+    def counted(self: ac.ArtifactStore, info: ac.ArtifactInfo, **options: Any) -> Any:
+        seen.append(info.step_id)
+        return original(self, info, **options)
+
+    monkeypatch.setattr(ac.ArtifactStore, "load", counted)
+    RUNS.clear()
+    return seen
+
+
+REPORT = "report: 21 rows, total 600, 20 clean"
+
+
+class TestLoadsOnce:
+    def test_cached_rerun_loads_nothing(self, pstore: ac.ArtifactStore, loads: list[str]) -> None:
+        """A cached re-run of five steps finds each hit by its record and reads no payload;
+        the caller's ``result.load`` reads the one it asks for, once."""
+        first = five_steps(pstore).run()
+        assert first.computed == ["extract", "clean", "features", "train", "report"]
+        # Computing reads each input that a computing step needs, each output at most once.
+        assert sorted(loads) == ["clean", "extract", "features", "train"]
+        loads.clear()
+        again = five_steps(pstore).run()
+        assert again.cached == ["extract", "clean", "features", "train", "report"]
+        assert loads == []
+        assert again.load("report") == REPORT
+        assert loads == ["report"]
+        assert RUNS == {"extract": 1, "clean": 1, "features": 1, "train": 1, "report": 1}
+
+    def test_rerun_loads_only_what_computing_steps_need(
+        self, pstore: ac.ArtifactStore, loads: list[str]
+    ) -> None:
+        """A changed last step reads its two inputs once each, and nothing else."""
+        five_steps(pstore).run()
+        loads.clear()
+        RUNS.clear()
+        result = five_steps(pstore, title="final").run()
+        assert result.computed == ["report"]
+        assert sorted(loads) == ["clean", "train"]
+        assert result.load("report") == REPORT.replace("report", "final")
+
+    def test_shared_input_is_read_once_and_copied(
+        self, pstore: ac.ArtifactStore, loads: list[str]
+    ) -> None:
+        """Three computing steps take ``clean``: it is read once, and train's mutation of
+        its copy is not seen by report."""
+        five_steps(pstore).run()
+        loads.clear()
+        RUNS.clear()
+        result = five_steps(pstore, scale=3).run()
+        assert result.computed == ["features", "train", "report"]
+        assert sorted(loads) == ["clean", "features", "train"]
+        assert result.load("report") == "report: 21 rows, total 900, 20 clean"
+        assert pstore.get("clean") == [r for r in range(30) if r % 3]
+
+    def test_records_keep_the_fingerprint_of_outputs_that_feed_steps(
+        self, pstore: ac.ArtifactStore
+    ) -> None:
+        from artifact_cache.decorators import output_fingerprint
+        from artifact_cache.fingerprint import fingerprint
+
+        result = five_steps(pstore).run()
+        clean = result["clean"].info
+        assert clean is not None and output_fingerprint(clean) == fingerprint(
+            [r for r in range(30) if r % 3]
+        )
+        report = result["report"].info
+        assert report is not None and output_fingerprint(report) is None  # feeds nothing
+
+    def test_input_without_recorded_fingerprint_read_once(
+        self, pstore: ac.ArtifactStore, loads: list[str]
+    ) -> None:
+        """An input saved without its fingerprint (``only=``, saved by hand) is read once
+        to key the steps that take it, however many do."""
+        pstore.save("clean", [1, 2, 4, 5])
+        pipe = five_steps(pstore)
+        loads.clear()
+        result = pipe.run(only=["features", "train"])
+        assert result.computed == ["features", "train"]
+        assert sorted(loads) == ["clean", "features"]
+        loads.clear()
+        assert pipe.run(only=["features", "train"]).cached == ["features", "train"]
+        assert loads == ["clean"]  # for the fingerprint, once, not once per step
+
+    def test_damaged_payload_of_a_hit_is_computed_again(
+        self, tmp_path: Path, loads: list[str]
+    ) -> None:
+        """A hit whose payload has gone is computed again when a step needs it, and when
+        the caller asks for it, with a warning; the store is repaired."""
+        store = ac.open_store(str(tmp_path / "s"), progress=False)
+        five_steps(store).run()
+        for step_id in ("train", "report"):
+            store.fs.rm_file(store._storage.object_path(store.info(step_id).digest))
+        RUNS.clear()
+        with pytest.warns(RuntimeWarning, match="'train'"):
+            result = five_steps(store, title="final").run()
+        assert RUNS == {"train": 1, "report": 1}
+        assert result.cached == ["extract", "clean", "features", "train"]
+        assert store.get("train") == {"n": 21, "total": 600}
+        with pytest.warns(RuntimeWarning, match="'report'"):
+            assert five_steps(store).run().load("report") == REPORT
+        assert store.get("report") == REPORT
+
+    def test_unsigned_record_is_no_hit_on_a_signing_store(
+        self, tmp_path: Path, loads: list[str]
+    ) -> None:
+        """A hit found by its record alone still needs this store's signature."""
+        url = str(tmp_path / "s")
+        five_steps(ac.open_store(url, signing_key="")).run()
+        RUNS.clear()
+        signed = ac.open_store(url, signing_key="team-key")
+        with pytest.warns(RuntimeWarning, match="not signed"):
+            result = five_steps(signed).run()
+        assert result.computed == ["extract", "clean", "features", "train", "report"]
+        assert all(r.info is not None and signed.verified(r.info) for r in result)
+        assert five_steps(signed).run().load("report") == REPORT
