@@ -13,6 +13,7 @@ import html
 import json
 import math
 import re
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -206,30 +207,7 @@ class ArtifactInfo:
             ...
             artifact_cache.errors.RecordError: field 'digest': not a digest (32 lowercase ...
         """
-        if type(data) is not dict and not isinstance(data, Mapping):
-            raise RecordError(f"a record is a JSON object, not {type(data).__name__}")
-        kwargs: dict[str, Any] = {}
-        extra: dict[str, Any] = {}
-        for k, v in data.items():
-            check = RECORD_FIELDS.get(k)
-            if check is None:
-                if not isinstance(k, str):
-                    raise RecordError(f"field names are strings, not {type(k).__name__}")
-                if isinstance(v, dict | list):
-                    _check_depth(v, f"field {k!r}")
-                extra[k] = v
-                continue
-            try:
-                checked = check(v)
-            except RecordError as exc:
-                raise RecordError(f"field {k!r}: {exc}") from None
-            except (ValueError, TypeError, OverflowError) as exc:
-                raise RecordError(f"field {k!r}: {type(exc).__name__}: {exc}") from None
-            if k in _KNOWN:
-                kwargs[k] = checked
-        missing = sorted(_REQUIRED - kwargs.keys())
-        if missing:
-            raise RecordError(f"missing field(s): {', '.join(missing)}")
+        kwargs, extra = _checked(data)
         return cls(**kwargs, extra=extra)
 
     @classmethod
@@ -240,13 +218,21 @@ class ArtifactInfo:
             RecordError: the text is not JSON, is nested deeper than `MAX_DEPTH`,
                 or is not a record of the documented form.
         """
-        try:
-            data = json.loads(text)
-        except RecursionError:
-            raise RecordError(f"nested deeper than {MAX_DEPTH} levels") from None
-        except (ValueError, TypeError) as exc:  # UnicodeDecodeError is a ValueError
-            raise RecordError(f"not JSON: {exc}") from None
-        return cls.from_dict(data)
+        raw = text.encode() if isinstance(text, str) else bytes(text)
+        found = _parsed.get(raw)
+        if found is None:
+            try:
+                data = json.loads(raw)
+            except RecursionError:
+                raise RecordError(f"nested deeper than {MAX_DEPTH} levels") from None
+            except (ValueError, TypeError) as exc:  # UnicodeDecodeError is a ValueError
+                raise RecordError(f"not JSON: {exc}") from None
+            found = _checked(data)
+            _parsed.put(raw, found)
+        kwargs, extra = found
+        # The top-level mappings are the new record's own (tags are copied by their
+        # converter); the checked values themselves are immutable or frozen.
+        return cls(**kwargs, extra=dict(extra))
 
     def describe(self) -> list[tuple[str, str]]:
         """The record as (label, text) pairs, for people; empty fields left out.
@@ -298,6 +284,64 @@ _REQUIRED = frozenset(
 
 def _fail(what: str) -> RecordError:
     return RecordError(what)
+
+
+def _checked(data: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The checked constructor arguments of a record, and its unknown fields."""
+    if type(data) is not dict and not isinstance(data, Mapping):
+        raise RecordError(f"a record is a JSON object, not {type(data).__name__}")
+    kwargs: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    for k, v in data.items():
+        check = RECORD_FIELDS.get(k)
+        if check is None:
+            if not isinstance(k, str):
+                raise RecordError(f"field names are strings, not {type(k).__name__}")
+            if isinstance(v, dict | list):
+                _check_depth(v, f"field {k!r}")
+            extra[k] = v
+            continue
+        try:
+            checked = check(v)
+        except RecordError as exc:
+            raise RecordError(f"field {k!r}: {exc}") from None
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise RecordError(f"field {k!r}: {type(exc).__name__}: {exc}") from None
+        if k in _KNOWN:
+            kwargs[k] = checked
+    missing = sorted(_REQUIRED - kwargs.keys())
+    if missing:
+        raise RecordError(f"missing field(s): {', '.join(missing)}")
+    return kwargs, extra
+
+
+class _ParsedRecords:
+    """Checked records by their exact bytes, so that a cache hit re-reading the same
+    record file (every memoised hit does) skips parsing and checking it again. Reads
+    stay fresh: the bytes are read each time; only identical bytes share the work.
+    Bounded in count, and records over a few KiB are not kept.
+    """
+
+    MAX_ITEMS = 512
+    MAX_BYTES = 8192
+
+    def __init__(self) -> None:
+        self._items: dict[bytes, tuple[dict[str, Any], dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, raw: bytes) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        return self._items.get(raw)
+
+    def put(self, raw: bytes, value: tuple[dict[str, Any], dict[str, Any]]) -> None:
+        if len(raw) > self.MAX_BYTES:
+            return
+        with self._lock:
+            while len(self._items) >= self.MAX_ITEMS:
+                del self._items[next(iter(self._items))]
+            self._items[raw] = value
+
+
+_parsed = _ParsedRecords()
 
 
 def _check_depth(data: Any, where: str) -> None:

@@ -52,3 +52,23 @@ def test_good_values_round_trip() -> None:
     )
     assert info.recipe == recipe
     assert ac.ArtifactInfo.from_json(info.to_json()) == info
+
+
+class TestParsedOnce:
+    """Records are parsed and checked once per distinct text; each parse is its own record."""
+
+    def test_same_text_gives_independent_records(self) -> None:
+        text = ac.ArtifactInfo.from_dict({**BASE, "tags": {"a": "1"}, "future": 1}).to_json()
+        first = ac.ArtifactInfo.from_json(text)
+        first.tags["a"] = "changed"  # type: ignore[index]
+        first.extra["future"] = 2  # type: ignore[index]
+        second = ac.ArtifactInfo.from_json(text)
+        assert second.tags == {"a": "1"} and second.extra == {"future": 1}
+        assert second is not first
+
+    def test_changed_text_is_parsed_afresh(self) -> None:
+        one = ac.ArtifactInfo.from_dict(BASE).to_json()
+        assert ac.ArtifactInfo.from_json(one).size == 3
+        assert ac.ArtifactInfo.from_json(one.replace('"size": 3', '"size": 4')).size == 4
+        with pytest.raises(ac.RecordError, match="size"):
+            ac.ArtifactInfo.from_json(one.replace('"size": 3', '"size": -1'))
