@@ -324,7 +324,13 @@ def test_clear_racing_saves(backend: str, tmp_path: Path, request: Any) -> None:
         while any(p.poll() is None for p in procs) and clears < 5000:
             store.clear()
             clears += 1
-        results = [p.communicate(timeout=120) for p in procs]
+        # Read the rest through the same text streams that read "ready": communicate()
+        # reads the raw pipes and would miss a "done" already buffered by readline().
+        results = []
+        for p in procs:
+            assert p.stdout is not None and p.stderr is not None
+            p.wait(timeout=120)
+            results.append((p.stdout.read(), p.stderr.read()))
     finally:
         for p in procs:
             if p.poll() is None:
