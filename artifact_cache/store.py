@@ -44,7 +44,7 @@ from .serializers import get_serializer
 from .signing import Signer, redact, redact_url, secret_values
 from .signing import signing_key_from as _signing_key_from
 from .stepid import DEFAULT_KEY, validate_key, validate_step_id
-from .storage import TMP_PREFIX, SizeMismatch, Storage, entry_mtime
+from .storage import TMP_PREFIX, FileEntry, RecordName, SizeMismatch, Storage
 
 if TYPE_CHECKING:
     from .decorators import StepFunction
@@ -430,7 +430,7 @@ class ArtifactStore:
                 code_fingerprint=code_fingerprint,
                 duration=duration,
                 args_repr=args_repr,
-                uri=self._storage.uri(self._storage.object_path(digest)),
+                uri=storage.object_uri(digest),
                 extra=dict(extra or {}),
                 recipe=recipe,
             )
@@ -467,24 +467,22 @@ class ArtifactStore:
         return info
 
     def _records(
-        self, found: Mapping[str, bytes | Exception]
+        self, found: Mapping[RecordName, bytes | Exception]
     ) -> tuple[list[ArtifactInfo], list[RecordError]]:
         """The valid records among fetched record files, and the errors of the bad ones.
 
         A record deleted between listing and reading is skipped; any other failure to
         read one is raised: a record that cannot be read is not a deleted one.
         """
-        refs = self._storage.path("refs")
         infos: list[ArtifactInfo] = []
         bad: list[RecordError] = []
-        for path, data in found.items():
-            parsed = Storage.parse_record_path(path, refs)
-            if parsed is None or isinstance(data, FileNotFoundError):
+        for name, data in found.items():
+            if isinstance(data, FileNotFoundError):
                 continue
             if isinstance(data, Exception):
                 raise data
             try:
-                infos.append(self._record(*parsed, data))
+                infos.append(self._record(name.step_id, name.key, data))
             except RecordError as exc:
                 bad.append(exc)
         infos.sort(key=lambda i: i.created, reverse=True)
@@ -516,7 +514,7 @@ class ArtifactStore:
                 except FileNotFoundError:
                     raise self._not_found(step_id, key) from None
                 return self._record(step_id, key, data)
-            infos, bad = self._records(storage.read_many(storage.step_record_paths(step_id)))
+            infos, bad = self._records(storage.read_records(storage.step_record_names(step_id)))
         if infos:
             self._skip(bad)
             return infos[0]
@@ -536,7 +534,7 @@ class ArtifactStore:
         self._check(step_id, None)
         storage = self._storage
         with self._io("listing", step_id):
-            infos, bad = self._records(storage.read_many(storage.step_record_paths(step_id)))
+            infos, bad = self._records(storage.read_records(storage.step_record_names(step_id)))
         self._skip(bad)
         return ArtifactList(infos)
 
@@ -604,8 +602,8 @@ class ArtifactStore:
         self._check(step_id, key)
         with self._io("checking", step_id):
             if key is not None:
-                return self._storage.exists(self._storage.record_path(step_id, key))
-            return bool(self._storage.step_record_paths(step_id))
+                return self._storage.has_record(step_id, key)
+            return bool(self._storage.step_record_names(step_id))
 
     def list(self, prefix: str = "", *, tags: Mapping[str, str] | None = None) -> ArtifactList:
         """Records of every artifact whose step id starts with ``prefix``, newest first.
@@ -624,16 +622,11 @@ class ArtifactStore:
             validate_step_id(folder, store=self.location)
         if prefix and ("\\" in prefix or "://" in prefix or any(ord(c) < 32 for c in prefix)):
             validate_step_id(prefix, store=self.location)
-        refs = self._storage.path("refs")
         with self._io(f"listing artifacts under {prefix!r}" if prefix else "listing artifacts"):
-            paths = self._storage.record_paths(folder)
-            wanted = []
-            for path in paths:
-                parsed = Storage.parse_record_path(path, refs)
-                if parsed is not None and parsed[0].startswith(prefix):
-                    wanted.append(path)
+            names = self._storage.record_names(folder)
+            wanted = [n for n in names if n.step_id.startswith(prefix)]
             with self._bar(len(wanted), "listing", unit="records"):
-                infos, bad = self._records(self._storage.read_many(wanted))
+                infos, bad = self._records(self._storage.read_records(wanted))
         self._skip(bad)
         return ArtifactList(
             info
@@ -697,18 +690,17 @@ class ArtifactStore:
         storage = self._storage
         with self._io("deleting", step_id):
             if key is not None:
-                path = storage.record_path(step_id, key)
                 # Object stores report success for deleting a missing key: ask first.
-                if not storage.exists(path):
+                if not storage.has_record(step_id, key):
                     return False
                 try:
-                    storage.remove([path])
+                    storage.remove_records([RecordName(step_id, key)])
                 except FileNotFoundError:
                     return False
                 return True
-            paths = storage.step_record_paths(step_id)
-            storage.remove(paths)
-        return bool(paths)
+            names = storage.step_record_names(step_id)
+            storage.remove_records(names)
+        return bool(names)
 
     def clear(self) -> int:
         """Remove every artifact and payload; return how many artifacts there were.
@@ -722,24 +714,24 @@ class ArtifactStore:
         self._writable("clear it")
         storage = self._storage
         with self._io("clearing"):
-            records = storage.record_paths()
-            storage.remove(records)
-            storage.remove(storage.payload_paths())
+            records = storage.record_names()
+            storage.remove_records(records)
+            storage.remove_payloads()
             # Saves that ran meanwhile may have written a record whose payload went above.
             # Keep the ones whose payload is there; a save still running puts its payload
             # back after writing its record, so no visible record lacks its payload.
-            later = storage.read_many(storage.record_paths())
+            later = storage.read_records(storage.record_names())
             orphans = []
-            for path, data in later.items():
+            for name, data in later.items():
                 if isinstance(data, FileNotFoundError):
                     continue
                 digest = None
                 if not isinstance(data, Exception):
                     with contextlib.suppress(RecordError):
                         digest = ArtifactInfo.from_json(data).digest
-                if digest is None or not storage.exists(storage.object_path(digest)):
-                    orphans.append(path)
-            storage.remove(orphans)
+                if digest is None or not storage.has_payload(digest):
+                    orphans.append(name)
+            storage.remove_records(orphans)
             storage.prune_folders()
         return len(records)
 
@@ -755,25 +747,25 @@ class ArtifactStore:
         with self._io("collecting garbage"):
             referenced = self._referenced()
             now = time.time()
-            doomed: dict[str, int] = {}
+            doomed: list[FileEntry] = []
             young = 0
             # Temporaries of interrupted local writes sit beside records too.
-            temps = [e for e in storage.files("refs") if _basename(e).startswith(TMP_PREFIX)]
+            temps = [e for e in storage.files("refs") if e.name.startswith(TMP_PREFIX)]
             for entry in storage.files("objects") + temps:
-                if _basename(entry) in referenced:
+                if entry.name in referenced:
                     continue
-                if now - entry_mtime(entry) < grace:
+                if now - entry.mtime < grace:
                     young += 1
                     continue
-                doomed[entry["name"]] = int(entry.get("size") or 0)
+                doomed.append(entry)
             if doomed and not dry_run:
                 # A save may have re-used an old payload since the first listing: look again.
                 again = self._referenced(warn=False)
-                doomed = {p: n for p, n in doomed.items() if p.rsplit("/", 1)[-1] not in again}
-                storage.remove(list(doomed))
+                doomed = [e for e in doomed if e.name not in again]
+                storage.remove_files(doomed)
         return GcReport(
             removed=len(doomed),
-            freed=sum(doomed.values()),
+            freed=sum(e.size for e in doomed),
             kept_young=young,
             referenced=len(referenced),
         )
@@ -786,20 +778,19 @@ class ArtifactStore:
         stops ``gc``: it might name any payload.
         """
         storage = self._storage
-        refs = storage.path("refs")
-        found = storage.read_many(storage.record_paths())
+        found = storage.read_records(storage.record_names())
         digests: set[str] = set()
-        for path, data in found.items():
+        for name, data in found.items():
             if isinstance(data, FileNotFoundError):
                 continue
             if isinstance(data, Exception):
-                msg = f"cannot read the record {path} in store {self.location}; nothing was removed"
+                msg = (
+                    f"cannot read the record of step {name.step_id!r} key {name.key!r} in "
+                    f"store {self.location}; nothing was removed"
+                )
                 raise ArtifactStoreError(f"{msg}: {type(data).__name__}: {data}") from data
-            parsed = Storage.parse_record_path(path, refs)
             try:
-                if parsed is None:
-                    raise RecordError("not a record path")
-                digests.add(self._record(*parsed, data).digest)
+                digests.add(self._record(name.step_id, name.key, data).digest)
             except RecordError as exc:
                 named = _named_digests(data)
                 digests |= named
@@ -847,10 +838,6 @@ class ArtifactStore:
             raise MissingDependencyError(msg, name=missing) from exc
 
         return ArtifactBrowser(self, **options)
-
-
-def _basename(entry: Mapping[str, Any]) -> str:
-    return str(entry["name"]).rsplit("/", 1)[-1]
 
 
 _DIGESTS = re.compile(rb"(?<![0-9a-f])[0-9a-f]{32}(?![0-9a-f])")
