@@ -44,7 +44,7 @@ from .serializers import get_serializer
 from .signing import Signer, redact, redact_url, secret_values
 from .signing import signing_key_from as _signing_key_from
 from .stepid import DEFAULT_KEY, validate_key, validate_step_id
-from .storage import TMP_PREFIX, FileEntry, RecordName, SizeMismatch, Storage
+from .storage import TMP_PREFIX, FileEntry, IndexedRecord, RecordName, SizeMismatch, Storage
 
 if TYPE_CHECKING:
     from .decorators import StepFunction
@@ -488,11 +488,69 @@ class ArtifactStore:
         infos.sort(key=lambda i: i.created, reverse=True)
         return infos, bad
 
+    def _from_index(
+        self, rows: Sequence[IndexedRecord]
+    ) -> tuple[list[ArtifactInfo], list[RecordError]]:
+        """The records an index lists, parsed and checked as `_records` does, newest first.
+
+        A record parsed before from the same version of its file is not parsed again.
+        """
+        infos: list[ArtifactInfo] = []
+        bad: list[RecordError] = []
+        missed: dict[RecordName, IndexedRecord] = {}
+        where = self.location
+        for row in rows:
+            cached = _parsed.get((where, row.name))
+            if cached is not None and cached[0] == row.token:
+                found = cached[1]
+                (infos if isinstance(found, ArtifactInfo) else bad).append(found)  # type: ignore[arg-type]
+            else:
+                missed[row.name] = row
+        if missed:
+            held = {n: r.text for n, r in missed.items() if r.text is not None}
+            texts: dict[RecordName, bytes | Exception] = dict(held)
+            if len(held) < len(missed):
+                texts.update(self._storage.indexed_text([n for n in missed if n not in held]))
+            for name, data in texts.items():
+                if isinstance(data, FileNotFoundError):
+                    continue
+                if isinstance(data, Exception):
+                    raise data
+                parsed: ArtifactInfo | RecordError
+                try:
+                    parsed = self._record(name.step_id, name.key, data)
+                except RecordError as exc:
+                    parsed = exc
+                (infos if isinstance(parsed, ArtifactInfo) else bad).append(parsed)  # type: ignore[arg-type]
+                _remember_parsed((where, name), missed[name].token, parsed)
+        infos.sort(key=lambda i: i.created, reverse=True)
+        return infos, bad
+
+    def _newest_indexed(self, step_id: str) -> ArtifactInfo | None:
+        """The newest record of a step found through the index, read again from its file;
+        None to look the slow way (no index, no valid record, or its file changed)."""
+        storage = self._storage
+        rows = storage.indexed_records(step_id=step_id)
+        good = [r for r in rows or () if r.ok]
+        if not good:
+            return None
+        newest = max(good, key=lambda r: r.created)
+        try:
+            data = storage.read_record(step_id, newest.name.key)
+            info = self._record(step_id, newest.name.key, data)
+        except (FileNotFoundError, RecordError):
+            return None
+        if info.created.timestamp() != newest.created:
+            return None
+        _infos, bad = self._from_index([r for r in rows or () if not r.ok])
+        self._skip(bad, stacklevel=4)
+        return info
+
     @staticmethod
-    def _skip(bad: Iterable[RecordError]) -> None:
+    def _skip(bad: Iterable[RecordError], stacklevel: int = 3) -> None:
         for exc in bad:
             # user -> list/artifacts/info -> _skip
-            warnings.warn(f"skipping a record: {exc}", stacklevel=3)
+            warnings.warn(f"skipping a record: {exc}", stacklevel=stacklevel)
 
     def info(self, step_id: str, *, key: str | None = None) -> ArtifactInfo:
         """Return the record of an artifact without reading its payload.
@@ -514,6 +572,9 @@ class ArtifactStore:
                 except FileNotFoundError:
                     raise self._not_found(step_id, key) from None
                 return self._record(step_id, key, data)
+            newest = self._newest_indexed(step_id)
+            if newest is not None:
+                return newest
             infos, bad = self._records(storage.read_records(storage.step_record_names(step_id)))
         if infos:
             self._skip(bad)
@@ -534,7 +595,11 @@ class ArtifactStore:
         self._check(step_id, None)
         storage = self._storage
         with self._io("listing", step_id):
-            infos, bad = self._records(storage.read_records(storage.step_record_names(step_id)))
+            rows = storage.indexed_records(step_id=step_id)
+            if rows is not None:
+                infos, bad = self._from_index(rows)
+            else:
+                infos, bad = self._records(storage.read_records(storage.step_record_names(step_id)))
         self._skip(bad)
         return ArtifactList(infos)
 
@@ -622,11 +687,25 @@ class ArtifactStore:
             validate_step_id(folder, store=self.location)
         if prefix and ("\\" in prefix or "://" in prefix or any(ord(c) < 32 for c in prefix)):
             validate_step_id(prefix, store=self.location)
+        storage = self._storage
         with self._io(f"listing artifacts under {prefix!r}" if prefix else "listing artifacts"):
-            names = self._storage.record_names(folder)
-            wanted = [n for n in names if n.step_id.startswith(prefix)]
-            with self._bar(len(wanted), "listing", unit="records"):
-                infos, bad = self._records(self._storage.read_records(wanted))
+            rows = storage.indexed_records(folder)
+            if rows is not None:
+                # Tags are filtered before any record is parsed; invalid records are kept
+                # (to be warned about).
+                infos, bad = self._from_index(
+                    [
+                        r
+                        for r in rows
+                        if r.name.step_id.startswith(prefix)
+                        and (not r.ok or not tags or _has_tags(r.tags, tags))
+                    ]
+                )
+            else:
+                names = storage.record_names(folder)
+                wanted = [n for n in names if n.step_id.startswith(prefix)]
+                with self._bar(len(wanted), "listing", unit="records"):
+                    infos, bad = self._records(storage.read_records(wanted))
         self._skip(bad)
         return ArtifactList(
             info
@@ -838,6 +917,23 @@ class ArtifactStore:
             raise MissingDependencyError(msg, name=missing) from exc
 
         return ArtifactBrowser(self, **options)
+
+
+_parsed_lock = threading.Lock()
+_parsed: dict[tuple[str, RecordName], tuple[Any, ArtifactInfo | RecordError]] = {}
+"""Records parsed in this process, by store and name, with the version of the file read."""
+_PARSED_MAX = 1_000_000
+
+
+def _remember_parsed(where: tuple[str, RecordName], token: Any, parsed: Any) -> None:
+    with _parsed_lock:
+        if len(_parsed) >= _PARSED_MAX:
+            _parsed.clear()
+        _parsed[where] = (token, parsed)
+
+
+def _has_tags(have: Mapping[str, str] | None, want: Mapping[str, str]) -> bool:
+    return have is not None and all(have.get(k) == v for k, v in want.items())
 
 
 _DIGESTS = re.compile(rb"(?<![0-9a-f])[0-9a-f]{32}(?![0-9a-f])")

@@ -2,6 +2,7 @@
 
 from .base import FORMAT_VERSION, SizeMismatch, Storage
 from .entries import FileEntry
+from .index import IndexedRecord
 from .layout import TMP_PREFIX, Layout, RecordName
 from .objectstore import S3_DEFAULTS, S3_RETRIES
 
@@ -11,6 +12,7 @@ __all__ = [
     "S3_RETRIES",
     "TMP_PREFIX",
     "FileEntry",
+    "IndexedRecord",
     "Layout",
     "RecordName",
     "SizeMismatch",

@@ -46,6 +46,7 @@ from ..errors import (
     install_hint,
 )
 from .entries import FileEntry
+from .index import IndexedRecord, LocalIndex
 from .layout import TMP_PREFIX, Layout, RecordName
 from .local import walk_entries, walk_paths
 from .local import write_file as _write_file
@@ -224,6 +225,9 @@ class Storage:
         if isinstance(self.fs, MemoryFileSystem):
             self._mem = self.fs.store
             self._index = memory_index(self.fs.store, self._prefix)
+        self._records_index = (
+            LocalIndex(self.root, lambda paths: self.read_many(paths)) if self.is_local else None
+        )
         self._format_checked = False
 
     # ----------------------------------------------------------------- paths
@@ -620,6 +624,40 @@ class Storage:
         parse = self.layout.parse_record_path
         found = (parse(p) for p in self._files_in(self.record_dir(step_id)))
         return [n for n in found if n is not None and n.step_id == step_id]
+
+    def indexed_records(
+        self, folder: str = "", *, step_id: str | None = None
+    ) -> list[IndexedRecord] | None:
+        """Every record under ``refs/<folder>``, or of exactly ``step_id``, from the index.
+
+        Up to date with the record files (see `index`); None where there is no index
+        (object stores) or it cannot be used now: then read the records themselves.
+        """
+        if self._records_index is not None:
+            return self._records_index.records(folder, step_id=step_id)
+        if self._mem is None:
+            return None
+        if step_id is not None:
+            paths = self._index.files_in(self.layout.record_dir(step_id))
+        else:
+            paths = self._index.find(self.layout.refs_folder(folder))
+        found = []
+        for path in paths:
+            name = self.layout.parse_record_path(path)
+            file = self._mem.get(path)
+            if name and file is not None and (step_id is None or name.step_id == step_id):
+                found.append((path, name, file))
+        return self._index.records.lookup(found, self.read_many)
+
+    def indexed_text(self, names: Sequence[RecordName]) -> dict[RecordName, bytes | Exception]:
+        """The text of records as their index last read it (else read from their files)."""
+        if self._records_index is None:
+            return self.read_records(names)
+        out: dict[RecordName, bytes | Exception] = dict(self._records_index.data(names))
+        missing = [n for n in names if n not in out]
+        if missing:
+            out.update(self.read_records(missing))
+        return out
 
     def files(self, area: str) -> list[FileEntry]:
         """Every file under ``objects/`` or ``refs/`` with its size and modification time."""

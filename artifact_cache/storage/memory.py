@@ -6,6 +6,8 @@ import datetime as dt
 import threading
 from typing import Any
 
+from .index import MemoryRecords
+
 __all__ = ["MemoryIndex", "dt_now", "memory_index"]
 
 
@@ -20,6 +22,8 @@ class MemoryIndex:
     """
 
     def __init__(self, files: dict[str, Any], prefix: str) -> None:
+        self.records = MemoryRecords()
+        """What each record file of the store held when it was last examined."""
         self.lock = threading.Lock()
         self.folders: dict[str, set[str]] = {}
         while True:
