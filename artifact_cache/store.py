@@ -210,6 +210,9 @@ class ArtifactStore:
         # Digests whose payload failed its check here: the next save rewrites them
         # instead of trusting the file that is there.
         self._damaged: set[str] = set()
+        # Digests of payloads this store has written (object stores: not written again).
+        self._written: set[str] = set()
+        self._list_memo: tuple[Any, ...] | None = None
 
     # ------------------------------------------------------------------ dunder
     def __repr__(self) -> str:
@@ -412,10 +415,21 @@ class ArtifactStore:
             signer = self._signer
             hashing = signer.hashing(chunks, hash_bytes) if signer is not None else None
             digest_of = hashing or partial(hash_bytes, *chunks)
-            with self._bar(size, f"saving {step_id}"):
-                digest, _reused = storage.publish_object(
-                    chunks, size, digest_of, reuse=self._trusted, hash_of=hash_bytes
-                )
+            known = None
+            if storage.remote:
+                # On an object store a payload this store wrote itself is not written
+                # again: the record goes first, and the check below puts the payload back
+                # if a gc or clear removed it meanwhile (as it does after any save).
+                digest = digest_of()
+                known = digest if digest in self._written and self._trusted(digest) else None
+                digest_of = partial(str, digest)
+            if known is None:
+                with self._bar(size, f"saving {step_id}"):
+                    digest, _reused = storage.publish_object(
+                        chunks, size, digest_of, reuse=self._trusted, hash_of=hash_bytes
+                    )
+            else:
+                digest = known
             self._damaged.discard(digest)
             info = ArtifactInfo(
                 step_id=step_id,
@@ -441,6 +455,9 @@ class ArtifactStore:
                 # A concurrent gc or clear removed the payload between our write (or check)
                 # and our record: put it back, so that no visible record lacks its payload.
                 storage.put_object(digest, chunks, size)
+            if len(self._written) > _WRITTEN_MAX:
+                self._written.clear()
+            self._written.add(digest)
         _provenance.remember(obj, info.ref, size)
         return info
 
@@ -530,11 +547,12 @@ class ArtifactStore:
         """The newest record of a step found through the index, read again from its file;
         None to look the slow way (no index, no valid record, or its file changed)."""
         storage = self._storage
-        rows = storage.indexed_records(step_id=step_id)
-        good = [r for r in rows or () if r.ok]
-        if not good:
+        found = storage.newest_record(step_id)
+        if found is None:
             return None
-        newest = max(good, key=lambda r: r.created)
+        newest, invalid = found
+        if newest is None:
+            return None
         try:
             data = storage.read_record(step_id, newest.name.key)
             info = self._record(step_id, newest.name.key, data)
@@ -542,7 +560,7 @@ class ArtifactStore:
             return None
         if info.created.timestamp() != newest.created:
             return None
-        _infos, bad = self._from_index([r for r in rows or () if not r.ok])
+        _infos, bad = self._from_index(invalid)
         self._skip(bad, stacklevel=4)
         return info
 
@@ -690,7 +708,15 @@ class ArtifactStore:
         storage = self._storage
         with self._io(f"listing artifacts under {prefix!r}" if prefix else "listing artifacts"):
             rows = storage.indexed_records(folder)
-            if rows is not None:
+            memo = self._list_memo
+            if (
+                rows is not None
+                and memo is not None
+                and memo[0] is rows
+                and memo[1:3] == (prefix, dict(tags or {}) or None)
+            ):
+                infos, bad = memo[3], memo[4]  # the index gave the very same answer
+            elif rows is not None:
                 # Tags are filtered before any record is parsed; invalid records are kept
                 # (to be warned about).
                 infos, bad = self._from_index(
@@ -701,6 +727,7 @@ class ArtifactStore:
                         and (not r.ok or not tags or _has_tags(r.tags, tags))
                     ]
                 )
+                self._list_memo = (rows, prefix, dict(tags or {}) or None, infos, bad)
             else:
                 names = storage.record_names(folder)
                 wanted = [n for n in names if n.step_id.startswith(prefix)]
@@ -918,6 +945,8 @@ class ArtifactStore:
 
         return ArtifactBrowser(self, **options)
 
+
+_WRITTEN_MAX = 100_000
 
 _parsed_lock = threading.Lock()
 _parsed: dict[tuple[str, RecordName], tuple[Any, ArtifactInfo | RecordError]] = {}

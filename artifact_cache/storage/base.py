@@ -218,6 +218,8 @@ class Storage:
         self.layout = Layout(self._prefix, url)
         self._url = url
         self.is_local = isinstance(self.fs, LocalFileSystem)
+        self.remote = not self.is_local and not isinstance(self.fs, MemoryFileSystem)
+        """Every check costs a request (object stores, sftp, ...)."""
         # fsspec's MemoryFileSystem answers info/exists/ls/find by scanning every file of
         # every memory:// store in the process: a memory store reads and writes fsspec's
         # dict directly and lists its own index.
@@ -229,6 +231,10 @@ class Storage:
             LocalIndex(self.root, lambda paths: self.read_many(paths)) if self.is_local else None
         )
         self._format_checked = False
+        self._marker_seen = False
+        # s3fs's cat_file asks for the size (a HEAD) before its GET unless told to read
+        # in one request; a record or small payload is always read whole.
+        self._get_kw: dict[str, Any] = {"max_concurrency": 1} if "s3" in _protocols(self.fs) else {}
 
     # ----------------------------------------------------------------- paths
     @property
@@ -331,6 +337,7 @@ class Storage:
                 )
                 raise StoreFormatError(msg)
         self._format_checked = True
+        self._marker_seen = present
 
     def _check_bucket(self) -> None:
         """On object stores, a missing bucket is an error, not an empty store."""
@@ -348,7 +355,7 @@ class Storage:
     def ensure_marker(self) -> None:
         """Write STORE.json if it is missing (called before the first write)."""
         path = f"{self._prefix}STORE.json"
-        if self.exists(path):
+        if self._marker_seen or self.exists(path):
             return
         text = json.dumps({"format": "artifact_cache", "version": FORMAT_VERSION})
         self._put(path, [text.encode()], len(text))
@@ -433,9 +440,9 @@ class Storage:
         On object stores a payload up to 16 MiB counts as not intact without being read:
         uploading it again costs one PUT, as much as the GET that would check it.
         """
-        if not self.has_object(digest, size):
-            return False
         if not (self.is_local or self._mem is not None) and size <= _SMALL:
+            return False  # (without asking whether it is there: one request fewer)
+        if not self.has_object(digest, size):
             return False
         try:
             data = self.read_object(digest, size)
@@ -570,7 +577,7 @@ class Storage:
             with open(path, "rb") as f:
                 return f.read()
         # (MemoryFileSystem.cat_file is a dict lookup: no scan of other memory stores.)
-        return bytes(self.fs.cat_file(path))
+        return bytes(self.fs.cat_file(path, **self._get_kw))
 
     def read_record(self, step_id: str, key: str) -> bytes:
         return self._cat(self.record_path(step_id, key))
@@ -610,7 +617,7 @@ class Storage:
                 except Exception as exc:  # reported per file, as fsspec's cat does
                     out[path] = exc
             return out
-        out = self.fs.cat(list(paths), on_error="return")
+        out = self.fs.cat(list(paths), on_error="return", **self._get_kw)
         return {self.fs._strip_protocol(k): v for k, v in out.items()}
 
     # ----------------------------------------------------------------- listing
@@ -648,6 +655,20 @@ class Storage:
             if name and file is not None and (step_id is None or name.step_id == step_id):
                 found.append((path, name, file))
         return self._index.records.lookup(found, self.read_many)
+
+    def newest_record(
+        self, step_id: str
+    ) -> tuple[IndexedRecord | None, list[IndexedRecord]] | None:
+        """The newest valid record of a step and its invalid ones, from the index (see
+        `indexed_records`); None where there is no index."""
+        if self._records_index is not None:
+            return self._records_index.newest(step_id)
+        rows = self.indexed_records(step_id=step_id)
+        if rows is None:
+            return None
+        good = [r for r in rows if r.ok]
+        newest = max(good, key=lambda r: r.created) if good else None
+        return newest, [r for r in rows if not r.ok]
 
     def indexed_text(self, names: Sequence[RecordName]) -> dict[RecordName, bytes | Exception]:
         """The text of records as their index last read it (else read from their files)."""

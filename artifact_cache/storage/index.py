@@ -68,19 +68,32 @@ class IndexedRecord:
     token: Any
     ok: bool
     created: float
-    tags: dict[str, str] | None
+    tags_json: str | None
     text: bytes | None = attrs.field(default=None, eq=False, repr=False)
 
+    @property
+    def tags(self) -> dict[str, str] | None:
+        """The record's tags (None for an invalid record)."""
+        return json.loads(self.tags_json) if self.tags_json is not None else None
 
-def examine(name: RecordName, data: bytes) -> tuple[bool, float, dict[str, str] | None]:
-    """(valid, created, tags) of a record's text found at ``name``."""
+
+_COLUMNS = "step_id, key, ino, mtime_ns, size, ok, created, tags"
+
+
+def _row(row: tuple[Any, ...]) -> IndexedRecord:
+    step_id, key, ino, mtime_ns, size, ok, created, tags = row
+    return IndexedRecord(RecordName(step_id, key), (ino, mtime_ns, size), bool(ok), created, tags)
+
+
+def examine(name: RecordName, data: bytes) -> tuple[bool, float, str | None]:
+    """(valid, created, tags as JSON) of a record's text found at ``name``."""
     try:
         info = ArtifactInfo.from_json(data)
     except RecordError:
         return False, 0.0, None
     if (info.step_id, info.key) != (name.step_id, name.key):
         return False, 0.0, None
-    return True, info.created.timestamp(), dict(info.tags)
+    return True, info.created.timestamp(), json.dumps(dict(info.tags), sort_keys=True)
 
 
 Reader = Callable[[Sequence[str]], dict[str, "bytes | Exception"]]
@@ -154,6 +167,12 @@ class LocalIndex:
         self.refs = f"{self.root}/refs"
         self.path = f"{self.root}/{INDEX_NAME}"
         self._local = threading.local()
+        # Answers given at a folder time that was settled (not in the racy window): the
+        # same until a folder's time changes. Per folder set: (times, rows).
+        self._newest_memo: dict[
+            str, tuple[int, tuple[IndexedRecord | None, list[IndexedRecord]]]
+        ] = {}
+        self._list_memo: dict[str, tuple[list[tuple[str, int]], list[IndexedRecord]]] = {}
         self.reads = 0
         """Record files read to bring the index up to date (tests count them)."""
 
@@ -233,6 +252,41 @@ class LocalIndex:
         except _Unavailable:
             return None
 
+    def newest(self, step_id: str) -> tuple[IndexedRecord | None, list[IndexedRecord]] | None:
+        """The newest valid record of exactly ``step_id`` and its invalid records, up to
+        date; None if the index cannot be used now."""
+
+        try:
+            now = os.stat(f"{self.refs}/{step_id}").st_mtime_ns
+        except OSError:
+            now = None
+        memo = self._newest_memo.get(step_id)
+        if memo is not None and memo[0] == now:
+            return memo[1]
+
+        def work(conn: sqlite3.Connection) -> tuple[IndexedRecord | None, list[IndexedRecord]]:
+            stale = self._stale(conn, [step_id], recursive=False)
+            for step in stale:
+                self._sync(conn, step)
+            best = conn.execute(
+                f"SELECT {_COLUMNS} FROM records WHERE step_id=? AND ok=1 "
+                "ORDER BY created DESC LIMIT 1",
+                (step_id,),
+            ).fetchone()
+            bad = conn.execute(
+                f"SELECT {_COLUMNS} FROM records WHERE step_id=? AND ok=0", (step_id,)
+            ).fetchall()
+            found = (_row(best) if best else None), [_row(r) for r in bad]
+            if not stale and now is not None:
+                # Indexed at this (settled) folder time: the same answer until it changes.
+                self._newest_memo[step_id] = (now, found)
+            return found
+
+        try:
+            return self._run(work)  # type: ignore[no-any-return]
+        except _Unavailable:
+            return None
+
     def data(self, names: Sequence[RecordName]) -> dict[RecordName, bytes]:
         """The indexed text of records (as read when their files were last indexed)."""
 
@@ -254,40 +308,35 @@ class LocalIndex:
     def _records(
         self, conn: sqlite3.Connection, folder: str, step_id: str | None
     ) -> list[IndexedRecord]:
+        times: list[tuple[str, int]] = []
         if step_id is not None:
-            folders = [step_id]
-            stale = self._stale(conn, folders, recursive=False)
+            stale = self._stale(conn, [step_id], recursive=False)
         else:
-            folders, stale = self._walk(conn, folder)
+            seen, stale = self._walk(conn, folder)
+            if not stale:
+                times = sorted(seen.items())
+                memo = self._list_memo.get(folder)
+                if memo is not None and memo[0] == times:
+                    return memo[1]
         for step in stale:
             self._sync(conn, step)
         if step_id is not None:
             rows = conn.execute(
-                "SELECT step_id, key, ino, mtime_ns, size, ok, created, tags FROM records "
-                "WHERE step_id=?",
+                f"SELECT {_COLUMNS} FROM records WHERE step_id=?",
                 (step_id,),
             ).fetchall()
         elif not folder:
-            rows = conn.execute(
-                "SELECT step_id, key, ino, mtime_ns, size, ok, created, tags FROM records"
-            ).fetchall()
+            rows = conn.execute(f"SELECT {_COLUMNS} FROM records").fetchall()
         else:
             base = folder.strip("/")
             rows = conn.execute(
-                "SELECT step_id, key, ino, mtime_ns, size, ok, created, tags FROM records "
-                "WHERE step_id=? OR substr(step_id, 1, ?)=?",
+                f"SELECT {_COLUMNS} FROM records WHERE step_id=? OR substr(step_id, 1, ?)=?",
                 (base, len(base) + 1, base + "/"),
             ).fetchall()
-        return [
-            IndexedRecord(
-                RecordName(s, k),
-                (ino, mt, size),
-                bool(ok),
-                created,
-                json.loads(tags) if tags else None,
-            )
-            for s, k, ino, mt, size, ok, created, tags in rows
-        ]
+        out = [_row(r) for r in rows]
+        if times:
+            self._list_memo[folder] = (times, out)
+        return out
 
     # ------------------------------------------------------------------ freshness
     def _folder_times(self, conn: sqlite3.Connection) -> dict[str, int]:
@@ -306,12 +355,12 @@ class LocalIndex:
                 out.append(step)
         return out
 
-    def _walk(self, conn: sqlite3.Connection, folder: str) -> tuple[list[str], list[str]]:
+    def _walk(self, conn: sqlite3.Connection, folder: str) -> tuple[dict[str, int], list[str]]:
         """Every folder under ``refs/<folder>`` (step ids) and those that changed; folders
         gone since they were indexed count as changed."""
         known = self._folder_times(conn)
         base = folder.strip("/")
-        seen: list[str] = []
+        seen: dict[str, int] = {}
         stale: list[str] = []
         top = f"{self.refs}/{base}" if base else self.refs
         stack: list[tuple[str, str]] = [(top, base)]
@@ -334,7 +383,7 @@ class LocalIndex:
                     continue
                 self._check_folder(child, mtime, known, seen, stale)
                 stack.append((entry.path, child))
-        present = set(seen)
+        present = seen
         prefix = base + "/"
         for step in known:
             under = not base or step == base or step.startswith(prefix)
@@ -344,9 +393,9 @@ class LocalIndex:
 
     @staticmethod
     def _check_folder(
-        step: str, mtime: int, known: dict[str, int], seen: list[str], stale: list[str]
+        step: str, mtime: int, known: dict[str, int], seen: dict[str, int], stale: list[str]
     ) -> None:
-        seen.append(step)
+        seen[step] = mtime
         if known.get(step) != mtime:
             stale.append(step)
 
@@ -394,9 +443,7 @@ class LocalIndex:
             self.reads += 1
             key, token = changed[path]
             ok, created, tags = examine(RecordName(step, key), data)
-            fresh.append(
-                (step, key, *token, int(ok), created, json.dumps(tags) if ok else None, data)
-            )
+            fresh.append((step, key, *token, int(ok), created, tags, data))
         gone = [key for key in indexed if key not in present]
         # A folder changed too recently may change again within the same clock tick.
         racy = time.time_ns() - mtime < RACY_NS
