@@ -707,7 +707,9 @@ class ArtifactStore:
             validate_step_id(prefix, store=self.location)
         storage = self._storage
         with self._io(f"listing artifacts under {prefix!r}" if prefix else "listing artifacts"):
-            rows = storage.indexed_records(folder)
+            # A bar opens if many records have to be read to bring the index up to date.
+            bar = partial(self._bar, what="listing", unit="records")
+            rows = storage.indexed_records(folder, bar=bar)
             memo = self._list_memo
             if (
                 rows is not None

@@ -46,7 +46,7 @@ from ..errors import (
     install_hint,
 )
 from .entries import FileEntry
-from .index import IndexedRecord, LocalIndex
+from .index import Bar, IndexedRecord, LocalIndex
 from .layout import TMP_PREFIX, Layout, RecordName
 from .local import walk_entries, walk_paths
 from .local import write_file as _write_file
@@ -633,7 +633,7 @@ class Storage:
         return [n for n in found if n is not None and n.step_id == step_id]
 
     def indexed_records(
-        self, folder: str = "", *, step_id: str | None = None
+        self, folder: str = "", *, step_id: str | None = None, bar: Bar | None = None
     ) -> list[IndexedRecord] | None:
         """Every record under ``refs/<folder>``, or of exactly ``step_id``, from the index.
 
@@ -641,7 +641,7 @@ class Storage:
         (object stores) or it cannot be used now: then read the records themselves.
         """
         if self._records_index is not None:
-            return self._records_index.records(folder, step_id=step_id)
+            return self._records_index.records(folder, step_id=step_id, bar=bar)
         if self._mem is None:
             return None
         if step_id is not None:
@@ -654,7 +654,7 @@ class Storage:
             file = self._mem.get(path)
             if name and file is not None and (step_id is None or name.step_id == step_id):
                 found.append((path, name, file))
-        return self._index.records.lookup(found, self.read_many)
+        return self._index.records.lookup(found, self.read_many, bar)
 
     def newest_record(
         self, step_id: str

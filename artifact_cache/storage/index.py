@@ -100,6 +100,15 @@ Reader = Callable[[Sequence[str]], dict[str, "bytes | Exception"]]
 """Reads files by path, reporting each failure in place of its text (``Storage.read_many``)."""
 
 
+Bar = Callable[[int], contextlib.AbstractContextManager[Any]]
+"""Opens a progress bar for reading this many records (the store's, or none)."""
+
+
+def no_bar(total: int) -> contextlib.AbstractContextManager[Any]:
+    """No progress bar."""
+    return contextlib.nullcontext()
+
+
 # ---------------------------------------------------------------------- memory
 class MemoryRecords:
     """Per record path of one ``memory://`` store: the file object last examined, and
@@ -110,7 +119,7 @@ class MemoryRecords:
         self._seen: dict[str, tuple[Any, IndexedRecord]] = {}
 
     def lookup(
-        self, found: Iterable[tuple[str, RecordName, Any]], read: Reader
+        self, found: Iterable[tuple[str, RecordName, Any]], read: Reader, bar: Bar | None = None
     ) -> list[IndexedRecord]:
         """Index entries of ``(path, name, file)``; files not seen before are read and examined.
 
@@ -125,7 +134,11 @@ class MemoryRecords:
                     out.append(seen[1])
                 else:
                     missed[path] = (name, file)
-        for path, data in read(list(missed)).items():
+        if not missed:
+            return out
+        with (bar or no_bar)(len(missed)):
+            texts = read(list(missed))
+        for path, data in texts.items():
             if isinstance(data, FileNotFoundError):
                 continue
             if isinstance(data, Exception):
@@ -241,18 +254,21 @@ class LocalIndex:
 
     # ------------------------------------------------------------------ queries
     def records(
-        self, folder: str = "", *, step_id: str | None = None
+        self, folder: str = "", *, step_id: str | None = None, bar: Bar | None = None
     ) -> list[IndexedRecord] | None:
         """Every record under ``refs/<folder>`` (or of exactly ``step_id``), up to date.
 
         None if the index cannot be used now: the caller reads the record files.
         """
         try:
-            return self._run(lambda conn: self._records(conn, folder, step_id))  # type: ignore[no-any-return]
+            reading = bar or no_bar
+            return self._run(lambda conn: self._records(conn, folder, step_id, reading))  # type: ignore[no-any-return]
         except _Unavailable:
             return None
 
-    def newest(self, step_id: str) -> tuple[IndexedRecord | None, list[IndexedRecord]] | None:
+    def newest(
+        self, step_id: str, bar: Bar | None = None
+    ) -> tuple[IndexedRecord | None, list[IndexedRecord]] | None:
         """The newest valid record of exactly ``step_id`` and its invalid records, up to
         date; None if the index cannot be used now."""
 
@@ -266,8 +282,8 @@ class LocalIndex:
 
         def work(conn: sqlite3.Connection) -> tuple[IndexedRecord | None, list[IndexedRecord]]:
             stale = self._stale(conn, [step_id], recursive=False)
-            for step in stale:
-                self._sync(conn, step)
+            if stale:
+                self._sync(conn, stale, bar or no_bar)
             best = conn.execute(
                 f"SELECT {_COLUMNS} FROM records WHERE step_id=? AND ok=1 "
                 "ORDER BY created DESC LIMIT 1",
@@ -306,7 +322,7 @@ class LocalIndex:
             return {}
 
     def _records(
-        self, conn: sqlite3.Connection, folder: str, step_id: str | None
+        self, conn: sqlite3.Connection, folder: str, step_id: str | None, bar: Bar
     ) -> list[IndexedRecord]:
         times: list[tuple[str, int]] = []
         if step_id is not None:
@@ -318,8 +334,8 @@ class LocalIndex:
                 memo = self._list_memo.get(folder)
                 if memo is not None and memo[0] == times:
                     return memo[1]
-        for step in stale:
-            self._sync(conn, step)
+        if stale:
+            self._sync(conn, stale, bar)
         if step_id is not None:
             rows = conn.execute(
                 f"SELECT {_COLUMNS} FROM records WHERE step_id=?",
@@ -399,17 +415,57 @@ class LocalIndex:
         if known.get(step) != mtime:
             stale.append(step)
 
-    def _sync(self, conn: sqlite3.Connection, step: str) -> None:
-        """Index the folder of ``step`` again: re-read the files whose identity changed."""
+    def _sync(self, conn: sqlite3.Connection, steps: list[str], bar: Bar) -> None:
+        """Index the folders of ``steps`` again: re-read the files whose identity changed
+        (all at once, under one progress bar if there are many)."""
+        plans = [self._plan(conn, step) for step in steps]
+        changed = {path: plan for plan in plans if plan for path in plan[2]}
+        fresh = []
+        if changed:
+            with bar(len(changed)):
+                texts = self.read(list(changed))
+            for path, data in texts.items():
+                if isinstance(data, FileNotFoundError | IsADirectoryError):
+                    continue
+                if isinstance(data, Exception):
+                    raise data  # a record that cannot be read is not a deleted one
+                self.reads += 1
+                step = changed[path][0]
+                key, token = changed[path][2][path]
+                ok, created, tags = examine(RecordName(step, key), data)
+                fresh.append((step, key, *token, int(ok), created, tags, data))
+        gone = [step for step, plan in zip(steps, plans, strict=True) if plan is None]
+        with _transaction(conn):
+            conn.executemany(
+                "INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", fresh
+            )
+            for step in gone:
+                conn.execute("DELETE FROM records WHERE step_id=?", (step,))
+                conn.execute("DELETE FROM folders WHERE step_id=?", (step,))
+            for plan in plans:
+                if plan is None:
+                    continue
+                step, mtime, _changed, removed = plan
+                conn.executemany(
+                    "DELETE FROM records WHERE step_id=? AND key=?", [(step, k) for k in removed]
+                )
+                # A folder changed too recently may change again within the same clock tick.
+                racy = time.time_ns() - mtime < RACY_NS
+                conn.execute(
+                    "INSERT OR REPLACE INTO folders VALUES (?, ?)", (step, -1 if racy else mtime)
+                )
+
+    def _plan(
+        self, conn: sqlite3.Connection, step: str
+    ) -> tuple[str, int, dict[str, tuple[str, tuple[int, int, int]]], list[str]] | None:
+        """(step, folder time, changed files by path, keys gone) of one folder; None if
+        the folder is gone."""
         folder = f"{self.refs}/{step}"
         try:
             mtime = os.stat(folder).st_mtime_ns  # before the listing: later changes show
             entries = list(os.scandir(folder))
         except (FileNotFoundError, NotADirectoryError):
-            with _transaction(conn):
-                conn.execute("DELETE FROM records WHERE step_id=?", (step,))
-                conn.execute("DELETE FROM folders WHERE step_id=?", (step,))
-            return
+            return None
         indexed = {
             key: (ino, mt, size)
             for key, ino, mt, size in conn.execute(
@@ -434,29 +490,7 @@ class LocalIndex:
             for key, token in present.items()
             if indexed.get(key) != token
         }
-        fresh = []
-        for path, data in self.read(list(changed)).items():
-            if isinstance(data, FileNotFoundError | IsADirectoryError):
-                continue
-            if isinstance(data, Exception):
-                raise data  # a record that cannot be read is not a deleted one
-            self.reads += 1
-            key, token = changed[path]
-            ok, created, tags = examine(RecordName(step, key), data)
-            fresh.append((step, key, *token, int(ok), created, tags, data))
-        gone = [key for key in indexed if key not in present]
-        # A folder changed too recently may change again within the same clock tick.
-        racy = time.time_ns() - mtime < RACY_NS
-        with _transaction(conn):
-            conn.executemany(
-                "INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", fresh
-            )
-            conn.executemany(
-                "DELETE FROM records WHERE step_id=? AND key=?", [(step, k) for k in gone]
-            )
-            conn.execute(
-                "INSERT OR REPLACE INTO folders VALUES (?, ?)", (step, -1 if racy else mtime)
-            )
+        return step, mtime, changed, [key for key in indexed if key not in present]
 
 
 @contextlib.contextmanager
