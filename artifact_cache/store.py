@@ -45,7 +45,7 @@ from .serializers import get_serializer
 from .signing import Signer, redact, redact_url, secret_values
 from .signing import signing_key_from as _signing_key_from
 from .stepid import DEFAULT_KEY, validate_key, validate_step_id
-from .storage import TMP_PREFIX, SizeMismatch, Storage, entry_mtime
+from .storage import TMP_PREFIX, FileEntry, IndexedRecord, RecordName, SizeMismatch, Storage
 
 if TYPE_CHECKING:
     from .decorators import StepFunction
@@ -211,6 +211,9 @@ class ArtifactStore:
         # Digests whose payload failed its check here: the next save rewrites them
         # instead of trusting the file that is there.
         self._damaged: set[str] = set()
+        # Digests of payloads this store has written (object stores: not written again).
+        self._written: set[str] = set()
+        self._list_memo: tuple[Any, ...] | None = None
 
     # ------------------------------------------------------------------ dunder
     def __repr__(self) -> str:
@@ -413,10 +416,21 @@ class ArtifactStore:
             signer = self._signer
             hashing = signer.hashing(chunks, hash_bytes) if signer is not None else None
             digest_of = hashing or partial(hash_bytes, *chunks)
-            with self._bar(size, f"saving {step_id}"):
-                digest, _reused = storage.publish_object(
-                    chunks, size, digest_of, reuse=self._trusted, hash_of=hash_bytes
-                )
+            known = None
+            if storage.remote:
+                # On an object store a payload this store wrote itself is not written
+                # again: the record goes first, and the check below puts the payload back
+                # if a gc or clear removed it meanwhile (as it does after any save).
+                digest = digest_of()
+                known = digest if digest in self._written and self._trusted(digest) else None
+                digest_of = partial(str, digest)
+            if known is None:
+                with self._bar(size, f"saving {step_id}"):
+                    digest, _reused = storage.publish_object(
+                        chunks, size, digest_of, reuse=self._trusted, hash_of=hash_bytes
+                    )
+            else:
+                digest = known
             self._damaged.discard(digest)
             info = ArtifactInfo(
                 step_id=step_id,
@@ -431,7 +445,7 @@ class ArtifactStore:
                 code_fingerprint=code_fingerprint,
                 duration=duration,
                 args_repr=args_repr,
-                uri=self._storage.uri(self._storage.object_path(digest)),
+                uri=storage.object_uri(digest),
                 extra=dict(extra or {}),
                 recipe=recipe,
             )
@@ -442,6 +456,9 @@ class ArtifactStore:
                 # A concurrent gc or clear removed the payload between our write (or check)
                 # and our record: put it back, so that no visible record lacks its payload.
                 storage.put_object(digest, chunks, size)
+            if len(self._written) > _WRITTEN_MAX:
+                self._written.clear()
+            self._written.add(digest)
         _provenance.remember(obj, info.ref, size)
         return info
 
@@ -468,34 +485,91 @@ class ArtifactStore:
         return info
 
     def _records(
-        self, found: Mapping[str, bytes | Exception]
+        self, found: Mapping[RecordName, bytes | Exception]
     ) -> tuple[list[ArtifactInfo], list[RecordError]]:
         """The valid records among fetched record files, and the errors of the bad ones.
 
         A record deleted between listing and reading is skipped; any other failure to
         read one is raised: a record that cannot be read is not a deleted one.
         """
-        refs = self._storage.path("refs")
         infos: list[ArtifactInfo] = []
         bad: list[RecordError] = []
-        for path, data in found.items():
-            parsed = Storage.parse_record_path(path, refs)
-            if parsed is None or isinstance(data, FileNotFoundError):
+        for name, data in found.items():
+            if isinstance(data, FileNotFoundError):
                 continue
             if isinstance(data, Exception):
                 raise data
             try:
-                infos.append(self._record(*parsed, data))
+                infos.append(self._record(name.step_id, name.key, data))
             except RecordError as exc:
                 bad.append(exc)
         infos.sort(key=lambda i: i.created, reverse=True)
         return infos, bad
 
+    def _from_index(
+        self, rows: Sequence[IndexedRecord]
+    ) -> tuple[list[ArtifactInfo], list[RecordError]]:
+        """The records an index lists, parsed and checked as `_records` does, newest first.
+
+        A record parsed before from the same version of its file is not parsed again.
+        """
+        infos: list[ArtifactInfo] = []
+        bad: list[RecordError] = []
+        missed: dict[RecordName, IndexedRecord] = {}
+        where = self.location
+        for row in rows:
+            cached = _parsed.get((where, row.name))
+            if cached is not None and cached[0] == row.token:
+                found = cached[1]
+                (infos if isinstance(found, ArtifactInfo) else bad).append(found)  # type: ignore[arg-type]
+            else:
+                missed[row.name] = row
+        if missed:
+            held = {n: r.text for n, r in missed.items() if r.text is not None}
+            texts: dict[RecordName, bytes | Exception] = dict(held)
+            if len(held) < len(missed):
+                texts.update(self._storage.indexed_text([n for n in missed if n not in held]))
+            for name, data in texts.items():
+                if isinstance(data, FileNotFoundError):
+                    continue
+                if isinstance(data, Exception):
+                    raise data
+                parsed: ArtifactInfo | RecordError
+                try:
+                    parsed = self._record(name.step_id, name.key, data)
+                except RecordError as exc:
+                    parsed = exc
+                (infos if isinstance(parsed, ArtifactInfo) else bad).append(parsed)  # type: ignore[arg-type]
+                _remember_parsed((where, name), missed[name].token, parsed)
+        infos.sort(key=lambda i: i.created, reverse=True)
+        return infos, bad
+
+    def _newest_indexed(self, step_id: str) -> ArtifactInfo | None:
+        """The newest record of a step found through the index, read again from its file;
+        None to look the slow way (no index, no valid record, or its file changed)."""
+        storage = self._storage
+        found = storage.newest_record(step_id)
+        if found is None:
+            return None
+        newest, invalid = found
+        if newest is None:
+            return None
+        try:
+            data = storage.read_record(step_id, newest.name.key)
+            info = self._record(step_id, newest.name.key, data)
+        except (FileNotFoundError, RecordError):
+            return None
+        if info.created.timestamp() != newest.created:
+            return None
+        _infos, bad = self._from_index(invalid)
+        self._skip(bad, stacklevel=4)
+        return info
+
     @staticmethod
-    def _skip(bad: Iterable[RecordError]) -> None:
+    def _skip(bad: Iterable[RecordError], stacklevel: int = 3) -> None:
         for exc in bad:
             # user -> list/artifacts/info -> _skip
-            warnings.warn(f"skipping a record: {exc}", stacklevel=3)
+            warnings.warn(f"skipping a record: {exc}", stacklevel=stacklevel)
 
     def info(self, step_id: str, *, key: str | None = None) -> ArtifactInfo:
         """Return the record of an artifact without reading its payload.
@@ -517,7 +591,10 @@ class ArtifactStore:
                 except FileNotFoundError:
                     raise self._not_found(step_id, key) from None
                 return self._record(step_id, key, data)
-            infos, bad = self._records(storage.read_many(storage.step_record_paths(step_id)))
+            newest = self._newest_indexed(step_id)
+            if newest is not None:
+                return newest
+            infos, bad = self._records(storage.read_records(storage.step_record_names(step_id)))
         if infos:
             self._skip(bad)
             return infos[0]
@@ -537,7 +614,11 @@ class ArtifactStore:
         self._check(step_id, None)
         storage = self._storage
         with self._io("listing", step_id):
-            infos, bad = self._records(storage.read_many(storage.step_record_paths(step_id)))
+            rows = storage.indexed_records(step_id=step_id)
+            if rows is not None:
+                infos, bad = self._from_index(rows)
+            else:
+                infos, bad = self._records(storage.read_records(storage.step_record_names(step_id)))
         self._skip(bad)
         return ArtifactList(infos)
 
@@ -634,8 +715,8 @@ class ArtifactStore:
         self._check(step_id, key)
         with self._io("checking", step_id):
             if key is not None:
-                return self._storage.exists(self._storage.record_path(step_id, key))
-            return bool(self._storage.step_record_paths(step_id))
+                return self._storage.has_record(step_id, key)
+            return bool(self._storage.step_record_names(step_id))
 
     def list(self, prefix: str = "", *, tags: Mapping[str, str] | None = None) -> ArtifactList:
         """Records of every artifact whose step id starts with ``prefix``, newest first.
@@ -654,16 +735,36 @@ class ArtifactStore:
             validate_step_id(folder, store=self.location)
         if prefix and ("\\" in prefix or "://" in prefix or any(ord(c) < 32 for c in prefix)):
             validate_step_id(prefix, store=self.location)
-        refs = self._storage.path("refs")
+        storage = self._storage
         with self._io(f"listing artifacts under {prefix!r}" if prefix else "listing artifacts"):
-            paths = self._storage.record_paths(folder)
-            wanted = []
-            for path in paths:
-                parsed = Storage.parse_record_path(path, refs)
-                if parsed is not None and parsed[0].startswith(prefix):
-                    wanted.append(path)
-            with self._bar(len(wanted), "listing", unit="records"):
-                infos, bad = self._records(self._storage.read_many(wanted))
+            # A bar opens if many records have to be read to bring the index up to date.
+            bar = partial(self._bar, what="listing", unit="records")
+            rows = storage.indexed_records(folder, bar=bar)
+            memo = self._list_memo
+            if (
+                rows is not None
+                and memo is not None
+                and memo[0] is rows
+                and memo[1:3] == (prefix, dict(tags or {}) or None)
+            ):
+                infos, bad = memo[3], memo[4]  # the index gave the very same answer
+            elif rows is not None:
+                # Tags are filtered before any record is parsed; invalid records are kept
+                # (to be warned about).
+                infos, bad = self._from_index(
+                    [
+                        r
+                        for r in rows
+                        if r.name.step_id.startswith(prefix)
+                        and (not r.ok or not tags or _has_tags(r.tags, tags))
+                    ]
+                )
+                self._list_memo = (rows, prefix, dict(tags or {}) or None, infos, bad)
+            else:
+                names = storage.record_names(folder)
+                wanted = [n for n in names if n.step_id.startswith(prefix)]
+                with self._bar(len(wanted), "listing", unit="records"):
+                    infos, bad = self._records(storage.read_records(wanted))
         self._skip(bad)
         return ArtifactList(
             info
@@ -730,18 +831,17 @@ class ArtifactStore:
         storage = self._storage
         with self._io("deleting", step_id):
             if key is not None:
-                path = storage.record_path(step_id, key)
                 # Object stores report success for deleting a missing key: ask first.
-                if not storage.exists(path):
+                if not storage.has_record(step_id, key):
                     return False
                 try:
-                    storage.remove([path])
+                    storage.remove_records([RecordName(step_id, key)])
                 except FileNotFoundError:
                     return False
                 return True
-            paths = storage.step_record_paths(step_id)
-            storage.remove(paths)
-        return bool(paths)
+            names = storage.step_record_names(step_id)
+            storage.remove_records(names)
+        return bool(names)
 
     def clear(self) -> int:
         """Remove every artifact and payload; return how many artifacts there were.
@@ -755,24 +855,24 @@ class ArtifactStore:
         self._writable("clear it")
         storage = self._storage
         with self._io("clearing"):
-            records = storage.record_paths()
-            storage.remove(records)
-            storage.remove(storage.payload_paths())
+            records = storage.record_names()
+            storage.remove_records(records)
+            storage.remove_payloads()
             # Saves that ran meanwhile may have written a record whose payload went above.
             # Keep the ones whose payload is there; a save still running puts its payload
             # back after writing its record, so no visible record lacks its payload.
-            later = storage.read_many(storage.record_paths())
+            later = storage.read_records(storage.record_names())
             orphans = []
-            for path, data in later.items():
+            for name, data in later.items():
                 if isinstance(data, FileNotFoundError):
                     continue
                 digest = None
                 if not isinstance(data, Exception):
                     with contextlib.suppress(RecordError):
                         digest = ArtifactInfo.from_json(data).digest
-                if digest is None or not storage.exists(storage.object_path(digest)):
-                    orphans.append(path)
-            storage.remove(orphans)
+                if digest is None or not storage.has_payload(digest):
+                    orphans.append(name)
+            storage.remove_records(orphans)
             storage.prune_folders()
         return len(records)
 
@@ -788,25 +888,25 @@ class ArtifactStore:
         with self._io("collecting garbage"):
             referenced = self._referenced()
             now = time.time()
-            doomed: dict[str, int] = {}
+            doomed: list[FileEntry] = []
             young = 0
             # Temporaries of interrupted local writes sit beside records too.
-            temps = [e for e in storage.files("refs") if _basename(e).startswith(TMP_PREFIX)]
+            temps = [e for e in storage.files("refs") if e.name.startswith(TMP_PREFIX)]
             for entry in storage.files("objects") + temps:
-                if _basename(entry) in referenced:
+                if entry.name in referenced:
                     continue
-                if now - entry_mtime(entry) < grace:
+                if now - entry.mtime < grace:
                     young += 1
                     continue
-                doomed[entry["name"]] = int(entry.get("size") or 0)
+                doomed.append(entry)
             if doomed and not dry_run:
                 # A save may have re-used an old payload since the first listing: look again.
                 again = self._referenced(warn=False)
-                doomed = {p: n for p, n in doomed.items() if p.rsplit("/", 1)[-1] not in again}
-                storage.remove(list(doomed))
+                doomed = [e for e in doomed if e.name not in again]
+                storage.remove_files(doomed)
         return GcReport(
             removed=len(doomed),
-            freed=sum(doomed.values()),
+            freed=sum(e.size for e in doomed),
             kept_young=young,
             referenced=len(referenced),
         )
@@ -819,20 +919,19 @@ class ArtifactStore:
         stops ``gc``: it might name any payload.
         """
         storage = self._storage
-        refs = storage.path("refs")
-        found = storage.read_many(storage.record_paths())
+        found = storage.read_records(storage.record_names())
         digests: set[str] = set()
-        for path, data in found.items():
+        for name, data in found.items():
             if isinstance(data, FileNotFoundError):
                 continue
             if isinstance(data, Exception):
-                msg = f"cannot read the record {path} in store {self.location}; nothing was removed"
+                msg = (
+                    f"cannot read the record of step {name.step_id!r} key {name.key!r} in "
+                    f"store {self.location}; nothing was removed"
+                )
                 raise ArtifactStoreError(f"{msg}: {type(data).__name__}: {data}") from data
-            parsed = Storage.parse_record_path(path, refs)
             try:
-                if parsed is None:
-                    raise RecordError("not a record path")
-                digests.add(self._record(*parsed, data).digest)
+                digests.add(self._record(name.step_id, name.key, data).digest)
             except RecordError as exc:
                 named = _named_digests(data)
                 digests |= named
@@ -896,8 +995,23 @@ def _check_mmap_mode(mode: object, step_id: str, location: str) -> None:
         raise ArtifactStoreError(msg)
 
 
-def _basename(entry: Mapping[str, Any]) -> str:
-    return str(entry["name"]).rsplit("/", 1)[-1]
+_WRITTEN_MAX = 100_000
+
+_parsed_lock = threading.Lock()
+_parsed: dict[tuple[str, RecordName], tuple[Any, ArtifactInfo | RecordError]] = {}
+"""Records parsed in this process, by store and name, with the version of the file read."""
+_PARSED_MAX = 1_000_000
+
+
+def _remember_parsed(where: tuple[str, RecordName], token: Any, parsed: Any) -> None:
+    with _parsed_lock:
+        if len(_parsed) >= _PARSED_MAX:
+            _parsed.clear()
+        _parsed[where] = (token, parsed)
+
+
+def _has_tags(have: Mapping[str, str] | None, want: Mapping[str, str]) -> bool:
+    return have is not None and all(have.get(k) == v for k, v in want.items())
 
 
 _DIGESTS = re.compile(rb"(?<![0-9a-f])[0-9a-f]{32}(?![0-9a-f])")

@@ -345,7 +345,9 @@ def test_clear_racing_saves(backend: str, tmp_path: Path, request: Any) -> None:
     store.clear()
     assert store.list() == []
     if backend == "local":
-        leftovers = [p for p in (tmp_path / "store").rglob("*") if p.is_file()]
+        # Nothing but the marker and the index of records (a cache of refs/).
+        files = [p for p in (tmp_path / "store").rglob("*") if p.is_file()]
+        leftovers = [p for p in files if not p.name.startswith("index.sqlite")]
         assert [p.name for p in leftovers] == ["STORE.json"], leftovers
 
 
@@ -354,14 +356,14 @@ def test_clear_keeps_no_record_without_payload(store: ac.ArtifactStore, monkeypa
     and a save whose payload clear removed puts it back after its record."""
     storage = store._storage
     info = store.save("early", "payload")
-    real_payloads = storage.payload_paths
+    real_payloads = storage.remove_payloads
 
-    def save_meanwhile() -> list[str]:
+    def save_meanwhile() -> None:
         # A save that re-used the payload wrote its record after clear's first listing.
         storage.put_record("late", "default", info.to_json().replace('"early"', '"late"'))
-        return real_payloads()
+        real_payloads()
 
-    monkeypatch.setattr(storage, "payload_paths", save_meanwhile)
+    monkeypatch.setattr(storage, "remove_payloads", save_meanwhile)
     store.clear()
     monkeypatch.undo()
     assert store.list() == []
@@ -370,7 +372,7 @@ def test_clear_keeps_no_record_without_payload(store: ac.ArtifactStore, monkeypa
 
     def clear_after_record(step_id: str, key: str, text: str) -> None:
         real_put_record(step_id, key, text)
-        storage.remove(storage.payload_paths())
+        storage.remove_payloads()
 
     monkeypatch.setattr(storage, "put_record", clear_after_record)
     store.save("x", [1, 2, 3])

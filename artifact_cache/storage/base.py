@@ -1,11 +1,9 @@
-"""The storage layer: the store's layout on any fsspec filesystem, and its atomic writes.
+"""The generic fsspec backend: a store's files on any fsspec filesystem, and atomic writes.
 
-This is the only module that imports fsspec. It knows paths, bytes and records' text; it
-knows nothing of objects or serializers. Layout (documented in docs/format.md)::
-
-    <root>/STORE.json                   format marker and version
-    <root>/objects/ab/abcdef...         payloads, named by their digest
-    <root>/refs/<step_id>/@<key>.json   one record per artifact
+The storage package is the only part of the library that imports fsspec. It knows
+paths, bytes and records' text; it knows nothing of objects or serializers. Where files
+live is `layout`'s; what a listing entry is, `entries`'; local disks, ``memory://`` and
+object stores each have their own module; `index` keeps an index of the records.
 
 Every file becomes visible atomically: on local disks it is written under a temporary
 name in the same folder and renamed; on object stores it is one PUT (or one completed
@@ -21,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import datetime as dt
 import io
 import json
 import mmap
@@ -41,50 +38,35 @@ from fsspec.implementations.dirfs import DirFileSystem
 from fsspec.implementations.local import LocalFileSystem
 from fsspec.implementations.memory import MemoryFile, MemoryFileSystem
 
-from . import progress
-from .errors import (
+from .. import progress
+from ..errors import (
     ArtifactStoreError,
-    IntegrityError,
     MissingDependencyError,
     StoreFormatError,
     UnknownSchemeError,
     install_hint,
 )
-from .info import is_digest
+from .entries import FileEntry
+from .index import Bar, IndexedRecord, LocalIndex
+from .layout import TMP_PREFIX, Layout, RecordName
+from .local import walk_entries, walk_paths
+from .local import write_file as _write_file
+from .memory import dt_now, memory_index
+from .objectstore import EXTRAS as _EXTRAS
+from .objectstore import S3_RETRIES
+from .objectstore import layer_protocols as _layer_protocols
+from .objectstore import with_defaults as _with_defaults
 
-__all__ = ["FORMAT_VERSION", "S3_DEFAULTS", "S3_RETRIES", "TMP_PREFIX", "SizeMismatch", "Storage"]
+__all__ = ["FORMAT_VERSION", "SizeMismatch", "Storage"]
 
 FORMAT_VERSION = 1
 """Version of the on-storage layout written by this release (see docs/format.md)."""
 
-TMP_PREFIX = ".tmp-"
-"""Prefix of the temporary names local writes go through before their rename."""
-
-_RECORD_SUFFIX = ".json"
 _CHUNK = 64 * 2**20
 _SMALL = 16 * 2**20
 """Payloads up to this size are read with one ``cat_file`` (one GET on object stores)."""
 _BATCH = 256
 """Records fetched per request batch while a progress bar is open."""
-_EXTRAS = {"s3": ("s3", "s3fs"), "s3a": ("s3", "s3fs")}
-"""URL schemes whose backend one of the package's extras installs: (extra, package)."""
-
-S3_DEFAULTS: dict[str, Any] = {
-    "connect_timeout": 5,
-    "read_timeout": 8,
-    "retries": {"total_max_attempts": 2, "mode": "standard"},
-}
-"""botocore ``Config`` defaults of an ``s3://`` store (``config_kwargs`` overrides each).
-
-With `S3_RETRIES` they bound a call to an endpoint that accepts connections and
-never answers to at most 2 x (13 + 2 + 13) s (two s3fs attempts of two botocore attempts,
-with botocore's back-off of up to 2 s between them), instead of the 420 s of botocore's
-and s3fs's own defaults.
-"""
-
-S3_RETRIES = 2
-"""Attempts s3fs makes at a call that timed out or failed transiently (s3fs's own: 5)."""
-
 _ATTEMPTS = 20
 """Times a local write makes its folder again when a concurrent ``clear`` removed it."""
 
@@ -144,34 +126,6 @@ def _quiet(fs: Any) -> Any:
 def _protocols(fs: Any) -> tuple[str, ...]:
     protocol = fs.protocol
     return (protocol,) if isinstance(protocol, str) else tuple(protocol)
-
-
-def _layer_protocols(url: str) -> list[str]:
-    """The protocol of each layer of a (possibly chained) URL, outermost first."""
-    return [fsspec.core.split_protocol(layer)[0] or "" for layer in url.split("::")]
-
-
-def _with_defaults(url: str, storage_options: dict[str, Any]) -> dict[str, Any]:
-    """Storage options with the store's S3 timeouts and retries under the user's own.
-
-    Every S3 layer of a chained URL gets them too (``simplecache::s3://...``); fsspec
-    gives the outermost layer the top-level options, and each inner layer the options
-    under its protocol's name.
-    """
-    out = dict(storage_options)
-    for i, protocol in enumerate(_layer_protocols(url)):
-        if protocol not in ("s3", "s3a"):
-            continue
-        layer = out if i == 0 else dict(out.get(protocol) or {})
-        layer["config_kwargs"] = {**S3_DEFAULTS, **(layer.get("config_kwargs") or {})}
-        if i > 0:
-            out[protocol] = layer
-    return out
-
-
-def _write_file(path: str, chunks: Sequence[bytes | bytearray | memoryview]) -> None:
-    with open(path, "wb") as f:
-        progress.write_chunks(f, chunks)
 
 
 _REFUSED = {
@@ -248,86 +202,6 @@ def _filesystem(url: str, storage_options: dict[str, Any]) -> tuple[Any, str]:
         raise ArtifactStoreError(f"cannot open store {url}: {type(exc).__name__}: {exc}") from exc
 
 
-def _walk(base: str, *, detail: bool) -> list[Any]:
-    """Files below a local folder; a folder removed during the walk is skipped, not fatal."""
-    out: list[Any] = []
-    for folder, _dirs, names in os.walk(base):
-        for name in names:
-            path = f"{folder}/{name}"
-            if not detail:
-                out.append(path)
-                continue
-            try:
-                st = os.stat(path)
-            except FileNotFoundError:
-                continue
-            out.append({"name": path, "size": st.st_size, "mtime": st.st_mtime})
-    return sorted(out) if not detail else out
-
-
-class _MemoryIndex:
-    """The files of one ``memory://`` store: folder -> names, under a lock.
-
-    fsspec's MemoryFileSystem keeps every file of every memory store in one dict and
-    answers ``ls``/``find``/``info``, and even a write (which checks the parents), by
-    scanning all of it, which also fails when another thread adds a file meanwhile.
-    Stores in one process on one root share one index; files are still fsspec's
-    ``MemoryFile`` objects in fsspec's dict, so fsspec can read them.
-    """
-
-    def __init__(self, files: dict[str, Any], prefix: str) -> None:
-        self.lock = threading.Lock()
-        self.folders: dict[str, set[str]] = {}
-        while True:
-            try:
-                paths = [p for p in list(files) if p.startswith(prefix)]
-                break
-            except RuntimeError:  # another thread added a file while we copied the keys
-                continue
-        for path in paths:
-            self.add(path)
-
-    def add(self, path: str) -> None:
-        folder, _, name = path.rpartition("/")
-        with self.lock:
-            self.folders.setdefault(folder, set()).add(name)
-
-    def discard(self, path: str) -> None:
-        folder, _, name = path.rpartition("/")
-        with self.lock:
-            names = self.folders.get(folder)
-            if names is not None:
-                names.discard(name)
-                if not names:
-                    del self.folders[folder]
-
-    def files_in(self, folder: str) -> list[str]:
-        with self.lock:
-            return [f"{folder}/{n}" for n in self.folders.get(folder, ())]
-
-    def find(self, base: str) -> list[str]:
-        start = base + "/"
-        with self.lock:
-            return [
-                f"{folder}/{n}"
-                for folder, names in self.folders.items()
-                if folder == base or folder.startswith(start)
-                for n in names
-            ]
-
-
-_memory_lock = threading.Lock()
-_memory_indexes: dict[tuple[int, str], _MemoryIndex] = {}
-
-
-def _memory_index(files: dict[str, Any], prefix: str) -> _MemoryIndex:
-    with _memory_lock:
-        index = _memory_indexes.get((id(files), prefix))
-        if index is None:
-            index = _memory_indexes[(id(files), prefix)] = _MemoryIndex(files, prefix)
-        return index
-
-
 class Storage:
     """Paths and atomic reads/writes of payloads and records under one root."""
 
@@ -343,47 +217,58 @@ class Storage:
         # Every path is the prefix plus a relative name. At the root of a filesystem whose
         # paths have no leading "/" (zip://, a bucket-less root) the prefix is empty.
         self._prefix = f"{path.rstrip('/')}/" if path.strip("/") else path[:1]
-        self.url = url
+        self.layout = Layout(self._prefix, url)
+        self._url = url
         self.is_local = isinstance(self.fs, LocalFileSystem)
+        self.remote = not self.is_local and not isinstance(self.fs, MemoryFileSystem)
+        """Every check costs a request (object stores, sftp, ...)."""
         # fsspec's MemoryFileSystem answers info/exists/ls/find by scanning every file of
         # every memory:// store in the process: a memory store reads and writes fsspec's
         # dict directly and lists its own index.
         self._mem: dict[str, Any] | None = None
         if isinstance(self.fs, MemoryFileSystem):
             self._mem = self.fs.store
-            self._index = _memory_index(self.fs.store, self._prefix)
+            self._index = memory_index(self.fs.store, self._prefix)
+        self._records_index = (
+            LocalIndex(self.root, lambda paths: self.read_many(paths)) if self.is_local else None
+        )
         self._format_checked = False
+        self._marker_seen = False
+        # s3fs's cat_file asks for the size (a HEAD) before its GET unless told to read
+        # in one request; a record or small payload is always read whole.
+        self._get_kw: dict[str, Any] = {"max_concurrency": 1} if "s3" in _protocols(self.fs) else {}
 
     # ----------------------------------------------------------------- paths
+    @property
+    def url(self) -> str:
+        """The store's URL as its messages name it."""
+        return self._url
+
+    @url.setter
+    def url(self, value: str) -> None:
+        self._url = value
+        self.layout = Layout(self._prefix, value)
+
     def path(self, relative: str) -> str:
         """The full path of a name relative to the store's root (e.g. ``"objects"``)."""
-        return f"{self._prefix}{relative}"
+        return self.layout.path(relative)
 
     def object_path(self, digest: str) -> str:
         """The path of a payload; IntegrityError unless ``digest`` is a digest (never a path)."""
-        if not is_digest(digest):
-            raise IntegrityError(f"{digest!r:.80} is not a payload digest (store {self.url})")
-        return f"{self._prefix}objects/{digest[:2]}/{digest}"
+        return self.layout.object_path(digest)
 
     def record_dir(self, step_id: str) -> str:
-        return f"{self._prefix}refs/{step_id}"
+        return self.layout.record_dir(step_id)
 
     def record_path(self, step_id: str, key: str) -> str:
-        return f"{self._prefix}refs/{step_id}/@{key}{_RECORD_SUFFIX}"
+        return self.layout.record_path(step_id, key)
 
     def uri(self, path: str) -> str:
         return str(self.fs.unstrip_protocol(path))
 
-    @staticmethod
-    def parse_record_path(path: str, refs_root: str) -> tuple[str, str] | None:
-        """Split ``.../refs/<step_id>/@<key>.json`` into (step_id, key), else None."""
-        rel = path[len(refs_root) + 1 :] if path.startswith(refs_root + "/") else None
-        if not rel or not rel.endswith(_RECORD_SUFFIX):
-            return None
-        step_id, _, name = rel.rpartition("/")
-        if not step_id or not name.startswith("@"):
-            return None
-        return step_id, name[1 : -len(_RECORD_SUFFIX)]
+    def object_uri(self, digest: str) -> str:
+        """The URL of a payload, as records name it."""
+        return self.uri(self.object_path(digest))
 
     def size(self, path: str) -> int:
         """Size of the file at ``path``; FileNotFoundError if there is none."""
@@ -409,18 +294,16 @@ class Storage:
                 return paths
             found = ((p, self._mem.get(p)) for p in paths)
             return [
-                {"name": p, "size": f.size, "created": f.modified}
-                for p, f in found
-                if f is not None
+                FileEntry(p, int(f.size), f.modified.timestamp()) for p, f in found if f is not None
             ]
         if self.is_local:
-            return _walk(base, detail=detail)
+            return walk_entries(base) if detail else walk_paths(base)
         self.fs.invalidate_cache(base)
         try:
             found = self.fs.find(base, detail=detail)
         except FileNotFoundError:
             return []
-        return list(found.values()) if detail else list(found)
+        return [FileEntry.from_fsspec(e) for e in found.values()] if detail else list(found)
 
     def _files_in(self, folder: str) -> list[str]:
         """The files directly inside ``folder``."""
@@ -456,6 +339,7 @@ class Storage:
                 )
                 raise StoreFormatError(msg)
         self._format_checked = True
+        self._marker_seen = present
 
     def _check_bucket(self) -> None:
         """On object stores, a missing bucket is an error, not an empty store."""
@@ -473,7 +357,7 @@ class Storage:
     def ensure_marker(self) -> None:
         """Write STORE.json if it is missing (called before the first write)."""
         path = f"{self._prefix}STORE.json"
-        if self.exists(path):
+        if self._marker_seen or self.exists(path):
             return
         text = json.dumps({"format": "artifact_cache", "version": FORMAT_VERSION})
         self._put(path, [text.encode()], len(text))
@@ -558,9 +442,9 @@ class Storage:
         On object stores a payload up to 16 MiB counts as not intact without being read:
         uploading it again costs one PUT, as much as the GET that would check it.
         """
-        if not self.has_object(digest, size):
-            return False
         if not (self.is_local or self._mem is not None) and size <= _SMALL:
+            return False  # (without asking whether it is there: one request fewer)
+        if not self.has_object(digest, size):
             return False
         try:
             data = self.read_object(digest, size)
@@ -706,10 +590,22 @@ class Storage:
             with open(path, "rb") as f:
                 return f.read()
         # (MemoryFileSystem.cat_file is a dict lookup: no scan of other memory stores.)
-        return bytes(self.fs.cat_file(path))
+        return bytes(self.fs.cat_file(path, **self._get_kw))
 
     def read_record(self, step_id: str, key: str) -> bytes:
         return self._cat(self.record_path(step_id, key))
+
+    def read_records(self, names: Sequence[RecordName]) -> dict[RecordName, bytes | Exception]:
+        """Fetch many records at once; a failure is reported per record, not raised."""
+        paths = {self.layout.record_path(n.step_id, n.key): n for n in names}
+        return {paths[p]: data for p, data in self.read_many(list(paths)).items() if p in paths}
+
+    def has_record(self, step_id: str, key: str) -> bool:
+        return self.exists(self.layout.record_path(step_id, key))
+
+    def has_payload(self, digest: str) -> bool:
+        """True if a file is stored under this digest (whatever its size)."""
+        return self.exists(self.object_path(digest))
 
     def read_many(self, paths: Sequence[str]) -> dict[str, bytes | Exception]:
         """Fetch many small files at once (concurrently on async filesystems like s3fs)."""
@@ -734,27 +630,72 @@ class Storage:
                 except Exception as exc:  # reported per file, as fsspec's cat does
                     out[path] = exc
             return out
-        out = self.fs.cat(list(paths), on_error="return")
+        out = self.fs.cat(list(paths), on_error="return", **self._get_kw)
         return {self.fs._strip_protocol(k): v for k, v in out.items()}
 
     # ----------------------------------------------------------------- listing
-    def record_paths(self, prefix: str = "") -> list[str]:
-        """Paths of every record under ``refs/<prefix>`` (one recursive listing)."""
-        refs = f"{self._prefix}refs"
-        base = refs if not prefix else f"{refs}/{prefix.strip('/')}"
-        return [p for p in self._find(base) if p.endswith(_RECORD_SUFFIX) and "/@" in p]
+    def record_names(self, folder: str = "") -> list[RecordName]:
+        """Every record under ``refs/<folder>`` (one recursive listing)."""
+        parse = self.layout.parse_record_path
+        return [n for n in map(parse, self._find(self.layout.refs_folder(folder))) if n]
 
-    def step_record_paths(self, step_id: str) -> list[str]:
-        """Paths of the records of exactly one step id (not its children)."""
-        return [
-            p
-            for p in self._files_in(self.record_dir(step_id))
-            if p.rsplit("/", 1)[-1].startswith("@") and p.endswith(_RECORD_SUFFIX)
-        ]
+    def step_record_names(self, step_id: str) -> list[RecordName]:
+        """The records of exactly one step id (not its children)."""
+        parse = self.layout.parse_record_path
+        found = (parse(p) for p in self._files_in(self.record_dir(step_id)))
+        return [n for n in found if n is not None and n.step_id == step_id]
 
-    def files(self, area: str) -> list[dict[str, Any]]:
+    def indexed_records(
+        self, folder: str = "", *, step_id: str | None = None, bar: Bar | None = None
+    ) -> list[IndexedRecord] | None:
+        """Every record under ``refs/<folder>``, or of exactly ``step_id``, from the index.
+
+        Up to date with the record files (see `index`); None where there is no index
+        (object stores) or it cannot be used now: then read the records themselves.
+        """
+        if self._records_index is not None:
+            return self._records_index.records(folder, step_id=step_id, bar=bar)
+        if self._mem is None:
+            return None
+        if step_id is not None:
+            paths = self._index.files_in(self.layout.record_dir(step_id))
+        else:
+            paths = self._index.find(self.layout.refs_folder(folder))
+        found = []
+        for path in paths:
+            name = self.layout.parse_record_path(path)
+            file = self._mem.get(path)
+            if name and file is not None and (step_id is None or name.step_id == step_id):
+                found.append((path, name, file))
+        return self._index.records.lookup(found, self.read_many, bar)
+
+    def newest_record(
+        self, step_id: str
+    ) -> tuple[IndexedRecord | None, list[IndexedRecord]] | None:
+        """The newest valid record of a step and its invalid ones, from the index (see
+        `indexed_records`); None where there is no index."""
+        if self._records_index is not None:
+            return self._records_index.newest(step_id)
+        rows = self.indexed_records(step_id=step_id)
+        if rows is None:
+            return None
+        good = [r for r in rows if r.ok]
+        newest = max(good, key=lambda r: r.created) if good else None
+        return newest, [r for r in rows if not r.ok]
+
+    def indexed_text(self, names: Sequence[RecordName]) -> dict[RecordName, bytes | Exception]:
+        """The text of records as their index last read it (else read from their files)."""
+        if self._records_index is None:
+            return self.read_records(names)
+        out: dict[RecordName, bytes | Exception] = dict(self._records_index.data(names))
+        missing = [n for n in names if n not in out]
+        if missing:
+            out.update(self.read_records(missing))
+        return out
+
+    def files(self, area: str) -> list[FileEntry]:
         """Every file under ``objects/`` or ``refs/`` with its size and modification time."""
-        return self._find(f"{self._prefix}{area}", detail=True)
+        return self._find(self.path(area), detail=True)
 
     # ----------------------------------------------------------------- removal
     def remove(self, paths: Sequence[str]) -> None:
@@ -774,18 +715,23 @@ class Storage:
         with contextlib.suppress(FileNotFoundError):
             self.fs.rm(list(paths))
 
-    def payload_paths(self) -> list[str]:
-        """Every payload, and every temporary older than an hour (younger ones belong to
-        saves in flight): what ``clear`` removes besides records."""
+    def remove_records(self, names: Sequence[RecordName]) -> None:
+        self.remove([self.layout.record_path(n.step_id, n.key) for n in names])
+
+    def remove_files(self, entries: Sequence[FileEntry]) -> None:
+        self.remove([e.path for e in entries])
+
+    def remove_payloads(self) -> None:
+        """Remove every payload, and every temporary older than an hour (younger ones
+        belong to saves in flight): what ``clear`` removes besides records."""
         now = time.time()
-        out = []
-        for entry in self.files("objects"):
-            name = str(entry["name"])
-            temporary = name.rsplit("/", 1)[-1].startswith(TMP_PREFIX)
-            if temporary and now - entry_mtime(entry) < _YOUNG_TEMPORARY:
-                continue
-            out.append(name)
-        return out
+        self.remove(
+            [
+                e.path
+                for e in self.files("objects")
+                if not (e.name.startswith(TMP_PREFIX) and now - e.mtime < _YOUNG_TEMPORARY)
+            ]
+        )
 
     def prune_folders(self) -> None:
         """Remove empty folders under ``refs/`` and ``objects/`` (local disks; best effort).
@@ -801,21 +747,6 @@ class Storage:
                 if folder != top:
                     with contextlib.suppress(OSError):
                         os.rmdir(folder)
-
-
-def dt_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def entry_mtime(entry: dict[str, Any]) -> float:
-    """Modification time of a listing entry as seconds since the epoch, on any backend."""
-    for field in ("mtime", "LastModified", "created", "last_modified"):
-        value = entry.get(field)
-        if isinstance(value, dt.datetime):
-            return (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).timestamp()
-        if isinstance(value, int | float):
-            return float(value)
-    return 0.0
 
 
 # ----------------------------------------------------------------- payload reads

@@ -1,0 +1,93 @@
+"""The store's layout: where records, payloads and the marker live (pure; no fsspec).
+
+Documented in docs/format.md::
+
+    <root>/STORE.json                   format marker and version
+    <root>/objects/ab/abcdef...         payloads, named by their digest
+    <root>/refs/<step_id>/@<key>.json   one record per artifact
+    <root>/index.sqlite                 local stores: an index of the records (a cache)
+
+Every path is the root's prefix plus a relative name. At the root of a filesystem whose
+paths have no leading "/" (zip://, a bucket-less root) the prefix is empty.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from ..errors import IntegrityError
+from ..info import is_digest
+
+__all__ = ["MARKER", "RECORD_SUFFIX", "TMP_PREFIX", "Layout", "RecordName"]
+
+TMP_PREFIX = ".tmp-"
+"""Prefix of the temporary names local writes go through before their rename."""
+
+RECORD_SUFFIX = ".json"
+MARKER = "STORE.json"
+
+
+@attrs.frozen
+class RecordName:
+    """Which record: a step id and a key (what a record's path says)."""
+
+    step_id: str
+    key: str
+
+
+@attrs.frozen
+class Layout:
+    """Paths under one root prefix (``"/data/store/"``, ``"bucket/store/"`` or ``""``)."""
+
+    prefix: str
+    url: str = ""
+
+    def path(self, relative: str) -> str:
+        """The full path of a name relative to the store's root (e.g. ``"objects"``)."""
+        return f"{self.prefix}{relative}"
+
+    @property
+    def marker(self) -> str:
+        return f"{self.prefix}{MARKER}"
+
+    @property
+    def refs(self) -> str:
+        return f"{self.prefix}refs"
+
+    def object_path(self, digest: str) -> str:
+        """The path of a payload; IntegrityError unless ``digest`` is a digest (never a path)."""
+        if not is_digest(digest):
+            raise IntegrityError(f"{digest!r:.80} is not a payload digest (store {self.url})")
+        return f"{self.prefix}objects/{digest[:2]}/{digest}"
+
+    def record_dir(self, step_id: str) -> str:
+        return f"{self.prefix}refs/{step_id}"
+
+    def record_path(self, step_id: str, key: str) -> str:
+        return f"{self.prefix}refs/{step_id}/@{key}{RECORD_SUFFIX}"
+
+    def refs_folder(self, folder: str) -> str:
+        """``refs/`` or the folder of step ids under it that start with ``folder/``."""
+        return self.refs if not folder else f"{self.refs}/{folder.strip('/')}"
+
+    def parse_record_path(self, path: str) -> RecordName | None:
+        """Split ``.../refs/<step_id>/@<key>.json`` into its names, else None."""
+        return parse_record_path(path, self.refs)
+
+
+def parse_record_path(path: str, refs_root: str) -> RecordName | None:
+    """Split ``<refs_root>/<step_id>/@<key>.json`` into its names, else None.
+
+    Examples:
+        >>> parse_record_path("s/refs/a/b/@k.json", "s/refs")
+        RecordName(step_id='a/b', key='k')
+        >>> parse_record_path("s/refs/a/.tmp-1", "s/refs") is None
+        True
+    """
+    rel = path[len(refs_root) + 1 :] if path.startswith(refs_root + "/") else None
+    if not rel or not rel.endswith(RECORD_SUFFIX):
+        return None
+    step_id, _, name = rel.rpartition("/")
+    if not step_id or not name.startswith("@"):
+        return None
+    return RecordName(step_id, name[1 : -len(RECORD_SUFFIX)])

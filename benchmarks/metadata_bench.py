@@ -1,0 +1,305 @@
+"""The metadata path next to its peers and floors, in one run: listings, "newest of a
+step", many small artifacts, and HTTP requests per operation on S3.
+
+Every ratio compares two measures taken in this same run on this machine:
+
+* ``list()`` of N artifacts (after a first listing has indexed them) vs iterating over
+  the same N entries of a ``diskcache.Cache`` (keys, and keys with their values);
+* ``get(step)`` of a step holding K keys vs ``get(step, key=)``;
+* saving and loading M small dicts vs ``diskcache``;
+* requests per operation on S3, counted by a WSGI wrapper around moto's server (moto is
+  never timed).
+
+    python benchmarks/metadata_bench.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import artifact_cache as ac
+
+
+def timed(fn: Callable[[], Any], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def fill(store: ac.ArtifactStore, n: int, steps: int) -> None:
+    """n records over ``steps`` step ids, written as files (as a save writes them)."""
+    template = store.save("template", {"v": 0})
+    store.delete("template")
+    root = Path(store._storage.root) / "refs"
+    base = template.to_dict()
+    for s in range(steps):
+        folder = root / f"group{s % 10}" / f"step{s}"
+        folder.mkdir(parents=True, exist_ok=True)
+        for k in range(n // steps):
+            data = dict(base, step_id=f"group{s % 10}/step{s}", key=f"k{k}")
+            (folder / f"@k{k}.json").write_text(json.dumps(data))
+    past = time.time() - 60  # written a while ago: not in the index's racy window
+    for folder in root.rglob("*"):
+        if folder.is_dir():
+            os.utime(folder, (past, past))
+
+
+def bench_list(tmp: Path, n: int, repeat: int) -> dict[str, float]:
+    import diskcache
+
+    store = ac.ArtifactStore(str(tmp / f"list{n}"), progress=False)
+    fill(store, n, steps=max(1, n // 50))
+    t = time.perf_counter()
+    assert len(store.list()) == n
+    cold = time.perf_counter() - t
+    fresh = ac.ArtifactStore(str(tmp / f"list{n}"), progress=False)
+    t = time.perf_counter()
+    assert len(fresh.list("group1/")) == n // 10
+    warm_other = time.perf_counter() - t
+    ours = timed(lambda: store.list(), repeat)
+    # A new process: the index is there, but nothing is parsed yet.
+    script = (
+        "import sys, time, artifact_cache as ac\n"
+        "s = ac.ArtifactStore(sys.argv[1], progress=False)\n"
+        "t = time.perf_counter(); n = len(s.list()); print(time.perf_counter() - t)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp / f"list{n}")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    new_process = float(done.stdout.strip())
+    cache = diskcache.Cache(str(tmp / f"dc{n}"))
+    for i in range(n):
+        cache[f"group{i % 10}/step{i}/k"] = {"v": i}
+    keys = timed(lambda: list(cache), repeat)
+    items = timed(lambda: [cache[k] for k in cache], repeat)
+    cache.close()
+    return {
+        "first list (indexing)": cold,
+        "list": ours,
+        "diskcache keys": keys,
+        "diskcache items": items,
+        "list / dc keys": ours / keys,
+        "list / dc items": ours / items,
+        "fresh store list(prefix), 1 in 10": warm_other,
+        "list in a new process": new_process,
+    }
+
+
+def bench_newest(tmp: Path, keys: int, repeat: int) -> dict[str, float]:
+    store = ac.ArtifactStore(str(tmp / "newest"), progress=False)
+    template = store.save("big", {"v": 1}, key="k0")
+    folder = Path(store._storage.record_dir("big"))
+    base = template.to_dict()
+    for k in range(1, keys):
+        (folder / f"@k{k}.json").write_text(json.dumps(dict(base, key=f"k{k}")))
+    past = time.time() - 60
+    os.utime(folder, (past, past))
+    store.get("big")  # indexes the step once
+    newest = timed(lambda: store.get("big"), repeat * 20)
+    keyed = timed(lambda: store.get("big", key="k5"), repeat * 20)
+    return {"get(step)": newest, "get(step, key=)": keyed, "ratio": newest / keyed}
+
+
+def bench_small(tmp: Path, m: int) -> dict[str, float]:
+    import diskcache
+
+    store = ac.ArtifactStore(str(tmp / "small"), progress=False)
+    values = [{"i": i, "name": f"row{i}", "xs": list(range(10))} for i in range(m)]
+    t = time.perf_counter()
+    for i, v in enumerate(values):
+        store.save("small", v, key=f"k{i}")
+    save = time.perf_counter() - t
+    t = time.perf_counter()
+    for i in range(m):
+        store.get("small", key=f"k{i}")
+    load = time.perf_counter() - t
+    cache = diskcache.Cache(str(tmp / "dc-small"))
+    t = time.perf_counter()
+    for i, v in enumerate(values):
+        cache[f"small/k{i}"] = v
+    dc_save = time.perf_counter() - t
+    t = time.perf_counter()
+    for i in range(m):
+        cache[f"small/k{i}"]
+    dc_load = time.perf_counter() - t
+    cache.close()
+    return {
+        "save all": save,
+        "load all": load,
+        "diskcache save": dc_save,
+        "diskcache load": dc_load,
+        "save ratio": save / dc_save,
+        "load ratio": load / dc_load,
+    }
+
+
+# ---------------------------------------------------------------------- S3 requests
+class Counting:
+    """A WSGI middleware that records every request's method and path."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.requests: list[str] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        query = environ.get("QUERY_STRING", "")
+        with self.lock:
+            self.requests.append(f"{environ['REQUEST_METHOD']} {environ['PATH_INFO']}?{query}")
+        return self.app(environ, start_response)
+
+    @contextmanager
+    def count(self) -> Iterator[list[str]]:
+        with self.lock:
+            start = len(self.requests)
+        seen: list[str] = []
+        yield seen
+        with self.lock:
+            seen.extend(self.requests[start:])
+
+
+@contextmanager
+def counting_moto() -> Iterator[tuple[str, Counting]]:
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import make_server
+
+    for k, v in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        os.environ.setdefault(k, v)
+    app = Counting(DomainDispatcherApplication(create_backend_app))
+    server = make_server("127.0.0.1", 0, app, True, request_handler=MotoRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", app
+    finally:
+        server.shutdown()
+        thread.join()
+
+
+def s3_requests(matches: int = 10, others: int = 1000) -> dict[str, list[str]]:
+    import logging
+
+    import boto3
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    out: dict[str, list[str]] = {}
+    with counting_moto() as (endpoint, counter):
+        bucket = f"bench-{uuid.uuid4().hex[:12]}"
+        client = boto3.client("s3", endpoint_url=endpoint)
+        client.create_bucket(Bucket=bucket)
+        options = {"client_kwargs": {"endpoint_url": endpoint}}
+        url = f"s3://{bucket}/store"
+        store = ac.ArtifactStore(url, progress=False, **options)
+        store.save("warm", 0)  # the marker, once per store
+        with counter.count() as seen:
+            store.save("a", {"x": 1})
+        out["save (new payload)"] = seen
+        with counter.count() as seen:
+            store.save("a", {"x": 1})
+        out["save (identical again)"] = seen
+        reader = ac.ArtifactStore(url, progress=False, **options)
+        reader.get("warm", key="default")  # the format check, once per store
+        with counter.count() as seen:
+            reader.get("a", key="default")
+        out["get(step, key=)"] = seen
+        with counter.count() as seen:
+            reader.get("a")
+        out["get(step)"] = seen
+
+        calls = [0]
+
+        @reader.step
+        def double(x: int) -> int:
+            calls[0] += 1
+            return 2 * x
+
+        with counter.count() as seen:
+            double(21)
+        out["decorator miss"] = seen
+        with counter.count() as seen:
+            double(21)
+        out["decorator hit"] = seen
+        # 1,000 artifacts of which 10 match: written directly, as records of one payload.
+        info = store.save("tmpl", 1)
+        base = info.to_dict()
+        for i in range(others):
+            step = f"other/s{i}"
+            client.put_object(
+                Bucket=bucket,
+                Key=f"store/refs/{step}/@default.json",
+                Body=json.dumps(dict(base, step_id=step, key="default")),
+            )
+        for i in range(matches):
+            step = f"wanted/s{i}"
+            client.put_object(
+                Bucket=bucket,
+                Key=f"store/refs/{step}/@default.json",
+                Body=json.dumps(dict(base, step_id=step, key="default")),
+            )
+        with counter.count() as seen:
+            assert len(reader.list("wanted/")) == matches
+        out[f"list(prefix) {matches} of {others + matches}"] = seen
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run)")
+    parser.add_argument("--no-s3", action="store_true", help="skip the S3 request counts")
+    parser.add_argument("-v", action="store_true", help="print every S3 request")
+    args = parser.parse_args()
+    sizes = [500, 2000] if args.quick else [5_000, 50_000]
+    keys = 1_000 if args.quick else 10_000
+    small = 500 if args.quick else 5_000
+    repeat = 3
+    with tempfile.TemporaryDirectory() as name:
+        tmp = Path(name)
+        for n in sizes:
+            print(f"\nlist() of {n:,} artifacts (local store)")
+            for k, v in bench_list(tmp, n, repeat).items():
+                print(f"  {k:32s} {v * 1e3:10.2f} ms" if "/" not in k else f"  {k:32s} {v:10.2f}x")
+        print(f"\nget(step) of a step holding {keys:,} keys")
+        for k, v in bench_newest(tmp, keys, repeat).items():
+            print(f"  {k:32s} {v * 1e6:10.1f} us" if k != "ratio" else f"  {k:32s} {v:10.2f}x")
+        print(f"\n{small:,} small dicts, save all / load all")
+        for k, v in bench_small(tmp, small).items():
+            print(f"  {k:32s} {v:10.3f} s" if "ratio" not in k else f"  {k:32s} {v:10.2f}x")
+    if not args.no_s3:
+        print("\nS3 requests per operation (moto server, counted by a WSGI wrapper)")
+        for op, seen in s3_requests().items():
+            detail = ", ".join(sorted({r.split(" ")[0] for r in seen}))
+            print(f"  {op:32s} {len(seen):6d}   ({detail})")
+            if "-v" in sys.argv:
+                for r in seen:
+                    print("      ", r)
+
+
+if __name__ == "__main__":
+    main()

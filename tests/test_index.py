@@ -1,0 +1,268 @@
+"""The index of records: listings and "newest of a step" read no record file twice, and
+the record files stay the source of truth (an index deleted, corrupt, or behind because a
+writer never touched it is made good from them)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import artifact_cache as ac
+from artifact_cache.info import ArtifactInfo
+from artifact_cache.storage.index import INDEX_NAME, RACY_NS
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _age(folder: Path, seconds: float = 60.0) -> None:
+    """Make a folder's modification time older (as if written a while ago)."""
+    past = time.time() - seconds
+    os.utime(folder, (past, past))
+
+
+def _write_record(store: ac.ArtifactStore, template: ArtifactInfo, step_id: str, key: str) -> Path:
+    """A record file written as a release without the index would: just the file."""
+    path = Path(store._storage.record_path(step_id, key))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = dict(template.to_dict(), step_id=step_id, key=key)
+    path.write_text(json.dumps(data))
+    return path
+
+
+def _count_reads(store: ac.ArtifactStore, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count the record files read in bulk (listings) from now on."""
+    counts = [0]
+    storage = store._storage
+    real = storage.read_many
+
+    def counted(paths: Any) -> Any:
+        counts[0] += len(paths)
+        return real(paths)
+
+    monkeypatch.setattr(storage, "read_many", counted)
+    return counts
+
+
+def _keys(infos: list[ArtifactInfo]) -> set[tuple[str, str]]:
+    return {(i.step_id, i.key) for i in infos}
+
+
+def test_rebuilt_after_delete_and_corruption(tmp_path: Path) -> None:
+    store = ac.ArtifactStore(str(tmp_path / "s"))
+    saved = {(i.step_id, i.key) for i in (store.save(f"s{n}", n, key=f"k{n}") for n in range(5))}
+    assert _keys(store.list()) == saved
+    index = tmp_path / "s" / INDEX_NAME
+    assert index.exists()
+    for damage in ("delete", "truncate", "garbage"):
+        fresh = ac.ArtifactStore(str(tmp_path / "s"))
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{index}{suffix}").unlink(missing_ok=True)
+        if damage == "truncate":
+            index.write_bytes(b"SQLite format 3\x00" + b"\x00" * 40)
+        elif damage == "garbage":
+            index.write_bytes(b"not a database at all" * 100)
+        assert _keys(fresh.list()) == saved, damage
+        assert fresh.get("s3") == 3
+        assert index.exists()
+
+
+def test_corrupted_while_open(tmp_path: Path) -> None:
+    """An index damaged under a store that has it open is made again, not trusted."""
+    store = ac.ArtifactStore(str(tmp_path / "s"))
+    store.save("a", 1)
+    assert len(store.list()) == 1
+    index = tmp_path / "s" / INDEX_NAME
+    store._storage._records_index._forget_connection()
+    for suffix in ("-wal", "-shm"):
+        Path(f"{index}{suffix}").unlink(missing_ok=True)
+    index.write_bytes(b"\x00" * 4096)
+    store.save("b", 2)
+    assert {i.step_id for i in store.list()} == {"a", "b"}
+
+
+def test_record_written_without_the_index_appears(tmp_path: Path) -> None:
+    """Records written by a writer that never updates the index (an older release) show
+    in list, artifacts, info and get, also after the index knew the folder."""
+    store = ac.ArtifactStore(str(tmp_path / "s"))
+    template = store.save("step", {"v": 1}, key="first")
+    assert [i.key for i in store.list()] == ["first"]
+    folder = tmp_path / "s" / "refs" / "step"
+    _age(folder)
+    assert [i.key for i in store.artifacts("step")] == ["first"]  # indexed, not racy
+    later = ArtifactInfo.from_dict(
+        dict(template.to_dict(), created="2100-01-01T00:00:00+00:00", key="later")
+    )
+    _write_record(store, later, "step", "later")
+    _write_record(store, later, "other/deep", "k")
+    assert _keys(store.list()) == {("step", "first"), ("step", "later"), ("other/deep", "k")}
+    assert [i.key for i in store.artifacts("step")] == ["later", "first"]
+    assert store.info("step").key == "later"
+    assert store.get("step") == {"v": 1}
+    # Removed behind the index's back: gone from listings too.
+    (folder / "@later.json").unlink()
+    assert [i.key for i in store.list("step")] == ["first"]
+    assert store.info("step").key == "first"
+
+
+def test_change_in_the_same_clock_tick_is_seen(tmp_path: Path) -> None:
+    """A folder indexed right after a write is looked at again, so a second write that
+    leaves its modification time unchanged (the same clock tick) still shows."""
+    store = ac.ArtifactStore(str(tmp_path / "s"))
+    store.save("step", "old", key="k", tags={"v": "1"})
+    folder = tmp_path / "s" / "refs" / "step"
+    stamp = folder.stat().st_mtime_ns
+    assert time.time_ns() - stamp < RACY_NS
+    assert store.list(tags={"v": "1"})
+    store.save("step", "new", key="k", tags={"v": "2"})
+    os.utime(folder, ns=(stamp, stamp))  # as if both writes fell in one tick
+    assert [i.tags["v"] for i in store.list()] == ["2"]
+    assert store.list(tags={"v": "1"}) == []
+    assert store.get("step") == "new"
+
+
+def test_listing_reads_no_record_twice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """10,000 records: the first listing reads each once, later listings (in this process
+    or a fresh store) and "newest of a step" read none through the listing path."""
+    store = ac.ArtifactStore(str(tmp_path / "s"))
+    template = store.save("big", {"v": 0}, key="k0")
+    for n in range(1, 10_000):
+        _write_record(store, template, "big", f"k{n}")
+    newest = ArtifactInfo.from_dict(
+        dict(template.to_dict(), created="2100-01-01T00:00:00+00:00", key="k7")
+    )
+    _write_record(store, newest, "big", "k7")
+    _age(tmp_path / "s" / "refs" / "big")
+    counts = _count_reads(store, monkeypatch)
+    assert len(store.list()) == 10_000
+    assert counts[0] == 10_000
+    assert len(store.list("bi")) == 10_000 and len(store.artifacts("big")) == 10_000
+    assert store.info("big").key == "k7"
+    assert counts[0] == 10_000
+    other = ac.ArtifactStore(str(tmp_path / "s"))  # another store: reads the index only
+    other_counts = _count_reads(other, monkeypatch)
+    assert other.info("big").key == "k7"
+    assert len(other.list(tags={"no": "such"})) == 0
+    assert other_counts[0] == 0
+    assert other._storage._records_index.reads == 0
+
+
+def test_memory_listing_reads_each_record_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    store = ac.ArtifactStore("memory://index-memory-once")
+    for n in range(50):
+        store.save("step", n, key=f"k{n}")
+    counts = _count_reads(store, monkeypatch)
+    assert len(store.list()) == 50
+    assert counts[0] == 50
+    store.save("step", "changed", key="k3")
+    assert len(store.list()) == 50 and store.info("step").key == "k3"
+    assert counts[0] == 51  # only the record that changed is read again
+
+
+def test_hostile_record_in_the_index(tmp_path: Path) -> None:
+    """An invalid record found through the index is skipped with a warning by listings and
+    by "newest of a step", and is a RecordError when asked for by key."""
+    store = ac.ArtifactStore(str(tmp_path / "s"))
+    good = store.save("step", 1, key="good")
+    bad = _write_record(store, good, "step", "bad")
+    bad.write_text(json.dumps(dict(good.to_dict(), key="bad", digest="../../etc/passwd")))
+    for call in (store.list, lambda: store.artifacts("step"), lambda: [store.info("step")]):
+        with pytest.warns(UserWarning, match="skipping a record"):
+            assert [i.key for i in call()] == ["good"]
+    with pytest.raises(ac.RecordError):
+        store.info("step", key="bad")
+
+
+def test_signed_store_checks_the_record_file(tmp_path: Path) -> None:
+    """An unsigned record newer than a signed one, written behind the index's back, is
+    what get(step) picks and refuses (the index never vouches for a record)."""
+    store = ac.ArtifactStore(str(tmp_path / "s"), signing_key="k")
+    signed = store.save("step", 1, key="a")
+    assert store.get("step") == 1
+    forged = dict(signed.to_dict(), key="b", created="2100-01-01T00:00:00+00:00")
+    forged.pop("signature")
+    _write_record(store, ArtifactInfo.from_dict(forged), "step", "b")
+    with pytest.raises(ac.IntegrityError):
+        store.get("step")
+    assert store.get("step", key="a") == 1
+
+
+def test_index_not_writable_falls_back_to_the_files(tmp_path: Path) -> None:
+    store = ac.ArtifactStore(str(tmp_path / "s"))
+    store.save("a", 1)
+    index = tmp_path / "s" / INDEX_NAME
+    index.parent.joinpath(INDEX_NAME).mkdir()  # a folder where the index should be
+    assert [i.step_id for i in store.list()] == ["a"]
+    assert store._storage.indexed_records() is None
+    assert not index.is_file()
+
+
+KILLED = """
+import os, sys
+import artifact_cache as ac
+from artifact_cache.storage import index
+real = index.examine
+seen = [0]
+def dying(name, data):
+    seen[0] += 1
+    if seen[0] == 3:
+        os._exit(9)  # killed in the middle of bringing the index up to date
+    return real(name, data)
+index.examine = dying
+ac.ArtifactStore(sys.argv[1]).list()
+"""
+
+SAVER = """
+import os, sys
+import artifact_cache as ac
+store = ac.ArtifactStore(sys.argv[1])
+for n in range(int(sys.argv[2])):
+    store.save("proc", n, key=f"k{n}")
+print("saved", flush=True)
+"""
+
+
+def _python(script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
+
+
+def test_process_killed_while_indexing(tmp_path: Path) -> None:
+    """A process killed while it brings the index up to date leaves nothing half-done."""
+    url = str(tmp_path / "s")
+    store = ac.ArtifactStore(url)
+    for n in range(6):
+        store.save("step", n, key=f"k{n}")
+    done = _python(KILLED, url)
+    assert done.returncode == 9, done.stderr
+    assert len(store.list()) == 6
+    assert store.get("step") == 5
+
+
+def test_records_of_other_processes_appear(tmp_path: Path) -> None:
+    """Saves by other processes (which never read the index) show in this one's index."""
+    url = str(tmp_path / "s")
+    store = ac.ArtifactStore(url)
+    store.save("proc", -1, key="mine")
+    assert len(store.list()) == 1
+    done = _python(SAVER, url, "20")
+    assert done.returncode == 0 and done.stdout == "saved\n", done.stderr
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(store.list()) == 21
+    assert store.get("proc") == 19

@@ -1,0 +1,151 @@
+"""HTTP requests per operation on S3, counted by a WSGI wrapper around moto's server.
+
+Counts are deterministic (unlike times): these tests keep the request budget from
+growing back. The shared-store guarantees hold at these counts: a save still checks
+that its payload is there after writing its record, and puts it back if not.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+import artifact_cache as ac
+
+
+class Counting:
+    """WSGI middleware recording ``METHOD path?query`` of every request."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.requests: list[str] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        line = (
+            f"{environ['REQUEST_METHOD']} {environ['PATH_INFO']}?{environ.get('QUERY_STRING', '')}"
+        )
+        with self.lock:
+            self.requests.append(line)
+        return self.app(environ, start_response)
+
+    def since(self, start: int) -> list[str]:
+        with self.lock:
+            return self.requests[start:]
+
+    def mark(self) -> int:
+        with self.lock:
+            return len(self.requests)
+
+
+@pytest.fixture(scope="module")
+def counted(moto_endpoint: str) -> Iterator[tuple[str, Counting]]:
+    """A second moto server (credentials from the session's), every request counted."""
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import make_server
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    app = Counting(DomainDispatcherApplication(create_backend_app))
+    server = make_server("127.0.0.1", 0, app, True, request_handler=MotoRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", app
+    finally:
+        server.shutdown()
+        thread.join(timeout=30)
+
+
+@pytest.fixture
+def s3(counted: tuple[str, Counting]) -> tuple[Any, str, dict[str, Any], Counting]:
+    import boto3
+
+    endpoint, counter = counted
+    bucket = f"req-{uuid.uuid4().hex[:12]}"
+    client = boto3.client("s3", endpoint_url=endpoint)
+    client.create_bucket(Bucket=bucket)
+    options = {"client_kwargs": {"endpoint_url": endpoint}, "skip_instance_cache": True}
+    return client, f"s3://{bucket}/store", options, counter
+
+
+def _count(counter: Counting, call: Any) -> tuple[Any, list[str]]:
+    start = counter.mark()
+    result = call()
+    return result, counter.since(start)
+
+
+def test_save_and_get_budget(s3: tuple[Any, str, dict[str, Any], Counting]) -> None:
+    _client, url, options, counter = s3
+    store = ac.ArtifactStore(url, progress=False, **options)
+    store.save("warm", 0)  # the format marker: once per store
+    _, seen = _count(counter, lambda: store.save("a", {"x": 1}))
+    assert len(seen) == 3, seen  # payload PUT, record PUT, payload HEAD after the record
+    _, seen = _count(counter, lambda: store.save("a", {"x": 1}))
+    assert len(seen) == 2, seen  # record PUT, payload HEAD
+    reader = ac.ArtifactStore(url, progress=False, **options)
+    reader.exists("warm")  # the format check: once per store
+    value, seen = _count(counter, lambda: reader.get("a", key="default"))
+    assert value == {"x": 1} and len(seen) == 2, seen  # record GET, payload GET: no HEAD
+    assert all(r.startswith("GET") for r in seen)
+    value, seen = _count(counter, lambda: reader.get("a"))
+    assert value == {"x": 1} and len(seen) == 3, seen  # one LIST, then the two GETs
+
+
+def test_repeated_save_puts_back_a_removed_payload(
+    s3: tuple[Any, str, dict[str, Any], Counting],
+) -> None:
+    """The cheap repeated save still checks its payload after its record is written."""
+    _client, url, options, counter = s3
+    store = ac.ArtifactStore(url, progress=False, **options)
+    info = store.save("a", [1, 2, 3])
+    store.fs.rm(store._storage.object_path(info.digest))  # a gc or clear meanwhile
+    _, seen = _count(counter, lambda: store.save("a", [1, 2, 3]))
+    # Record PUT; HEAD finds nothing (s3fs then lists, in case it is a folder); PUT back.
+    assert len(seen) == 4 and seen[-1].startswith("PUT /"), seen
+    other = ac.ArtifactStore(url, progress=False, **options)
+    assert other.get("a") == [1, 2, 3]
+
+
+def test_decorator_budget(s3: tuple[Any, str, dict[str, Any], Counting]) -> None:
+    _client, url, options, counter = s3
+    ac.ArtifactStore(url, progress=False, **options).save("warm", 0)  # the marker
+    store = ac.ArtifactStore(url, progress=False, **options)
+    store.exists("warm")  # the format check: once per store
+
+    @store.step
+    def double(x: int) -> int:
+        return 2 * x
+
+    value, seen = _count(counter, lambda: double(21))
+    # Two lookups (before and after taking the call's in-process lock) and a new save.
+    assert value == 42 and len(seen) == 5, seen
+    value, seen = _count(counter, lambda: double(21))
+    assert value == 42 and len(seen) == 2, seen
+
+
+def test_list_prefix_budget(s3: tuple[Any, str, dict[str, Any], Counting]) -> None:
+    """list(prefix) lists only under the prefix and reads only the matching records."""
+    client, url, options, counter = s3
+    store = ac.ArtifactStore(url, progress=False, **options)
+    info = store.save("template", 1)
+    base = info.to_dict()
+    bucket = url.split("/")[2]
+    for group, n in (("other", 150), ("wanted", 10)):
+        for i in range(n):
+            step = f"{group}/s{i}"
+            body = json.dumps(dict(base, step_id=step, key="default"))
+            client.put_object(Bucket=bucket, Key=f"store/refs/{step}/@default.json", Body=body)
+    found, seen = _count(counter, lambda: store.list("wanted/"))
+    assert len(found) == 10
+    assert len(seen) == 11, seen  # one LIST under refs/wanted/, ten GETs
+    assert "wanted" in seen[0]
