@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import artifact_cache as ac
-import artifact_cache.storage as storage_module
+import artifact_cache.storage.base as storage_module
 from artifact_cache.digest import hash_bytes, hasher
 from artifact_cache.serializers import PickleSerializer
 
