@@ -296,11 +296,16 @@ class _Flights:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._held: dict[tuple[str, str, str], list[Any]] = {}  # ident -> [RLock, users]
+        self.finished = 0
+        """How many flights have ended in this process (any key)."""
 
     @contextlib.contextmanager
-    def hold(self, ident: tuple[str, str, str]) -> Iterator[None]:
+    def hold(self, ident: tuple[str, str, str]) -> Iterator[bool]:
+        """Hold the key's flight; yields whether another caller held or awaited it too
+        (only then may it have computed the result meanwhile)."""
         with self._lock:
             entry = self._held.get(ident)
+            shared = entry is not None
             if entry is None:
                 # Reentrant: a body that calls its own step with the same key recurses as it
                 # would uncached instead of deadlocking.
@@ -308,9 +313,10 @@ class _Flights:
             entry[1] += 1
         try:
             with entry[0]:
-                yield
+                yield shared
         finally:
             with self._lock:
+                self.finished += 1
                 entry[1] -= 1
                 if entry[1] == 0:
                     del self._held[ident]
@@ -666,7 +672,7 @@ class StepFunction(Generic[R, P]):
 
     def _first_look(
         self, args: tuple[Any, ...], kwargs: dict[str, Any], refresh: bool, *, load: bool = True
-    ) -> tuple[_Prepared, Callable[[], StepCall[R] | None], StepCall[R] | None]:
+    ) -> tuple[_Prepared, Callable[[bool], StepCall[R] | None], StepCall[R] | None]:
         """Key a call and look for its stored result (not when refreshing).
 
         Returns the prepared call, a second look to take once this call holds the key's
@@ -676,12 +682,18 @@ class StepFunction(Generic[R, P]):
         started = time.perf_counter()
         prepared = self._prepare(args, kwargs)
         key = prepared.key
+        seen = _flights.finished, _async_flights.finished
         found = None if refresh else self._hit(key, started, warn=True, load=load)
         if found is None:
             self._miss(key, refresh)
 
-        def again() -> StepCall[R] | None:
-            return None if refresh else self._hit(key, started, warn=False, load=load)
+        def again(shared: bool) -> StepCall[R] | None:
+            # Only a caller in this process that shares the key's flight, or one that
+            # finished a flight since the first look, can have computed it meanwhile: an
+            # uncontended miss reads nothing twice (one request fewer on object stores).
+            if refresh or not (shared or seen != (_flights.finished, _async_flights.finished)):
+                return None
+            return self._hit(key, started, warn=False, load=load)
 
         return prepared, again, found
 
@@ -705,8 +717,8 @@ class StepFunction(Generic[R, P]):
         prepared, again, found = self._first_look(args, kwargs, refresh, load=load)
         if found is not None:
             return found
-        with _flights.hold(self._flight(prepared)):
-            found = again()
+        with _flights.hold(self._flight(prepared)) as shared:
+            found = again(shared)
             if found is not None:
                 return found
             code = self._spec.code_fingerprint()  # before the body: no wasted work
@@ -922,18 +934,23 @@ class _AsyncFlights:
 
     def __init__(self) -> None:
         self._held: dict[tuple[Any, ...], list[Any]] = {}  # ident -> [Lock, users]
+        self.finished = 0
+        """How many flights have ended (any key, any loop)."""
 
     @contextlib.asynccontextmanager
-    async def hold(self, ident: tuple[Any, ...]) -> AsyncIterator[None]:
+    async def hold(self, ident: tuple[Any, ...]) -> AsyncIterator[bool]:
+        """As `_Flights.hold`: yields whether another coroutine held or awaited the key."""
         ident = (id(asyncio.get_running_loop()), *ident)  # a lock belongs to one loop
         entry = self._held.get(ident)
+        shared = entry is not None
         if entry is None:
             entry = self._held[ident] = [asyncio.Lock(), 0]
         entry[1] += 1
         try:
             async with entry[0]:
-                yield
+                yield shared
         finally:
+            self.finished += 1
             entry[1] -= 1
             if entry[1] == 0:
                 del self._held[ident]
@@ -967,8 +984,8 @@ class AsyncStepFunction(StepFunction[R, P]):
         prepared, again, found = self._first_look(args, kwargs, refresh)
         if found is not None:
             return found
-        async with _async_flights.hold(self._flight(prepared)):
-            found = again()
+        async with _async_flights.hold(self._flight(prepared)) as shared:
+            found = again(shared)
             if found is not None:
                 return found
             code = self._spec.code_fingerprint()
