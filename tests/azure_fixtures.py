@@ -1,0 +1,121 @@
+"""Azurite, Microsoft's Azure Storage emulator, as a session fixture for az:// stores.
+
+Azurite comes from the npm registry and is installed once per machine with
+``npm install azurite@3`` into:
+
+* ``<repo>/.venv/azurite`` when the repository has a ``.venv`` folder (the README's
+  setup makes one; deleting the venv deletes Azurite with it), else
+* ``~/.cache/artifact-cache-tests/azurite`` (``$XDG_CACHE_HOME`` if set).
+
+Without node and npm the fixture skips with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+ACCOUNT = "devstoreaccount1"
+ACCOUNT_KEY = (
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+)
+"""Azurite's well-known development account key (public, documented by Microsoft)."""
+_INSTALL_TIMEOUT = 300
+_START_TIMEOUT = 30
+
+
+def azurite_home() -> Path:
+    """Where Azurite is (or will be) installed: see the module's docstring."""
+    if (REPO / ".venv").is_dir():
+        return REPO / ".venv" / "azurite"
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "artifact-cache-tests" / "azurite"
+
+
+def _azurite_blob() -> Path:
+    """The ``azurite-blob`` executable, installed first if it is missing."""
+    home = azurite_home()
+    exe = home / "node_modules" / ".bin" / "azurite-blob"
+    if exe.exists():
+        return exe
+    npm = shutil.which("npm")
+    if npm is None or shutil.which("node") is None:
+        pytest.skip("Azure tests need node and npm to install the Azurite emulator")
+    home.mkdir(parents=True, exist_ok=True)
+    try:
+        subprocess.run(
+            [npm, "install", "--prefix", str(home), "--no-audit", "--no-fund", "azurite@3"],
+            check=True,
+            capture_output=True,
+            timeout=_INSTALL_TIMEOUT,
+        )
+    except subprocess.CalledProcessError as exc:
+        raise RuntimeError(f"npm install azurite failed:\n{exc.stderr.decode()[-2000:]}") from exc
+    return exe
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Azurite's blob service on 127.0.0.1; yields the dev account's connection string."""
+    exe = _azurite_blob()
+    location = tmp_path_factory.mktemp("azurite")
+    port = _free_port()
+    log_path = location / "azurite.log"
+    cmd = [
+        str(exe), "--blobHost", "127.0.0.1", "--blobPort", str(port),
+        "--location", str(location), "--silent", "--skipApiVersionCheck", "--loose",
+    ]  # fmt: skip
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=location)
+        try:
+            deadline = time.monotonic() + _START_TIMEOUT
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        tail = log_path.read_text(errors="replace")[-2000:]
+                        raise RuntimeError(f"azurite did not start:\n{tail}") from None
+                    time.sleep(0.2)
+            yield (
+                f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={ACCOUNT_KEY};"
+                f"BlobEndpoint=http://127.0.0.1:{port}/{ACCOUNT};"
+            )
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def new_container(connection_string: str) -> str:
+    """Create a uniquely named container on Azurite and return its name."""
+    from azure.storage.blob import BlobServiceClient
+
+    name = f"ac-{uuid.uuid4().hex[:16]}"
+    BlobServiceClient.from_connection_string(connection_string).create_container(name)
+    return name
+
+
+@pytest.fixture
+def az_url(azurite: str) -> str:
+    """A fresh container on Azurite, as an az:// URL of a store inside it."""
+    return f"az://{new_container(azurite)}/cache"
