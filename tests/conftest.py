@@ -9,9 +9,9 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from azure_fixtures import az_url, azurite  # noqa: F401  (fixtures for tests/test_azure.py)
 
 import artifact_cache as ac
-from azure_fixtures import az_url, azurite  # noqa: F401  (fixtures for tests/test_azure.py)
 
 BACKENDS = ["memory", "local", "s3"]
 
