@@ -293,13 +293,16 @@ def secret_values(options: Mapping[str, Any]) -> list[str]:
 
     ``key``, ``secret``, ``token``, ``password``, ``signing_key``, and any option whose
     name says secret, password, token or credential (``client_kwargs`` and
-    ``config_kwargs`` are searched too). Longest first, so that redaction replaces a
-    secret before any part of it.
+    ``config_kwargs`` are searched too); of an Azure ``connection_string``, also its
+    ``AccountKey`` and ``SharedAccessSignature`` alone. Longest first, so that
+    redaction replaces a secret before any part of it.
 
     Examples:
         >>> secret_values({"key": "AKIA1", "anon": False, "token": "anon",
         ...                "client_kwargs": {"aws_secret_access_key": "s3cr3t"}})
         ['s3cr3t', 'AKIA1']
+        >>> secret_values({"connection_string": "AccountName=team;AccountKey=c2VjcmV0"})
+        ['AccountName=team;AccountKey=c2VjcmV0', 'c2VjcmV0']
     """
     found: set[str] = set()
 
@@ -314,10 +317,15 @@ def secret_values(options: Mapping[str, Any]) -> list[str]:
             text = value.decode(errors="replace") if isinstance(value, bytes) else value
             if text.lower() not in _NOT_SECRETS:
                 found.add(text)
+                # An Azure connection string: its key or SAS token may be quoted alone.
+                found.update(m.group(1) for m in _CONNECTION_SECRET.finditer(text))
 
     walk(options, False)
     return sorted(found, key=lambda s: (-len(s), s))
 
+
+_CONNECTION_SECRET = re.compile(r"(?:AccountKey|SharedAccessSignature)=([^;]{3,})", re.I)
+"""The secret parts of an Azure Storage connection string."""
 
 _USERINFO = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^/@:\s]*):[^/@\s]*@")
 

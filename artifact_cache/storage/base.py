@@ -348,8 +348,9 @@ class Storage:
             return
         bucket = split(self.root)[0]
         if bucket and not self.fs.exists(bucket):
+            word = "container" if set(_protocols(self.fs)) & {"abfs", "az", "adl"} else "bucket"
             msg = (
-                f"store {self.url}: bucket {bucket!r} does not exist (or these credentials "
+                f"store {self.url}: {word} {bucket!r} does not exist (or these credentials "
                 "cannot see it); create it first"
             )
             raise ArtifactStoreError(msg)
