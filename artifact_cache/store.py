@@ -819,7 +819,8 @@ class ArtifactStore:
         """
         info = self.info(step_id, key=key)
         self._check_signature(info)
-        if info.inline is not None:
+        # Only where URLs exist (local, object stores): memory:// has none to give.
+        if info.inline is not None and (self._storage.is_local or self._storage.remote):
             with self._io("writing the payload file of", step_id):
                 self._publish_inline(info)
         try:
