@@ -666,7 +666,8 @@ class ArtifactStore:
         The digest is still checked first, which reads the whole file once, so a mapped
         load is not instant as joblib's is (joblib checks nothing). On other stores
         (``memory://``, object stores) ``mmap_mode`` is ignored: the artifact is read
-        into memory as usual, and its arrays are writable.
+        into memory as usual, and its arrays are writable; so it is for a payload of up to
+        16 KiB, stored inside its record (already read, checked all the same).
 
         Examples:
             >>> store = ArtifactStore("memory://doc-load")

@@ -82,6 +82,14 @@ def test_inline_size_must_match_the_record() -> None:
 def test_signed_inline_payload_is_covered(store_url: str) -> None:
     """Changing the inline bytes and the digest of a signed record is refused."""
     store = ac.open_store(store_url, signing_key="k" * 32)
+    info = store.save("config", {"command": "ok!!"})
+    same_size = base64.b64decode(info.inline or "").replace(b"ok!!", b"rm!!")
+    assert len(same_size) == info.size and b"rm!!" in same_size
+    _rewrite(store, "config", {"inline": base64.b64encode(same_size).decode()})
+    with pytest.raises(IntegrityError):  # the bytes alone
+        store.get("config")
+    with pytest.raises(IntegrityError):
+        store.open("config")
     store.save("config", {"command": "ok"})
     other = ac.open_store("memory://inline-other").save("config", {"command": "evil"})
     _rewrite(store, "config", {"inline": other.inline, "digest": other.digest, "size": other.size})
