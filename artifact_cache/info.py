@@ -8,6 +8,7 @@ never a path. Imports ``attrs``, the stdlib and `artifact_cache.stepid`.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import html
 import json
@@ -25,6 +26,7 @@ from .stepid import validate_key, validate_step_id
 
 __all__ = [
     "DIGEST_PATTERN",
+    "INLINE_MAX",
     "RECORD_FIELDS",
     "RECORD_VERSION",
     "ArtifactInfo",
@@ -147,8 +149,14 @@ class ArtifactInfo:
     """``"blake3:<hex>"`` or ``"sha256:<hex>"`` of the payload, by a store with a signing key."""
     signature: str | None = None
     """HMAC-SHA256 of the record's other fields, written by a store with a signing key."""
+    inline: str | None = attrs.field(default=None, repr=False, hash=False)
+    """A small payload stored inside its record, as base64 text (None: in ``objects/``)."""
     extra: Mapping[str, Any] = attrs.field(factory=dict, repr=False, hash=False)
     """Fields this version does not know, kept so that a rewrite does not drop them."""
+
+    def inline_payload(self) -> bytes | None:
+        """The payload stored inside the record, decoded; None if it is in ``objects/``."""
+        return None if self.inline is None else base64.b64decode(self.inline)
 
     @property
     def signed(self) -> bool:
@@ -187,6 +195,8 @@ class ArtifactInfo:
             out["payload_hash"] = self.payload_hash
         if self.signature is not None:
             out["signature"] = self.signature
+        if self.inline is not None:
+            out["inline"] = self.inline
         return out
 
     def to_json(self) -> str:
@@ -312,6 +322,12 @@ def _checked(data: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     missing = sorted(_REQUIRED - kwargs.keys())
     if missing:
         raise RecordError(f"missing field(s): {', '.join(missing)}")
+    inline = kwargs.get("inline")
+    if inline is not None:
+        decoded = len(inline) // 4 * 3 - inline[-2:].count("=")
+        if decoded != kwargs["size"]:
+            msg = f"field 'inline': holds {decoded} bytes, the record's size is {kwargs['size']}"
+            raise RecordError(msg)
     return kwargs, extra
 
 
@@ -479,6 +495,20 @@ def _payload_hash(value: Any) -> str:
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
+INLINE_MAX = 16 * 2**10
+"""Payloads up to this size are stored inside their record (field ``inline``)."""
+
+_BASE64 = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
+
+
+def _inline(value: Any) -> str:
+    if not isinstance(value, str):
+        raise _fail(f"expected base64 text, got {type(value).__name__}")
+    if len(value) > (INLINE_MAX + 2) // 3 * 4 or not _BASE64.fullmatch(value):
+        raise _fail(f"not the base64 text of a payload of at most {INLINE_MAX} bytes")
+    return value
+
+
 def _record_version(value: Any) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise _fail(f"expected a positive integer, got {value!r:.40}")
@@ -504,6 +534,7 @@ RECORD_FIELDS: dict[str, Callable[[Any], Any]] = {
     "recipe": _optional(_recipe),
     "payload_hash": _optional(_payload_hash),
     "signature": _optional_str,
+    "inline": _optional(_inline),
 }
 """How each known field of a record is checked when read (one line per field).
 

@@ -9,7 +9,9 @@ imported lazily by the methods that return them.
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import io
 import json
 import re
 import threading
@@ -40,7 +42,7 @@ from .errors import (
     missing_folder_note,
 )
 from .fingerprint.recipe import KeyRecipe
-from .info import ArtifactInfo, ArtifactRef, human_size, infos_html, is_digest
+from .info import INLINE_MAX, ArtifactInfo, ArtifactRef, human_size, infos_html, is_digest
 from .serializers import get_serializer
 from .signing import Signer, redact, redact_url, secret_values
 from .signing import signing_key_from as _signing_key_from
@@ -417,7 +419,12 @@ class ArtifactStore:
             hashing = signer.hashing(chunks, hash_bytes) if signer is not None else None
             digest_of = hashing or partial(hash_bytes, *chunks)
             known = None
-            if storage.remote:
+            inline = None
+            if size <= INLINE_MAX:
+                # A small payload goes inside its record: one file, one write, one read.
+                digest = known = digest_of()
+                inline = base64.b64encode(b"".join(chunks)).decode("ascii")
+            elif storage.remote:
                 # On an object store a payload this store wrote itself is not written
                 # again: the record goes first, and the check below puts the payload back
                 # if a gc or clear removed it meanwhile (as it does after any save).
@@ -445,14 +452,15 @@ class ArtifactStore:
                 code_fingerprint=code_fingerprint,
                 duration=duration,
                 args_repr=args_repr,
-                uri=storage.object_uri(digest),
+                uri=None if inline is not None else storage.object_uri(digest),
                 extra=dict(extra or {}),
                 recipe=recipe,
+                inline=inline,
             )
             if signer is not None and hashing is not None:
                 info = signer.seal(info, hashing.strong)
             storage.put_record(step_id, key, info.to_json())
-            if not storage.has_object(digest, size):
+            if inline is None and not storage.has_object(digest, size):
                 # A concurrent gc or clear removed the payload between our write (or check)
                 # and our record: put it back, so that no visible record lacks its payload.
                 storage.put_object(digest, chunks, size)
@@ -658,7 +666,8 @@ class ArtifactStore:
         The digest is still checked first, which reads the whole file once, so a mapped
         load is not instant as joblib's is (joblib checks nothing). On other stores
         (``memory://``, object stores) ``mmap_mode`` is ignored: the artifact is read
-        into memory as usual, and its arrays are writable.
+        into memory as usual, and its arrays are writable; so it is for a payload of up to
+        16 KiB, stored inside its record (already read, checked all the same).
 
         Examples:
             >>> store = ArtifactStore("memory://doc-load")
@@ -674,9 +683,13 @@ class ArtifactStore:
         hasher = new_hasher()
         with self._io("loading", info.step_id), self._bar(info.size, f"loading {info.step_id}"):
             try:
-                data = self._storage.read_object(
-                    info.digest, info.size, hasher=hasher, mmap_mode=mmap_mode
-                )
+                if info.inline is not None:  # in the record: nothing more to read
+                    data = memoryview(bytearray(base64.b64decode(info.inline)))
+                    hasher.update(data)
+                else:
+                    data = self._storage.read_object(
+                        info.digest, info.size, hasher=hasher, mmap_mode=mmap_mode
+                    )
             except FileNotFoundError:
                 msg = (
                     f"the payload of step {info.step_id!r} key {info.key!r} is missing from "
@@ -786,6 +799,8 @@ class ArtifactStore:
         """
         info = self.info(step_id, key=key)
         self._check_signature(info)
+        if info.inline is not None:
+            return io.BytesIO(base64.b64decode(info.inline))
         with self._io("opening", step_id):
             try:
                 return self._storage.open_object(info.digest)
@@ -795,12 +810,20 @@ class ArtifactStore:
     def url(self, step_id: str, *, key: str | None = None, expires: int = 3600) -> str:
         """A URL to the payload: presigned on S3 (valid ``expires`` seconds), file:// locally.
 
+        A small payload stored inside its record gets a file of its own first (kept by
+        `gc` while the record exists); on a read-only store without that file this is a
+        ReadOnlyStoreError.
+
         Raises ArtifactStoreError on filesystems that have no URLs (``memory://``), and
         IntegrityError, as `open` does, if the store has a signing key that did not sign
         the record (whoever follows the link gets the bytes the record names).
         """
         info = self.info(step_id, key=key)
         self._check_signature(info)
+        # Only where URLs exist (local, object stores): memory:// has none to give.
+        if info.inline is not None and (self._storage.is_local or self._storage.remote):
+            with self._io("writing the payload file of", step_id):
+                self._publish_inline(info)
         try:
             return self._storage.sign_object(info.digest, expires)
         except NotImplementedError:
@@ -813,6 +836,19 @@ class ArtifactStore:
             raise self._not_found(step_id, key) from None
         except Exception as exc:
             self._fail("signing", step_id, exc)
+
+    def _publish_inline(self, info: ArtifactInfo) -> None:
+        """Give a payload stored inside its record a file of its own, for `url`.
+
+        gc keeps it while a record names its digest (inline or not).
+        """
+        data = base64.b64decode(info.inline or "")
+        if hash_bytes(data) != info.digest:
+            where = f"step {info.step_id!r} key {info.key!r} in store {self.location}"
+            raise IntegrityError(f"the payload of {where} does not match its digest")
+        if not self._storage.has_object(info.digest, info.size):
+            self._writable(f"give step {info.step_id!r} a URL (its payload is in its record)")
+            self._storage.put_object(info.digest, [data], info.size)
 
     # ------------------------------------------------------------------ remove
     def delete(self, step_id: str, *, key: str | None = None) -> bool:
@@ -867,10 +903,12 @@ class ArtifactStore:
                 if isinstance(data, FileNotFoundError):
                     continue
                 digest = None
+                inline = False
                 if not isinstance(data, Exception):
                     with contextlib.suppress(RecordError):
-                        digest = ArtifactInfo.from_json(data).digest
-                if digest is None or not storage.has_payload(digest):
+                        parsed = ArtifactInfo.from_json(data)
+                        digest, inline = parsed.digest, parsed.inline is not None
+                if not inline and (digest is None or not storage.has_payload(digest)):
                     orphans.append(name)
             storage.remove_records(orphans)
             storage.prune_folders()
@@ -931,13 +969,16 @@ class ArtifactStore:
                 )
                 raise ArtifactStoreError(f"{msg}: {type(data).__name__}: {data}") from data
             try:
-                digests.add(self._record(name.step_id, name.key, data).digest)
+                info = self._record(name.step_id, name.key, data)
             except RecordError as exc:
                 named = _named_digests(data)
                 digests |= named
                 if warn:
                     kept = "keeping every payload it names" if named else "it names no payload"
                     warnings.warn(f"gc: {exc}; {kept}", stacklevel=3)
+            else:
+                # An inline record needs no payload file, but keeps one `url` wrote.
+                digests.add(info.digest)
         return digests
 
     # ------------------------------------------------------------------ layers above

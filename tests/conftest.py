@@ -162,3 +162,20 @@ def jupyter_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "payload_files: every payload gets a file of its own in objects/ (none is stored "
+        "inline), for tests that damage, remove or count payload files of small values",
+    )
+
+
+@pytest.fixture(autouse=True)
+def _payload_files(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests marked ``payload_files`` attack the payload-file path with small values."""
+    if request.node.get_closest_marker("payload_files") is not None:
+        import artifact_cache.store
+
+        monkeypatch.setattr(artifact_cache.store, "INLINE_MAX", -1)

@@ -126,6 +126,7 @@ class TestCorruptPayload:
             store.get("arr")
         assert "'arr'" in str(err.value) and store.location in str(err.value)
 
+    @pytest.mark.payload_files
     @pytest.mark.parametrize("how", ["flip", "truncate"])
     def test_saving_again_repairs(self, store: ac.ArtifactStore, how: str) -> None:
         """Saving the same value again after a failed check rewrites the damaged payload."""

@@ -166,6 +166,7 @@ class TestClearConfirm:
 
 
 class TestGc:
+    @pytest.mark.payload_files
     def test_orphan_removed_after_grace_only(self, url: str) -> None:
         """gc keeps an orphan younger than the grace period and removes it after."""
         store = ac.open_store(url)
@@ -186,6 +187,7 @@ class TestGc:
             store.load(orphan)
         assert ac.open_store(url).get("keep") == [1, 2, 3]
 
+    @pytest.mark.payload_files
     def test_old_orphan_removed_with_default_grace(self, tmp_path: Path) -> None:
         """On a local store, an orphan older than the grace period goes with plain gc."""
         store = ac.open_store(str(tmp_path / "store"))

@@ -682,6 +682,7 @@ class TestFailures:
             locked()
         assert mem_store.list() == []
 
+    @pytest.mark.payload_files
     def test_missing_payload_recomputed_with_warning(self, store: ac.ArtifactStore) -> None:
         """A record whose payload is gone is recomputed with a warning, not an error."""
         calls: list[int] = []
@@ -698,6 +699,7 @@ class TestFailures:
         assert calls == [1, 1]
         assert fragile.call(1).cached
 
+    @pytest.mark.payload_files
     def test_corrupt_payload_recomputed_with_warning(self, mem_store: ac.ArtifactStore) -> None:
         """A payload that fails its digest check is recomputed with a warning."""
 

@@ -62,6 +62,7 @@ class TestChunkedRead:
         out["a"][0] = -1.0  # an independent copy
         assert store.get("big")["a"][0] == arr[0]
 
+    @pytest.mark.payload_files
     def test_read_object_feeds_the_hasher(self, chunked: None, tmp_path: Path) -> None:
         """The digest comes from the hasher fed during the read, on both paths."""
         store = ac.open_store(str(tmp_path / "s"), progress=False)

@@ -738,6 +738,7 @@ class TestLoadsOnce:
         assert pipe.run(only=["features", "train"]).cached == ["features", "train"]
         assert loads == ["clean"]  # for the fingerprint, once, not once per step
 
+    @pytest.mark.payload_files
     def test_damaged_payload_of_a_hit_is_computed_again(
         self, tmp_path: Path, loads: list[str]
     ) -> None:

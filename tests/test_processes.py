@@ -114,6 +114,7 @@ class TestFailedSave:
         assert store.get("x") == "old"
         assert not list((tmp_path / "s").rglob(f"{TMP_PREFIX}*"))
 
+    @pytest.mark.payload_files
     @pytest.mark.parametrize("backend", ["memory", "s3"])
     def test_upload_fails(
         self, backend: str, tmp_path: Path, request: Any, monkeypatch: Any
@@ -149,6 +150,7 @@ class TestFailedSave:
         monkeypatch.undo()
         assert store.get("x") == "old"
 
+    @pytest.mark.payload_files
     def test_serializer_raises_midway(self, store: ac.ArtifactStore) -> None:
         """An object whose pickling fails part-way writes nothing."""
 

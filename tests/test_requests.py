@@ -88,17 +88,35 @@ def test_save_and_get_budget(s3: tuple[Any, str, dict[str, Any], Counting]) -> N
     _client, url, options, counter = s3
     store = ac.ArtifactStore(url, progress=False, **options)
     store.save("warm", 0)  # the format marker: once per store
-    _, seen = _count(counter, lambda: store.save("a", {"x": 1}))
+    big = list(range(10000))  # above INLINE_MAX: a payload file of its own
+    _, seen = _count(counter, lambda: store.save("a", big))
     assert len(seen) == 3, seen  # payload PUT, record PUT, payload HEAD after the record
-    _, seen = _count(counter, lambda: store.save("a", {"x": 1}))
+    _, seen = _count(counter, lambda: store.save("a", big))
     assert len(seen) == 2, seen  # record PUT, payload HEAD
     reader = ac.ArtifactStore(url, progress=False, **options)
     reader.exists("warm")  # the format check: once per store
     value, seen = _count(counter, lambda: reader.get("a", key="default"))
-    assert value == {"x": 1} and len(seen) == 2, seen  # record GET, payload GET: no HEAD
+    assert value == big and len(seen) == 2, seen  # record GET, payload GET: no HEAD
     assert all(r.startswith("GET") for r in seen)
     value, seen = _count(counter, lambda: reader.get("a"))
-    assert value == {"x": 1} and len(seen) == 3, seen  # one LIST, then the two GETs
+    assert value == big and len(seen) == 3, seen  # one LIST, then the two GETs
+
+
+def test_small_save_and_get_budget(s3: tuple[Any, str, dict[str, Any], Counting]) -> None:
+    """A small payload lives in its record: one PUT to save, one GET to load."""
+    _client, url, options, counter = s3
+    store = ac.ArtifactStore(url, progress=False, **options)
+    store.save("warm", 0)  # the format marker: once per store
+    _, seen = _count(counter, lambda: store.save("a", {"x": 1}))
+    assert len(seen) == 1 and seen[0].startswith("PUT /"), seen  # the record
+    _, seen = _count(counter, lambda: store.save("a", {"x": 1}))
+    assert len(seen) == 1, seen
+    reader = ac.ArtifactStore(url, progress=False, **options)
+    reader.exists("warm")  # the format check: once per store
+    value, seen = _count(counter, lambda: reader.get("a", key="default"))
+    assert value == {"x": 1} and len(seen) == 1 and seen[0].startswith("GET"), seen
+    value, seen = _count(counter, lambda: reader.get("a"))
+    assert value == {"x": 1} and len(seen) == 2, seen  # one LIST, one GET
 
 
 def test_repeated_save_puts_back_a_removed_payload(
@@ -107,13 +125,14 @@ def test_repeated_save_puts_back_a_removed_payload(
     """The cheap repeated save still checks its payload after its record is written."""
     _client, url, options, counter = s3
     store = ac.ArtifactStore(url, progress=False, **options)
-    info = store.save("a", [1, 2, 3])
+    value = list(range(10000))  # above INLINE_MAX: a payload file of its own
+    info = store.save("a", value)
     store.fs.rm(store._storage.object_path(info.digest))  # a gc or clear meanwhile
-    _, seen = _count(counter, lambda: store.save("a", [1, 2, 3]))
+    _, seen = _count(counter, lambda: store.save("a", value))
     # Record PUT; HEAD finds nothing (s3fs then lists, in case it is a folder); PUT back.
     assert len(seen) == 4 and seen[-1].startswith("PUT /"), seen
     other = ac.ArtifactStore(url, progress=False, **options)
-    assert other.get("a") == [1, 2, 3]
+    assert other.get("a") == value
 
 
 def test_decorator_budget(s3: tuple[Any, str, dict[str, Any], Counting]) -> None:
@@ -127,10 +146,29 @@ def test_decorator_budget(s3: tuple[Any, str, dict[str, Any], Counting]) -> None
         return 2 * x
 
     value, seen = _count(counter, lambda: double(21))
-    # One lookup (no second one: no other caller shared the key's flight) and a new save.
-    assert value == 42 and len(seen) == 4, seen
-    value, seen = _count(counter, lambda: double(21))
+    # One lookup (no second one: no other caller shared the key's flight) and a new save:
+    # a small result is stored inside its record, so the save is that record's PUT.
     assert value == 42 and len(seen) == 2, seen
+    assert seen[0].startswith("GET") and seen[1].startswith("PUT"), seen
+    value, seen = _count(counter, lambda: double(21))
+    assert value == 42 and len(seen) == 1 and seen[0].startswith("GET"), seen  # the record
+
+
+def test_decorator_budget_large_result(s3: tuple[Any, str, dict[str, Any], Counting]) -> None:
+    """A result above INLINE_MAX has a payload file: one more PUT, HEAD and GET."""
+    _client, url, options, counter = s3
+    ac.ArtifactStore(url, progress=False, **options).save("warm", 0)  # the marker
+    store = ac.ArtifactStore(url, progress=False, **options)
+    store.exists("warm")  # the format check: once per store
+
+    @store.step
+    def numbers(n: int) -> list[int]:
+        return list(range(n))
+
+    value, seen = _count(counter, lambda: numbers(10000))
+    assert value == list(range(10000)) and len(seen) == 4, seen
+    value, seen = _count(counter, lambda: numbers(10000))
+    assert value == list(range(10000)) and len(seen) == 2, seen
 
 
 def test_list_prefix_budget(s3: tuple[Any, str, dict[str, Any], Counting]) -> None:

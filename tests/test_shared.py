@@ -242,6 +242,7 @@ class TestGcKeepsWhatRecordsName:
         assert ac.ArtifactInfo.from_json(info.to_json()).inputs[0].extra == {"signature": "abc"}
         assert store.get("model") == {"w": [1.0] * 100}
 
+    @pytest.mark.payload_files
     def test_unreadable_record_keeps_its_payload(self, store: ac.ArtifactStore) -> None:
         """gc keeps every payload a record it cannot parse names, and says which record."""
         info = store.save("model", {"w": [2.0] * 100})
@@ -254,6 +255,7 @@ class TestGcKeepsWhatRecordsName:
         assert store._storage.has_object(info.digest, info.size)
         assert not store._storage.has_object(orphan.digest, orphan.size)
 
+    @pytest.mark.payload_files
     def test_record_that_cannot_be_read_is_not_deleted(
         self, store: ac.ArtifactStore, monkeypatch
     ) -> None:
@@ -351,6 +353,7 @@ def test_clear_racing_saves(backend: str, tmp_path: Path, request: Any) -> None:
         assert [p.name for p in leftovers] == ["STORE.json"], leftovers
 
 
+@pytest.mark.payload_files
 def test_clear_keeps_no_record_without_payload(store: ac.ArtifactStore, monkeypatch) -> None:
     """A record written while clear removes payloads is dropped if its payload went,
     and a save whose payload clear removed puts it back after its record."""
@@ -389,6 +392,7 @@ def _flip(store: ac.ArtifactStore, digest: str) -> None:
 
 
 class TestRepairByAnyWriter:
+    @pytest.mark.payload_files
     def test_new_store_object(self, store_url: str) -> None:
         """A save of the same value through a store object that never read the damaged
         payload rewrites it (same size: size alone cannot tell)."""
@@ -403,20 +407,21 @@ class TestRepairByAnyWriter:
 
     @pytest.mark.parametrize("backend", PROCESS_BACKENDS)
     def test_another_process(self, backend: str, tmp_path: Path, request: Any) -> None:
-        """A save of the same value in another process repairs a same-size corruption."""
+        """A save of the same value in another process repairs a same-size corruption
+        (a value above INLINE_MAX, so that it has a payload file)."""
         url = _url(backend, tmp_path, request)
         store = ac.open_store(url)
-        info = store.save("x", list(range(1000)))
+        info = store.save("x", list(range(10000)))
         _flip(store, info.digest)
         _run(
             """
             import sys
             import artifact_cache as ac
-            ac.open_store(sys.argv[1]).save("y", list(range(1000)))
+            ac.open_store(sys.argv[1]).save("y", list(range(10000)))
             """,
             url,
         )
-        assert store.get("x") == list(range(1000))
+        assert store.get("x") == list(range(10000))
 
     def test_large_local_payload(self, tmp_path: Path) -> None:
         """A large local payload (written while hashed) is renamed over a damaged copy."""
@@ -453,6 +458,7 @@ class TestRepairByAnyWriter:
         third.save("big3", value)
         assert path not in written and len(written) == 1  # the record only: re-used
 
+    @pytest.mark.payload_files
     def test_intact_payload_is_reused(self, tmp_path: Path) -> None:
         """An intact local payload is re-used, not written again (its inode stays)."""
         store = ac.open_store(str(tmp_path / "s"))
@@ -544,6 +550,7 @@ class TestMemoryStores:
         store.save("x", 2)
         assert _CountingDict.walks == 0
 
+    @pytest.mark.payload_files
     def test_files_stay_readable_through_fsspec(self, mem_store: ac.ArtifactStore) -> None:
         """Payloads and records of a memory store are fsspec memory files as before."""
         info = mem_store.save("x", b"abc", serializer="raw")

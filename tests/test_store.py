@@ -93,6 +93,7 @@ class TestSaveGet:
         with store.open("cfg") as f:
             assert f.read() == b'{"lr": 0.1, "layers": [1, 2]}'
 
+    @pytest.mark.payload_files
     def test_identical_payloads_stored_once(self, store: ac.ArtifactStore) -> None:
         """Two artifacts with the same bytes share one payload."""
         a = store.save("a", list(range(100)))
@@ -104,6 +105,7 @@ class TestSaveGet:
 
 
 class TestInfoExistsList:
+    @pytest.mark.payload_files
     def test_info_reads_no_payload(self, store: ac.ArtifactStore) -> None:
         """info() works even when the payload is gone: it reads the record only."""
         info = store.save("x", "payload")
@@ -168,6 +170,7 @@ class TestOpenUrl:
             assert f.read(10) == data[:10]
             assert f.read() == data[10:]
 
+    @pytest.mark.payload_files
     def test_url(self, store: ac.ArtifactStore, store_url: str) -> None:
         """url() is presigned on S3, file:// locally, an error on memory://."""
         store.save("blob", b"hello url", serializer="raw")
@@ -208,6 +211,7 @@ class TestPickling:
 
 
 class TestGc:
+    @pytest.mark.payload_files
     def test_removes_orphans_only(self, store: ac.ArtifactStore) -> None:
         """gc removes payloads no record points to, keeps referenced and young ones."""
         kept = store.save("kept", "kept value")
@@ -222,6 +226,7 @@ class TestGc:
         assert store._storage.has_object(kept.digest, kept.size)
         assert store.get("kept") == "kept value"
 
+    @pytest.mark.payload_files
     def test_dry_run(self, mem_store: ac.ArtifactStore) -> None:
         """A dry run reports without removing."""
         info = mem_store.save("x", 1)
@@ -286,6 +291,7 @@ class TestOtherUrls:
 
 
 class TestGcWhileSaving:
+    @pytest.mark.payload_files
     def test_gc_between_reuse_and_record(self, store: ac.ArtifactStore, monkeypatch) -> None:
         """A save that re-uses an orphaned payload survives a gc run in the middle of it."""
         value = {"rows": list(range(100))}

@@ -86,6 +86,7 @@ class TestSigned:
         assert store.info("model") == info
         assert store.get("model") == {"weights": [1.0, 2.0]}
 
+    @pytest.mark.payload_files
     def test_tampered_payload_is_refused(self, store_url: str) -> None:
         """Same-size forged bytes with a recomputed xxh3 digest and record are refused."""
         store = ac.open_store(store_url, signing_key=KEY)
@@ -98,6 +99,7 @@ class TestSigned:
             ac.open_store(store_url, signing_key=KEY).get("config")
         assert "'config'" in str(exc.value) and store.location in str(exc.value)
 
+    @pytest.mark.payload_files
     def test_unsigned_artifact_is_refused(self, store_url: str) -> None:
         """What a store without the key saved is refused by a keyed store, listed as unsigned."""
         ac.open_store(store_url).save("extract", [1, 2, 3])
@@ -131,6 +133,7 @@ class TestSigned:
         assert (plain.get("signed"), plain.get("plain")) == ("s", "p")
         assert plain.verified(info) is None
 
+    @pytest.mark.payload_files
     @pytest.mark.parametrize("algorithm", ["blake3", "sha256"])
     def test_payload_checked_against_signed_hash(
         self, mem_store: ac.ArtifactStore, algorithm: str, monkeypatch: pytest.MonkeyPatch
@@ -171,6 +174,7 @@ class TestSigned:
                 keyed.get("fast")
         assert (keyed.get("fast"), keyed.get("portable")) == (1, 2)
 
+    @pytest.mark.payload_files
     def test_decorator_recomputes_refused_artifacts(self, store_url: str) -> None:
         """A memoised function treats an unsigned or forged artifact as a miss and re-signs."""
         first = ac.open_store(store_url).step("build")(_build).call(1)  # unsigned
@@ -313,6 +317,7 @@ def _save_in_worker(store: ac.ArtifactStore) -> ac.ArtifactInfo:
 class TestReadOnly:
     """A read-only store reads as usual and refuses every change, naming itself."""
 
+    @pytest.mark.payload_files
     def test_changes_are_refused(self, store_url: str) -> None:
         """save, delete, clear and gc raise ReadOnlyStoreError; nothing changes."""
         ac.open_store(store_url).save("extract", [1, 2])

@@ -80,6 +80,7 @@ def sftp_url(sftp_server: dict[str, Any]) -> str:
 class TestSftp:
     """A store on an SSH server behaves as on any other backend."""
 
+    @pytest.mark.payload_files
     def test_store_works(self, sftp_server: dict[str, Any], sftp_url: str) -> None:
         """Saves create the folders they need; every operation works; pickles reopen."""
         store = ac.open_store(
@@ -160,6 +161,7 @@ class TestChainedUrls:
         assert not isinstance(exc.value, IsADirectoryError)
         assert ac.open_store("zip://store::a.zip").list() == []
 
+    @pytest.mark.payload_files
     @pytest.mark.parametrize("backend", ["local", "s3"])
     @pytest.mark.parametrize("layer", ["simplecache", "filecache"])
     def test_cached_chain_sees_new_records(

@@ -455,6 +455,7 @@ class TestPaging:
 
 
 class TestSelection:
+    @pytest.mark.payload_files
     def test_select_shows_the_full_record(self, mem_store: ac.ArtifactStore) -> None:
         """Selecting one row shows every field of its record, without loading it."""
         parent = mem_store.save("extract", [1, 2])
@@ -624,6 +625,7 @@ class TestPreview:
         browser.preview_button.click()
         assert not confirming(browser) and "rows" in browser.preview.value
 
+    @pytest.mark.payload_files
     def test_a_missing_payload_is_an_error_in_the_widget(self, filled: ac.ArtifactStore) -> None:
         """A payload that cannot be loaded is reported in the widget, not raised."""
         filled.fs.rm(filled.info("report").uri)

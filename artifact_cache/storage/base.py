@@ -59,7 +59,10 @@ from .objectstore import with_defaults as _with_defaults
 
 __all__ = ["FORMAT_VERSION", "SizeMismatch", "Storage"]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""Format version written to STORE.json. Version 2 adds records that hold their payload
+(``inline``); version 1 stores are read as they are, and their marker is raised to 2 by
+the first save of a release that writes version 2."""
 """Version of the on-storage layout written by this release (see docs/format.md)."""
 
 _CHUNK = 64 * 2**20
@@ -234,6 +237,7 @@ class Storage:
         )
         self._format_checked = False
         self._marker_seen = False
+        self._marker_version: Any = None
         # s3fs's cat_file asks for the size (a HEAD) before its GET unless told to read
         # in one request; a record or small payload is always read whole.
         self._get_kw: dict[str, Any] = {"max_concurrency": 1} if "s3" in _protocols(self.fs) else {}
@@ -340,6 +344,7 @@ class Storage:
                 raise StoreFormatError(msg)
         self._format_checked = True
         self._marker_seen = present
+        self._marker_version = marker.get("version") if present else None
 
     def _check_bucket(self) -> None:
         """On object stores, a missing bucket is an error, not an empty store."""
@@ -358,8 +363,13 @@ class Storage:
     def ensure_marker(self) -> None:
         """Write STORE.json if it is missing (called before the first write)."""
         path = f"{self._prefix}STORE.json"
-        if self._marker_seen or self.exists(path):
+        if self._marker_seen:
+            if self._marker_version == FORMAT_VERSION:
+                return
+        elif self.exists(path):
             return
+        # Missing, or of an older version that does not know inline records: a reader of
+        # that version would take an inline record for one whose payload file is lost.
         text = json.dumps({"format": "artifact_cache", "version": FORMAT_VERSION})
         self._put(path, [text.encode()], len(text))
 
