@@ -33,25 +33,30 @@ def test_round_trip(az_url: str, azurite: str) -> None:
     """save, get, info, list, exists, delete, gc and clear on a container."""
     store = ac.open_store(az_url, connection_string=azurite)
     assert store.list() == [] and not store.exists("extract")
-    store.save("extract", {"rows": [1, 2, 3]}, key="k1", tags={"team": "a"})
-    store.save("train", b"x" * 5000, key="k1")
-    assert store.get("extract", key="k1") == {"rows": [1, 2, 3]}
+    rows = {"rows": list(range(10_000))}  # over the inline limit: a payload blob
+    store.save("extract", rows, key="k1", tags={"team": "a"})
+    store.save("train", b"x" * 50_000, key="k1")
+    assert store.get("extract", key="k1") == rows
     info = store.info("extract", key="k1")
-    assert info.tags == {"team": "a"} and info.size > 0
+    assert info.tags == {"team": "a"} and info.size > 0 and info.inline is None
+    assert info.uri is not None
     assert info.uri.split("://", 1)[1].startswith(az_url.split("://", 1)[1] + "/objects/")
+    assert store.info("train", key="k1").inline is None
     assert {(a.step_id, a.key) for a in store.list()} == {("extract", "k1"), ("train", "k1")}
     assert store.exists("train", key="k1") and not store.exists("train", key="k2")
 
     # A second store object reads what the first wrote.
     again = ac.open_store(az_url, connection_string=azurite)
-    assert again.get("train") == b"x" * 5000
+    assert again.get("train") == b"x" * 50_000
 
     assert store.delete("train", key="k1")
     assert not store.exists("train") and not again.exists("train")
     report = store.gc(grace=0)
     assert report.removed == 1 and report.referenced == 1  # train's payload went
-    assert store.get("extract", key="k1") == {"rows": [1, 2, 3]}
-    assert store.clear() == 1
+    assert store.get("extract", key="k1") == rows
+    note = store.save("note", "small")  # a small payload travels inside its record
+    assert note.inline is not None and again.get("note") == "small"
+    assert store.clear() == 2
     assert store.list() == [] and again.list() == []
     with pytest.raises(ac.ArtifactNotFoundError):
         again.get("extract")
