@@ -332,7 +332,7 @@ class ArtifactStore:
 
     def _check_signature(self, info: ArtifactInfo) -> None:
         if self._signer is not None:
-            where = f"step {info.step_id!r} key {info.key!r} in store {self.location}"
+            where = self._where(info)
             self._signer.check_record(info, where)
 
     def _trusted(self, digest: str) -> bool:
@@ -652,6 +652,10 @@ class ArtifactStore:
         info = self.info(step_id, key=key)
         return self.load(info, mmap_mode=mmap_mode)
 
+    def _where(self, info: ArtifactInfo) -> str:
+        """``step 'x' key 'k' in store URL``: what an error about one artifact names."""
+        return f"step {info.step_id!r} key {info.key!r} in store {self.location}"
+
     def load(self, info: ArtifactInfo, *, mmap_mode: str | None = None) -> Any:
         """Load the artifact an [`ArtifactInfo`][] describes (skips the record read).
 
@@ -674,9 +678,9 @@ class ArtifactStore:
             >>> store.load(store.save("extract", [1, 2]))
             [1, 2]
         """
-        where = f"step {info.step_id!r} key {info.key!r} in store {self.location}"
         _check_mmap_mode(mmap_mode, info.step_id, self.location)
         if not is_digest(info.digest):
+            where = self._where(info)
             raise IntegrityError(f"the record of {where} names {info.digest!r:.80}, not a digest")
         self._check_signature(info)
         problem = ""
@@ -708,12 +712,13 @@ class ArtifactStore:
             problem = self._signer.payload_problem(data, info)
         if problem:
             self._damaged.add(info.digest)
+            where = self._where(info)
             msg = f"the payload of {where} {problem}; not loaded (saving the step again repairs it)"
             raise IntegrityError(msg)
         try:
             obj = get_serializer(info.serializer).loads(data)
         except Exception as exc:
-            msg = f"cannot deserialise {where}: {type(exc).__name__}: {exc}"
+            msg = f"cannot deserialise {self._where(info)}: {type(exc).__name__}: {exc}"
             raise SerializationError(msg) from exc
         _provenance.remember(obj, info.ref, info.size)
         return obj
@@ -844,7 +849,7 @@ class ArtifactStore:
         """
         data = base64.b64decode(info.inline or "")
         if hash_bytes(data) != info.digest:
-            where = f"step {info.step_id!r} key {info.key!r} in store {self.location}"
+            where = self._where(info)
             raise IntegrityError(f"the payload of {where} does not match its digest")
         if not self._storage.has_object(info.digest, info.size):
             self._writable(f"give step {info.step_id!r} a URL (its payload is in its record)")
