@@ -8,12 +8,11 @@ the answer honest where there is no index (object stores read every record).
 
 The rules, as `docs/lifecycle.md` states them:
 
-* ``type`` is a string or a class. A class matches the name a save records for it
-  (``module.qualname``). A string matches the recorded type exactly
-  (``"pandas.core.frame.DataFrame"``), or by its public name: ``"pandas.DataFrame"``
-  matches a type recorded in module ``pandas`` or any module below it with class name
-  ``DataFrame``; a name without a dot (``"DataFrame"``) matches that class name in any
-  module.
+* ``type`` is a string or a class (which stands for the name a save records for it,
+  ``module.qualname``). A string matches the recorded type exactly, or by the same
+  class name in a module inside the other's: ``"pandas.DataFrame"`` matches
+  ``pandas.core.frame.DataFrame`` (what older pandas releases record) and the reverse.
+  A name without a dot (``"DataFrame"``) matches that class name in any module.
 * ``created_after`` and ``created_before`` take a `datetime.datetime`, a
   `datetime.date` (midnight UTC) or ISO 8601 text; a time without a zone is UTC, as
   records are. The range is half-open: ``created_after <= created < created_before``.
@@ -97,7 +96,9 @@ def type_matches(recorded: str, wanted: str) -> bool:
     Examples:
         >>> type_matches("pandas.core.frame.DataFrame", "pandas.DataFrame")
         True
-        >>> type_matches("pandas.core.frame.DataFrame", "DataFrame")
+        >>> type_matches("pandas.DataFrame", "pandas.core.frame.DataFrame")
+        True
+        >>> type_matches("pandas.DataFrame", "DataFrame")
         True
         >>> type_matches("polars.dataframe.frame.DataFrame", "pandas.DataFrame")
         False
@@ -109,7 +110,10 @@ def type_matches(recorded: str, wanted: str) -> bool:
         return False
     if not dot:
         return True
-    return recorded.startswith(module + ".")
+    # The same class name in modules of one package, one inside the other: a class
+    # recorded where it is defined, asked for by where it is exported (or the reverse).
+    where = recorded[: -len(name) - 1]
+    return where.startswith(module + ".") or module.startswith(where + ".")
 
 
 @attrs.frozen(kw_only=True)
