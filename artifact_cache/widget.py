@@ -5,8 +5,8 @@ It lists, filters, sorts and pages the store's records, which it reads once per 
 ctrl-click (cmd-click on a Mac) adds or removes one row, and a click on a column header
 sorts by that column. The detail pane shows the selected record, its lineage and what
 was computed from it, and a payload only when asked to preview it; it never shows an
-artifact that is no longer selected. Delete and clear ask for a confirmation inside the widget. Failures are shown
-in the widget, not raised into the notebook.
+artifact that is no longer selected. Delete and clear ask for a confirmation inside the
+widget. Failures are shown in the widget, not raised into the notebook.
 
 This is the only module that imports ipywidgets and anywidget (the ``notebook`` extra,
 ``.[notebook]``); ``import artifact_cache`` loads it lazily. The table is an
