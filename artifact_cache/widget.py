@@ -605,6 +605,7 @@ class ArtifactBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
         self._anchor: _Identity | None = None
         self._previewed: ArtifactInfo | None = None
         self._pending: Callable[[], None] | None = None
+        self._quiet = False
 
         narrow = {"description_width": "initial"}
         self.header: widgets.HTML = widgets.HTML(layout=widgets.Layout(flex="1 1 auto"))
@@ -922,9 +923,13 @@ class ArtifactBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
             counts[chosen] = 0  # still filtered by, though none is left
         options = [(_ANY_TYPE, "")] + [(f"{t} ({counts[t]})", t) for t in sorted(counts)]
         if options != list(self.type_box.options):
-            with self.type_box.hold_trait_notifications():
+            # New options reset the value: no redraw until the chosen one is back.
+            self._quiet = True
+            try:
                 self.type_box.options = options
                 self.type_box.value = chosen
+            finally:
+                self._quiet = False
 
     def _created_range(self) -> tuple[dt.datetime | None, dt.datetime | None]:
         """[after, before) from the date pickers (whole days, UTC) and "last N days"."""
@@ -1069,7 +1074,8 @@ class ArtifactBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
 
     # ------------------------------------------------------------------ events
     def _on_query(self, _change: Mapping[str, Any]) -> None:
-        self._apply(reset_page=True)
+        if not self._quiet:
+            self._apply(reset_page=True)
 
     def _on_row_click(self, row: int, shift: bool, toggle: bool) -> None:
         if not 0 <= row < len(self._rows):
