@@ -880,7 +880,8 @@ class ArtifactStore:
         return ArtifactList(_lineage.lineage(self, step_id, key=key, depth=depth))
 
     def downstream(self, step_id: str, *, key: str | None = None) -> ArtifactList:
-        """Everything computed from the artifact, directly or not, breadth-first.
+        """Everything computed from the artifact, directly or not, breadth-first (oldest
+        first within one level).
 
         Found in one listing of the store (records only). Without ``key``, the newest
         artifact of the step. A record computed from an earlier artifact of the step

@@ -143,14 +143,14 @@ def walk_up(
 
 def walk_down(start: ArtifactInfo, infos: Iterable[ArtifactInfo]) -> list[ArtifactInfo]:
     """The records among ``infos`` computed from ``start``, directly or not,
-    breadth-first, each once (in the order of ``infos`` within one level).
+    breadth-first, each once (oldest first within one level: the order they were made).
 
     A record counts if one of its inputs names ``start`` or one of those, by step id,
     key and digest: a record computed from an earlier artifact of ``start``'s step is
     not downstream of ``start``.
     """
     children: dict[Identity, list[ArtifactInfo]] = {}
-    for info in infos:
+    for info in sorted(infos, key=lambda i: i.created):
         for ref in dict.fromkeys(identity(r) for r in info.inputs):
             children.setdefault(ref, []).append(info)
     found: list[ArtifactInfo] = []
@@ -165,12 +165,19 @@ def walk_down(start: ArtifactInfo, infos: Iterable[ArtifactInfo]) -> list[Artifa
     return found
 
 
+_SAID = {
+    MISSING: "is not in the store any more",
+    REPLACED: "was replaced since by a later artifact of that step and key",
+}
+
+
 def _warn(step_id: str, location: str, unresolved: Iterable[Resolved]) -> None:
     for item in unresolved:
         ref = item.ref
+        said = _SAID.get(item.problem or "", f"cannot be found ({item.problem})")
         warnings.warn(
             f"lineage of step {step_id!r} in store {location}: its input step "
-            f"{ref.step_id!r} key {ref.key!r} (digest {ref.digest}) is {item.problem}; "
+            f"{ref.step_id!r} key {ref.key!r} (digest {ref.digest}) {said}; "
             "left out, and not followed further",
             stacklevel=4,
         )
