@@ -178,12 +178,21 @@ _provenance = _Provenance()
 def lineage_of(obj: Any) -> ArtifactRef | None:
     """The artifact ``obj`` was loaded from or saved as in this process, if any.
 
+    The parts of a tuple, list or dict artifact that have an identity of their own
+    (arrays, frames, most objects; not shared immutables such as small ints or
+    strings) give that artifact too, so that ``X, y = features()`` keeps the lineage
+    of ``X`` and ``y`` (rules in ``docs/lifecycle.md``).
+
     Examples:
         >>> store = ArtifactStore("memory://doc-lineage")
         >>> rows = [1, 2]
         >>> _ = store.save("extract", rows)
         >>> lineage_of(rows).step_id
         'extract'
+        >>> class Part: ...
+        >>> x, y = store.get(store.save("split", (Part(), Part())).step_id)
+        >>> lineage_of(x).step_id, lineage_of(1)
+        ('split', None)
     """
     return _provenance.lookup(obj)
 
