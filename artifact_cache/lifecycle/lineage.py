@@ -32,7 +32,17 @@ from ..info import ArtifactInfo, ArtifactRef
 if TYPE_CHECKING:
     from ..store import ArtifactStore
 
-__all__ = ["MISSING", "REPLACED", "Resolved", "downstream", "lineage", "resolve_ref"]
+__all__ = [
+    "MISSING",
+    "REPLACED",
+    "Resolved",
+    "downstream",
+    "identity",
+    "lineage",
+    "resolve_ref",
+    "walk_down",
+    "walk_up",
+]
 
 Identity = tuple[str, str, str]
 """(step id, key, digest): one artifact, whatever record holds it now."""
@@ -47,7 +57,12 @@ Known = Mapping[tuple[str, str], ArtifactInfo]
 
 
 def identity(item: ArtifactInfo | ArtifactRef) -> Identity:
-    """The (step id, key, digest) of a record or a reference to one."""
+    """The (step id, key, digest) of a record or a reference to one.
+
+    Examples:
+        >>> identity(ArtifactRef(step_id="raw", key="default", digest="ab" * 16))[:2]
+        ('raw', 'default')
+    """
     return (item.step_id, item.key, item.digest)
 
 
@@ -120,6 +135,15 @@ def walk_up(
     inputs that could not be followed (each resolved by `resolve_ref`).
 
     ``depth`` 1 gives the direct inputs, 2 theirs too, and so on (None: all).
+
+    Examples:
+        >>> import artifact_cache as ac
+        >>> store = ac.open_store("memory://doc-walk-up")
+        >>> raw = store.save("raw", [1])
+        >>> top = store.save("top", [2], inputs=[store.save("mid", [3], inputs=[raw.ref]).ref])
+        >>> found, unresolved = walk_up(top, store=store)
+        >>> [i.step_id for i in found], unresolved
+        (['mid', 'raw'], [])
     """
     found: list[ArtifactInfo] = []
     unresolved: list[Resolved] = []
@@ -148,6 +172,14 @@ def walk_down(start: ArtifactInfo, infos: Iterable[ArtifactInfo]) -> list[Artifa
     A record counts if one of its inputs names ``start`` or one of those, by step id,
     key and digest: a record computed from an earlier artifact of ``start``'s step is
     not downstream of ``start``.
+
+    Examples:
+        >>> import artifact_cache as ac
+        >>> store = ac.open_store("memory://doc-walk-down")
+        >>> raw = store.save("raw", [1])
+        >>> _ = store.save("top", [2], inputs=[store.save("mid", [3], inputs=[raw.ref]).ref])
+        >>> [i.step_id for i in walk_down(raw, store.list())]
+        ['mid', 'top']
     """
     children: dict[Identity, list[ArtifactInfo]] = {}
     for info in sorted(infos, key=lambda i: i.created):
@@ -186,7 +218,15 @@ def _warn(step_id: str, location: str, unresolved: Iterable[Resolved]) -> None:
 def lineage(
     store: ArtifactStore, step_id: str, *, key: str | None = None, depth: int | None = None
 ) -> list[ArtifactInfo]:
-    """What `ArtifactStore.lineage` returns (see there)."""
+    """What `ArtifactStore.lineage` returns (see there), as a plain list.
+
+    Examples:
+        >>> import artifact_cache as ac
+        >>> store = ac.open_store("memory://doc-lineage-fn")
+        >>> _ = store.save("b", 2, inputs=[store.save("a", 1).ref])
+        >>> [i.step_id for i in lineage(store, "b")]
+        ['a']
+    """
     limit = _check_depth(depth, step_id, store.location)
     start = store.info(step_id, key=key)
     found, unresolved = walk_up(start, store=store, depth=limit)
@@ -195,6 +235,14 @@ def lineage(
 
 
 def downstream(store: ArtifactStore, step_id: str, *, key: str | None = None) -> list[ArtifactInfo]:
-    """What `ArtifactStore.downstream` returns (see there)."""
+    """What `ArtifactStore.downstream` returns (see there), as a plain list.
+
+    Examples:
+        >>> import artifact_cache as ac
+        >>> store = ac.open_store("memory://doc-downstream-fn")
+        >>> _ = store.save("b", 2, inputs=[store.save("a", 1).ref])
+        >>> [i.step_id for i in downstream(store, "a")]
+        ['b']
+    """
     start = store.info(step_id, key=key)
     return walk_down(start, store.list())
