@@ -12,11 +12,13 @@ from __future__ import annotations
 import base64
 import contextlib
 import datetime as dt
+import enum
 import io
 import json
 import re
 import threading
 import time
+import types
 import warnings
 import weakref
 from collections import OrderedDict
@@ -93,13 +95,20 @@ class _Provenance:
     ``y``. Only parts with an identity of their own are: objects that support weak
     references (arrays, DataFrames, instances of most classes), and the first
     `STRONG_PARTS` mutable containers (lists, dicts, sets, bytearrays) of a small
-    artifact, held in the LRU. Immutable values the interpreter may share between
-    unrelated code (None, booleans, numbers, strings, bytes, tuples, frozensets) never
-    are: a tag on the interned ``"a"`` or the small int ``1`` would be a tag on every use.
+    artifact, held in the LRU. Values the rest of the program shares never are: immutable
+    ones the interpreter may share between unrelated code (None, booleans, numbers,
+    strings, bytes, tuples, frozensets), and what pickles by reference (classes,
+    functions, modules, enum members), which a load gives back as the very objects
+    everyone uses. A tag on the interned ``"a"``, the small int ``1`` or the class
+    ``int`` would be a tag on every use.
     """
 
     _UNTRACKED = (type(None), bool, int, float, complex)
-    _SHARED = (type(None), bool, int, float, complex, str, bytes, tuple, frozenset, range)
+    _SHARED = (
+        *(type(None), bool, int, float, complex, str, bytes, tuple, frozenset, range),
+        *(type, types.FunctionType, types.BuiltinFunctionType, types.MethodType),
+        *(types.ModuleType, enum.Enum),
+    )
     _MUTABLE = (list, dict, set, bytearray)
     STRONG_MAX_BYTES = 2**20
     PART_DEPTH = 2

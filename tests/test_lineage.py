@@ -3,6 +3,7 @@ tuple unpacking of a step's result, and the ``lineage``/``downstream`` commands.
 
 from __future__ import annotations
 
+import enum
 import json
 import os
 import subprocess
@@ -166,6 +167,10 @@ class TestUnfollowable:
             mem_store.downstream("../etc")
 
 
+class Color(enum.Enum):
+    RED = 1
+
+
 class TestTupleUnpacking:
     def test_unpacked_arrays_and_frames_keep_their_lineage(self, store: ac.ArtifactStore) -> None:
         """X, y = features(): train(X, y) records features as its input, on a miss and on
@@ -211,10 +216,17 @@ class TestTupleUnpacking:
         info = fit.call(x_train, frames["train"]).info
         assert info is not None and [r.step_id for r in info.inputs] == ["split"]
 
-    def test_shared_immutables_are_not_tagged(self, mem_store: ac.ArtifactStore) -> None:
-        """Small ints, None, strings, tuples: values other code shares are never tagged."""
+    def test_shared_values_are_not_tagged(self, mem_store: ac.ArtifactStore) -> None:
+        """Small ints, None, strings, tuples, classes, functions, enum members: values
+        other code shares are never tagged."""
         word = "".join(["sha", "red"])  # equal to an interned constant, but its own object
-        mem_store.save("mixed", (1, None, "shared", word, (2, 3), 2.5, b"x", [9]))
+        shared = (1, None, "shared", word, (2, 3), 2.5, b"x", [9])
+        by_reference = (np.ndarray, np.mean, json.dumps, json, Color.RED, int)
+        mem_store.save("mixed", shared + by_reference)
+        _, loaded = mem_store.save("again", (0, by_reference)), mem_store.get("again")
+        assert loaded[1][0] is np.ndarray and loaded[1][4] is Color.RED  # the same objects
+        for value in by_reference:
+            assert ac.lineage_of(value) is None, value
         assert ac.lineage_of(1) is None
         assert ac.lineage_of(None) is None
         assert ac.lineage_of("shared") is None
