@@ -33,7 +33,7 @@ import traitlets
 from .errors import ArtifactStoreError
 from .info import ArtifactInfo, human_size
 from .lifecycle.filters import as_time
-from .lifecycle.lineage import resolve_ref, walk_down
+from .lifecycle.lineage import Children, children_of, resolve_ref, walk_down
 from .signing import signed_text
 
 if TYPE_CHECKING:
@@ -399,10 +399,10 @@ def _lineage_html(info: ArtifactInfo, known: Mapping[_Identity, ArtifactInfo]) -
     return "".join(lines)
 
 
-def _downstream_html(info: ArtifactInfo, infos: Iterable[ArtifactInfo]) -> str:
+def _downstream_html(info: ArtifactInfo, children: Children) -> str:
     """What was computed from ``info``, directly or not, breadth-first, from the listing
-    already read (no I/O)."""
-    found = walk_down(info, infos)
+    already read (``children``, from `children_of`: no I/O)."""
+    found = walk_down(info, children=children)
     lines = [
         f"<div>\u2192 {_esc(i.step_id)} @ {_mono(i.key[:12])}</div>" for i in found[:_LINEAGE_NODES]
     ]
@@ -416,13 +416,17 @@ def _detail_html(
     now: dt.datetime,
     known: Mapping[_Identity, ArtifactInfo],
     verified: bool | None = None,
+    children: Children | None = None,
 ) -> str:
     """The full record of one artifact as a two-column table (every string escaped).
 
     ``verified``: the store's verdict on the record's signature (None: no signing key).
     ``known``: the listing read last, by identity; the lineage tree ("inputs") and what
-    was computed from the artifact ("downstream") are drawn from it.
+    was computed from the artifact ("downstream") are drawn from it (``children``: its
+    `children_of`, if already made).
     """
+    if children is None:
+        children = children_of(known.values())
     serializer = info.serializer + (f" ({info.mime_type})" if info.mime_type else "")
     fields: list[tuple[str, str]] = [
         ("step id", f"<b>{_esc(info.step_id)}</b>"),
@@ -438,7 +442,7 @@ def _detail_html(
         ("signed", _esc(signed_text(info.signed, verified))),
         ("tags", _esc(_tags_text(info.tags))),
         ("inputs", _lineage_html(info, known)),
-        ("downstream", _downstream_html(info, known.values())),
+        ("downstream", _downstream_html(info, children)),
         ("code", _mono(info.code_fingerprint)),
         ("duration", "" if info.duration is None else f"{info.duration:.3f} s"),
         ("uri", _mono(info.uri)),
@@ -596,6 +600,7 @@ class ArtifactBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
         self.preview_limit = preview_limit
         self._all: list[ArtifactInfo] = []
         self._known: dict[_Identity, ArtifactInfo] = {}
+        self._children: Children | None = None
         self._matching: list[ArtifactInfo] = []
         self._rows: list[ArtifactInfo] = []
         self._page = 0
@@ -853,6 +858,7 @@ class ArtifactBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
                 f" &middot; {_esc(count)} &middot; {_esc(total)}{mode}"
             )
         self._known = {_identity(i): i for i in self._all}
+        self._children = None  # made when a record is first shown
         self._update_types()
         destructive = "none" if self.read_only else ""
         self.delete_button.layout.display = destructive
@@ -1047,8 +1053,10 @@ class ArtifactBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
         if len(chosen) == 1:
             verify = getattr(self.store, "verified", None)
             verdict = verify(chosen[0]) if verify is not None else None
+            if self._children is None:
+                self._children = children_of(self._all)
             self.detail.value = _detail_html(
-                chosen[0], dt.datetime.now(dt.UTC), self._known, verdict
+                chosen[0], dt.datetime.now(dt.UTC), self._known, verdict, self._children
             )
         elif chosen:
             total = human_size(sum(i.size for i in chosen))

@@ -1160,3 +1160,16 @@ class TestDownstreamPane:
         browser = mem_store.browse()
         browser.select("raw")
         assert "clean @" not in browser.detail.value
+
+    def test_a_refresh_shows_what_was_computed_since(self, mem_store: ac.ArtifactStore) -> None:
+        """Downstream is drawn from the listing of the last refresh, and only from it."""
+        raw = mem_store.save("raw", [1])
+        browser = mem_store.browse()
+        browser.select("raw")
+        assert "clean @" not in browser.detail.value
+        mem_store.save("clean", [1], inputs=[raw.ref])
+        browser.select("raw")
+        assert "clean @" not in browser.detail.value  # not listed yet
+        browser.refresh()
+        browser.select("raw")
+        assert "\u2192 clean @" in browser.detail.value

@@ -36,6 +36,7 @@ __all__ = [
     "MISSING",
     "REPLACED",
     "Resolved",
+    "children_of",
     "downstream",
     "identity",
     "lineage",
@@ -165,13 +166,41 @@ def walk_up(
     return found, unresolved
 
 
-def walk_down(start: ArtifactInfo, infos: Iterable[ArtifactInfo]) -> list[ArtifactInfo]:
+Children = Mapping[Identity, "list[ArtifactInfo]"]
+"""The records computed from each artifact (by the identity of their inputs)."""
+
+
+def children_of(infos: Iterable[ArtifactInfo]) -> dict[Identity, list[ArtifactInfo]]:
+    """The records of a listing computed directly from each artifact, oldest first: the
+    index `walk_down` follows (build it once to walk down from many artifacts).
+
+    Examples:
+        >>> import artifact_cache as ac
+        >>> store = ac.open_store("memory://doc-children")
+        >>> raw = store.save("raw", [1])
+        >>> _ = store.save("mid", [3], inputs=[raw.ref])
+        >>> [i.step_id for i in children_of(store.list())[identity(raw)]]
+        ['mid']
+    """
+    children: dict[Identity, list[ArtifactInfo]] = {}
+    for info in sorted(infos, key=lambda i: i.created):
+        for ref in dict.fromkeys(identity(r) for r in info.inputs):
+            children.setdefault(ref, []).append(info)
+    return children
+
+
+def walk_down(
+    start: ArtifactInfo,
+    infos: Iterable[ArtifactInfo] | None = None,
+    *,
+    children: Children | None = None,
+) -> list[ArtifactInfo]:
     """The records among ``infos`` computed from ``start``, directly or not,
     breadth-first, each once (oldest first within one level: the order they were made).
 
     A record counts if one of its inputs names ``start`` or one of those, by step id,
     key and digest: a record computed from an earlier artifact of ``start``'s step is
-    not downstream of ``start``.
+    not downstream of ``start``. ``children`` (from `children_of`) replaces ``infos``.
 
     Examples:
         >>> import artifact_cache as ac
@@ -181,10 +210,8 @@ def walk_down(start: ArtifactInfo, infos: Iterable[ArtifactInfo]) -> list[Artifa
         >>> [i.step_id for i in walk_down(raw, store.list())]
         ['mid', 'top']
     """
-    children: dict[Identity, list[ArtifactInfo]] = {}
-    for info in sorted(infos, key=lambda i: i.created):
-        for ref in dict.fromkeys(identity(r) for r in info.inputs):
-            children.setdefault(ref, []).append(info)
+    if children is None:
+        children = children_of(infos or ())
     found: list[ArtifactInfo] = []
     seen: set[Identity] = {identity(start)}
     queue = deque([identity(start)])
