@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import datetime as dt
+import enum
 import io
 import json
 import re
 import threading
 import time
+import types
 import warnings
 import weakref
 from collections import OrderedDict
@@ -43,6 +46,8 @@ from .errors import (
 )
 from .fingerprint.recipe import KeyRecipe
 from .info import INLINE_MAX, ArtifactInfo, ArtifactRef, human_size, infos_html, is_digest
+from .lifecycle import lineage as _lineage
+from .lifecycle.filters import Query
 from .serializers import get_serializer
 from .signing import Signer, redact, redact_url, secret_values
 from .signing import signing_key_from as _signing_key_from
@@ -83,10 +88,32 @@ class _Provenance:
     lists, tuples) are kept in a small LRU so that a recycled ``id`` cannot be mistaken
     for them, but only when small: holding a large one would keep its memory after the
     user dropped it. (The pipeline records its inputs explicitly and needs none of this.)
+
+    The parts of a tuple, list or dict artifact (its items, a dict's values; and theirs,
+    `PART_DEPTH` levels down; the first `PART_MAX` in all) are tracked as coming from
+    that artifact too, so that ``X, y = features()`` keeps the lineage of ``X`` and
+    ``y``. Only parts with an identity of their own are: objects that support weak
+    references (arrays, DataFrames, instances of most classes), and the first
+    `STRONG_PARTS` mutable containers (lists, dicts, sets, bytearrays) of a small
+    artifact, held in the LRU. Values the rest of the program shares never are: immutable
+    ones the interpreter may share between unrelated code (None, booleans, numbers,
+    strings, bytes, tuples, frozensets), and what pickles by reference (classes,
+    functions, modules, enum members), which a load gives back as the very objects
+    everyone uses. A tag on the interned ``"a"``, the small int ``1`` or the class
+    ``int`` would be a tag on every use.
     """
 
     _UNTRACKED = (type(None), bool, int, float, complex)
+    _SHARED = (
+        *(type(None), bool, int, float, complex, str, bytes, tuple, frozenset, range),
+        *(type, types.FunctionType, types.BuiltinFunctionType, types.MethodType),
+        *(types.ModuleType, enum.Enum),
+    )
+    _MUTABLE = (list, dict, set, bytearray)
     STRONG_MAX_BYTES = 2**20
+    PART_DEPTH = 2
+    PART_MAX = 64
+    STRONG_PARTS = 8
 
     def __init__(self, strong_limit: int = 128) -> None:
         self._lock = threading.Lock()
@@ -97,12 +124,40 @@ class _Provenance:
     def remember(self, obj: Any, ref: ArtifactRef, size: int) -> None:
         if isinstance(obj, self._UNTRACKED):
             return
+        self._remember(obj, ref, size)
+        if isinstance(obj, list | tuple | dict):
+            strong = self.STRONG_PARTS
+            for part in self._parts(obj):
+                if isinstance(part, self._SHARED):
+                    continue
+                mutable = isinstance(part, self._MUTABLE)
+                self._remember(part, ref, size, strong=mutable and strong > 0)
+                strong -= mutable
+
+    def _parts(self, obj: list[Any] | tuple[Any, ...] | dict[Any, Any]) -> list[Any]:
+        """The items of a container artifact, breadth-first, at most PART_MAX."""
+        found: list[Any] = []
+        level: list[Any] = [obj]
+        for _ in range(self.PART_DEPTH):
+            below: list[Any] = []
+            for container in level:
+                items = container.values() if isinstance(container, dict) else container
+                for item in items:
+                    if len(found) >= self.PART_MAX:
+                        return found
+                    found.append(item)
+                    if isinstance(item, list | tuple | dict):
+                        below.append(item)
+            level = below
+        return found
+
+    def _remember(self, obj: Any, ref: ArtifactRef, size: int, *, strong: bool = True) -> None:
         oid = id(obj)
         with self._lock:
             try:
                 wr = weakref.ref(obj, partial(self._forget, oid))
             except TypeError:
-                if size > self.STRONG_MAX_BYTES:
+                if not strong or size > self.STRONG_MAX_BYTES:
                     return
                 self._strong[oid] = (obj, ref)
                 self._strong.move_to_end(oid)
@@ -132,12 +187,21 @@ _provenance = _Provenance()
 def lineage_of(obj: Any) -> ArtifactRef | None:
     """The artifact ``obj`` was loaded from or saved as in this process, if any.
 
+    The parts of a tuple, list or dict artifact that have an identity of their own
+    (arrays, frames, most objects; not shared immutables such as small ints or
+    strings) give that artifact too, so that ``X, y = features()`` keeps the lineage
+    of ``X`` and ``y`` (rules in ``docs/lifecycle.md``).
+
     Examples:
         >>> store = ArtifactStore("memory://doc-lineage")
         >>> rows = [1, 2]
         >>> _ = store.save("extract", rows)
         >>> lineage_of(rows).step_id
         'extract'
+        >>> class Part: ...
+        >>> x, y = store.get(store.save("split", (Part(), Part())).step_id)
+        >>> lineage_of(x).step_id, lineage_of(1)
+        ('split', None)
     """
     return _provenance.lookup(obj)
 
@@ -736,18 +800,45 @@ class ArtifactStore:
                 return self._storage.has_record(step_id, key)
             return bool(self._storage.step_record_names(step_id))
 
-    def list(self, prefix: str = "", *, tags: Mapping[str, str] | None = None) -> ArtifactList:
+    def list(
+        self,
+        prefix: str = "",
+        *,
+        tags: Mapping[str, str] | None = None,
+        type: str | type | None = None,
+        created_after: dt.datetime | dt.date | str | None = None,
+        created_before: dt.datetime | dt.date | str | None = None,
+        limit: int | None = None,
+    ) -> ArtifactList:
         """Records of every artifact whose step id starts with ``prefix``, newest first.
 
         Reads records only, never payloads; on object stores they are fetched
-        concurrently. ``tags`` keeps the artifacts having all of the given tags.
+        concurrently. ``tags`` keeps the artifacts having all of the given tags;
+        ``type`` those of a recorded Python type (a class, or a name such as
+        ``"pandas.DataFrame"``); ``created_after``/``created_before`` those created in
+        ``[after, before)`` (datetimes, dates or ISO text; no zone means UTC); ``limit``
+        the newest that many. Where the store has an index, tags, times and limit are
+        applied before any record is parsed. See ``docs/lifecycle.md``.
+
+        Raises:
+            InvalidQueryError: a filter is not of an accepted form (before any I/O).
 
         Examples:
             >>> store = ArtifactStore("memory://doc-list")
             >>> _ = store.save("deals/A/cim", 1), store.save("deals/B/cim", 2), store.save("x", 3)
             >>> sorted(i.step_id for i in store.list("deals/"))
             ['deals/A/cim', 'deals/B/cim']
+            >>> [i.step_id for i in store.list(type=int, limit=1)]
+            ['x']
         """
+        query = Query.of(
+            tags=tags,
+            type=type,
+            created_after=created_after,
+            created_before=created_before,
+            limit=limit,
+            store=self.location,
+        )
         folder = prefix.rpartition("/")[0]
         if folder:
             validate_step_id(folder, store=self.location)
@@ -763,32 +854,66 @@ class ArtifactStore:
                 rows is not None
                 and memo is not None
                 and memo[0] is rows
-                and memo[1:3] == (prefix, dict(tags or {}) or None)
+                and memo[1:3] == (prefix, query)
             ):
                 infos, bad = memo[3], memo[4]  # the index gave the very same answer
             elif rows is not None:
-                # Tags are filtered before any record is parsed; invalid records are kept
-                # (to be warned about).
+                # Tags, times and limit are applied before any record is parsed; invalid
+                # records are kept (to be warned about).
                 infos, bad = self._from_index(
-                    [
-                        r
-                        for r in rows
-                        if r.name.step_id.startswith(prefix)
-                        and (not r.ok or not tags or _has_tags(r.tags, tags))
-                    ]
+                    query.rows(r for r in rows if r.name.step_id.startswith(prefix))
                 )
-                self._list_memo = (rows, prefix, dict(tags or {}) or None, infos, bad)
+                self._list_memo = (rows, prefix, query, infos, bad)
             else:
                 names = storage.record_names(folder)
                 wanted = [n for n in names if n.step_id.startswith(prefix)]
                 with self._bar(len(wanted), "listing", unit="records"):
                     infos, bad = self._records(storage.read_records(wanted))
         self._skip(bad)
-        return ArtifactList(
-            info
-            for info in infos
-            if not tags or all(info.tags.get(k) == v for k, v in tags.items())
-        )
+        return ArtifactList(infos if query.empty else query.apply(infos))
+
+    def lineage(
+        self, step_id: str, *, key: str | None = None, depth: int | None = None
+    ) -> ArtifactList:
+        """Everything the artifact was computed from: its inputs, theirs, and so on.
+
+        Breadth-first (direct inputs first), each artifact once, safe against cycles;
+        ``depth=1`` gives the direct inputs only (None: all). Without ``key``, the newest
+        artifact of the step. An input whose record is gone, or whose step and key hold
+        a later artifact now, is left out with a warning. Reads records, never payloads.
+        See ``docs/lifecycle.md``.
+
+        Raises:
+            ArtifactNotFoundError: nothing is stored under ``step_id`` (and ``key``).
+            InvalidQueryError: ``depth`` is not a whole number of 0 or more.
+
+        Examples:
+            >>> store = ArtifactStore("memory://doc-lineage-query")
+            >>> raw = store.save("raw", [3, 1, 2])
+            >>> clean = store.save("clean", [1, 2, 3], inputs=[raw.ref])
+            >>> _ = store.save("model", {"w": 1}, inputs=[clean.ref])
+            >>> [i.step_id for i in store.lineage("model")]
+            ['clean', 'raw']
+        """
+        return ArtifactList(_lineage.lineage(self, step_id, key=key, depth=depth))
+
+    def downstream(self, step_id: str, *, key: str | None = None) -> ArtifactList:
+        """Everything computed from the artifact, directly or not, breadth-first (oldest
+        first within one level).
+
+        Found in one listing of the store (records only). Without ``key``, the newest
+        artifact of the step. A record computed from an earlier artifact of the step
+        (another digest) is not downstream of this one. See ``docs/lifecycle.md``.
+
+        Examples:
+            >>> store = ArtifactStore("memory://doc-downstream")
+            >>> raw = store.save("raw", [3, 1, 2])
+            >>> clean = store.save("clean", [1, 2, 3], inputs=[raw.ref])
+            >>> _ = store.save("model", {"w": 1}, inputs=[clean.ref])
+            >>> [i.step_id for i in store.downstream("raw")]
+            ['clean', 'model']
+        """
+        return ArtifactList(_lineage.downstream(self, step_id, key=key))
 
     def open(self, step_id: str, *, key: str | None = None) -> IO[bytes]:
         """A binary file object streaming the stored payload (not digest-checked).
@@ -1054,10 +1179,6 @@ def _remember_parsed(where: tuple[str, RecordName], token: Any, parsed: Any) -> 
         if len(_parsed) >= _PARSED_MAX:
             _parsed.clear()
         _parsed[where] = (token, parsed)
-
-
-def _has_tags(have: Mapping[str, str] | None, want: Mapping[str, str]) -> bool:
-    return have is not None and all(have.get(k) == v for k, v in want.items())
 
 
 _DIGESTS = re.compile(rb"(?<![0-9a-f])[0-9a-f]{32}(?![0-9a-f])")

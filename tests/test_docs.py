@@ -27,7 +27,7 @@ DOCS = ROOT / "docs"
 BIN = Path(sys.executable).parent
 SKIP_MARK = "# not run:"
 FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```", re.MULTILINE | re.DOTALL)
-RUNNABLE_PAGES = ["index.md", "tutorial.md", "howto.md", "keys.md", "joblib.md"]
+RUNNABLE_PAGES = ["index.md", "tutorial.md", "howto.md", "keys.md", "joblib.md", "lifecycle.md"]
 DOCS_BUCKET = "team-bucket"
 """The bucket the how-tos' S3 examples use; the tests create it on the moto server."""
 
@@ -154,6 +154,18 @@ class TestExamples:
         assert proc.stdout.splitlines()[-1] == "3"
 
 
+class TestLifecycle:
+    def test_filters_and_lineage(self, tmp_path: Path, clean_env: dict[str, str]) -> None:
+        """The lifecycle page's filters and lineage examples print what their comments say."""
+        proc = run_script("lifecycle.md", tmp_path, clean_env)
+        out = proc.stdout
+        assert "['raw/orders']\n['raw/prices']\n['raw/prices']\n3\n0\n['raw/orders']\n" in out
+        assert "['train', 'features', 'load']\n['train', 'features']\n" in out
+        assert "['features', 'train', 'evaluate']\n['evaluate']\n" in out
+        assert "['clean']\n" in out and "'raw' key 'default'" in out
+        assert "was replaced since" in out and out.rstrip().endswith("[]")
+
+
 class TestDocstrings:
     @pytest.mark.parametrize(
         "module",
@@ -167,6 +179,8 @@ class TestDocstrings:
             "artifact_cache.fingerprint.recipe",
             "artifact_cache.fingerprint.values",
             "artifact_cache.info",
+            "artifact_cache.lifecycle.filters",
+            "artifact_cache.lifecycle.lineage",
             "artifact_cache.memory",
             "artifact_cache.pipeline",
             "artifact_cache.progress",
