@@ -1064,6 +1064,7 @@ class ArtifactStore:
         tags: Mapping[str, str] | None = None,
         depends_on: Sequence[Any] = (),
         serializer: str | None = None,
+        compress: str | None = None,
         include_self: bool = False,
     ) -> Callable[[Callable[P, R]], StepFunction[R, P]]: ...
     def step(self, func_or_id: Any = None, /, **options: Any) -> Any:
