@@ -233,3 +233,31 @@ def test_import_loads_no_dataframe_library() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_cli_and_widget(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """ls, info and the browser's details and preview handle Parquet and compressed
+    artifacts: the record says how the payload is stored, the preview shows the value."""
+    from artifact_cache.cli import main
+
+    url = str(tmp_path / "store")
+    store = ac.open_store(url)
+    store.save("sales", _frame(5_000), serializer="parquet")
+    store.save("rows", [f"row {i}" for i in range(5_000)], compress="zstd")
+    assert main(["--store", url, "ls"]) == 0
+    listing = capsys.readouterr().out
+    assert "pandas.DataFrame" in listing and "builtins.list" in listing
+    assert main(["--store", url, "info", "rows"]) == 0
+    assert "compression: zstd" in capsys.readouterr().out
+    assert main(["--store", url, "info", "sales"]) == 0
+    assert "parquet (application/vnd.apache.parquet)" in capsys.readouterr().out
+
+    browser = store.browse()
+    browser.select("sales")
+    assert "parquet" in browser.detail.value
+    browser.preview_button.click()
+    assert "(5000, 6)" in browser.preview.value and "id-000009" in browser.preview.value
+    browser.select("rows")
+    assert "zstd-compressed" in browser.detail.value
+    browser.preview_button.click()
+    assert "row 0" in browser.preview.value and not browser.error.value
