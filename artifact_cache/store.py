@@ -710,7 +710,8 @@ class ArtifactStore:
         load is not instant as joblib's is (joblib checks nothing). On other stores
         (``memory://``, object stores) ``mmap_mode`` is ignored: the artifact is read
         into memory as usual, and its arrays are writable; so it is for a payload of up to
-        16 KiB, stored inside its record (already read, checked all the same).
+        16 KiB, stored inside its record (already read, checked all the same), and for a
+        compressed payload (``info.compression``), decompressed into memory after the check.
 
         Examples:
             >>> store = ArtifactStore("memory://doc-load")

@@ -247,3 +247,41 @@ print("GZIP:", store.get("gz"))
     assert "EXISTS: False" in proc.stdout
     assert "INFO: zstd" in proc.stdout
     assert "GZIP: [1, 2]" in proc.stdout
+
+
+def _rows(n: int) -> list[str]:
+    return BIG[:n]
+
+
+class TestJoblibMemory:
+    @pytest.mark.parametrize(
+        ("compress", "codec"),
+        [(True, "gzip"), (3, "gzip"), ("zlib", "gzip"), ("lzma", "lzma"), (("zstd", 3), "zstd")],
+    )
+    def test_compress_is_honoured(self, tmp_path: Path, compress: Any, codec: str) -> None:
+        """Memory(compress=) as joblib takes it compresses the cached results; a pickled
+        Memory (as sklearn's clones and workers get it) keeps the codec."""
+        import pickle
+
+        memory = ac.Memory(tmp_path / "cache", compress=compress)
+        rows = memory.cache(_rows)
+        assert rows(5_000) == BIG[:5_000]
+        assert memory.store is not None
+        [info] = memory.store.list()
+        assert info.compression == codec
+        assert rows(5_000) == BIG[:5_000] and rows.check_call_in_cache(5_000)
+        again = pickle.loads(pickle.dumps(memory))
+        assert again.codec == codec
+
+    @pytest.mark.parametrize("compress", [False, 0])
+    def test_off(self, tmp_path: Path, compress: Any) -> None:
+        """compress=False or 0 stores results uncompressed, as before."""
+        memory = ac.Memory(tmp_path / "cache", compress=compress)
+        memory.cache(_rows)(100)
+        assert memory.store is not None and memory.store.list()[0].compression is None
+
+    @pytest.mark.parametrize("compress", ["rar", 12, ("nope", 3), 1.5])
+    def test_bad_values(self, tmp_path: Path, compress: Any) -> None:
+        """An unknown codec or level is refused when the Memory is made."""
+        with pytest.raises(ValueError, match="compress"):
+            ac.Memory(tmp_path / "cache", compress=compress)
