@@ -186,6 +186,13 @@ class ParquetSerializer:
     ``pd.read_parquet`` restores them. pandas and pyarrow Tables need pyarrow (the
     ``parquet`` extra); polars reads and writes Parquet itself. Subclasses (a GeoDataFrame,
     say) are refused: they would not come back as themselves; pickle them.
+
+    Examples:
+        >>> import pyarrow as pa
+        >>> table = pa.table({"x": [1, 2]})
+        >>> [payload] = ParquetSerializer().dumps(table)
+        >>> bytes(payload[:4]), ParquetSerializer().loads(payload).equals(table)
+        (b'PAR1', True)
     """
 
     name = "parquet"
