@@ -39,7 +39,13 @@ Chunk = bytes | bytearray | memoryview
 
 @runtime_checkable
 class Serializer(Protocol):
-    """What a serializer provides. ``name`` is recorded in every ArtifactInfo."""
+    """What a serializer provides. ``name`` is recorded in every ArtifactInfo.
+
+    Two more members are optional: ``compressible`` (default True), whether ``compress=``
+    may compress its payloads (False for files other tools read as they are), and
+    ``loads_as(data, python_type)``, which the store calls instead of ``loads`` with the
+    record's ``python_type`` (Parquet uses it to return a DataFrame or a Table).
+    """
 
     name: str
     mime_type: str
@@ -51,12 +57,6 @@ class Serializer(Protocol):
     def loads(self, data: memoryview) -> Any:
         """Rebuild the object from the whole payload (already verified against its digest)."""
         ...
-
-
-# A serializer may also have:
-#   compressible: bool (default True): whether ``compress=`` may compress its payloads;
-#   loads_as(data, python_type): rebuild the object as the recorded type (the store
-#   calls it instead of ``loads`` when it is there).
 
 
 class PickleSerializer:
