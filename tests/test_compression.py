@@ -285,3 +285,19 @@ class TestJoblibMemory:
         """An unknown codec or level is refused when the Memory is made."""
         with pytest.raises(ValueError, match="compress"):
             ac.Memory(tmp_path / "cache", compress=compress)
+
+
+@pytest.mark.parametrize("codec", CODECS)
+@pytest.mark.parametrize("serializer", ["pickle", "json"])
+def test_a_reader_unaware_of_compression_fails_loudly(
+    mem_store: ac.ArtifactStore, codec: str, serializer: str
+) -> None:
+    """Read as if the record had no compression field (as a release before it reads it),
+    a compressed payload raises an error: it is never taken for another value (which is
+    why the store's format version stays as it is)."""
+    info = mem_store.save("packed", BIG, serializer=serializer, compress=codec)
+    unaware = ac.ArtifactInfo.from_dict(
+        {k: v for k, v in info.to_dict().items() if k != "compression"}
+    )
+    with pytest.raises(ac.SerializationError, match="'packed'"):
+        mem_store.load(unaware)
