@@ -28,6 +28,7 @@ from typing import IO, TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar, overloa
 
 import attrs
 
+from . import compression as _compression
 from . import progress as _progress
 from .digest import hash_bytes
 from .digest import hasher as new_hasher
@@ -429,6 +430,7 @@ class ArtifactStore:
         tags: Mapping[str, str] | None = None,
         serializer: str | None = None,
         mime_type: str | None = None,
+        compress: str | None = None,
         inputs: Iterable[ArtifactRef] = (),
         code_fingerprint: str | None = None,
         duration: float | None = None,
@@ -441,19 +443,28 @@ class ArtifactStore:
         The payload is written whole before the record that points to it, so readers
         see the previous artifact or this one, never a torn one. Identical payloads are
         stored once. ``key`` defaults to ``"default"``; ``serializer`` to ``"pickle"``
-        (cloudpickle); ``"raw"`` stores bytes with ``mime_type``, ``"json"`` JSON text.
-        ``extra`` holds further JSON-able fields kept in the record (the decorator keeps
-        what ``.explain()`` compares there).
+        (cloudpickle); ``"raw"`` stores bytes with ``mime_type``, ``"json"`` JSON text,
+        ``"parquet"`` a pandas or polars DataFrame or a pyarrow Table as a Parquet file.
+        ``compress`` names a codec (``"zstd"``, ``"gzip"``, ``"bz2"``, ``"lzma"``; see
+        ``artifact_cache.compression``) that compresses a pickle or json payload; the record
+        keeps it (``info.compression``), its digest and size are of the compressed bytes,
+        and ``get``, ``load`` and ``open`` decompress. ``extra`` holds further JSON-able
+        fields kept in the record (the decorator keeps what ``.explain()`` compares there).
 
         Raises:
             InvalidStepIdError: ``step_id`` or ``key`` is malformed (nothing is written).
-            SerializationError: ``obj`` cannot be serialised (nothing is written).
+            SerializationError: ``obj`` cannot be serialised, or ``compress`` names an
+                unknown codec or is given for a raw or parquet artifact (nothing is written).
+            MissingDependencyError: the serializer or codec needs a package that is not
+                installed (pyarrow, zstandard; the message names the extra).
             ArtifactStoreError: the filesystem failed; the previous artifact is intact.
 
         Examples:
             >>> store = ArtifactStore("memory://doc-save")
             >>> store.save("report", b"a,b\\n1,2\\n", serializer="raw", mime_type="text/csv").size
             8
+            >>> store.save("rows", list(range(1000)), compress="gzip").compression
+            'gzip'
         """
         key = DEFAULT_KEY if key is None else key
         self._check(step_id, key)
@@ -463,8 +474,15 @@ class ArtifactStore:
             ser = get_serializer(name)
         except ValueError as exc:
             raise SerializationError(f"step {step_id!r} in store {self.location}: {exc}") from None
+        if compress is not None:
+            compress = self._codec(compress, ser, step_id)
         try:
             chunks = ser.dumps(obj)
+            if compress is not None:
+                chunks = [_compression.compress(chunks, compress)]
+        except MissingDependencyError as exc:
+            msg = f"saving step {step_id!r} in store {self.location}: {exc}"
+            raise MissingDependencyError(msg, name=exc.name) from exc
         except Exception as exc:
             msg = (
                 f"cannot serialise the {_python_type(obj)} returned for step {step_id!r} "
@@ -520,6 +538,7 @@ class ArtifactStore:
                 extra=dict(extra or {}),
                 recipe=recipe,
                 inline=inline,
+                compression=compress,
             )
             if signer is not None and hashing is not None:
                 info = signer.seal(info, hashing.strong)
@@ -533,6 +552,26 @@ class ArtifactStore:
             self._written.add(digest)
         _provenance.remember(obj, info.ref, size)
         return info
+
+    def _codec(self, name: object, ser: Any, step_id: str) -> str:
+        """``name`` if it is a codec usable here for payloads of ``ser``; nothing is written."""
+        where = f"step {step_id!r} in store {self.location}"
+        if not getattr(ser, "compressible", True):
+            msg = (
+                f"saving {where}: the {ser.name!r} serializer writes a file other tools read "
+                "as it is (store.open and store.url serve it); compress= applies to pickle "
+                "and json payloads"
+            )
+            if ser.name == "parquet":
+                msg += " (Parquet compresses its column chunks itself)"
+            raise SerializationError(msg)
+        try:
+            return _compression.check_codec(name)
+        except MissingDependencyError as exc:
+            raise MissingDependencyError(f"saving {where}: {exc}", name=exc.name) from exc
+        except ValueError as exc:
+            msg = f"saving {where}: {exc}; nothing was saved"
+            raise SerializationError(msg) from None
 
     # ------------------------------------------------------------------ read
     def _record(self, step_id: str, key: str, data: bytes) -> ArtifactInfo:
@@ -735,7 +774,8 @@ class ArtifactStore:
         load is not instant as joblib's is (joblib checks nothing). On other stores
         (``memory://``, object stores) ``mmap_mode`` is ignored: the artifact is read
         into memory as usual, and its arrays are writable; so it is for a payload of up to
-        16 KiB, stored inside its record (already read, checked all the same).
+        16 KiB, stored inside its record (already read, checked all the same), and for a
+        compressed payload (``info.compression``), decompressed into memory after the check.
 
         Examples:
             >>> store = ArtifactStore("memory://doc-load")
@@ -780,7 +820,14 @@ class ArtifactStore:
             msg = f"the payload of {where} {problem}; not loaded (saving the step again repairs it)"
             raise IntegrityError(msg)
         try:
-            obj = get_serializer(info.serializer).loads(data)
+            if info.compression is not None:
+                data = _compression.decompress(data, info.compression)
+            ser = get_serializer(info.serializer)
+            typed = getattr(ser, "loads_as", None)
+            obj = ser.loads(data) if typed is None else typed(data, info.python_type)
+        except MissingDependencyError as exc:
+            msg = f"loading {self._where(info)}: {exc}"
+            raise MissingDependencyError(msg, name=exc.name) from exc
         except Exception as exc:
             msg = f"cannot deserialise {self._where(info)}: {type(exc).__name__}: {exc}"
             raise SerializationError(msg) from exc
@@ -918,7 +965,14 @@ class ArtifactStore:
     def open(self, step_id: str, *, key: str | None = None) -> IO[bytes]:
         """A binary file object streaming the stored payload (not digest-checked).
 
-        For a ``raw`` artifact these are exactly the bytes saved.
+        For a ``raw`` artifact these are exactly the bytes saved; for a ``parquet`` one a
+        Parquet file (``pd.read_parquet(store.open(step))``). A compressed payload is
+        decompressed as it is read: the stream gives the serialised bytes, not the stored
+        ones (which `url` links to).
+
+        Raises:
+            MissingDependencyError: the payload is compressed with a codec whose package
+                is not installed here.
 
         Examples:
             >>> store = ArtifactStore("memory://doc-open")
@@ -929,13 +983,24 @@ class ArtifactStore:
         """
         info = self.info(step_id, key=key)
         self._check_signature(info)
-        if info.inline is not None:
-            return io.BytesIO(base64.b64decode(info.inline))
-        with self._io("opening", step_id):
+        codec = info.compression
+        if codec is not None:
             try:
-                return self._storage.open_object(info.digest)
-            except FileNotFoundError:
-                raise self._not_found(step_id, key) from None
+                _compression.check_codec(codec)
+            except MissingDependencyError as exc:
+                msg = f"opening {self._where(info)}: {exc}"
+                raise MissingDependencyError(msg, name=exc.name) from exc
+            except ValueError as exc:
+                raise SerializationError(f"cannot open {self._where(info)}: {exc}") from None
+        if info.inline is not None:
+            stream: IO[bytes] = io.BytesIO(base64.b64decode(info.inline))
+        else:
+            with self._io("opening", step_id):
+                try:
+                    stream = self._storage.open_object(info.digest)
+                except FileNotFoundError:
+                    raise self._not_found(step_id, key) from None
+        return stream if codec is None else _compression.reader(stream, codec)
 
     def url(self, step_id: str, *, key: str | None = None, expires: int = 3600) -> str:
         """A URL to the payload: presigned on S3 (valid ``expires`` seconds), file:// locally.
@@ -1125,6 +1190,7 @@ class ArtifactStore:
         tags: Mapping[str, str] | None = None,
         depends_on: Sequence[Any] = (),
         serializer: str | None = None,
+        compress: str | None = None,
         include_self: bool = False,
     ) -> Callable[[Callable[P, R]], StepFunction[R, P]]: ...
     def step(self, func_or_id: Any = None, /, **options: Any) -> Any:

@@ -428,6 +428,7 @@ def _detail_html(
     if children is None:
         children = children_of(known.values())
     serializer = info.serializer + (f" ({info.mime_type})" if info.mime_type else "")
+    serializer += f", {info.compression}-compressed" if info.compression else ""
     fields: list[tuple[str, str]] = [
         ("step id", f"<b>{_esc(info.step_id)}</b>"),
         ("key", _mono(info.key)),

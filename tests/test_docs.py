@@ -171,6 +171,7 @@ class TestDocstrings:
         "module",
         [
             "artifact_cache",
+            "artifact_cache.compression",
             "artifact_cache.config",
             "artifact_cache.decorators",
             "artifact_cache.digest",
