@@ -84,9 +84,9 @@ WORTH_FETCHING = 2
 RACY_SECONDS = 3.0
 """A file without an ETag modified this recently may change again without a new token."""
 
-_MIN_CAP = 256 * 2**20
+_MIN_CAP = 64 * 2**20
 _MAX_RATIO = 64
-"""A manifest expanding beyond max(256 MiB, 64 x its size) is ignored (a gzip bomb)."""
+"""A manifest expanding beyond max(64 MiB, 64 x its size) is ignored (a gzip bomb)."""
 _KNOWN_MAX = 2_000_000
 
 Token = tuple[str | None, int, float]
@@ -353,6 +353,13 @@ class ManifestIndex:
                     raise data  # a record that cannot be read is not a deleted one
                 name, token = listed[path]
                 read = _Known(name, token, bytes(data))
+                if not settled(token, now):
+                    # Its token may stay the same at its next rewrite: the text itself
+                    # tells its versions apart (for whoever keeps what it made of a row).
+                    ok, created, tags = examine(name, read.text)
+                    read.row = IndexedRecord(
+                        name, (*token, read.text), ok, created, tags, read.text
+                    )
                 read.indexed()
                 fresh[path] = read
             self.reads += len(fresh)
