@@ -542,3 +542,20 @@ def test_azure(az_url: str, azurite: str) -> None:
     assert {i.step_id: i.tags["v"] for i in fresh.list()}["s3"] == "2"
     assert index.reads == 1
     assert fresh.get("s3") == 3
+
+
+def test_record_at_an_invalid_name(bucket: Bucket) -> None:
+    """A record file at a name no valid record has is skipped with a warning at every
+    listing, and kept out of the manifest (which would be refused if it named it)."""
+    template = _template(bucket)
+    bucket.write_records(template, [f"s{i}" for i in range(N)])
+    body = json.dumps(dict(template, step_id="s1", key="bad key"))
+    key = "store/refs/s1/@bad key.json"
+    bucket.client.put_object(Bucket=bucket.name, Key=key, Body=body)
+    for _ in range(2):
+        store = bucket.store()
+        with pytest.warns(UserWarning, match="skipping a record"):
+            found, seen = bucket.count(store.list)
+        assert len(found) == N
+    assert seen == {"LIST": 1, "GET manifest": 1, "GET record": 1}, seen
+    assert len(_entries(bucket)) == N

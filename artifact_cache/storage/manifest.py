@@ -179,13 +179,18 @@ def _record_name(name: str) -> RecordName | None:
     step_id, sep, file = name.rpartition("/@")
     if not sep or not file.endswith(".json"):
         return None
-    key = file[: -len(".json")]
+    found = RecordName(step_id, file[: -len(".json")])
+    return found if _valid(found) else None
+
+
+def _valid(name: RecordName) -> bool:
+    """True if a record of this name could be valid (only those go into a manifest)."""
     try:
-        validate_step_id(step_id)
-        validate_key(key)
+        validate_step_id(name.step_id)
+        validate_key(name.key)
     except InvalidStepIdError:
-        return None
-    return RecordName(step_id, key)
+        return False
+    return True
 
 
 # ---------------------------------------------------------------------- lookups
@@ -462,8 +467,12 @@ class ManifestIndex:
             return
         with self._lock:
             remote = self._remote or {}
+            # (A record at a name no valid record has is read at every listing: its file
+            # says how it is bad, and a manifest naming it would be refused.)
             coverable = {
-                p: t for p, (_n, t) in listed.items() if settled(t, now) and p in self._known
+                p: t
+                for p, (n, t) in listed.items()
+                if settled(t, now) and p in self._known and _valid(n)
             }
             uncovered = sum(1 for p, t in coverable.items() if remote.get(p) != t)
             if scope.whole:
@@ -478,7 +487,7 @@ class ManifestIndex:
             if not scope.whole:
                 # The rest of the manifest as it was read (or known here), this part anew.
                 for path, known in self._known.items():
-                    if not scope.covers(known.name):
+                    if not scope.covers(known.name) and _valid(known.name):
                         rows[path] = known
             for path, token in coverable.items():
                 known = self._known[path]
