@@ -746,8 +746,10 @@ class ArtifactStore:
     def list(self, prefix: str = "", *, tags: Mapping[str, str] | None = None) -> ArtifactList:
         """Records of every artifact whose step id starts with ``prefix``, newest first.
 
-        Reads records only, never payloads; on object stores they are fetched
-        concurrently. ``tags`` keeps the artifacts having all of the given tags.
+        Reads records only, never payloads; on object stores their texts come from the
+        store's manifest of records where it holds them at their listed version, and the
+        others are fetched concurrently. ``tags`` keeps the artifacts having all of the
+        given tags.
 
         Examples:
             >>> store = ArtifactStore("memory://doc-list")
