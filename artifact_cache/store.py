@@ -567,7 +567,7 @@ class ArtifactStore:
                 raise self._not_found(step_id, None)  # (the index is up to date: none)
             return None
         try:
-            # The index holds the text only if it read the file for this very lookup.
+            # The index gives the text only if it is the file's as this lookup found it.
             data = newest.text
             if data is None:
                 data = storage.read_record(step_id, newest.name.key)

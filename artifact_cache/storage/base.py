@@ -723,7 +723,10 @@ class Storage:
         self, step_id: str
     ) -> tuple[IndexedRecord | None, list[IndexedRecord]] | None:
         """The newest valid record of a step and its invalid ones, from the index (see
-        `indexed_records`); None where there is no index."""
+        `indexed_records`); None where there is no index.
+
+        The newest one carries its text only where that is what its file held when this
+        lookup looked (remote stores: read by it; ``memory://``: the current file)."""
         if self._records_index is not None:
             return self._records_index.newest(step_id)
         if self._manifest is not None:
