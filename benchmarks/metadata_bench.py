@@ -373,7 +373,7 @@ def main() -> None:
         print("\nS3 requests per operation (moto server, counted by a WSGI wrapper)")
         for op, seen in s3_requests().items():
             detail = ", ".join(sorted({r.split(" ")[0] for r in seen}))
-            print(f"  {op:32s} {len(seen):6d}   ({detail})")
+            print(f"  {op:40s} {len(seen):6d}   ({detail})")
             if "-v" in sys.argv:
                 for r in seen:
                     print("      ", r)
