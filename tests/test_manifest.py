@@ -559,3 +559,18 @@ def test_record_at_an_invalid_name(bucket: Bucket) -> None:
         assert len(found) == N
     assert seen == {"LIST": 1, "GET manifest": 1, "GET record": 1}, seen
     assert len(_entries(bucket)) == N
+
+
+def test_long_record_stays_out_of_the_manifest(bucket: Bucket) -> None:
+    """A record longer than 1 MiB (huge tags) is listed, and read from its file each time
+    rather than copied into the manifest that every fresh store reads."""
+    template = _template(bucket)
+    bucket.write_records(template, [f"s{i}" for i in range(N)])
+    bucket.write_records(template, ["huge"], tags={"blob": "x" * 2**20})
+    for _ in range(2):
+        store = bucket.store()
+        found, seen = bucket.count(store.list)
+        assert len(found) == N + 1
+        assert len(next(i for i in found if i.step_id == "huge").tags["blob"]) == 2**20
+    assert seen == {"LIST": 1, "GET manifest": 1, "GET record": 1}, seen
+    assert "huge/@default.json" not in _entries(bucket) and len(_entries(bucket)) == N

@@ -41,6 +41,7 @@ storage package's pure modules; the filesystem is reached through the callables 
 
 from __future__ import annotations
 
+import functools
 import gzip
 import json
 import threading
@@ -88,6 +89,9 @@ _MIN_CAP = 64 * 2**20
 _MAX_RATIO = 64
 """A manifest expanding beyond max(64 MiB, 64 x its size) is ignored (a gzip bomb)."""
 _KNOWN_MAX = 2_000_000
+_TEXT_MAX = 2**20
+"""Records longer than this are read from their files only (a save writes far less
+unless given huge tags): none bloats every read of the manifest."""
 
 Token = tuple[str | None, int, float]
 """A record file's version as a listing shows it: (ETag or None, size, modification time)."""
@@ -221,7 +225,7 @@ class _Scope:
         return under and step.startswith(self.prefix)
 
 
-@attrs.define
+@attrs.define(slots=False)
 class _Known:
     """A record's text at a version, and what it holds once examined."""
 
@@ -229,6 +233,11 @@ class _Known:
     token: Token
     text: bytes
     row: IndexedRecord | None = None
+
+    @functools.cached_property
+    def storable(self) -> bool:
+        """True if it may go into a manifest (a valid record's name, not too long)."""
+        return len(self.text) <= _TEXT_MAX and _valid(self.name)
 
     def indexed(self) -> IndexedRecord:
         if self.row is None:
@@ -469,10 +478,11 @@ class ManifestIndex:
             remote = self._remote or {}
             # (A record at a name no valid record has is read at every listing: its file
             # says how it is bad, and a manifest naming it would be refused.)
+            known = self._known
             coverable = {
                 p: t
-                for p, (n, t) in listed.items()
-                if settled(t, now) and p in self._known and _valid(n)
+                for p, (_n, t) in listed.items()
+                if settled(t, now) and p in known and known[p].storable
             }
             uncovered = sum(1 for p, t in coverable.items() if remote.get(p) != t)
             if scope.whole:
@@ -486,13 +496,12 @@ class ManifestIndex:
             rows: dict[str, _Known] = {}
             if not scope.whole:
                 # The rest of the manifest as it was read (or known here), this part anew.
-                for path, known in self._known.items():
-                    if not scope.covers(known.name) and _valid(known.name):
-                        rows[path] = known
+                for path, entry in known.items():
+                    if not scope.covers(entry.name) and entry.storable:
+                        rows[path] = entry
             for path, token in coverable.items():
-                known = self._known[path]
-                if known.token == token:
-                    rows[path] = known
+                if known[path].token == token:
+                    rows[path] = known[path]
         start = len(self.layout.refs) + 1
         data = encode_manifest((p[start:], k.token, k.text) for p, k in sorted(rows.items()))
         try:
