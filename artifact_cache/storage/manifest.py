@@ -34,9 +34,13 @@ reading every record file costs on top of it (one GET each) is what this index s
   rewrite of the same size within the same clock tick would not change: a record whose
   time is less than `RACY_SECONDS` old is read again at each lookup until it settles,
   and is not written into the manifest before.
+* A record at a name no valid record has, or longer than 1 MiB, stays out of the
+  manifest and is read from its file at each lookup. ``gc`` and ``clear`` never use the
+  manifest: what they keep or remove is decided by the record files themselves.
 
-Imports the stdlib, ``attrs``, `artifact_cache.info`, `artifact_cache.stepid` and the
-storage package's pure modules; the filesystem is reached through the callables given.
+Imports the stdlib, ``attrs``, `artifact_cache.errors`, `artifact_cache.stepid` and the
+storage package's own modules (`index` for what a row is); the filesystem is reached
+through the callables given.
 """
 
 from __future__ import annotations
