@@ -574,3 +574,13 @@ def test_long_record_stays_out_of_the_manifest(bucket: Bucket) -> None:
         assert len(next(i for i in found if i.step_id == "huge").tags["blob"]) == 2**20
     assert seen == {"LIST": 1, "GET manifest": 1, "GET record": 1}, seen
     assert "huge/@default.json" not in _entries(bucket) and len(_entries(bucket)) == N
+
+
+def test_doctests() -> None:
+    """The manifest module's examples give the output they show."""
+    import doctest
+
+    from artifact_cache.storage import manifest
+
+    result = doctest.testmod(manifest, report=True)
+    assert result.attempted >= 4 and result.failed == 0
