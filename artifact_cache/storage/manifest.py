@@ -441,15 +441,16 @@ class ManifestIndex:
         LIST of its own before use).
         """
         self.fetches += 1
+        data: bytes | None
         try:
-            entries = decode_manifest(self._get(self.path))
-            if entries is None:
-                entries = {}  # of another form: as if empty (and so rewritten)
+            data = self._get(self.path)
         except FileNotFoundError:
-            entries = {}
+            data = None
         except Exception:
             # Not readable now (permissions, network): a cache, not the source of truth.
             return False
+        # Of another form: as if empty (and so written again).
+        entries = (decode_manifest(data) if data is not None else None) or {}
         refs = self.layout.refs
         remote: dict[str, Token] = {}
         with self._lock:
