@@ -326,7 +326,7 @@ class Storage:
         return [FileEntry.from_fsspec(e) for e in found.values()] if detail else list(found)
 
     def _entries_in(self, folder: str) -> list[FileEntry]:
-        """The files directly inside ``folder`` with their sizes, times and tags (remote)."""
+        """The files directly inside ``folder`` with their sizes, times and ETags (remote)."""
         self.fs.invalidate_cache(folder)
         try:
             found = self.fs.ls(folder, detail=True)

@@ -24,7 +24,7 @@ brings up to date, and that nothing needs to write when saving:
 
 The index never vouches for a record: what a lookup returns is parsed and checked again
 from the record's text, and ``get(step)`` reads the chosen record's file once more (the
-same file that signature checks and loads use).
+same file that signature checks and loads use) unless the lookup itself just read it.
 """
 
 from __future__ import annotations
