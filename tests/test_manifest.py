@@ -525,6 +525,7 @@ class TestWithoutEtags:
         assert len(fresh.list()) == N
         assert fresh._storage._manifest is not None and fresh._storage._manifest.reads == 0
         assert fresh.get("s3") == 3 and fresh.info("s3").tags == {"v": "2"}
+        store.fs.client.close()  # (the server's session ends now, not at its shutdown)
 
 
 def test_azure(az_url: str, azurite: str) -> None:
