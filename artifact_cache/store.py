@@ -274,6 +274,7 @@ class ArtifactStore:
         # What the store shows of itself: never a password written into the URL.
         self.location: str = redact_url(self._url)
         self._storage.url = self.location  # the storage layer's messages name it so too
+        self._storage.read_only = self._read_only
         self._marker_written = False
         # Digests whose payload failed its check here: the next save rewrites them
         # instead of trusting the file that is there.
@@ -656,17 +657,23 @@ class ArtifactStore:
         return infos, bad
 
     def _newest_indexed(self, step_id: str) -> ArtifactInfo | None:
-        """The newest record of a step found through the index, read again from its file;
-        None to look the slow way (no index, no valid record, or its file changed)."""
+        """The newest record of a step found through the index, read again from its file
+        (unless the index read it for this lookup); None to look the slow way (no index,
+        no valid record, or its file changed). Not found if the index has no record."""
         storage = self._storage
         found = storage.newest_record(step_id)
         if found is None:
             return None
         newest, invalid = found
         if newest is None:
+            if not invalid:
+                raise self._not_found(step_id, None)  # (the index is up to date: none)
             return None
         try:
-            data = storage.read_record(step_id, newest.name.key)
+            # The index gives the text only if it is the file's as this lookup found it.
+            data = newest.text
+            if data is None:
+                data = storage.read_record(step_id, newest.name.key)
             info = self._record(step_id, newest.name.key, data)
         except (FileNotFoundError, RecordError):
             return None
@@ -859,9 +866,10 @@ class ArtifactStore:
     ) -> ArtifactList:
         """Records of every artifact whose step id starts with ``prefix``, newest first.
 
-        Reads records only, never payloads; on object stores they are fetched
-        concurrently. ``tags`` keeps the artifacts having all of the given tags;
-        ``type`` those of a recorded Python type (a class, or a name such as
+        Reads records only, never payloads; on object stores their texts come from the
+        store's manifest of records where it holds them at their listed version, and the
+        others are fetched concurrently. ``tags`` keeps the artifacts having all of the
+        given tags; ``type`` those of a recorded Python type (a class, or a name such as
         ``"pandas.DataFrame"``); ``created_after``/``created_before`` those created in
         ``[after, before)`` (datetimes, dates or ISO text; no zone means UTC); ``limit``
         the newest that many. Where the store has an index, tags, times and limit are
@@ -895,7 +903,7 @@ class ArtifactStore:
         with self._io(f"listing artifacts under {prefix!r}" if prefix else "listing artifacts"):
             # A bar opens if many records have to be read to bring the index up to date.
             bar = partial(self._bar, what="listing", unit="records")
-            rows = storage.indexed_records(folder, bar=bar)
+            rows = storage.indexed_records(folder, prefix=prefix, bar=bar)
             memo = self._list_memo
             if (
                 rows is not None
