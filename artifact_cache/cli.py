@@ -99,18 +99,27 @@ def _newest_per_step(infos: Sequence[ArtifactInfo]) -> list[ArtifactInfo]:
     return out
 
 
+def _record_json(info: ArtifactInfo) -> dict[str, Any]:
+    """A record as ``--json`` prints it: its fields, and the status the store computed."""
+    return {**info.to_dict(), "version": info.version, "status": info.status}
+
+
 def cmd_ls(args: argparse.Namespace, out: TextIO) -> int:
     """List artifacts, newest first."""
     store = _store(args)
-    infos: Sequence[ArtifactInfo] = store.list(args.prefix, tags=_parse_tags(args.tag))
+    status = None if args.status == "all" else args.status
+    infos: Sequence[ArtifactInfo] = store.list(
+        args.prefix, tags=_parse_tags(args.tag), status=status
+    )
     if args.latest:
         infos = _newest_per_step(infos)
     if args.json:
-        _print_json([i.to_dict() for i in infos], out)
+        _print_json([_record_json(i) for i in infos], out)
         return 0
     if not infos:
+        what = "artifacts" if status == "active" else f"{args.status} versions"
         print(
-            f"no artifacts in {store.location}{missing_folder_note(store.location)}",
+            f"no {what} in {store.location}{missing_folder_note(store.location)}",
             file=sys.stderr,
         )
         return 0
@@ -119,7 +128,32 @@ def cmd_ls(args: argparse.Namespace, out: TextIO) -> int:
         for i in infos
     ]
     headers = ["STEP ID", "KEY", "TYPE", "SIZE", "CREATED (UTC)", "ARGUMENTS"]
+    if status != "active":
+        # Versions: which one and its status matter more than the arguments.
+        rows = [[*r[:5], i.status, i.version or "-"] for r, i in zip(rows, infos, strict=True)]
+        headers = [*headers[:5], "STATUS", "VERSION"]
     print(table(rows, headers, right=[3]), file=out)
+    return 0
+
+
+def cmd_versions(args: argparse.Namespace, out: TextIO) -> int:
+    """List every version of a step, newest first, with its status."""
+    store = _store(args)
+    infos = store.versions(args.step, key=args.key)
+    if args.json:
+        _print_json([_record_json(i) for i in infos], out)
+        return 0
+    if not infos:
+        which = f" key {args.key}" if args.key else ""
+        where = f"{store.location}{missing_folder_note(store.location)}"
+        print(f"no versions of step {args.step}{which} in {where}", file=sys.stderr)
+        return 0
+    rows = [
+        [i.version or "-", i.key, i.status, i.python_type, human_size(i.size), _when(i.created)]
+        for i in infos
+    ]
+    headers = ["VERSION", "KEY", "STATUS", "TYPE", "SIZE", "CREATED (UTC)"]
+    print(table(rows, headers, right=[4]), file=out)
     return 0
 
 
@@ -144,10 +178,12 @@ def cmd_rm(args: argparse.Namespace, out: TextIO) -> int:
     for step in args.steps:
         # store.delete(key=...) reports True for a missing key on S3 (deleting a missing
         # object succeeds there), so ask first: the user should hear that nothing matched.
-        found = args.key is None or store.exists(step, key=args.key)
-        if found and store.delete(step, key=args.key):
+        # With --purge, a deleted step's history alone is something to remove.
+        found = args.purge or args.key is None or store.exists(step, key=args.key)
+        if found and store.delete(step, key=args.key, purge=args.purge):
             which = f" key {args.key}" if args.key else ""
-            print(f"removed {step}{which}", file=out)
+            verb = "purged" if args.purge else "removed"
+            print(f"{verb} {step}{which}", file=out)
         else:
             missing.append(step)
     if missing:
@@ -358,6 +394,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--tag", action="append", metavar="NAME=VALUE", help="keep artifacts with this tag"
     )
+    p.add_argument(
+        "--status",
+        choices=["active", "superseded", "tombstoned", "all"],
+        default="active",
+        help="list the versions of this status (default: active, the artifacts get finds)",
+    )
+    _json_option(p)
+
+    p = command("versions", cmd_versions, "list every version of a step, newest first")
+    p.add_argument("step", metavar="STEP", help="step id")
+    p.add_argument("--key", help="a specific key (default: every key of the step)")
     _json_option(p)
 
     p = command("info", cmd_info, "show the record of one artifact (no payload is read)")
@@ -368,6 +415,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("rm", cmd_rm, "delete the artifacts of one or more steps")
     p.add_argument("steps", nargs="+", metavar="STEP", help="step ids")
     p.add_argument("--key", help="delete only this key (default: every key of the step)")
+    p.add_argument(
+        "--purge", action="store_true", help="remove the version history too (default: kept)"
+    )
 
     p = command("clear", cmd_clear, "remove every artifact and payload from the store")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
