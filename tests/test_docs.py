@@ -27,7 +27,7 @@ DOCS = ROOT / "docs"
 BIN = Path(sys.executable).parent
 SKIP_MARK = "# not run:"
 FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```", re.MULTILINE | re.DOTALL)
-RUNNABLE_PAGES = ["index.md", "tutorial.md", "howto.md", "keys.md", "joblib.md"]
+RUNNABLE_PAGES = ["index.md", "tutorial.md", "howto.md", "keys.md", "joblib.md", "lifecycle.md"]
 DOCS_BUCKET = "team-bucket"
 """The bucket the how-tos' S3 examples use; the tests create it on the moto server."""
 
@@ -144,6 +144,18 @@ class TestExamples:
         for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"):
             env[name] = os.environ[name]
         run_script("howto.md", tmp_path, env)
+
+    def test_lifecycle(self, tmp_path: Path, clean_env: dict[str, str]) -> None:
+        """The lifecycle page's examples run and print what their comments say."""
+        proc = run_script("lifecycle.md", tmp_path, clean_env)
+        printed = proc.stdout.splitlines()
+        expected = [
+            line.split("# ", 1)[1].strip()
+            for _, code in runnable("lifecycle.md")
+            for line in code.splitlines()
+            if line.startswith("print(") and "  # " in line
+        ]
+        assert printed == expected
 
     def test_joblib(self, tmp_path: Path, clean_env: dict[str, str]) -> None:
         """The joblib migration runs, sklearn's pipeline reusing its cached transformers."""
