@@ -91,6 +91,8 @@ class TestVersions:
         with pytest.raises(ac.ArtifactNotFoundError, match=infos[0].version):
             store.get("x", version=infos[0].version)
         assert store.delete("x", purge=True) is False
+        if store._storage.is_local:  # no empty folder is left behind either
+            assert not os.path.exists(store._storage.layout.version_dir("x", "a"))
 
     def test_purge_one_key(self, store: ac.ArtifactStore) -> None:
         """purge with a key drops that key's history only."""

@@ -297,6 +297,7 @@ def delete(storage: Storage, step_id: str, key: str | None, *, purge: bool) -> b
     if purge:
         names = storage.step_version_names(step_id, key)
         storage.remove_versions(names)
+        storage.prune_version_folders(step_id)
         history_removed = bool(names)
     return bool(present) or history_removed
 

@@ -833,6 +833,15 @@ class Storage:
             ]
         )
 
+    def prune_version_folders(self, step_id: str) -> None:
+        """Remove the empty folders under a step's ``versions/`` folder (local disks)."""
+        if not self.is_local:
+            return
+        top = self.layout.versions_dir(step_id)
+        for folder, _dirs, _files in os.walk(top, topdown=False):
+            with contextlib.suppress(OSError):
+                os.rmdir(folder)
+
     def prune_folders(self) -> None:
         """Remove empty folders under ``refs/``, ``versions/`` and ``objects/`` (local disks;
         best effort).
