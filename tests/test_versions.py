@@ -120,6 +120,32 @@ class TestVersions:
         with pytest.raises(ac.ArtifactNotFoundError):
             store.get("feat", key="a", version=b2.version)
 
+    def test_head_decides_when_saves_finish_out_of_order(self, store: ac.ArtifactStore) -> None:
+        """A save that began first but wrote its head last is the active version: the
+        head decides, not the newest id."""
+        import datetime as dt
+
+        import attrs
+
+        from artifact_cache.info import new_version_id
+
+        newer = store.save("s", "began second, finished first")
+        began = newer.created - dt.timedelta(seconds=1)
+        slow = attrs.evolve(
+            store.save("tmp", "began first, finished last"),
+            step_id="s",
+            created=began,
+            version=new_version_id(began),
+        )
+        store._storage.put_record("s", "default", slow.to_json(), version=slow.version)
+        found = store.versions("s")
+        assert [(i.version, i.status) for i in found] == [
+            (newer.version, "superseded"),
+            (slow.version, "active"),
+        ]
+        assert store.get("s") == "began first, finished last"
+        assert store.info("s").version == slow.version
+
     def test_missing_version(self, store: ac.ArtifactStore) -> None:
         """A missing version is ArtifactNotFoundError naming step, version and store; a
         malformed id is refused before any I/O."""
