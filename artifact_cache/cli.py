@@ -100,12 +100,16 @@ def _newest_per_step(infos: Sequence[ArtifactInfo]) -> list[ArtifactInfo]:
     return out
 
 
-def _print_infos(infos: Sequence[ArtifactInfo], out: TextIO) -> None:
+def _print_infos(infos: Sequence[ArtifactInfo], out: TextIO, *, versions: bool = False) -> None:
     rows = [
         [i.step_id, i.key, i.python_type, human_size(i.size), _when(i.created), _short(i.args_repr)]
         for i in infos
     ]
     headers = ["STEP ID", "KEY", "TYPE", "SIZE", "CREATED (UTC)", "ARGUMENTS"]
+    if versions:
+        # Versions: which one and its status matter more than the arguments.
+        rows = [[*r[:5], i.status, i.version or "-"] for r, i in zip(rows, infos, strict=True)]
+        headers = [*headers[:5], "STATUS", "VERSION"]
     print(table(rows, headers, right=[3]), file=out)
 
 
@@ -118,14 +122,21 @@ def _query_usage() -> Iterator[None]:
         raise UsageError(str(exc)) from None
 
 
+def _record_json(info: ArtifactInfo) -> dict[str, Any]:
+    """A record as ``--json`` prints it: its fields, and the status the store computed."""
+    return {**info.to_dict(), "version": info.version, "status": info.status}
+
+
 def cmd_ls(args: argparse.Namespace, out: TextIO) -> int:
     """List artifacts, newest first."""
     store = _store(args)
+    status = None if args.status == "all" else args.status
     with _query_usage():
         infos: Sequence[ArtifactInfo] = store.list(
             args.prefix,
             tags=_parse_tags(args.tag),
             type=args.type,
+            status=status,
             created_after=args.after,
             created_before=args.before,
             limit=args.limit,
@@ -133,15 +144,16 @@ def cmd_ls(args: argparse.Namespace, out: TextIO) -> int:
     if args.latest:
         infos = _newest_per_step(infos)
     if args.json:
-        _print_json([i.to_dict() for i in infos], out)
+        _print_json([_record_json(i) for i in infos], out)
         return 0
     if not infos:
+        what = "artifacts" if status == "active" else f"{args.status} versions"
         print(
-            f"no artifacts in {store.location}{missing_folder_note(store.location)}",
+            f"no {what} in {store.location}{missing_folder_note(store.location)}",
             file=sys.stderr,
         )
         return 0
-    _print_infos(infos, out)
+    _print_infos(infos, out, versions=status != "active")
     return 0
 
 
@@ -166,12 +178,33 @@ def _print_related(
     infos: Sequence[ArtifactInfo], what: str, args: argparse.Namespace, out: TextIO
 ) -> int:
     if args.json:
-        _print_json([i.to_dict() for i in infos], out)
+        _print_json([_record_json(i) for i in infos], out)
     elif infos:
         _print_infos(infos, out)
     else:
         which = f" key {args.key}" if args.key else ""
         print(f"{args.step}{which}: no {what} recorded", file=sys.stderr)
+    return 0
+
+
+def cmd_versions(args: argparse.Namespace, out: TextIO) -> int:
+    """List every version of a step, newest first, with its status."""
+    store = _store(args)
+    infos = store.versions(args.step, key=args.key)
+    if args.json:
+        _print_json([_record_json(i) for i in infos], out)
+        return 0
+    if not infos:
+        which = f" key {args.key}" if args.key else ""
+        where = f"{store.location}{missing_folder_note(store.location)}"
+        print(f"no versions of step {args.step}{which} in {where}", file=sys.stderr)
+        return 0
+    rows = [
+        [i.version or "-", i.key, i.status, i.python_type, human_size(i.size), _when(i.created)]
+        for i in infos
+    ]
+    headers = ["VERSION", "KEY", "STATUS", "TYPE", "SIZE", "CREATED (UTC)"]
+    print(table(rows, headers, right=[4]), file=out)
     return 0
 
 
@@ -196,10 +229,12 @@ def cmd_rm(args: argparse.Namespace, out: TextIO) -> int:
     for step in args.steps:
         # store.delete(key=...) reports True for a missing key on S3 (deleting a missing
         # object succeeds there), so ask first: the user should hear that nothing matched.
-        found = args.key is None or store.exists(step, key=args.key)
-        if found and store.delete(step, key=args.key):
+        # With --purge, a deleted step's history alone is something to remove.
+        found = args.purge or args.key is None or store.exists(step, key=args.key)
+        if found and store.delete(step, key=args.key, purge=args.purge):
             which = f" key {args.key}" if args.key else ""
-            print(f"removed {step}{which}", file=out)
+            verb = "purged" if args.purge else "removed"
+            print(f"{verb} {step}{which}", file=out)
         else:
             missing.append(step)
     if missing:
@@ -420,6 +455,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--before", metavar="TIME", help="keep artifacts created before TIME (ISO, UTC)")
     p.add_argument("--limit", type=int, metavar="N", help="keep the newest N artifacts")
+    p.add_argument(
+        "--status",
+        choices=["active", "superseded", "tombstoned", "all"],
+        default="active",
+        help="list the versions of this status (default: active, the artifacts get finds)",
+    )
     _json_option(p)
 
     p = command("lineage", cmd_lineage, "what an artifact was computed from, breadth-first")
@@ -435,6 +476,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--key", help="a specific key (default: the newest artifact of the step)")
     _json_option(p)
 
+    p = command("versions", cmd_versions, "list every version of a step, newest first")
+    p.add_argument("step", metavar="STEP", help="step id")
+    p.add_argument("--key", help="a specific key (default: every key of the step)")
+    _json_option(p)
+
     p = command("info", cmd_info, "show the record of one artifact (no payload is read)")
     p.add_argument("step", metavar="STEP", help="step id")
     p.add_argument("--key", help="a specific key (default: the newest artifact of the step)")
@@ -443,6 +489,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("rm", cmd_rm, "delete the artifacts of one or more steps")
     p.add_argument("steps", nargs="+", metavar="STEP", help="step ids")
     p.add_argument("--key", help="delete only this key (default: every key of the step)")
+    p.add_argument(
+        "--purge", action="store_true", help="remove the version history too (default: kept)"
+    )
 
     p = command("clear", cmd_clear, "remove every artifact and payload from the store")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")

@@ -35,6 +35,7 @@ def open_store(
     progress: bool | None = None,
     signing_key: str | bytes | None = None,
     read_only: bool = False,
+    keep_versions: int | None = None,
     **storage_options: Any,
 ) -> ArtifactStore:
     """Open the artifact store at ``url`` (any fsspec URL or a local folder).
@@ -49,6 +50,9 @@ def open_store(
             ``docs/security.md``.
         read_only: refuse ``save``, ``delete``, ``clear`` and ``gc`` with
             `ReadOnlyStoreError`; a memoised function computes without saving.
+        keep_versions: keep at most this many versions of each step and key (default
+            None: every one); after a save, the oldest beyond it are removed, never the
+            active one. See ``docs/lifecycle.md``.
         **storage_options: passed to the fsspec filesystem as they are
             (e.g. ``anon=True`` or ``endpoint_url=...`` for s3fs).
 
@@ -69,6 +73,7 @@ def open_store(
         progress=progress,
         signing_key=signing_key,
         read_only=read_only,
+        keep_versions=keep_versions,
         **storage_options,
     )
 

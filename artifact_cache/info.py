@@ -14,6 +14,7 @@ import html
 import json
 import math
 import re
+import secrets
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -25,15 +26,21 @@ from .fingerprint.recipe import KeyRecipe, as_recipe
 from .stepid import validate_key, validate_step_id
 
 __all__ = [
+    "COMPUTED_FIELDS",
     "DIGEST_PATTERN",
     "INLINE_MAX",
     "RECORD_FIELDS",
     "RECORD_VERSION",
+    "STATUSES",
+    "VERSION_PATTERN",
     "ArtifactInfo",
     "ArtifactRef",
+    "derived_version_id",
     "human_size",
     "infos_html",
     "is_digest",
+    "is_version_id",
+    "new_version_id",
 ]
 
 RECORD_VERSION = 1
@@ -69,6 +76,55 @@ def is_digest(value: object) -> bool:
         (True, False)
     """
     return isinstance(value, str) and DIGEST_PATTERN.fullmatch(value) is not None
+
+
+VERSION_PATTERN = re.compile(r"[0-9]{8}T[0-9]{12}Z-[0-9a-f]{8}")
+"""A version id: the UTC time of the save to the microsecond, then 8 hex characters
+(``20261202T031500123456Z-1a2b3c4d``). Ids sort in the order their saves began, and are
+never a path."""
+
+STATUSES = ("active", "superseded", "tombstoned")
+"""What a version can be: the one its step and key's record names (``active``), the one
+``delete`` removed (``tombstoned``), or any other (``superseded``)."""
+
+
+def is_version_id(value: object) -> bool:
+    """True if ``value`` is a version id as records hold them (`VERSION_PATTERN`).
+
+    Examples:
+        >>> is_version_id("20261202T031500123456Z-1a2b3c4d"), is_version_id("../x")
+        (True, False)
+    """
+    return isinstance(value, str) and VERSION_PATTERN.fullmatch(value) is not None
+
+
+def _stamp(created: dt.datetime) -> str:
+    return created.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
+
+
+def new_version_id(created: dt.datetime) -> str:
+    """A new version id for a save at ``created``: its time, then 8 random hex characters.
+
+    Examples:
+        >>> import datetime as dt
+        >>> new_version_id(dt.datetime(2026, 12, 2, 3, 15, tzinfo=dt.UTC))[:23]
+        '20261202T031500000000Z-'
+    """
+    return f"{_stamp(created)}-{secrets.token_hex(4)}"
+
+
+def derived_version_id(created: dt.datetime, digest: str) -> str:
+    """The version id of a record that names none (written before versions existed).
+
+    Its time and the first 8 characters of its digest, so every reader derives the same.
+
+    Examples:
+        >>> import datetime as dt
+        >>> derived_version_id(dt.datetime(2026, 1, 1, tzinfo=dt.UTC), "ab" * 16)
+        '20260101T000000000000Z-abababab'
+    """
+    tail = digest[:8] if is_digest(digest) else "0" * 8
+    return f"{_stamp(created)}-{tail}"
 
 
 def _utc(value: dt.datetime | str) -> dt.datetime:
@@ -154,12 +210,27 @@ class ArtifactInfo:
     compression: str | None = None
     """The codec the stored payload is compressed with (``"zstd"``, ...); None: as serialised.
     ``digest`` and ``size`` describe the stored, compressed bytes."""
+    version: str | None = attrs.field(
+        default=attrs.Factory(lambda self: self.derived_version, takes_self=True)
+    )
+    """The id of this save (`VERSION_PATTERN`), unique to it and ordered by creation.
+    A record written before versions existed has none stored: its id is derived from its
+    ``created`` time and digest (`derived_version_id`), the same in every reader."""
+    status: str = attrs.field(default="active", eq=False, hash=False)
+    """``"active"``, ``"superseded"`` or ``"tombstoned"`` (`STATUSES`): computed by the store
+    when it reads the record (never stored in it); a record read as the artifact of its
+    step and key is the active one."""
     extra: Mapping[str, Any] = attrs.field(factory=dict, repr=False, hash=False)
     """Fields this version does not know, kept so that a rewrite does not drop them."""
 
     def inline_payload(self) -> bytes | None:
         """The payload stored inside the record, decoded; None if it is in ``objects/``."""
         return None if self.inline is None else base64.b64decode(self.inline)
+
+    @property
+    def derived_version(self) -> str:
+        """The version id a record with no stored ``version`` has (`derived_version_id`)."""
+        return derived_version_id(self.created, self.digest)
 
     @property
     def signed(self) -> bool:
@@ -202,6 +273,10 @@ class ArtifactInfo:
             out["inline"] = self.inline
         if self.compression is not None:
             out["compression"] = self.compression
+        # Not written when it is the id the record's other fields derive: a record written
+        # before versions existed reads back as the same text (and its signature holds).
+        if self.version is not None and self.version != self.derived_version:
+            out["version"] = self.version
         return out
 
     def to_json(self) -> str:
@@ -273,6 +348,8 @@ class ArtifactInfo:
             ("code", self.code_fingerprint or ""),
             ("duration", "" if self.duration is None else f"{self.duration:.3f} s"),
             ("uri", self.uri or ""),
+            ("version", self.version or ""),
+            ("status", self.status),
             ("signed", "yes" if self.signed else "no"),
         ]
         return [(k, v) for k, v in rows if v]
@@ -287,7 +364,10 @@ class ArtifactInfo:
         return f"<table class='artifact-info'>{body}</table>"
 
 
-_KNOWN = frozenset(a.name for a in attrs.fields(ArtifactInfo)) - {"extra"}
+COMPUTED_FIELDS = frozenset({"status"})
+"""Fields of `ArtifactInfo` the store computes on reading; never part of a record's text."""
+
+_KNOWN = frozenset(a.name for a in attrs.fields(ArtifactInfo)) - {"extra"} - COMPUTED_FIELDS
 _REQUIRED = frozenset(
     a.name for a in attrs.fields(ArtifactInfo) if a.default is attrs.NOTHING and a.name != "extra"
 )
@@ -525,6 +605,12 @@ def _compression(value: Any) -> str:
     return value
 
 
+def _version_id(value: Any) -> str:
+    if not is_version_id(value):
+        raise _fail("not a version id (like 20261202T031500123456Z-1a2b3c4d)")
+    return str(value)
+
+
 def _record_version(value: Any) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise _fail(f"expected a positive integer, got {value!r:.40}")
@@ -552,6 +638,7 @@ RECORD_FIELDS: dict[str, Callable[[Any], Any]] = {
     "signature": _optional_str,
     "inline": _optional(_inline),
     "compression": _optional(_compression),
+    "version": _version_id,
 }
 """How each known field of a record is checked when read (one line per field).
 

@@ -394,7 +394,8 @@ class Memory:
         if warn:
             warnings.warn(f"{self!r}: clearing every cached function", stacklevel=2)
         for step_id in sorted({i.step_id for i in self._infos()}):
-            self.store.delete(step_id)
+            # joblib's clear frees the space: no version history is kept.
+            self.store.delete(step_id, purge=True)
 
     def reduce_size(
         self,
@@ -439,7 +440,7 @@ class Memory:
                 kept += 1
                 kept_bytes += info.size
         for info in doomed:
-            store.delete(info.step_id, key=info.key)
+            store.delete(info.step_id, key=info.key, purge=True)  # to free space
         return len(doomed)
 
 

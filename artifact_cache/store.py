@@ -46,8 +46,17 @@ from .errors import (
     missing_folder_note,
 )
 from .fingerprint.recipe import KeyRecipe
-from .info import INLINE_MAX, ArtifactInfo, ArtifactRef, human_size, infos_html, is_digest
+from .info import (
+    INLINE_MAX,
+    ArtifactInfo,
+    ArtifactRef,
+    human_size,
+    infos_html,
+    is_digest,
+    new_version_id,
+)
 from .lifecycle import lineage as _lineage
+from .lifecycle import versions as _versions
 from .lifecycle.filters import Query
 from .serializers import get_serializer
 from .signing import Signer, redact, redact_url, secret_values
@@ -218,6 +227,7 @@ def _reopen(
     trust: dict[str, Any] | None = None,
     show_progress: bool | None = None,
 ) -> ArtifactStore:
+    # ``trust`` carries the store's own options (signing key, read-only, keep_versions).
     return ArtifactStore(url, progress=show_progress, **(trust or {}), **storage_options)
 
 
@@ -237,6 +247,11 @@ class ArtifactStore:
     ``save``, ``delete``, ``clear`` and ``gc`` raise `ReadOnlyStoreError`. See
     ``docs/security.md``.
 
+    Every save is kept as a version (`versions`, ``get(version=)``; see
+    ``docs/lifecycle.md``). ``keep_versions`` (default None: all) keeps at most that
+    many versions per step and key: after each save the oldest ones beyond it are
+    removed (never the active one; their payloads are left for `gc`).
+
     Examples:
         >>> store = ArtifactStore("memory://doc-store")
         >>> info = store.save("extract", {"rows": 3}, tags={"source": "crm"})
@@ -253,9 +268,11 @@ class ArtifactStore:
         progress: bool | None = None,
         signing_key: str | bytes | None = None,
         read_only: bool = False,
+        keep_versions: int | None = None,
         **storage_options: Any,
     ) -> None:
         self._progress_option = progress
+        self._keep_versions = _versions.check_keep(keep_versions, f"store {url}")
         self.progress: bool = _progress.enabled(progress)
         """Whether long operations on this store draw progress bars."""
         key = _signing_key_from(signing_key)
@@ -290,6 +307,8 @@ class ArtifactStore:
     def __reduce__(self) -> tuple[Any, ...]:
         # The signing key travels with the store, as its credentials do (docs/security.md).
         trust: dict[str, Any] = {"read_only": self._read_only}
+        if self._keep_versions is not None:
+            trust["keep_versions"] = self._keep_versions
         if self._signer is not None:
             trust["signing_key"] = self._signer._key
         else:
@@ -333,6 +352,11 @@ class ArtifactStore:
     def read_only(self) -> bool:
         """True if the store was opened with ``read_only=True`` (nothing can be changed)."""
         return self._read_only
+
+    @property
+    def keep_versions(self) -> int | None:
+        """How many versions per step and key saves keep (None: every one)."""
+        return self._keep_versions
 
     @property
     def signing(self) -> bool:
@@ -522,6 +546,7 @@ class ArtifactStore:
             else:
                 digest = known
             self._damaged.discard(digest)
+            created = dt.datetime.now(dt.UTC)
             info = ArtifactInfo(
                 step_id=step_id,
                 key=key,
@@ -540,10 +565,13 @@ class ArtifactStore:
                 recipe=recipe,
                 inline=inline,
                 compression=compress,
+                created=created,
+                version=new_version_id(created),
             )
             if signer is not None and hashing is not None:
                 info = signer.seal(info, hashing.strong)
-            storage.put_record(step_id, key, info.to_json())
+            # The version record first, then the head naming it (the active version).
+            storage.put_record(step_id, key, info.to_json(), version=info.version)
             if inline is None and not storage.has_object(digest, size):
                 # A concurrent gc or clear removed the payload between our write (or check)
                 # and our record: put it back, so that no visible record lacks its payload.
@@ -551,6 +579,8 @@ class ArtifactStore:
             if len(self._written) > _WRITTEN_MAX:
                 self._written.clear()
             self._written.add(digest)
+            if self._keep_versions is not None:
+                _versions.trim(storage, step_id, key, self._keep_versions)
         _provenance.remember(obj, info.ref, size)
         return info
 
@@ -689,10 +719,14 @@ class ArtifactStore:
             # user -> list/artifacts/info -> _skip
             warnings.warn(f"skipping a record: {exc}", stacklevel=stacklevel)
 
-    def info(self, step_id: str, *, key: str | None = None) -> ArtifactInfo:
+    def info(
+        self, step_id: str, *, key: str | None = None, version: str | None = None
+    ) -> ArtifactInfo:
         """Return the record of an artifact without reading its payload.
 
-        Without ``key``, the most recently saved artifact of the step.
+        Without ``key``, the most recently saved artifact of the step. ``version`` (an id
+        from [`versions`][ArtifactStore.versions]) returns that version, whatever its
+        status (without ``key``, found among every key of the step).
 
         Examples:
             >>> store = ArtifactStore("memory://doc-info")
@@ -701,6 +735,8 @@ class ArtifactStore:
             'builtins.list'
         """
         self._check(step_id, key)
+        if version is not None:
+            return self._version_info(step_id, key, version)
         storage = self._storage
         with self._io("reading", step_id):
             if key is not None:
@@ -719,6 +755,33 @@ class ArtifactStore:
         if bad:
             raise bad[0]  # every record of the step is bad: that is not "no artifact"
         raise self._not_found(step_id, None)
+
+    def _version_info(self, step_id: str, key: str | None, version: str) -> ArtifactInfo:
+        with self._io("reading a version of", step_id):
+            info, bad = _versions.find(self._storage, step_id, key, version)
+        self._skip(bad, stacklevel=4)
+        return info
+
+    def versions(self, step_id: str, *, key: str | None = None) -> ArtifactList:
+        """Every version of a step (of ``key``, or of all its keys), newest first.
+
+        Each save is a version; its ``status`` is ``"active"`` for the one
+        [`get`][ArtifactStore.get] returns, ``"tombstoned"`` for the one `delete` removed,
+        ``"superseded"`` for the others. ``get(step_id, version=...)`` loads any of them.
+
+        Examples:
+            >>> store = ArtifactStore("memory://doc-versions")
+            >>> _ = store.save("extract", 1), store.save("extract", 2)
+            >>> [i.status for i in store.versions("extract")]
+            ['active', 'superseded']
+            >>> store.get("extract", version=store.versions("extract")[1].version)
+            1
+        """
+        self._check(step_id, key)
+        with self._io("listing the versions of", step_id):
+            infos, bad = _versions.history(self._storage, step_id, key)
+        self._skip(bad)
+        return ArtifactList(infos)
 
     def artifacts(self, step_id: str) -> ArtifactList:
         """Records of exactly this step id (all its keys, not child ids), newest first.
@@ -740,8 +803,18 @@ class ArtifactStore:
         self._skip(bad)
         return ArtifactList(infos)
 
-    def get(self, step_id: str, *, key: str | None = None, mmap_mode: str | None = None) -> Any:
+    def get(
+        self,
+        step_id: str,
+        *,
+        key: str | None = None,
+        version: str | None = None,
+        mmap_mode: str | None = None,
+    ) -> Any:
         """Load an artifact: an equal, independent copy of what was saved.
+
+        ``version`` loads that version of the step (see [`versions`][ArtifactStore.versions]),
+        superseded or tombstoned ones included.
 
         ``mmap_mode="r"`` (local stores) returns the arrays of a pickled artifact backed
         by a read-only memory map of the payload file, as ``joblib.load(mmap_mode="r")``
@@ -749,7 +822,8 @@ class ArtifactStore:
         [`load`][ArtifactStore.load].
 
         Raises:
-            ArtifactNotFoundError: nothing is stored under ``step_id`` (and ``key``).
+            ArtifactNotFoundError: nothing is stored under ``step_id`` (and ``key``, and
+                ``version``).
             IntegrityError: the payload does not match its digest; it is not unpickled.
 
         Examples:
@@ -759,7 +833,7 @@ class ArtifactStore:
             {'a': 1}
         """
         _check_mmap_mode(mmap_mode, step_id, self.location)
-        info = self.info(step_id, key=key)
+        info = self.info(step_id, key=key, version=version)
         return self.load(info, mmap_mode=mmap_mode)
 
     def _where(self, info: ArtifactInfo) -> str:
@@ -860,6 +934,7 @@ class ArtifactStore:
         *,
         tags: Mapping[str, str] | None = None,
         type: str | type | None = None,
+        status: str | None = "active",
         created_after: dt.datetime | dt.date | str | None = None,
         created_before: dt.datetime | dt.date | str | None = None,
         limit: int | None = None,
@@ -873,7 +948,10 @@ class ArtifactStore:
         ``"pandas.DataFrame"``); ``created_after``/``created_before`` those created in
         ``[after, before)`` (datetimes, dates or ISO text; no zone means UTC); ``limit``
         the newest that many. Where the store has an index, tags, times and limit are
-        applied before any record is parsed. See ``docs/lifecycle.md``.
+        applied before any record is parsed. ``status``: ``"active"`` (default) lists
+        the artifacts `get` finds; ``"superseded"`` or ``"tombstoned"`` the versions of
+        that status, ``None`` every version (these read the version records too). See
+        ``docs/lifecycle.md``.
 
         Raises:
             InvalidQueryError: a filter is not of an accepted form (before any I/O).
@@ -899,6 +977,11 @@ class ArtifactStore:
             validate_step_id(folder, store=self.location)
         if prefix and ("\\" in prefix or "://" in prefix or any(ord(c) < 32 for c in prefix)):
             validate_step_id(prefix, store=self.location)
+        if status != "active":
+            with self._io("listing versions"):
+                found, errors = _versions.listing(self._storage, prefix, status, tags)
+            self._skip(errors)
+            return ArtifactList(found if query.empty else query.apply(found))
         storage = self._storage
         with self._io(f"listing artifacts under {prefix!r}" if prefix else "listing artifacts"):
             # A bar opens if many records have to be read to bring the index up to date.
@@ -1054,33 +1137,28 @@ class ArtifactStore:
             self._storage.put_object(info.digest, [data], info.size)
 
     # ------------------------------------------------------------------ remove
-    def delete(self, step_id: str, *, key: str | None = None) -> bool:
+    def delete(self, step_id: str, *, key: str | None = None, purge: bool = False) -> bool:
         """Delete an artifact (all keys of the step unless ``key``); True if any existed.
 
-        The payload is left for [`gc`][], since another record may share it.
+        `get`, `exists` and `list` no longer find it; its version history stays, the
+        deleted version marked ``"tombstoned"`` (see `versions`), and so do the payloads
+        the history names. ``purge=True`` removes the history too (True if there was
+        any); payloads no record names any more are then left for [`gc`][].
 
         Examples:
             >>> store = ArtifactStore("memory://doc-delete")
             >>> _ = store.save("extract", 1)
             >>> store.delete("extract"), store.delete("extract")
             (True, False)
+            >>> [i.status for i in store.versions("extract")]
+            ['tombstoned']
+            >>> store.delete("extract", purge=True), store.versions("extract")
+            (True, [])
         """
         self._check(step_id, key)
         self._writable(f"delete step {step_id!r}")
-        storage = self._storage
         with self._io("deleting", step_id):
-            if key is not None:
-                # Object stores report success for deleting a missing key: ask first.
-                if not storage.has_record(step_id, key):
-                    return False
-                try:
-                    storage.remove_records([RecordName(step_id, key)])
-                except FileNotFoundError:
-                    return False
-                return True
-            names = storage.step_record_names(step_id)
-            storage.remove_records(names)
-        return bool(names)
+            return _versions.delete(self._storage, step_id, key, purge=purge)
 
     def clear(self) -> int:
         """Remove every artifact and payload; return how many artifacts there were.
@@ -1096,6 +1174,7 @@ class ArtifactStore:
         with self._io("clearing"):
             records = storage.record_names()
             storage.remove_records(records)
+            storage.remove_version_files()
             storage.remove_payloads()
             # Saves that ran meanwhile may have written a record whose payload went above.
             # Keep the ones whose payload is there; a save still running puts its payload
@@ -1114,6 +1193,7 @@ class ArtifactStore:
                 if not inline and (digest is None or not storage.has_payload(digest)):
                     orphans.append(name)
             storage.remove_records(orphans)
+            _versions.drop_orphans(storage)
             storage.prune_folders()
         return len(records)
 
@@ -1132,7 +1212,12 @@ class ArtifactStore:
             doomed: list[FileEntry] = []
             young = 0
             # Temporaries of interrupted local writes sit beside records too.
-            temps = [e for e in storage.files("refs") if e.name.startswith(TMP_PREFIX)]
+            temps = [
+                e
+                for area in ("refs", "versions")
+                for e in storage.files(area)
+                if e.name.startswith(TMP_PREFIX)
+            ]
             for entry in storage.files("objects") + temps:
                 if entry.name in referenced:
                     continue
@@ -1182,6 +1267,15 @@ class ArtifactStore:
             else:
                 # An inline record needs no payload file, but keeps one `url` wrote.
                 digests.add(info.digest)
+        # Every version record keeps its payload too; a bad one, whatever it names.
+        in_versions, bad_versions = _versions.referenced(storage)
+        digests |= in_versions
+        for text, error in bad_versions:
+            named = _named_digests(text)
+            digests |= named
+            if warn:
+                note = "keeping every payload it names" if named else "it names no payload"
+                warnings.warn(f"gc: {error}; {note}", stacklevel=3)
         return digests
 
     # ------------------------------------------------------------------ layers above

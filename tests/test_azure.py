@@ -49,7 +49,7 @@ def test_round_trip(az_url: str, azurite: str) -> None:
     again = ac.open_store(az_url, connection_string=azurite)
     assert again.get("train") == b"x" * 50_000
 
-    assert store.delete("train", key="k1")
+    assert store.delete("train", key="k1", purge=True)  # its history goes too
     assert not store.exists("train") and not again.exists("train")
     report = store.gc(grace=0)
     assert report.removed == 1 and report.referenced == 1  # train's payload went

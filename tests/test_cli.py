@@ -172,7 +172,7 @@ class TestGc:
         store = ac.open_store(url)
         store.save("keep", [1, 2, 3])
         orphan = store.save("orphan", {"big": "x" * 1000})
-        store.delete("orphan")
+        store.delete("orphan", purge=True)
 
         data = json.loads(run("gc", "--json", "--store", url).stdout)  # default grace 1 h
         assert data["removed"] == 0 and data["kept_young"] == 1 and data["referenced"] == 1
@@ -193,8 +193,8 @@ class TestGc:
         store = ac.open_store(str(tmp_path / "store"))
         young = store.save("young", "y" * 100)
         old = store.save("old", "o" * 100)
-        store.delete("young")
-        store.delete("old")
+        store.delete("young", purge=True)
+        store.delete("old", purge=True)
         path = tmp_path / "store" / "objects" / old.digest[:2] / old.digest
         two_hours_ago = time.time() - 7200
         os.utime(path, (two_hours_ago, two_hours_ago))

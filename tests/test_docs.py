@@ -145,6 +145,27 @@ class TestExamples:
             env[name] = os.environ[name]
         run_script("howto.md", tmp_path, env)
 
+    def test_lifecycle(self, tmp_path: Path, clean_env: dict[str, str]) -> None:
+        """The lifecycle page's examples run and print what their comments say."""
+        proc = run_script("lifecycle.md", tmp_path, clean_env)
+        printed = proc.stdout.splitlines()
+        expected = [
+            line.split("# ", 1)[1].strip()
+            for _, code in runnable("lifecycle.md")
+            for line in code.splitlines()
+            if line.startswith("print(") and "  # " in line
+        ]
+        # In order; "..." in a comment stands for any text.
+        lines = iter(printed)
+        missing = [
+            want
+            for want in expected
+            if not any(
+                re.fullmatch(re.escape(want).replace(r"\.\.\.", ".*"), line) for line in lines
+            )
+        ]
+        assert expected and not missing, (missing, printed)
+
     def test_joblib(self, tmp_path: Path, clean_env: dict[str, str]) -> None:
         """The joblib migration runs, sklearn's pipeline reusing its cached transformers."""
         proc = run_script("joblib.md", tmp_path, clean_env)

@@ -123,7 +123,7 @@ def test_gc_and_clear_keep_inline_records(store: ac.ArtifactStore) -> None:
     """gc removes no inline artifact (it has no payload file); clear removes them all."""
     store.save("small", 1)
     store.save("big", b"y" * (INLINE_MAX + 1), serializer="raw")
-    store.delete("big")
+    store.delete("big", purge=True)  # no history keeps its payload
     report = store.gc(grace=0)
     assert report.removed == 1
     assert store.get("small") == 1

@@ -1,8 +1,9 @@
 """HTTP requests per operation on S3, counted by a WSGI wrapper around moto's server.
 
 Counts are deterministic (unlike times): these tests keep the request budget from
-growing back. The shared-store guarantees hold at these counts: a save still checks
-that its payload is there after writing its record, and puts it back if not.
+growing back. Every save writes its version record and then its head: two record PUTs.
+The shared-store guarantees hold at these counts: a save still checks that its payload
+is there after writing its record, and puts it back if not.
 """
 
 from __future__ import annotations
@@ -90,9 +91,10 @@ def test_save_and_get_budget(s3: tuple[Any, str, dict[str, Any], Counting]) -> N
     store.save("warm", 0)  # the format marker: once per store
     big = list(range(10000))  # above INLINE_MAX: a payload file of its own
     _, seen = _count(counter, lambda: store.save("a", big))
-    assert len(seen) == 3, seen  # payload PUT, record PUT, payload HEAD after the record
+    # payload PUT, version PUT, record PUT, payload HEAD after the record
+    assert len(seen) == 4, seen
     _, seen = _count(counter, lambda: store.save("a", big))
-    assert len(seen) == 2, seen  # record PUT, payload HEAD
+    assert len(seen) == 3, seen  # version PUT, record PUT, payload HEAD
     reader = ac.ArtifactStore(url, progress=False, **options)
     reader.exists("warm")  # the format check: once per store
     value, seen = _count(counter, lambda: reader.get("a", key="default"))
@@ -103,14 +105,15 @@ def test_save_and_get_budget(s3: tuple[Any, str, dict[str, Any], Counting]) -> N
 
 
 def test_small_save_and_get_budget(s3: tuple[Any, str, dict[str, Any], Counting]) -> None:
-    """A small payload lives in its record: one PUT to save, one GET to load."""
+    """A small payload lives in its record: two PUTs to save (version, head), one GET to load."""
     _client, url, options, counter = s3
     store = ac.ArtifactStore(url, progress=False, **options)
     store.save("warm", 0)  # the format marker: once per store
     _, seen = _count(counter, lambda: store.save("a", {"x": 1}))
-    assert len(seen) == 1 and seen[0].startswith("PUT /"), seen  # the record
+    assert len(seen) == 2 and all(r.startswith("PUT /") for r in seen), seen
+    assert "/versions/a/@default/" in seen[0] and "/refs/a/@default.json" in seen[1], seen
     _, seen = _count(counter, lambda: store.save("a", {"x": 1}))
-    assert len(seen) == 1, seen
+    assert len(seen) == 2, seen
     reader = ac.ArtifactStore(url, progress=False, **options)
     reader.exists("warm")  # the format check: once per store
     value, seen = _count(counter, lambda: reader.get("a", key="default"))
@@ -129,8 +132,9 @@ def test_repeated_save_puts_back_a_removed_payload(
     info = store.save("a", value)
     store.fs.rm(store._storage.object_path(info.digest))  # a gc or clear meanwhile
     _, seen = _count(counter, lambda: store.save("a", value))
-    # Record PUT; HEAD finds nothing (s3fs then lists, in case it is a folder); PUT back.
-    assert len(seen) == 4 and seen[-1].startswith("PUT /"), seen
+    # Version and record PUTs; HEAD finds nothing (s3fs then lists, in case it is a
+    # folder); PUT back.
+    assert len(seen) == 5 and seen[-1].startswith("PUT /"), seen
     other = ac.ArtifactStore(url, progress=False, **options)
     assert other.get("a") == value
 
@@ -147,9 +151,10 @@ def test_decorator_budget(s3: tuple[Any, str, dict[str, Any], Counting]) -> None
 
     value, seen = _count(counter, lambda: double(21))
     # One lookup (no second one: no other caller shared the key's flight) and a new save:
-    # a small result is stored inside its record, so the save is that record's PUT.
-    assert value == 42 and len(seen) == 2, seen
-    assert seen[0].startswith("GET") and seen[1].startswith("PUT"), seen
+    # a small result is stored inside its record, so the save is that record's PUTs
+    # (its version record, then its head).
+    assert value == 42 and len(seen) == 3, seen
+    assert seen[0].startswith("GET") and all(r.startswith("PUT") for r in seen[1:]), seen
     value, seen = _count(counter, lambda: double(21))
     assert value == 42 and len(seen) == 1 and seen[0].startswith("GET"), seen  # the record
 
@@ -166,7 +171,7 @@ def test_decorator_budget_large_result(s3: tuple[Any, str, dict[str, Any], Count
         return list(range(n))
 
     value, seen = _count(counter, lambda: numbers(10000))
-    assert value == list(range(10000)) and len(seen) == 4, seen
+    assert value == list(range(10000)) and len(seen) == 5, seen
     value, seen = _count(counter, lambda: numbers(10000))
     assert value == list(range(10000)) and len(seen) == 2, seen
 

@@ -247,7 +247,7 @@ class TestGcKeepsWhatRecordsName:
         """gc keeps every payload a record it cannot parse names, and says which record."""
         info = store.save("model", {"w": [2.0] * 100})
         orphan = store.save("orphan", "x" * 100)
-        store.delete("orphan")
+        store.delete("orphan", purge=True)
         _edit_record(store, "model", lambda d: d.update(size="not a size"))
         with pytest.warns(UserWarning, match="'model'.*keeping every payload it names"):
             report = store.gc(grace=0)
@@ -263,7 +263,7 @@ class TestGcKeepsWhatRecordsName:
         taken for a deleted one, and gc removes nothing."""
         info = store.save("model", {"w": 1})
         orphan = store.save("orphan", {"w": 2})
-        store.delete("orphan")
+        store.delete("orphan", purge=True)
         storage = store._storage
         real = storage.read_many
 
@@ -373,8 +373,8 @@ def test_clear_keeps_no_record_without_payload(store: ac.ArtifactStore, monkeypa
     # The other order: the payload goes after the save's record is written.
     real_put_record = storage.put_record
 
-    def clear_after_record(step_id: str, key: str, text: str) -> None:
-        real_put_record(step_id, key, text)
+    def clear_after_record(step_id: str, key: str, text: str, **kw: Any) -> None:
+        real_put_record(step_id, key, text, **kw)
         storage.remove_payloads()
 
     monkeypatch.setattr(storage, "put_record", clear_after_record)
@@ -450,13 +450,14 @@ class TestRepairByAnyWriter:
         written: list[str] = []
         real_put = third._storage._put
 
-        def put(target: str, *args: Any) -> None:
+        def put(target: str, *args: Any, **kw: Any) -> None:
             written.append(target)
-            real_put(target, *args)
+            real_put(target, *args, **kw)
 
         third._storage._put = put  # type: ignore[method-assign]
         third.save("big3", value)
-        assert path not in written and len(written) == 1  # the record only: re-used
+        # The record and its version record only: the payload is re-used.
+        assert path not in written and len(written) == 2
 
     @pytest.mark.payload_files
     def test_intact_payload_is_reused(self, tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 import pytest
@@ -216,7 +217,7 @@ class TestGc:
         """gc removes payloads no record points to, keeps referenced and young ones."""
         kept = store.save("kept", "kept value")
         orphan = store.save("gone", "orphan value")
-        store.delete("gone")
+        store.delete("gone", purge=True)  # no history keeps its payload
         young = store.gc(grace=3600)
         assert young.removed == 0 and young.kept_young == 1
         report = store.gc(grace=0)
@@ -230,7 +231,7 @@ class TestGc:
     def test_dry_run(self, mem_store: ac.ArtifactStore) -> None:
         """A dry run reports without removing."""
         info = mem_store.save("x", 1)
-        mem_store.delete("x")
+        mem_store.delete("x", purge=True)
         assert mem_store.gc(grace=0, dry_run=True).removed == 1
         assert mem_store._storage.has_object(info.digest, info.size)
 
@@ -296,13 +297,13 @@ class TestGcWhileSaving:
         """A save that re-uses an orphaned payload survives a gc run in the middle of it."""
         value = {"rows": list(range(100))}
         store.save("old", value)
-        store.delete("old")  # its payload is now garbage
+        store.delete("old", purge=True)  # its payload is now garbage
         collector = ac.open_store(store.location)  # another process's view, in effect
         real_put_record = store._storage.put_record
 
-        def gc_then_put(step_id: str, key: str, text: str) -> None:
+        def gc_then_put(step_id: str, key: str, text: str, **kw: Any) -> None:
             assert collector.gc(grace=0).removed == 1  # the payload the save just re-used
-            real_put_record(step_id, key, text)
+            real_put_record(step_id, key, text, **kw)
 
         monkeypatch.setattr(store._storage, "put_record", gc_then_put)
         store.save("new", value)

@@ -96,7 +96,7 @@ class TestSftp:
             assert f.read(4) == b"ACP1"
         again = pickle.loads(pickle.dumps(store))
         assert again.get("model") == list(range(1000))
-        assert store.delete("model") and not store.exists("model")
+        assert store.delete("model", purge=True) and not store.exists("model")
         assert store.gc(grace=0).removed == 1
         assert store.clear() == 1 and store.list() == []
         # Files went where the URL says, with nothing left under a temporary name.

@@ -3,7 +3,7 @@
 from .base import FORMAT_VERSION, SizeMismatch, Storage
 from .entries import FileEntry
 from .index import IndexedRecord
-from .layout import TMP_PREFIX, Layout, RecordName
+from .layout import TMP_PREFIX, Layout, RecordName, VersionName
 from .objectstore import S3_DEFAULTS, S3_RETRIES
 
 __all__ = [
@@ -17,4 +17,5 @@ __all__ = [
     "RecordName",
     "SizeMismatch",
     "Storage",
+    "VersionName",
 ]

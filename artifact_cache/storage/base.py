@@ -48,7 +48,7 @@ from ..errors import (
 )
 from .entries import FileEntry
 from .index import Bar, IndexedRecord, LocalIndex
-from .layout import TMP_PREFIX, Layout, RecordName
+from .layout import TMP_PREFIX, Layout, RecordName, VersionName
 from .local import walk_entries, walk_paths
 from .local import write_file as _write_file
 from .manifest import ManifestIndex
@@ -404,8 +404,23 @@ class Storage:
         self._put(path, [text.encode()], len(text))
 
     # ----------------------------------------------------------------- writes
-    def _put(self, path: str, chunks: Sequence[bytes | bytearray | memoryview], size: int) -> None:
-        """Make ``path`` hold the concatenation of ``chunks``, visible all at once."""
+    def _put(
+        self,
+        path: str,
+        chunks: Sequence[bytes | bytearray | memoryview],
+        size: int,
+        *,
+        first: str | None = None,
+    ) -> None:
+        """Make ``path`` hold the concatenation of ``chunks``, visible all at once.
+
+        ``first``: another path given the same bytes before ``path`` is written (a
+        version record before its head). On a local disk it is a hard link to the
+        temporary file that then becomes ``path``: one write of the data (a copy where
+        the filesystem has no links).
+        """
+        if first is not None and not self.is_local:
+            self._put(first, chunks, size)
         if self.is_local:
             folder = path.rsplit("/", 1)[0]
             for attempt in range(_ATTEMPTS):
@@ -413,6 +428,8 @@ class Storage:
                 try:
                     os.makedirs(folder, exist_ok=True)
                     _write_file(tmp, chunks)
+                    if first is not None:
+                        self._link_or_copy(tmp, first, chunks, size)
                     os.replace(tmp, path)
                     return
                 except (FileNotFoundError, FileExistsError):
@@ -440,6 +457,28 @@ class Storage:
                     raise
                 self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
                 self._put_remote(path, chunks, size)
+
+    def _link_or_copy(
+        self, tmp: str, target: str, chunks: Sequence[bytes | bytearray | memoryview], size: int
+    ) -> None:
+        """Give ``target`` the (complete) file ``tmp`` as a hard link, else as a copy."""
+        for attempt in range(_ATTEMPTS):
+            try:
+                os.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
+                os.link(tmp, target)
+                return
+            except FileExistsError:
+                if os.path.isfile(target):
+                    return  # an earlier attempt of this very write made it
+                if attempt == _ATTEMPTS - 1:
+                    raise
+            except FileNotFoundError:
+                # A concurrent clear removed the new folder: again (unless ours is gone).
+                if attempt == _ATTEMPTS - 1 or not os.path.exists(tmp):
+                    raise
+            except OSError:
+                break  # no hard links here (EPERM, EXDEV, ENOTSUP, ...)
+        self._put(target, chunks, size)
 
     def _put_remote(
         self, path: str, chunks: Sequence[bytes | bytearray | memoryview], size: int
@@ -562,9 +601,18 @@ class Storage:
             if found is not None:
                 found.modified = dt_now()
 
-    def put_record(self, step_id: str, key: str, text: str) -> None:
+    def put_record(self, step_id: str, key: str, text: str, *, version: str | None = None) -> None:
+        """Write a record; with ``version``, its version record first (the same text)."""
         data = text.encode()
-        self._put(self.record_path(step_id, key), [data], len(data))
+        first = None
+        if version is not None:
+            first = self.layout.version_path(VersionName(step_id, key, version))
+        self._put(self.record_path(step_id, key), [data], len(data), first=first)
+
+    def put_version(self, name: VersionName, text: str) -> None:
+        """Write a version's record or tombstone (whole, in one step)."""
+        data = text.encode()
+        self._put(self.layout.version_path(name), [data], len(data))
 
     # ----------------------------------------------------------------- reads
     def read_object(
@@ -641,6 +689,14 @@ class Storage:
         paths = {self.layout.record_path(n.step_id, n.key): n for n in names}
         return {paths[p]: data for p, data in self.read_many(list(paths)).items() if p in paths}
 
+    def read_versions(self, names: Sequence[VersionName]) -> dict[VersionName, bytes | Exception]:
+        """Fetch version records and tombstones at once; failures reported per file."""
+        paths = {self.layout.version_path(n): n for n in names}
+        return {paths[p]: data for p, data in self.read_many(list(paths)).items() if p in paths}
+
+    def has_version(self, name: VersionName) -> bool:
+        return self.exists(self.layout.version_path(name))
+
     def has_record(self, step_id: str, key: str) -> bool:
         return self.exists(self.layout.record_path(step_id, key))
 
@@ -679,6 +735,24 @@ class Storage:
         """Every record under ``refs/<folder>`` (one recursive listing)."""
         parse = self.layout.parse_record_path
         return [n for n in map(parse, self._find(self.layout.refs_folder(folder))) if n]
+
+    def version_names(self, folder: str = "") -> list[VersionName]:
+        """Every version record and tombstone under ``versions/<folder>`` (one listing)."""
+        parse = self.layout.parse_version_path
+        return [n for n in map(parse, self._find(self.layout.versions_folder(folder))) if n]
+
+    def step_version_names(self, step_id: str, key: str | None = None) -> list[VersionName]:
+        """The version files of exactly one step id (of one ``key``, or all its keys)."""
+        parse = self.layout.parse_version_path
+        if key is not None:
+            found = map(parse, self._files_in(self.layout.version_dir(step_id, key)))
+        else:
+            found = map(parse, self._find(self.layout.versions_dir(step_id)))
+        return [
+            n
+            for n in found
+            if n is not None and n.step_id == step_id and (key is None or n.key == key)
+        ]
 
     def step_record_names(self, step_id: str) -> list[RecordName]:
         """The records of exactly one step id (not its children)."""
@@ -749,7 +823,7 @@ class Storage:
         return out
 
     def files(self, area: str) -> list[FileEntry]:
-        """Every file under ``objects/`` or ``refs/`` with its size and modification time."""
+        """Every file under ``objects/``, ``refs/`` or ``versions/`` with its size and time."""
         return self._find(self.path(area), detail=True)
 
     # ----------------------------------------------------------------- removal
@@ -773,6 +847,9 @@ class Storage:
     def remove_records(self, names: Sequence[RecordName]) -> None:
         self.remove([self.layout.record_path(n.step_id, n.key) for n in names])
 
+    def remove_versions(self, names: Sequence[VersionName]) -> None:
+        self.remove([self.layout.version_path(n) for n in names])
+
     def remove_files(self, entries: Sequence[FileEntry]) -> None:
         self.remove([e.path for e in entries])
 
@@ -791,15 +868,37 @@ class Storage:
             ]
         )
 
+    def remove_version_files(self) -> None:
+        """Remove every file under ``versions/`` but temporaries younger than an hour
+        (saves in flight): what ``clear`` removes of the version histories."""
+        now = time.time()
+        self.remove(
+            [
+                e.path
+                for e in self.files("versions")
+                if not (e.name.startswith(TMP_PREFIX) and now - e.mtime < _YOUNG_TEMPORARY)
+            ]
+        )
+
+    def prune_version_folders(self, step_id: str) -> None:
+        """Remove the empty folders under a step's ``versions/`` folder (local disks)."""
+        if not self.is_local:
+            return
+        top = self.layout.versions_dir(step_id)
+        for folder, _dirs, _files in os.walk(top, topdown=False):
+            with contextlib.suppress(OSError):
+                os.rmdir(folder)
+
     def prune_folders(self) -> None:
-        """Remove empty folders under ``refs/`` and ``objects/`` (local disks; best effort).
+        """Remove empty folders under ``refs/``, ``versions/`` and ``objects/`` (local disks;
+        best effort).
 
         A folder a concurrent save has just filled is left: ``os.rmdir`` only removes
         empty ones, and a save whose folder vanished makes it again.
         """
         if not self.is_local:
             return
-        for area in ("refs", "objects"):
+        for area in ("refs", "versions", "objects"):
             top = self.path(area)
             for folder, _dirs, _files in os.walk(top, topdown=False):
                 if folder != top:

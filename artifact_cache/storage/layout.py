@@ -4,8 +4,10 @@ Documented in docs/format.md::
 
     <root>/STORE.json                   format marker and version
     <root>/objects/ab/abcdef...         payloads, named by their digest
-    <root>/refs/<step_id>/@<key>.json   one record per artifact
+    <root>/refs/<step_id>/@<key>.json   one record per artifact: its active version
     <root>/refs/.manifest-1.json.gz     remote stores: a manifest of the records (a cache)
+    <root>/versions/<step_id>/@<key>/<version>.json             every save's record
+    <root>/versions/<step_id>/@<key>/<version>.tombstone.json   ``delete`` of a version
     <root>/index.sqlite                 local stores: an index of the records (a cache)
 
 Every path is the root's prefix plus a relative name. At the root of a filesystem whose
@@ -16,15 +18,24 @@ from __future__ import annotations
 
 import attrs
 
-from ..errors import IntegrityError
-from ..info import is_digest
+from ..errors import IntegrityError, InvalidStepIdError
+from ..info import is_digest, is_version_id
 
-__all__ = ["MARKER", "RECORD_SUFFIX", "TMP_PREFIX", "Layout", "RecordName"]
+__all__ = [
+    "MARKER",
+    "RECORD_SUFFIX",
+    "TMP_PREFIX",
+    "TOMBSTONE_SUFFIX",
+    "Layout",
+    "RecordName",
+    "VersionName",
+]
 
 TMP_PREFIX = ".tmp-"
 """Prefix of the temporary names local writes go through before their rename."""
 
 RECORD_SUFFIX = ".json"
+TOMBSTONE_SUFFIX = ".tombstone.json"
 MARKER = "STORE.json"
 
 
@@ -34,6 +45,21 @@ class RecordName:
 
     step_id: str
     key: str
+
+
+@attrs.frozen
+class VersionName:
+    """Which file of a version folder: a version's record, or its tombstone."""
+
+    step_id: str
+    key: str
+    version: str
+    tombstone: bool = False
+
+    @property
+    def record(self) -> RecordName:
+        """The step id and key whose version this is."""
+        return RecordName(self.step_id, self.key)
 
 
 @attrs.frozen
@@ -67,6 +93,38 @@ class Layout:
     def record_path(self, step_id: str, key: str) -> str:
         return f"{self.prefix}refs/{step_id}/@{key}{RECORD_SUFFIX}"
 
+    @property
+    def versions(self) -> str:
+        return f"{self.prefix}versions"
+
+    def versions_dir(self, step_id: str) -> str:
+        """The folder of a step's version folders (one ``@<key>`` folder per key)."""
+        return f"{self.prefix}versions/{step_id}"
+
+    def version_dir(self, step_id: str, key: str) -> str:
+        """The folder of one step and key's versions."""
+        return f"{self.prefix}versions/{step_id}/@{key}"
+
+    def version_path(self, name: VersionName) -> str:
+        """The path of a version's record (or tombstone); InvalidStepIdError unless its
+        version is a version id (never a path)."""
+        if not is_version_id(name.version):
+            msg = (
+                f"{name.version!r:.80} is not a version id (like 20261202T031500123456Z-"
+                f"1a2b3c4d): step {name.step_id!r} in store {self.url}"
+            )
+            raise InvalidStepIdError(msg)
+        suffix = TOMBSTONE_SUFFIX if name.tombstone else RECORD_SUFFIX
+        return f"{self.version_dir(name.step_id, name.key)}/{name.version}{suffix}"
+
+    def versions_folder(self, folder: str) -> str:
+        """``versions/`` or the folder of step ids under it that start with ``folder/``."""
+        return self.versions if not folder else f"{self.versions}/{folder.strip('/')}"
+
+    def parse_version_path(self, path: str) -> VersionName | None:
+        """Split ``.../versions/<step_id>/@<key>/<version>[.tombstone].json``, else None."""
+        return parse_version_path(path, self.versions)
+
     def refs_folder(self, folder: str) -> str:
         """``refs/`` or the folder of step ids under it that start with ``folder/``."""
         return self.refs if not folder else f"{self.refs}/{folder.strip('/')}"
@@ -92,3 +150,29 @@ def parse_record_path(path: str, refs_root: str) -> RecordName | None:
     if not step_id or not name.startswith("@"):
         return None
     return RecordName(step_id, name[1 : -len(RECORD_SUFFIX)])
+
+
+def parse_version_path(path: str, versions_root: str) -> VersionName | None:
+    """Split ``<versions_root>/<step_id>/@<key>/<version>.json`` into its names, else None.
+
+    Names that are not a version id (temporaries, anything else) give None.
+
+    Examples:
+        >>> parse_version_path("s/versions/a/@k/20260101T000000000000Z-0123abcd.json",
+        ...                    "s/versions").key
+        'k'
+        >>> parse_version_path("s/versions/a/@k/.tmp-1", "s/versions") is None
+        True
+    """
+    rel = path[len(versions_root) + 1 :] if path.startswith(versions_root + "/") else None
+    if not rel or not rel.endswith(RECORD_SUFFIX):
+        return None
+    rest, _, file = rel.rpartition("/")
+    step_id, _, folder = rest.rpartition("/")
+    if not step_id or not folder.startswith("@") or len(folder) < 2:
+        return None
+    tombstone = file.endswith(TOMBSTONE_SUFFIX)
+    version = file[: -len(TOMBSTONE_SUFFIX if tombstone else RECORD_SUFFIX)]
+    if not is_version_id(version):
+        return None
+    return VersionName(step_id, folder[1:], version, tombstone)
