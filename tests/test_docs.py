@@ -175,18 +175,6 @@ class TestExamples:
         assert proc.stdout.splitlines()[-1] == "3"
 
 
-class TestLifecycle:
-    def test_filters_and_lineage(self, tmp_path: Path, clean_env: dict[str, str]) -> None:
-        """The lifecycle page's filters and lineage examples print what their comments say."""
-        proc = run_script("lifecycle.md", tmp_path, clean_env)
-        out = proc.stdout
-        assert "['raw/orders']\n['raw/prices']\n['raw/prices']\n3\n0\n['raw/orders']\n" in out
-        assert "['train', 'features', 'load']\n['train', 'features']\n" in out
-        assert "['features', 'train', 'evaluate']\n['evaluate']\n" in out
-        assert "['clean']\n" in out and "'raw' key 'default'" in out
-        assert "was replaced since" in out and out.rstrip().endswith("[]")
-
-
 class TestDocstrings:
     @pytest.mark.parametrize(
         "module",

@@ -125,25 +125,48 @@ class TestUnfollowable:
     def test_a_deleted_input_is_left_out_with_a_warning(self, store: ac.ArtifactStore) -> None:
         chain(store)
         a_key = store.info("a").key
-        store.delete("a")
+        store.delete("a")  # the history stays: a is found as its tombstoned version
+        assert [(i.step_id, i.status) for i in store.lineage("c")] == [
+            ("b", "active"),
+            ("a", "tombstoned"),
+        ]
+        store.delete("a", purge=True)
         with pytest.warns(UserWarning, match="not in the store any more") as caught:
             up = store.lineage("c")
         assert steps(up) == ["b"]
         message = str(caught[0].message)
         assert "'a'" in message and a_key in message and store.location in message
 
-    def test_a_replaced_input_is_not_followed(self, mem_store: ac.ArtifactStore) -> None:
-        """An input whose step and key hold a later artifact is an earlier artifact: left
-        out (the later one is not what it was computed from), and nothing above it."""
+    def test_an_earlier_input_is_found_in_the_history(self, mem_store: ac.ArtifactStore) -> None:
+        """An input whose step and key hold a later artifact now is an earlier version of
+        them: lineage gives that version (superseded), and follows it further up."""
         raw = mem_store.save("raw", [1])
         clean = mem_store.save("clean", [1], inputs=[raw.ref])
         mem_store.save("model", 1, inputs=[clean.ref])
         mem_store.save("clean", [2])  # a new artifact under clean's step and key
-        with pytest.warns(UserWarning, match="replaced since"):
-            assert mem_store.lineage("model") == []
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            up = mem_store.lineage("model")
+        assert steps(up) == ["clean", "raw"]
+        assert [i.status for i in up] == ["superseded", "active"]
+        assert up[0].digest == clean.digest and mem_store.load(up[0]) == [1]
         # Downstream of the new clean: model was computed from the earlier one.
         assert mem_store.downstream("clean") == []
         assert steps(mem_store.downstream("raw")) == []  # the new clean has no inputs
+
+    def test_a_replaced_input_without_history_is_not_followed(self) -> None:
+        """With its version trimmed, an earlier input is left out with a warning, and
+        nothing above it is followed (the later artifact is not what it came from)."""
+        store = ac.ArtifactStore(f"memory://lineage-trimmed-{uuid.uuid4().hex}", keep_versions=1)
+        raw = store.save("raw", [1])
+        clean = store.save("clean", [1], inputs=[raw.ref])
+        store.save("model", 1, inputs=[clean.ref])
+        store.save("clean", [2])  # keeps one version of clean: the earlier one goes
+        with pytest.warns(UserWarning, match="replaced since"):
+            assert store.lineage("model") == []
+        store.delete("clean", purge=True)
+        with pytest.warns(UserWarning, match="not in the store any more"):
+            assert store.lineage("model") == []
 
     def test_no_warning_when_everything_resolves(self, mem_store: ac.ArtifactStore) -> None:
         chain(mem_store)
@@ -305,7 +328,7 @@ class TestCommandLine:
         assert proc.returncode == 2 and "depth" in proc.stderr
 
     def test_an_input_that_cannot_be_followed_is_a_note(self, url: str) -> None:
-        ac.open_store(url).delete("a")
+        ac.open_store(url).delete("a", purge=True)
         proc = run("lineage", "c", "--store", url, "--json")
         assert proc.returncode == 0, proc.stderr
         assert [r["step_id"] for r in json.loads(proc.stdout)] == ["b"]

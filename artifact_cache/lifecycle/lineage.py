@@ -19,6 +19,7 @@ imports no module above ``storage``; `ArtifactStore.lineage` and
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from collections import deque
 from collections.abc import Iterable, Mapping
@@ -83,8 +84,11 @@ def resolve_ref(
 
     It is the record stored now under ``ref``'s step id and key (looked up in ``known``,
     a listing already read, if given: no I/O; else read from ``store``) if that record
-    holds ``ref``'s digest: `REPLACED` if it holds another (``ref`` named an earlier
-    artifact), `MISSING` if there is none.
+    holds ``ref``'s digest. Otherwise, with a ``store``, it is the newest version of that
+    step and key holding the digest (``status`` "superseded" or "tombstoned": ``ref``
+    named an earlier artifact, or a deleted one). Failing that: `REPLACED` if the step
+    and key hold another artifact now, `MISSING` if they hold none (a purged history, or
+    versions trimmed by ``keep_versions``).
 
     Examples:
         >>> import artifact_cache as ac
@@ -93,8 +97,11 @@ def resolve_ref(
         >>> resolve_ref(raw.ref, store=store).info == raw
         True
         >>> _ = store.save("raw", [2])
+        >>> resolve_ref(raw.ref, store=store).info.status
+        'superseded'
+        >>> _ = store.delete("raw", purge=True)
         >>> resolve_ref(raw.ref, store=store).problem
-        'replaced since'
+        'not in the store any more'
     """
     head: ArtifactInfo | None
     if known is not None:
@@ -106,11 +113,15 @@ def resolve_ref(
             head = None
     else:
         raise TypeError("resolve_ref needs a store or a listing (known)")
-    if head is None:
-        return Resolved(ref, None, MISSING)
-    if head.digest != ref.digest:
-        return Resolved(ref, None, REPLACED)
-    return Resolved(ref, head)
+    if head is not None and head.digest == ref.digest:
+        return Resolved(ref, head)
+    if store is not None:
+        # An earlier artifact of the step and key: its version record, if still kept.
+        with contextlib.suppress(ArtifactNotFoundError):
+            for version in store.versions(ref.step_id, key=ref.key):
+                if version.digest == ref.digest:
+                    return Resolved(ref, version)
+    return Resolved(ref, None, MISSING if head is None else REPLACED)
 
 
 def _check_depth(depth: object, step_id: str, location: str) -> int | None:
