@@ -17,6 +17,7 @@ from .errors import (
     ArtifactNotFoundError,
     ArtifactStoreError,
     IntegrityError,
+    InvalidOptionError,
     InvalidStepIdError,
     MissingDependencyError,
     PayloadMissingError,
@@ -28,6 +29,7 @@ from .errors import (
 )
 from .fingerprint import FingerprintError, fingerprint, register_fingerprint
 from .info import ArtifactInfo, ArtifactRef
+from .lifecycle.retention import PrunedArtifact, PruneReport
 from .memory import MemorizedFunc, Memory
 from .pipeline import Pipeline, PipelineError, RunbookError, RunResult, Step, StepFailedError
 from .serializers import Serializer, register_serializer, serializers
@@ -48,6 +50,7 @@ __all__ = [
     "FingerprintError",
     "GcReport",
     "IntegrityError",
+    "InvalidOptionError",
     "InvalidStepIdError",
     "MemorizedFunc",
     "Memory",
@@ -55,6 +58,8 @@ __all__ = [
     "PayloadMissingError",
     "Pipeline",
     "PipelineError",
+    "PruneReport",
+    "PrunedArtifact",
     "ReadOnlyStoreError",
     "RecordError",
     "RunResult",

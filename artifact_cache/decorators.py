@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import functools
 import inspect
 import logging
@@ -33,6 +34,7 @@ from .fingerprint import CodeFingerprint, code_fingerprint, fingerprint, functio
 from .fingerprint.recipe import KeyRecipe
 from .fingerprint.values import _FORMAT as _FINGERPRINT_FORMAT
 from .info import ArtifactInfo, ArtifactRef
+from .lifecycle.retention import expired, parse_age
 from .serializers import get_serializer
 from .stepid import sanitize_step_id, validate_step_id
 from .store import ArtifactList, ArtifactStore, lineage_of
@@ -159,6 +161,10 @@ def _text_tags(value: Mapping[str, str] | None) -> Mapping[str, str]:
     return dict(value or {})
 
 
+def _age(value: Any) -> float | None:
+    return None if value is None else parse_age(value, what="step option max_age")
+
+
 def _known_serializer(_: Any, attribute: attrs.Attribute[Any], value: str | None) -> None:
     if value is not None:
         get_serializer(value)  # ValueError naming the known ones
@@ -194,6 +200,9 @@ class StepOptions:
     """The serializer name (default ``"pickle"``, cloudpickle)."""
     include_self: bool = False
     """For methods, fingerprint the instance into the key too."""
+    max_age: float | None = attrs.field(default=None, converter=_age)
+    """Seconds (or a ``timedelta``): a stored result created longer ago is a miss, and
+    is computed and saved again."""
 
     def merged(self, changes: Mapping[str, Any]) -> StepOptions:
         """These options with ``changes`` applied; tags are merged, not replaced."""
@@ -609,6 +618,8 @@ class StepFunction(Generic[R, P]):
         store = self.store
         try:
             info = store.info(self.step_id, key=key)
+            if self._expired(info):
+                return None
             return info, store.load(info)
         except (PayloadMissingError, IntegrityError) as exc:
             if warn:
@@ -632,6 +643,8 @@ class StepFunction(Generic[R, P]):
             return None
         except ArtifactNotFoundError:
             return None
+        if self._expired(info):
+            return None
         if store.verified(info) is False:
             if warn:
                 msg = (
@@ -641,6 +654,19 @@ class StepFunction(Generic[R, P]):
                 warnings.warn(msg, RuntimeWarning, stacklevel=8)
             return None
         return info
+
+    def _expired(self, info: ArtifactInfo) -> bool:
+        """True if the step has a ``max_age`` and ``info`` is older: a miss."""
+        if not expired(info, self._spec.options.max_age):
+            return False
+        _log.debug(
+            "expired: step %r key %s in store %s is older than max_age=%ss",
+            self.step_id,
+            info.key,
+            self.store.location,
+            self._spec.options.max_age,
+        )
+        return True
 
     def _record_only(self, key: str, *, warn: bool) -> tuple[ArtifactInfo, Any] | None:
         info = self._lookup(key, warn=warn)
@@ -832,8 +858,15 @@ class StepFunction(Generic[R, P]):
         return self._prepare(args, kwargs).key
 
     def is_cached(self, *args: P.args, **kwargs: P.kwargs) -> bool:
-        """True if an artifact is stored for these arguments (its record exists)."""
-        return self.store.exists(self.step_id, key=self._prepare(args, kwargs).key)
+        """True if an artifact is stored for these arguments (its record exists), and is
+        not older than the step's ``max_age``."""
+        key = self._prepare(args, kwargs).key
+        if self._spec.options.max_age is None:
+            return self.store.exists(self.step_id, key=key)
+        try:
+            return not self._expired(self.store.info(self.step_id, key=key))
+        except ArtifactNotFoundError:
+            return False
 
     def load(self, *args: P.args, **kwargs: P.kwargs) -> R:
         """The stored result for these arguments; never computes.
@@ -1117,6 +1150,7 @@ def step(
     depends_on: Sequence[Any] = (),
     serializer: str | None = None,
     include_self: bool = False,
+    max_age: float | dt.timedelta | None = None,
 ) -> Callable[[Callable[P, R]], StepFunction[R, P]]: ...
 def step(store: ArtifactStore, func_or_id: Any = None, /, **options: Any) -> Any:
     """Memoise a function in ``store``: ``@store.step``, ``@store.step()`` or with options.
@@ -1133,6 +1167,8 @@ def step(store: ArtifactStore, func_or_id: Any = None, /, **options: Any) -> Any
             files' contents, config dicts), passed to ``code_fingerprint``.
         serializer: the serializer name (default ``"pickle"``, cloudpickle).
         include_self: for methods, fingerprint the instance into the key too.
+        max_age: seconds (or a ``datetime.timedelta``): a stored result created longer
+            ago than that is a miss; the function runs again and its result replaces it.
 
     The options and their defaults are those of `StepOptions`. An ``async def``
     function gives an `AsyncStepFunction`.

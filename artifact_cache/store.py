@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import datetime as dt
 import io
 import json
 import re
@@ -43,6 +44,7 @@ from .errors import (
 )
 from .fingerprint.recipe import KeyRecipe
 from .info import INLINE_MAX, ArtifactInfo, ArtifactRef, human_size, infos_html, is_digest
+from .lifecycle import retention as _retention
 from .serializers import get_serializer
 from .signing import Signer, redact, redact_url, secret_values
 from .signing import signing_key_from as _signing_key_from
@@ -152,8 +154,11 @@ def _reopen(
     storage_options: dict[str, Any],
     trust: dict[str, Any] | None = None,
     show_progress: bool | None = None,
+    limits: dict[str, Any] | None = None,
 ) -> ArtifactStore:
-    return ArtifactStore(url, progress=show_progress, **(trust or {}), **storage_options)
+    return ArtifactStore(
+        url, progress=show_progress, **(trust or {}), **(limits or {}), **storage_options
+    )
 
 
 class ArtifactStore:
@@ -172,6 +177,12 @@ class ArtifactStore:
     ``save``, ``delete``, ``clear`` and ``gc`` raise `ReadOnlyStoreError`. See
     ``docs/security.md``.
 
+    ``max_size`` (bytes, or ``"10GB"``), ``max_count`` and ``max_age`` (seconds, a
+    ``timedelta`` or ``"7d"``) limit what the store keeps: saves enforce them every
+    ``prune_every`` saves (default: 16 on ``memory://``, 64 on a local disk, 256 and at
+    most every 5 minutes on object stores; 0: only `prune` does), removing the least
+    recently used artifacts first. See ``docs/lifecycle.md``.
+
     Examples:
         >>> store = ArtifactStore("memory://doc-store")
         >>> info = store.save("extract", {"rows": 3}, tags={"source": "crm"})
@@ -188,6 +199,10 @@ class ArtifactStore:
         progress: bool | None = None,
         signing_key: str | bytes | None = None,
         read_only: bool = False,
+        max_size: int | str | None = None,
+        max_count: int | None = None,
+        max_age: float | dt.timedelta | str | None = None,
+        prune_every: int | None = None,
         **storage_options: Any,
     ) -> None:
         self._progress_option = progress
@@ -216,6 +231,10 @@ class ArtifactStore:
         # Digests of payloads this store has written (object stores: not written again).
         self._written: set[str] = set()
         self._list_memo: tuple[Any, ...] | None = None
+        self._limits = {"max_size": max_size, "max_count": max_count, "max_age": max_age}
+        self._limits["prune_every"] = prune_every
+        policy = _retention.RetentionPolicy.of(**self._limits, store=self.location)
+        self._retention = _retention.Retention(self._storage, policy, read_only=self._read_only)
 
     # ------------------------------------------------------------------ dunder
     def __repr__(self) -> str:
@@ -228,7 +247,8 @@ class ArtifactStore:
             trust["signing_key"] = self._signer._key
         else:
             trust["signing_key"] = ""  # not the worker's environment: the same store
-        return (_reopen, (self._url, self._options, trust, self._progress_option))
+        limits = {k: v for k, v in self._limits.items() if v is not None}
+        return (_reopen, (self._url, self._options, trust, self._progress_option, limits))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, ArtifactStore):
@@ -267,6 +287,11 @@ class ArtifactStore:
     def read_only(self) -> bool:
         """True if the store was opened with ``read_only=True`` (nothing can be changed)."""
         return self._read_only
+
+    @property
+    def retention(self) -> _retention.RetentionPolicy:
+        """The store's limits (``max_size``, ``max_count``, ``max_age``), checked."""
+        return self._retention.policy
 
     @property
     def signing(self) -> bool:
@@ -468,6 +493,7 @@ class ArtifactStore:
                 self._written.clear()
             self._written.add(digest)
         _provenance.remember(obj, info.ref, size)
+        self._retention.saved(self)  # every so many saves: enforce the store's limits
         return info
 
     # ------------------------------------------------------------------ read
@@ -721,6 +747,7 @@ class ArtifactStore:
             msg = f"cannot deserialise {self._where(info)}: {type(exc).__name__}: {exc}"
             raise SerializationError(msg) from exc
         _provenance.remember(obj, info.ref, info.size)
+        self._retention.used(info.step_id, info.key)  # kept in memory, written coarsely
         return obj
 
     def exists(self, step_id: str, *, key: str | None = None) -> bool:
@@ -804,6 +831,7 @@ class ArtifactStore:
         """
         info = self.info(step_id, key=key)
         self._check_signature(info)
+        self._retention.used(info.step_id, info.key)
         if info.inline is not None:
             return io.BytesIO(base64.b64decode(info.inline))
         with self._io("opening", step_id):
@@ -916,6 +944,7 @@ class ArtifactStore:
                 if not inline and (digest is None or not storage.has_payload(digest)):
                     orphans.append(name)
             storage.remove_records(orphans)
+            self._retention.forget()  # and the access files with the read times
             storage.prune_folders()
         return len(records)
 
@@ -953,6 +982,41 @@ class ArtifactStore:
             kept_young=young,
             referenced=len(referenced),
         )
+
+    def prune(
+        self,
+        *,
+        dry_run: bool = False,
+        grace: float = _retention.GRACE,
+        max_size: int | str | None = None,
+        max_count: int | None = None,
+        max_age: float | dt.timedelta | str | None = None,
+    ) -> _retention.PruneReport:
+        """Enforce the store's limits now; return what was removed (would be, ``dry_run``).
+
+        ``max_size``, ``max_count`` and ``max_age`` replace the store's own limits for this
+        call. The least recently used artifacts go first (a read counts as a use);
+        ``max_age`` removes those created longer ago. Artifacts saved after the prune
+        started are never removed, and a payload goes only if no record names it and it
+        is older than ``grace`` seconds. See ``docs/lifecycle.md``.
+
+        Examples:
+            >>> store = ArtifactStore("memory://doc-prune", max_count=2, prune_every=0)
+            >>> for name in ("a", "b", "c"):
+            ...     _ = store.save(name, name)
+            >>> _ = store.get("a")  # a read: "a" is now used more recently than "b"
+            >>> [a.step_id for a in store.prune().removed]
+            ['b']
+        """
+        if not dry_run:
+            self._writable("prune it")
+        policy = self._retention.policy
+        given = {"max_size": max_size, "max_count": max_count, "max_age": max_age}
+        if any(v is not None for v in given.values()):
+            limits = {k: v if v is not None else getattr(policy, k) for k, v in given.items()}
+            policy = _retention.RetentionPolicy.of(**limits, store=self.location)
+        with self._io("pruning"):
+            return _retention.prune(self, policy, dry_run=dry_run, grace=grace)
 
     def _referenced(self, *, warn: bool = True) -> set[str]:
         """Every digest a record names, read afresh; what ``gc`` must keep.
@@ -1001,6 +1065,7 @@ class ArtifactStore:
         depends_on: Sequence[Any] = (),
         serializer: str | None = None,
         include_self: bool = False,
+        max_age: float | dt.timedelta | None = None,
     ) -> Callable[[Callable[P, R]], StepFunction[R, P]]: ...
     def step(self, func_or_id: Any = None, /, **options: Any) -> Any:
         """Memoise a function in this store; see [`step`][]."""
