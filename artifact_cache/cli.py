@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from .config import default_url, open_store
-from .errors import ArtifactStoreError, missing_folder_note
+from .errors import ArtifactStoreError, InvalidOptionError, missing_folder_note
 from .info import ArtifactInfo, human_size
 from .pipeline import _format_table as table
 from .signing import signed_text
@@ -232,6 +232,43 @@ def cmd_gc(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def cmd_prune(args: argparse.Namespace, out: TextIO) -> int:
+    """Remove artifacts beyond the limits given, least recently used first."""
+    from .lifecycle.retention import parse_age, parse_size
+
+    if args.grace < 0:
+        raise UsageError(f"--grace must be 0 or more seconds, got {args.grace}")
+    limits: dict[str, Any] = {}
+    try:
+        if args.max_size is not None:
+            limits["max_size"] = parse_size(args.max_size, what="--max-size")
+        if args.max_count is not None:
+            if args.max_count < 0:
+                raise InvalidOptionError(f"--max-count must be 0 or more, got {args.max_count}")
+            limits["max_count"] = args.max_count
+        if args.max_age is not None:
+            limits["max_age"] = parse_age(args.max_age, what="--max-age")
+    except InvalidOptionError as exc:
+        raise UsageError(str(exc)) from None
+    if not limits:
+        raise UsageError("prune needs a limit: --max-size, --max-count or --max-age")
+    store = _store(args)
+    report = store.prune(dry_run=args.dry_run, grace=args.grace, **limits)
+    if args.json:
+        _print_json(report.to_dict(), out)
+        return 0
+    verb = "would remove" if args.dry_run else "removed"
+    if report.removed:
+        rows = [
+            [a.step_id, a.key, human_size(a.size), _when(a.created), _when(a.last_used), a.rule]
+            for a in report.removed
+        ]
+        headers = ["STEP ID", "KEY", "SIZE", "CREATED (UTC)", "LAST USED (UTC)", verb.upper()]
+        print(table(rows, headers, right=[2]), file=out)
+    print(f"{report.summary()} in {store.location}", file=out)
+    return 0
+
+
 def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
     """Run a YAML runbook."""
     from .pipeline import Pipeline, StepFailedError
@@ -382,6 +419,28 @@ def build_parser() -> argparse.ArgumentParser:
         default=3600.0,
         metavar="SECONDS",
         help="keep files younger than this: saves in flight (default: 3600)",
+    )
+    p.add_argument("--dry-run", action="store_true", help="report, remove nothing")
+    _json_option(p)
+
+    p = command(
+        "prune",
+        cmd_prune,
+        "remove artifacts beyond a size, count or age, least recently used first",
+    )
+    p.add_argument(
+        "--max-size", metavar="SIZE", help="keep at most this many bytes: 10GB, 500MiB, 2G, 1000"
+    )
+    p.add_argument("--max-count", type=int, metavar="N", help="keep at most N artifacts")
+    p.add_argument(
+        "--max-age", metavar="AGE", help="remove artifacts created longer ago: 7d, 12h, 30m, 90s"
+    )
+    p.add_argument(
+        "--grace",
+        type=float,
+        default=600.0,
+        metavar="SECONDS",
+        help="keep payload files younger than this: saves in flight (default: 600)",
     )
     p.add_argument("--dry-run", action="store_true", help="report, remove nothing")
     _json_option(p)

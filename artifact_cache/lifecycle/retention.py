@@ -210,7 +210,8 @@ class RetentionPolicy:
     max_age: float | None = None
     """Seconds after its creation an artifact is removed."""
     prune_every: int | None = None
-    """Saves between the prunes saves run by themselves (0: never; None: `CADENCE`)."""
+    """Saves between the prunes saves run by themselves (0: never; None: `CADENCE`,
+    whose time limit on object stores an explicit value lifts)."""
 
     @classmethod
     def of(
@@ -308,6 +309,8 @@ class PruneReport:
     freed: int = 0
     """Bytes those payload files held, plus the bytes of payloads kept inside removed records."""
     dry_run: bool = False
+    started: dt.datetime | None = None
+    """When the prune started: nothing created at or after it was removed."""
 
     @property
     def size(self) -> int:
@@ -333,6 +336,7 @@ class PruneReport:
             "payloads_removed": self.payloads_removed,
             "freed": self.freed,
             "dry_run": self.dry_run,
+            "started": self.started.isoformat() if self.started else None,
         }
 
     def summary(self) -> str:
@@ -499,7 +503,21 @@ def _flush_at_exit() -> None:
     thread.join(_EXIT_SECONDS)
 
 
-atexit.register(_flush_at_exit)
+def _register_at_exit() -> None:
+    # Run before concurrent.futures shuts its thread pools down at exit (threading's own
+    # exit hooks run first, newest first): s3fs's HTTP client resolves names in one, and
+    # fails with "cannot schedule new futures after shutdown" in a plain atexit handler.
+    import concurrent.futures.thread  # noqa: F401  (its hook first: ours then runs before it)
+
+    hook = getattr(threading, "_register_atexit", None)
+    if hook is not None:
+        with contextlib.suppress(RuntimeError):
+            hook(_flush_at_exit)
+            return
+    atexit.register(_flush_at_exit)
+
+
+_register_at_exit()
 
 
 def read_access(storage: Storage) -> tuple[dict[tuple[str, str], float], list[FileEntry]]:
@@ -682,9 +700,7 @@ def prune(
             for e in storage.object_entries(sorted(d for d in doomed if d not in inline))
             if start - e.mtime >= grace
         ]
-        freed = sum(e.size for e in files_gone) + sum(
-            c.size for c in chosen if c.digest in inline
-        )
+        freed = sum(e.size for e in files_gone) + sum(c.size for c in chosen if c.digest in inline)
         return PruneReport(
             removed=tuple(chosen),
             kept=len(staying),
@@ -692,6 +708,7 @@ def prune(
             payloads_removed=len(files_gone),
             freed=freed,
             dry_run=True,
+            started=_when(start),
         )
     removed: list[PrunedArtifact] = []
     skipped = 0
@@ -716,6 +733,7 @@ def prune(
         payloads_removed=payloads,
         freed=freed,
         dry_run=False,
+        started=_when(start),
     )
 
 
@@ -785,7 +803,8 @@ class Retention:
         self.usage = _usage(storage)
         cadence = CADENCE[_kind(storage)]
         every = policy.prune_every
-        self.cadence = cadence if every is None else attrs.evolve(cadence, saves=every)
+        # An explicit prune_every is the cadence, on every kind of store.
+        self.cadence = cadence if every is None else Cadence(every)
 
     def used(self, step_id: str, key: str) -> None:
         """An artifact was read: note when (written later, in one small file)."""
