@@ -27,7 +27,7 @@ DOCS = ROOT / "docs"
 BIN = Path(sys.executable).parent
 SKIP_MARK = "# not run:"
 FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```", re.MULTILINE | re.DOTALL)
-RUNNABLE_PAGES = ["index.md", "tutorial.md", "howto.md", "keys.md", "joblib.md"]
+RUNNABLE_PAGES = ["index.md", "tutorial.md", "howto.md", "keys.md", "joblib.md", "lifecycle.md"]
 DOCS_BUCKET = "team-bucket"
 """The bucket the how-tos' S3 examples use; the tests create it on the moto server."""
 
@@ -145,6 +145,12 @@ class TestExamples:
             env[name] = os.environ[name]
         run_script("howto.md", tmp_path, env)
 
+    def test_lifecycle(self, tmp_path: Path, clean_env: dict[str, str]) -> None:
+        """The lifecycle page's examples run and print what their comments say."""
+        proc = run_script("lifecycle.md", tmp_path, clean_env)
+        assert "['reports/day2', 'reports/day3', 'reports/day4']" in proc.stdout
+        assert "would remove 1 artifact" in proc.stdout
+
     def test_joblib(self, tmp_path: Path, clean_env: dict[str, str]) -> None:
         """The joblib migration runs, sklearn's pipeline reusing its cached transformers."""
         proc = run_script("joblib.md", tmp_path, clean_env)
@@ -167,6 +173,7 @@ class TestDocstrings:
             "artifact_cache.fingerprint.recipe",
             "artifact_cache.fingerprint.values",
             "artifact_cache.info",
+            "artifact_cache.lifecycle.retention",
             "artifact_cache.memory",
             "artifact_cache.pipeline",
             "artifact_cache.progress",
