@@ -250,7 +250,9 @@ class Explanation:
     On a miss, the fields say what differs from the newest artifact of the step
     (``compared_with``): ``changed_arguments`` (parameter names),
     ``changed_code`` (``module:qualname`` parts of the code fingerprint: the function
-    or the helpers it reaches) and ``version_change`` (old, new), if any.
+    or the helpers it reaches) and ``version_change`` (old, new), if any. ``expired``:
+    the artifact for these arguments (``compared_with``) is older than the step's
+    ``max_age``.
     """
 
     step_id: str
@@ -262,9 +264,16 @@ class Explanation:
     changed_arguments: tuple[str, ...] = ()
     changed_code: tuple[str, ...] = ()
     version_change: tuple[str | None, str | None] | None = None
+    expired: bool = False
 
     def __str__(self) -> str:
         where = f"step {self.step_id!r} in store {self.store}"
+        if self.expired and self.compared_with is not None:
+            when = self.compared_with.created.strftime("%Y-%m-%d %H:%M:%S UTC")
+            return (
+                f"miss: {where} has an artifact for these arguments (key {self.key}), "
+                f"saved {when}: older than the step's max_age"
+            )
         if self.hit:
             return f"hit: {where} has an artifact for these arguments (key {self.key})"
         old = self.compared_with
@@ -935,6 +944,11 @@ class StepFunction(Generic[R, P]):
             function=spec.part,
         )
         if self.store.exists(spec.step_id, key=prepared.key):
+            if spec.options.max_age is not None:
+                with contextlib.suppress(ArtifactNotFoundError):
+                    stored = self.store.info(spec.step_id, key=prepared.key)
+                    if self._expired(stored):
+                        return common(hit=False, compared_with=stored, expired=True)
             return common(hit=True)
         mine = self.artifacts()
         if not mine:

@@ -443,6 +443,8 @@ class TestStepMaxAge:
         assert slow.is_cached(3)
         backdate(store, "slow", 7200, key=key)
         assert not slow.is_cached(3)
+        why = slow.explain(3)
+        assert not why.hit and why.expired and "older than the step's max_age" in str(why)
         assert slow.call(3).cached is False and calls == [3, 3]
         assert slow.call(3).cached is True and calls == [3, 3]
         assert store.info("slow", key=key).created > dt.datetime.now(dt.UTC) - dt.timedelta(
