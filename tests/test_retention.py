@@ -363,6 +363,7 @@ class TestConcurrentSaves:
 WRITER = textwrap.dedent(
     """
     import sys
+    import time
     import artifact_cache as ac
     store = ac.open_store(sys.argv[1], prune_every=0)
     count = int(sys.argv[2])
@@ -371,18 +372,27 @@ WRITER = textwrap.dedent(
         size = 20_000 if i % 2 else 100  # payload files and inline payloads
         info = store.save(f"w/{i}", bytes([i % 256]) * size, serializer="raw")
         print(i, info.created.isoformat(), flush=True)
+        time.sleep(0.002)
     """
 )
 
 
 @pytest.mark.parametrize("backend", ["local", "s3"])
 def test_prune_while_another_process_saves(
-    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """prune in this process while another saves: no artifact created after a prune
     started is removed by it, nothing is removed unreported, every record left loads."""
     from conftest import make_url
 
+    real = retention._heads
+    pause = 0.05 if backend == "local" else 0.5
+
+    def slow_listing(storage: Any) -> Any:
+        time.sleep(pause)  # as on a large bucket: saves land between start and listing
+        return real(storage)
+
+    monkeypatch.setattr(retention, "_heads", slow_listing)
     url = make_url(backend, tmp_path, request)
     store = ac.open_store(url, prune_every=0)
     for i in range(6):
@@ -399,7 +409,11 @@ def test_prune_while_another_process_saves(
         assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
         while proc.poll() is None and len(reports) < 500:
             reports.append(store.prune(max_count=5, grace=0))
-        out, err = proc.communicate(timeout=120)
+        # The rest through the text stream that read "ready" (it may hold lines already):
+        # communicate() would read the raw pipe past them.
+        proc.wait(timeout=120)
+        assert proc.stderr is not None
+        out, err = proc.stdout.read(), proc.stderr.read()
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -423,6 +437,8 @@ def test_prune_while_another_process_saves(
         else:
             assert removed.get(step_id) == created, f"{step_id} vanished unreported"
     assert any(s.startswith("w/") for s in removed)
+    # The slow listing let the writer save during prunes, which kept what it saved.
+    assert any(r.kept > 5 for r in reports)
     for info in left.values():
         store.load(info)  # every record left has its payload
 
