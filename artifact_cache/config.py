@@ -61,7 +61,8 @@ def open_store(
             artifact is removed.
         prune_every: saves between the prunes that saves run by themselves (default: 16
             on ``memory://``, 64 on a local disk, 256 on object stores and at most every
-            5 minutes there; 0: only ``store.prune()`` enforces the limits).
+            5 minutes there, more as the store grows; 0: only ``store.prune()``
+            enforces the limits).
         **storage_options: passed to the fsspec filesystem as they are
             (e.g. ``anon=True`` or ``endpoint_url=...`` for s3fs).
 

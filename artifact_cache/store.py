@@ -181,7 +181,8 @@ class ArtifactStore:
     ``timedelta`` or ``"7d"``) limit what the store keeps: saves enforce them every
     ``prune_every`` saves (default: 16 on ``memory://``, 64 on a local disk, 256 and at
     most every 5 minutes on object stores; 0: only `prune` does), removing the least
-    recently used artifacts first. See ``docs/lifecycle.md``.
+    recently used artifacts first (the number of saves grows with the store, by 1/16 of
+    what it holds on memory and local stores). See ``docs/lifecycle.md``.
 
     Examples:
         >>> store = ArtifactStore("memory://doc-store")

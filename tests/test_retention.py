@@ -135,6 +135,42 @@ class TestMaxCount:
         assert names(store) == {f"s{i}" for i in range(90, 100)}
 
 
+class TestCadence:
+    def test_saves_prune_every_so_often(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Saves run a prune every 16 saves on memory://, more saves apart as the store
+        grows (what the last prune kept / 16), and exactly every prune_every saves."""
+        saves = 0
+        runs: list[tuple[int, int]] = []  # (saves so far, artifacts kept)
+        real = retention.prune
+
+        def counting(store: ac.ArtifactStore, *args: Any, **kwargs: Any) -> Any:
+            report = real(store, *args, **kwargs)
+            runs.append((saves, report.kept))
+            return report
+
+        monkeypatch.setattr(retention, "prune", counting)
+
+        def fill(store: ac.ArtifactStore, count: int) -> list[tuple[int, int]]:
+            nonlocal saves
+            saves = 0
+            runs.clear()
+            for i in range(count):
+                saves += 1
+                store.save(f"s{i}", i)
+            return list(runs)
+
+        small = ac.open_store(f"memory://test-{uuid.uuid4().hex}", max_count=10)
+        assert fill(small, 64) == [(16, 10), (32, 10), (48, 10), (64, 10)]
+        big = ac.open_store(f"memory://test-{uuid.uuid4().hex}", max_count=800)
+        found = fill(big, 1200)
+        gaps = [(b[0] - a[0], a[1]) for a, b in zip([(0, 0), *found], found, strict=False)]
+        assert all(gap == max(16, kept // 16) for gap, kept in gaps), gaps
+        assert found[-1][1] == 800 and len(found) < 1200 / 16
+        exact = ac.open_store(f"memory://test-{uuid.uuid4().hex}", max_count=480, prune_every=5)
+        assert [n for n, _ in fill(exact, 20)] == [5, 10, 15, 20]
+        assert fill(ac.open_store(f"memory://test-{uuid.uuid4().hex}"), 40) == []  # no limits
+
+
 class TestMaxAge:
     def test_through_prune(self, store_url: str) -> None:
         """max_age removes the artifacts created longer ago than it, and only them."""

@@ -85,23 +85,29 @@ _STALE_TEMPORARY = 3600.0
 @attrs.frozen
 class Cadence:
     """When saves enforce the limits: after ``saves`` saves, and (object stores) at most
-    once per ``seconds``, per process and store."""
+    once per ``seconds``, per process and store.
+
+    ``scale``: the saves needed grow to the number of artifacts the last prune kept
+    divided by this (0: they do not), so that the listing a prune costs stays a constant
+    share of each save's cost however large the store.
+    """
 
     saves: int
     seconds: float = 0.0
+    scale: int = 0
 
 
 CADENCE: Mapping[str, Cadence] = MappingProxyType(
     {
         # The index makes a prune's listing cheap: a scan per 16 or 64 saves costs little.
-        "memory": Cadence(16),
-        "local": Cadence(64),
+        "memory": Cadence(16, scale=16),
+        "local": Cadence(64, scale=16),
         # A listing reads every record (one request per 1,000 names, one GET each).
-        "remote": Cadence(256, 300.0),
+        "remote": Cadence(256, 300.0, scale=4),
     }
 )
-"""How often saves run a prune by themselves, per kind of store (``prune_every``
-replaces the number of saves)."""
+"""How often saves run a prune by themselves, per kind of store (an explicit
+``prune_every`` replaces it: exactly every so many saves)."""
 
 
 # --------------------------------------------------------------------------- options
@@ -421,6 +427,7 @@ class _Usage:
         self.storage: Storage | None = None
         self.saves = 0
         self.pruned_at = -math.inf
+        self.kept = 0
         self.pruning = threading.Lock()
 
     def used(self, storage: Storage, step_id: str, key: str) -> None:
@@ -462,10 +469,11 @@ class _Usage:
             self.seen.clear()
             self.dirty = False
 
-    def pruned(self) -> None:
+    def pruned(self, kept: int) -> None:
         with self.lock:
             self.saves = 0
             self.pruned_at = time.monotonic()
+            self.kept = kept
 
 
 _usage_lock = threading.Lock()
@@ -543,25 +551,49 @@ def _merge(into: dict[tuple[str, str], float], entries: Iterable[tuple[str, str,
 
 
 # --------------------------------------------------------------------------- choosing
+_parsed_lock = threading.Lock()
+_parsed: dict[tuple[str, RecordName], tuple[Any, ArtifactInfo | None]] = {}
+"""Records parsed by prunes in this process, by store and name, with the index's token of
+the file's version: an unchanged record is not parsed again."""
+_PARSED_MAX = 1_000_000
+
+
 def _heads(storage: Storage) -> list[ArtifactInfo]:
     """Every valid record (head) of the store, from the index where there is one.
 
     A record that cannot be read or parsed is never chosen: it is left as it is.
     """
     rows = storage.indexed_records()
-    texts: dict[RecordName, bytes | Exception]
-    if rows is not None:
-        texts = {r.name: r.text for r in rows if r.ok and r.text is not None}
-        missing = [r.name for r in rows if r.ok and r.text is None]
-        if missing:
-            texts.update(storage.indexed_text(missing))
-    else:
+    if rows is None:
         texts = storage.read_records(storage.record_names())
-    out = []
-    for name, data in texts.items():
-        info = _parse(name, data)
-        if info is not None:
-            out.append(info)
+        return [i for i in (_parse(n, d) for n, d in texts.items()) if i is not None]
+    where = storage.uri(storage.root)
+    out: list[ArtifactInfo] = []
+    missed = {}
+    with _parsed_lock:
+        for row in rows:
+            if not row.ok:
+                continue
+            cached = _parsed.get((where, row.name))
+            if cached is not None and cached[0] == row.token:
+                if cached[1] is not None:
+                    out.append(cached[1])
+            else:
+                missed[row.name] = row
+    if missed:
+        texts: dict[RecordName, bytes | Exception] = {
+            n: r.text for n, r in missed.items() if r.text is not None
+        }
+        texts.update(storage.indexed_text([n for n in missed if n not in texts]))
+        with _parsed_lock:
+            if len(_parsed) + len(texts) > _PARSED_MAX:
+                _parsed.clear()
+            for name, data in texts.items():
+                info = _parse(name, data)
+                if not isinstance(data, Exception):
+                    _parsed[(where, name)] = (missed[name].token, info)
+                if info is not None:
+                    out.append(info)
     return out
 
 
@@ -591,12 +623,11 @@ def choose(
     ``max_age`` removes those created more than ``max_age`` before ``start``; then the
     least recently used go until the count and the bytes stored are within the limits.
     """
-    last_used: dict[ArtifactInfo, float] = {}
     removed: list[PrunedArtifact] = []
-    kept: list[ArtifactInfo] = []
-    old: list[ArtifactInfo] = []
+    young: list[ArtifactInfo] = []
+    old: list[tuple[float, float, str, str, ArtifactInfo]] = []  # sorted: LRU first
 
-    def remove(info: ArtifactInfo, rule: str) -> None:
+    def remove(info: ArtifactInfo, rule: str, last_used: float) -> None:
         removed.append(
             PrunedArtifact(
                 step_id=info.step_id,
@@ -605,41 +636,43 @@ def choose(
                 size=info.size,
                 rule=rule,
                 created=info.created,
-                last_used=_when(last_used[info]),
+                last_used=_when(last_used),
             )
         )
 
+    max_age = policy.max_age
     for info in heads:
         created = info.created.timestamp()
         # A read time from the future (a skewed or hostile access file) counts as now.
         read = min(access.get((info.step_id, info.key), -math.inf), start)
-        last_used[info] = max(created, read)
+        last_used = max(created, read)
         if created >= start:
-            kept.append(info)
-        elif policy.max_age is not None and start - created > policy.max_age:
-            remove(info, "max_age")
+            young.append(info)
+        elif max_age is not None and start - created > max_age:
+            remove(info, "max_age", last_used)
         else:
-            old.append(info)
-    old.sort(key=lambda i: (last_used[i], i.created, i.step_id, i.key))
-    staying = kept + old
-    count = len(staying)
+            old.append((last_used, created, info.step_id, info.key, info))
+    old.sort()  # (step id, key) is unique: the record itself is never compared
+    count = len(young) + len(old)
     refs: dict[str, int] = {}
-    for info in staying:
+    sizes: dict[str, int] = {}
+    for info in [*young, *(row[4] for row in old)]:
         refs[info.digest] = refs.get(info.digest, 0) + 1
-    stored = sum(i.size for i in {i.digest: i for i in staying}.values())
-    gone: set[ArtifactInfo] = set()
-    for info in old:
+        sizes[info.digest] = info.size
+    stored = sum(sizes.values())
+    cut = 0
+    for last_used, _created, _step, _key, info in old:
         over_count = policy.max_count is not None and count > policy.max_count
         over_size = policy.max_size is not None and stored > policy.max_size
         if not (over_count or over_size):
             break
-        remove(info, "max_count" if over_count else "max_size")
-        gone.add(info)
+        remove(info, "max_count" if over_count else "max_size", last_used)
+        cut += 1
         count -= 1
         refs[info.digest] -= 1
         if not refs[info.digest]:
             stored -= info.size
-    return removed, [i for i in staying if i not in gone]
+    return removed, young + [row[4] for row in old[cut:]]
 
 
 # --------------------------------------------------------------------------- pruning
@@ -712,19 +745,19 @@ def prune(
         )
     removed: list[PrunedArtifact] = []
     skipped = 0
-    by_name = {(i.step_id, i.key): i for i in heads}
     for item in chosen:
         # Read again just before removing: a save since the listing wins.
         if _same(storage, item, start) and store.delete(item.step_id, key=item.key):
             removed.append(item)
         else:
             skipped += 1
-            staying.append(by_name[(item.step_id, item.key)])
+            staying.extend(i for i in heads if (i.step_id, i.key) == (item.step_id, item.key))
     payloads, freed = _remove_payloads(store, removed, heads, start, grace)
-    if len(files) > 1 or any(n not in by_name for n in access):
+    present = {(i.step_id, i.key) for i in staying}
+    if len(files) > 1 or any(n not in present for n in access):
         with contextlib.suppress(Exception):
-            _compact(storage, access, files, set(by_name) - {(r.step_id, r.key) for r in removed})
-    usage.pruned()
+            _compact(storage, access, files, present)
+    usage.pruned(len(staying))
     return PruneReport(
         removed=tuple(removed),
         kept=len(staying),
@@ -819,10 +852,8 @@ class Retention:
         usage = self.usage
         with usage.lock:
             usage.saves += 1
-            due = (
-                usage.saves >= cadence.saves
-                and time.monotonic() - usage.pruned_at >= cadence.seconds
-            )
+            needed = max(cadence.saves, usage.kept // cadence.scale if cadence.scale else 0)
+            due = usage.saves >= needed and time.monotonic() - usage.pruned_at >= cadence.seconds
             if due:
                 usage.saves = 0
         if not due or not usage.pruning.acquire(blocking=False):
