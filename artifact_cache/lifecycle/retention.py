@@ -40,7 +40,7 @@ import attrs
 
 from ..errors import ArtifactStoreError, InvalidOptionError, RecordError
 from ..info import ArtifactInfo, human_size
-from ..storage import TMP_PREFIX, FileEntry, RecordName, Storage
+from ..storage import TMP_PREFIX, FileEntry, IndexedRecord, RecordName, Storage
 
 if TYPE_CHECKING:
     from ..store import ArtifactStore
@@ -565,11 +565,11 @@ def _heads(storage: Storage) -> list[ArtifactInfo]:
     """
     rows = storage.indexed_records()
     if rows is None:
-        texts = storage.read_records(storage.record_names())
-        return [i for i in (_parse(n, d) for n, d in texts.items()) if i is not None]
+        found = storage.read_records(storage.record_names())
+        return [i for i in (_parse(n, d) for n, d in found.items()) if i is not None]
     where = storage.uri(storage.root)
     out: list[ArtifactInfo] = []
-    missed = {}
+    missed: dict[RecordName, IndexedRecord] = {}
     with _parsed_lock:
         for row in rows:
             if not row.ok:
