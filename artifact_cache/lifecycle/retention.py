@@ -76,7 +76,7 @@ _ACCESS_FILE_MAX = 16 * 2**20
 """An access file larger than this is ignored (and left alone): none is that large."""
 _ACCESS_ENTRIES_MAX = 200_000
 """Read times one process keeps per store; beyond, the oldest are forgotten."""
-_EXIT_SECONDS = 5.0
+_EXIT_SECONDS = 2.0
 """Time the interpreter's exit may spend writing the last read times of every store."""
 _STALE_TEMPORARY = 3600.0
 
@@ -501,14 +501,21 @@ def _flush_at_exit() -> None:
     if not pending:
         return
 
-    def work() -> None:
-        for usage, storage in pending:
-            with contextlib.suppress(Exception):
-                usage.flush(storage)
+    def work(usage: _Usage, storage: Storage) -> None:
+        with contextlib.suppress(Exception):
+            usage.flush(storage)
 
-    thread = threading.Thread(target=work, name="artifact-cache-access", daemon=True)
-    thread.start()
-    thread.join(_EXIT_SECONDS)
+    # One thread per store, all waited for together: a store whose endpoint is gone
+    # (or slow) delays the exit by the budget at most, and holds up no other store.
+    threads = [
+        threading.Thread(target=work, args=item, name="artifact-cache-access", daemon=True)
+        for item in pending
+    ]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + _EXIT_SECONDS
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
 
 
 def _register_at_exit() -> None:
