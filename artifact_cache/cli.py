@@ -65,7 +65,15 @@ def _parse_tags(pairs: Sequence[str] | None) -> dict[str, str] | None:
 
 
 def _store(args: argparse.Namespace) -> ArtifactStore:
-    return open_store(getattr(args, "store", None), read_only=_read_only(args))
+    return open_store(getattr(args, "store", None), read_only=_read_only(args), **_limits(args))
+
+
+_LIMITS = ("max_size", "max_count", "max_age")
+
+
+def _limits(args: argparse.Namespace) -> dict[str, Any]:
+    """The store limits given on the command line (``--max-size`` ...), already parsed."""
+    return {name: getattr(args, name) for name in _LIMITS if hasattr(args, name)}
 
 
 def _read_only(args: argparse.Namespace) -> bool:
@@ -234,26 +242,12 @@ def cmd_gc(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_prune(args: argparse.Namespace, out: TextIO) -> int:
     """Remove artifacts beyond the limits given, least recently used first."""
-    from .lifecycle.retention import parse_age, parse_size
-
     if args.grace < 0:
         raise UsageError(f"--grace must be 0 or more seconds, got {args.grace}")
-    limits: dict[str, Any] = {}
-    try:
-        if args.max_size is not None:
-            limits["max_size"] = parse_size(args.max_size, what="--max-size")
-        if args.max_count is not None:
-            if args.max_count < 0:
-                raise InvalidOptionError(f"--max-count must be 0 or more, got {args.max_count}")
-            limits["max_count"] = args.max_count
-        if args.max_age is not None:
-            limits["max_age"] = parse_age(args.max_age, what="--max-age")
-    except InvalidOptionError as exc:
-        raise UsageError(str(exc)) from None
-    if not limits:
+    if not _limits(args):
         raise UsageError("prune needs a limit: --max-size, --max-count or --max-age")
     store = _store(args)
-    report = store.prune(dry_run=args.dry_run, grace=args.grace, **limits)
+    report = store.prune(dry_run=args.dry_run, grace=args.grace)
     if args.json:
         _print_json(report.to_dict(), out)
         return 0
@@ -277,11 +271,13 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
     # packages, never in their place): Pipeline.from_runbook sees to it.
     url = getattr(args, "store", None)
     read_only = _read_only(args)
-    store = open_store(url, read_only=read_only) if url else None
+    limits = _limits(args)
+    store = open_store(url, read_only=read_only, **limits) if url else None
     pipeline = Pipeline.from_runbook(args.runbook, store=store)
-    if read_only and not pipeline.store.read_only:
-        # The runbook's own store, opened again read-only (steps compute, nothing is saved).
-        runbook_store = open_store(pipeline.store.location, read_only=True)
+    if (read_only and not pipeline.store.read_only) or (limits and store is None):
+        # The runbook's own store, opened again read-only (steps compute, nothing is
+        # saved) or with the limits given.
+        runbook_store = open_store(pipeline.store.location, read_only=read_only, **limits)
         pipeline = Pipeline(runbook_store, pipeline.steps, name=pipeline.name)
     only = [s for group in args.only for s in group.split(",") if s] if args.only else None
     # With --json, stdout carries only the JSON document; progress goes to stderr.
@@ -360,6 +356,54 @@ def _read_only_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _checked(parse: Callable[..., Any], option: str) -> Callable[[str], Any]:
+    def convert(text: str) -> Any:
+        try:
+            return parse(text, what=option)
+        except InvalidOptionError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return convert
+
+
+def _count(text: str, *, what: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise InvalidOptionError(f"{what} must be 0 or more, not {text!r}")
+    return value
+
+
+def _limit_options(parser: argparse.ArgumentParser) -> None:
+    """``--max-size``, ``--max-count``, ``--max-age``: limits of the store (before or
+    after the command), enforced by ``prune`` and by the saves of ``run`` and ``demo``."""
+    from .lifecycle.retention import parse_age, parse_size
+
+    parser.add_argument(
+        "--max-size",
+        type=_checked(parse_size, "--max-size"),
+        default=argparse.SUPPRESS,
+        metavar="SIZE",
+        help="keep at most this many bytes of payloads: 10GB, 500MiB, 2G, 1000",
+    )
+    parser.add_argument(
+        "--max-count",
+        type=_checked(_count, "--max-count"),
+        default=argparse.SUPPRESS,
+        metavar="N",
+        help="keep at most N artifacts (the least recently used go first)",
+    )
+    parser.add_argument(
+        "--max-age",
+        type=_checked(parse_age, "--max-age"),
+        default=argparse.SUPPRESS,
+        metavar="AGE",
+        help="remove artifacts created longer ago: 7d, 12h, 30m, 90s",
+    )
+
+
 def _json_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
@@ -378,12 +422,14 @@ def build_parser() -> argparse.ArgumentParser:
     # option from overwriting a global one, and lets ``run`` see whether one was given.
     _store_option(parser, default=argparse.SUPPRESS)
     _read_only_option(parser)
+    _limit_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def command(name: str, func: Callable[..., int], help: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help, description=help)
         _store_option(p, default=argparse.SUPPRESS)
         _read_only_option(p)
+        _limit_options(p)
         p.set_defaults(func=func)
         return p
 
@@ -427,13 +473,6 @@ def build_parser() -> argparse.ArgumentParser:
         "prune",
         cmd_prune,
         "remove artifacts beyond a size, count or age, least recently used first",
-    )
-    p.add_argument(
-        "--max-size", metavar="SIZE", help="keep at most this many bytes: 10GB, 500MiB, 2G, 1000"
-    )
-    p.add_argument("--max-count", type=int, metavar="N", help="keep at most N artifacts")
-    p.add_argument(
-        "--max-age", metavar="AGE", help="remove artifacts created longer ago: 7d, 12h, 30m, 90s"
     )
     p.add_argument(
         "--grace",
