@@ -234,6 +234,8 @@ class RetentionPolicy:
         Raises:
             InvalidOptionError: an option is negative or of the wrong type.
         """
+        if max_size is None and max_count is None and max_age is None and prune_every is None:
+            return _NO_LIMITS  # the usual store: nothing to check
         return cls(
             max_size=None if max_size is None else parse_size(max_size, store=store),
             max_count=None
@@ -249,6 +251,9 @@ class RetentionPolicy:
     def limited(self) -> bool:
         """True if any limit is set."""
         return (self.max_size, self.max_count, self.max_age) != (None, None, None)
+
+
+_NO_LIMITS = RetentionPolicy()
 
 
 def expired(info: ArtifactInfo, max_age: float | None) -> bool:
