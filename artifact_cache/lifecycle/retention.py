@@ -58,6 +58,7 @@ __all__ = [
     "expired",
     "parse_age",
     "parse_size",
+    "prune",
 ]
 
 clock = time.time
@@ -257,7 +258,14 @@ _NO_LIMITS = RetentionPolicy()
 
 
 def expired(info: ArtifactInfo, max_age: float | None) -> bool:
-    """True if ``info`` was created more than ``max_age`` seconds ago (by `clock`)."""
+    """True if ``info`` was created more than ``max_age`` seconds ago (by `clock`).
+
+    Examples:
+        >>> import artifact_cache as ac
+        >>> info = ac.open_store("memory://doc-expired").save("x", 1)
+        >>> expired(info, 3600), expired(info, None), expired(info, 0.0)
+        (False, False, True)
+    """
     return max_age is not None and clock() - info.created.timestamp() > max_age
 
 
@@ -719,7 +727,14 @@ def prune(
     Safe while other processes save: an artifact created after the prune started is
     never chosen, a chosen record is read again and removed only if it is unchanged, and
     a payload goes only if no record names it on a last look (and it is older than
-    ``grace`` seconds).
+    ``grace`` seconds). `ArtifactStore.prune` calls it with the store's limits.
+
+    Examples:
+        >>> import artifact_cache as ac
+        >>> store = ac.open_store("memory://doc-retention-prune")
+        >>> _ = store.save("a", 1), store.save("b", 2)
+        >>> prune(store, RetentionPolicy(max_count=1)).by_rule
+        {'max_count': 1}
     """
     storage = store._storage
     start = clock()
