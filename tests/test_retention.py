@@ -384,6 +384,36 @@ class TestConcurrentSaves:
         assert report.skipped == 1
         assert store.get("a") == "saved again"
 
+    @pytest.mark.parametrize("backend", ["memory", "local"])
+    def test_payload_saved_again_meanwhile_is_kept(
+        self,
+        backend: str,
+        tmp_path: Path,
+        request: pytest.FixtureRequest,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """A payload re-used by a save whose record lands just after the prune's last look
+        at the records is not removed (the save renewed the payload's time)."""
+        from conftest import make_url
+
+        url = make_url(backend, tmp_path, request)
+        store = ac.open_store(url, prune_every=0)
+        store.save("old", blob(7), serializer="raw")
+        store.save("new", blob(8), serializer="raw")
+        real = store._referenced
+
+        def look_then_save(**kwargs: Any) -> set[str]:
+            seen = real(**kwargs)
+            ac.open_store(url).save("late", blob(7), serializer="raw")  # another writer
+            return seen
+
+        monkeypatch.setattr(store, "_referenced", look_then_save)
+        report = store.prune(max_count=1, grace=0)
+        assert [a.step_id for a in report.removed] == ["old"]
+        assert report.payloads_removed == 0
+        monkeypatch.undo()
+        assert store.get("late") == blob(7)
+
     def test_artifacts_newer_than_the_prune_stay(
         self, mem_store: ac.ArtifactStore, monkeypatch: pytest.MonkeyPatch
     ) -> None:

@@ -822,6 +822,10 @@ def _remove_payloads(
         warnings.warn(f"prune: payloads left for gc: {exc}", stacklevel=4)
         return 0, freed
     doomed = [e for e in entries if e.name not in referenced]
+    # A save that re-used a payload renewed its time (or wrote it again) before writing
+    # its record: one whose time changed since the first look is kept.
+    now = {e.path: e.mtime for e in storage.object_entries([e.name for e in doomed])}
+    doomed = [e for e in doomed if now.get(e.path) == e.mtime]
     storage.remove_files(doomed)
     return len(doomed), freed + sum(e.size for e in doomed)
 
