@@ -111,6 +111,8 @@ class TestMaxCount:
         assert names(store) == {"s3", "s4"}
         assert (report.kept, report.skipped) == (2, 0)
         assert store.prune().removed == ()
+        unlimited = ac.open_store(store_url)
+        assert unlimited.prune().removed == () and len(unlimited.list()) == 2
 
     def test_reads_count_as_use(self, store_url: str) -> None:
         """An old artifact read recently survives over a newer one nobody read."""
