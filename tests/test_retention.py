@@ -3,6 +3,7 @@ recently used first; access times; step(max_age=); the prune command; concurrent
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import pickle
@@ -171,6 +172,39 @@ class TestCadence:
         exact = ac.open_store(f"memory://test-{uuid.uuid4().hex}", max_count=480, prune_every=5)
         assert [n for n, _ in fill(exact, 20)] == [5, 10, 15, 20]
         assert fill(ac.open_store(f"memory://test-{uuid.uuid4().hex}"), 40) == []  # no limits
+
+    def test_threads_saving(self, store_url: str) -> None:
+        """Threads saving into one store with limits prune without errors or warnings."""
+        import threading
+        import warnings
+
+        store = ac.open_store(store_url, max_count=8, prune_every=3)
+        errors: list[BaseException] = []
+
+        def work(n: int) -> None:
+            try:
+                for i in range(12):
+                    store.save(f"t{n}/{i}", [n, i])
+                    # Other threads' saves may have pushed it out already: that is allowed.
+                    with contextlib.suppress(ac.ArtifactNotFoundError):
+                        assert store.get(f"t{n}/{i}") == [n, i]
+            except BaseException as exc:  # reported below
+                errors.append(exc)
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(120)
+        assert errors == []
+        store.prune()
+        infos = store.list()
+        assert len(infos) == 8
+        assert all(
+            store.load(i) == [int(i.step_id[1]), int(i.step_id.split("/")[1])] for i in infos
+        )
 
 
 class TestMaxAge:
