@@ -19,11 +19,17 @@ import datetime as dt
 import json
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from .config import default_url, open_store
-from .errors import ArtifactStoreError, InvalidOptionError, missing_folder_note
+from .errors import (
+    ArtifactStoreError,
+    InvalidOptionError,
+    InvalidQueryError,
+    missing_folder_note,
+)
 from .info import ArtifactInfo, human_size
 from .pipeline import _format_table as table
 from .signing import signed_text
@@ -107,10 +113,36 @@ def _newest_per_step(infos: Sequence[ArtifactInfo]) -> list[ArtifactInfo]:
     return out
 
 
+def _print_infos(infos: Sequence[ArtifactInfo], out: TextIO) -> None:
+    rows = [
+        [i.step_id, i.key, i.python_type, human_size(i.size), _when(i.created), _short(i.args_repr)]
+        for i in infos
+    ]
+    headers = ["STEP ID", "KEY", "TYPE", "SIZE", "CREATED (UTC)", "ARGUMENTS"]
+    print(table(rows, headers, right=[3]), file=out)
+
+
+@contextlib.contextmanager
+def _query_usage() -> Iterator[None]:
+    """A filter or depth the store refuses is a bad option value: a usage error."""
+    try:
+        yield
+    except InvalidQueryError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def cmd_ls(args: argparse.Namespace, out: TextIO) -> int:
     """List artifacts, newest first."""
     store = _store(args)
-    infos: Sequence[ArtifactInfo] = store.list(args.prefix, tags=_parse_tags(args.tag))
+    with _query_usage():
+        infos: Sequence[ArtifactInfo] = store.list(
+            args.prefix,
+            tags=_parse_tags(args.tag),
+            type=args.type,
+            created_after=args.after,
+            created_before=args.before,
+            limit=args.limit,
+        )
     if args.latest:
         infos = _newest_per_step(infos)
     if args.json:
@@ -122,12 +154,37 @@ def cmd_ls(args: argparse.Namespace, out: TextIO) -> int:
             file=sys.stderr,
         )
         return 0
-    rows = [
-        [i.step_id, i.key, i.python_type, human_size(i.size), _when(i.created), _short(i.args_repr)]
-        for i in infos
-    ]
-    headers = ["STEP ID", "KEY", "TYPE", "SIZE", "CREATED (UTC)", "ARGUMENTS"]
-    print(table(rows, headers, right=[3]), file=out)
+    _print_infos(infos, out)
+    return 0
+
+
+def cmd_lineage(args: argparse.Namespace, out: TextIO) -> int:
+    """What an artifact was computed from, breadth-first."""
+    store = _store(args)
+    with _query_usage(), warnings.catch_warnings(record=True) as notes:
+        warnings.simplefilter("always")
+        infos = store.lineage(args.step, key=args.key, depth=args.depth)
+    for note in notes:  # inputs that could not be followed: one line each, no source line
+        print(f"{PROG}: note: {note.message}", file=sys.stderr)
+    return _print_related(infos, "inputs", args, out)
+
+
+def cmd_downstream(args: argparse.Namespace, out: TextIO) -> int:
+    """What was computed from an artifact, breadth-first."""
+    infos = _store(args).downstream(args.step, key=args.key)
+    return _print_related(infos, "artifacts computed from it", args, out)
+
+
+def _print_related(
+    infos: Sequence[ArtifactInfo], what: str, args: argparse.Namespace, out: TextIO
+) -> int:
+    if args.json:
+        _print_json([i.to_dict() for i in infos], out)
+    elif infos:
+        _print_infos(infos, out)
+    else:
+        which = f" key {args.key}" if args.key else ""
+        print(f"{args.step}{which}: no {what} recorded", file=sys.stderr)
     return 0
 
 
@@ -441,6 +498,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--tag", action="append", metavar="NAME=VALUE", help="keep artifacts with this tag"
     )
+    p.add_argument(
+        "--type",
+        metavar="TYPE",
+        help="keep artifacts of this Python type (builtins.dict, pandas.DataFrame, DataFrame)",
+    )
+    p.add_argument(
+        "--after", metavar="TIME", help="keep artifacts created at or after TIME (ISO, UTC)"
+    )
+    p.add_argument("--before", metavar="TIME", help="keep artifacts created before TIME (ISO, UTC)")
+    p.add_argument("--limit", type=int, metavar="N", help="keep the newest N artifacts")
+    _json_option(p)
+
+    p = command("lineage", cmd_lineage, "what an artifact was computed from, breadth-first")
+    p.add_argument("step", metavar="STEP", help="step id")
+    p.add_argument("--key", help="a specific key (default: the newest artifact of the step)")
+    p.add_argument(
+        "--depth", type=int, metavar="N", help="follow inputs N levels up (default: all)"
+    )
+    _json_option(p)
+
+    p = command("downstream", cmd_downstream, "what was computed from an artifact, breadth-first")
+    p.add_argument("step", metavar="STEP", help="step id")
+    p.add_argument("--key", help="a specific key (default: the newest artifact of the step)")
     _json_option(p)
 
     p = command("info", cmd_info, "show the record of one artifact (no payload is read)")

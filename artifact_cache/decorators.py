@@ -4,7 +4,8 @@ A call binds its arguments to the function's signature, fingerprints them togeth
 the step id and the code (or a pinned ``version``) into a key, and loads the artifact
 stored under that key or computes and saves it. Key rules are in ``docs/keys.md``, usage
 in ``docs/decorators.md``. May import errors, stepid, fingerprint, digest, serializers,
-info and store (the store imports this module lazily, from [`ArtifactStore.step`][]).
+compression, info and store (the store imports this module lazily, from
+[`ArtifactStore.step`][]).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 import attrs
 
+from .compression import check_codec
 from .digest import hash_bytes
 from .errors import ArtifactNotFoundError, IntegrityError, PayloadMissingError
 from .fingerprint import CodeFingerprint, code_fingerprint, fingerprint, function_identity
@@ -170,6 +172,14 @@ def _known_serializer(_: Any, attribute: attrs.Attribute[Any], value: str | None
         get_serializer(value)  # ValueError naming the known ones
 
 
+def _known_codec(options: Any, attribute: attrs.Attribute[Any], value: str | None) -> None:
+    if value is not None:
+        check_codec(value)  # ValueError naming the usable ones; MissingDependencyError
+        name = options.serializer or "pickle"
+        if not getattr(get_serializer(name), "compressible", True):
+            raise ValueError(f"compress= applies to pickle and json payloads, not to {name!r}")
+
+
 @attrs.frozen(kw_only=True)
 class StepOptions:
     """The options of `ArtifactStore.step`, with their defaults and checks.
@@ -198,6 +208,8 @@ class StepOptions:
     """Extra things whose change invalidates the cache, passed to ``code_fingerprint``."""
     serializer: str | None = attrs.field(default=None, validator=_known_serializer)
     """The serializer name (default ``"pickle"``, cloudpickle)."""
+    compress: str | None = attrs.field(default=None, validator=_known_codec)
+    """A codec compressing the saved payloads (``"zstd"``, ``"gzip"``, ...); None: none."""
     include_self: bool = False
     """For methods, fingerprint the instance into the key too."""
     max_age: float | None = attrs.field(default=None, converter=_age)
@@ -811,6 +823,7 @@ class StepFunction(Generic[R, P]):
             key=prepared.key,
             tags=spec.options.tags,
             serializer=spec.options.serializer,
+            compress=spec.options.compress,
             inputs=_lineage(arguments.values()),
             code_fingerprint=code.digest,
             duration=duration,
@@ -1163,6 +1176,7 @@ def step(
     tags: Mapping[str, str] | None = None,
     depends_on: Sequence[Any] = (),
     serializer: str | None = None,
+    compress: str | None = None,
     include_self: bool = False,
     max_age: float | dt.timedelta | None = None,
 ) -> Callable[[Callable[P, R]], StepFunction[R, P]]: ...
@@ -1180,6 +1194,8 @@ def step(store: ArtifactStore, func_or_id: Any = None, /, **options: Any) -> Any
         depends_on: extra things whose change invalidates the cache (modules, data
             files' contents, config dicts), passed to ``code_fingerprint``.
         serializer: the serializer name (default ``"pickle"``, cloudpickle).
+        compress: a codec compressing the saved payloads (``"zstd"``, ``"gzip"``, ``"bz2"``,
+            ``"lzma"``); it takes no part in the key.
         include_self: for methods, fingerprint the instance into the key too.
         max_age: seconds (or a ``datetime.timedelta``): a stored result created longer
             ago than that is a miss; the function runs again and its result replaces it.
@@ -1190,7 +1206,8 @@ def step(store: ArtifactStore, func_or_id: Any = None, /, **options: Any) -> Any
     Raises:
         InvalidStepIdError: the explicit step id is malformed.
         ValueError: ``ignore`` names a parameter the function does not have, or the
-            serializer is unknown.
+            serializer or codec is unknown.
+        MissingDependencyError: the codec's package is not installed (zstandard).
         TypeError: an option is unknown or of the wrong type.
 
     Examples:

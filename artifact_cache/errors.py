@@ -87,6 +87,11 @@ class PayloadMissingError(ArtifactNotFoundError):
     """A record exists but the payload it points to is gone (a memoised call recomputes)."""
 
 
+class InvalidQueryError(ArtifactStoreError, ValueError):
+    """A filter or query argument (``list``'s ``type``, ``created_after``, ``limit``;
+    ``lineage``'s ``depth``) is not of an accepted form; raised before any I/O."""
+
+
 class ReadOnlyStoreError(ArtifactStoreError, PermissionError):
     """A save, delete, clear or gc was asked of a store opened with ``read_only=True``."""
 

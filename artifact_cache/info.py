@@ -151,6 +151,9 @@ class ArtifactInfo:
     """HMAC-SHA256 of the record's other fields, written by a store with a signing key."""
     inline: str | None = attrs.field(default=None, repr=False, hash=False)
     """A small payload stored inside its record, as base64 text (None: in ``objects/``)."""
+    compression: str | None = None
+    """The codec the stored payload is compressed with (``"zstd"``, ...); None: as serialised.
+    ``digest`` and ``size`` describe the stored, compressed bytes."""
     extra: Mapping[str, Any] = attrs.field(factory=dict, repr=False, hash=False)
     """Fields this version does not know, kept so that a rewrite does not drop them."""
 
@@ -197,6 +200,8 @@ class ArtifactInfo:
             out["signature"] = self.signature
         if self.inline is not None:
             out["inline"] = self.inline
+        if self.compression is not None:
+            out["compression"] = self.compression
         return out
 
     def to_json(self) -> str:
@@ -260,6 +265,7 @@ class ArtifactInfo:
             ("size", f"{human_size(self.size)} ({self.size} bytes)"),
             ("created", self.created.strftime("%Y-%m-%d %H:%M:%S UTC")),
             ("serializer", self.serializer + (f" ({self.mime_type})" if self.mime_type else "")),
+            ("compression", self.compression or ""),
             ("digest", self.digest),
             ("tags", ", ".join(f"{k}={v}" for k, v in self.tags.items())),
             ("inputs", ", ".join(f"{r.step_id}@{r.key}" for r in self.inputs)),
@@ -509,6 +515,16 @@ def _inline(value: Any) -> str:
     return value
 
 
+_CODEC = re.compile(r"[a-z0-9][a-z0-9_.+-]{0,31}")
+"""A codec name as `artifact_cache.compression` knows them (``zstd``, ``gzip``, ...)."""
+
+
+def _compression(value: Any) -> str:
+    if not isinstance(value, str) or not _CODEC.fullmatch(value):
+        raise _fail(f"not a codec name (up to 32 of a-z 0-9 _ . + -), got {value!r:.40}")
+    return value
+
+
 def _record_version(value: Any) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise _fail(f"expected a positive integer, got {value!r:.40}")
@@ -535,6 +551,7 @@ RECORD_FIELDS: dict[str, Callable[[Any], Any]] = {
     "payload_hash": _optional(_payload_hash),
     "signature": _optional_str,
     "inline": _optional(_inline),
+    "compression": _optional(_compression),
 }
 """How each known field of a record is checked when read (one line per field).
 

@@ -7,7 +7,7 @@ any fsspec URL, so that libraries that take a joblib-like ``memory`` (scikit-lea
 to remember is joblib's own: ``MemorizedFunc.call()`` forces a recompute, whereas
 ``StepFunction.call()`` returns the cached result with its record.
 
-May import errors, stepid, store, config and decorators (through ``store.step``).
+May import errors, stepid, compression, store, config and decorators (through ``store.step``).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import warnings
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
+from .compression import check_codec
 from .config import open_store
 from .errors import IntegrityError, PayloadMissingError
 from .stepid import sanitize_step_id
@@ -104,7 +105,9 @@ class MemorizedFunc(Generic[R]):
         self.step: StepFunction[R] | None = None
         store = memory.store
         if store is not None:
-            self.step = store.step(memory.step_id_of(func), ignore=self.ignore)(func)
+            self.step = store.step(
+                memory.step_id_of(func), ignore=self.ignore, compress=memory.codec
+            )(func)
 
     def __repr__(self) -> str:
         name = getattr(self.func, "__qualname__", repr(self.func))
@@ -187,6 +190,20 @@ def _memorized(memory: Memory, func: Callable[..., Any], options: dict[str, Any]
     return memory.cache(func, **options)
 
 
+def _joblib_codec(compress: Any) -> str | None:
+    """The codec for joblib's ``compress`` option (levels are left to the codec)."""
+    name = compress[0] if isinstance(compress, tuple) else compress
+    if isinstance(name, int):  # True and False too
+        if not 0 <= name <= 9:
+            raise ValueError(f"Memory(compress={compress!r}): a level is from 0 to 9")
+        return "gzip" if name else None
+    if not isinstance(name, str):
+        raise ValueError(f"Memory(compress={compress!r}): a bool, a level, a name or a pair")
+    name = {"zlib": "gzip"}.get(name, name)
+    check_codec(name)  # ValueError naming those there are; MissingDependencyError
+    return name
+
+
 class Memory:
     """joblib.Memory's surface over an artifact store on any fsspec URL.
 
@@ -200,9 +217,11 @@ class Memory:
     ``mmap_mode`` is joblib's: on a local store, cached arrays come back backed by a
     memory map of the stored payload, read-only with ``"r"``; ``"c"``, ``"r+"`` and
     ``"w+"`` map copy-on-write (changes are never written back into the store). On other
-    stores results are read into memory. Accepted for joblib compatibility: ``compress``
-    (payloads are stored uncompressed; a true value warns), ``backend="local"`` (any
-    fsspec URL works).
+    stores results are read into memory. ``compress`` is joblib's too: ``True`` or a
+    level from 1 to 9 compresses with gzip (joblib's zlib), a name (``"gzip"``, ``"bz2"``,
+    ``"lzma"``, ``"xz"``, ``"zstd"``, ``"lz4"``; ``"zlib"`` is gzip) or a ``(name, level)``
+    pair with that codec, at the level fsspec uses for it (the level given is not used).
+    Accepted for joblib compatibility: ``backend="local"`` (any fsspec URL works).
 
     Examples:
         >>> import artifact_cache as ac
@@ -222,7 +241,7 @@ class Memory:
         *,
         backend: str = "local",
         mmap_mode: str | None = None,
-        compress: bool | int = False,
+        compress: bool | int | str | tuple[str, int] = False,
         verbose: int = 0,
         backend_options: dict[str, Any] | None = None,
         prefix: str = DEFAULT_PREFIX,
@@ -234,11 +253,8 @@ class Memory:
                 "as the location instead (s3://bucket/prefix, gcs://..., memory://...)"
             )
             raise ValueError(msg)
-        if compress:
-            warnings.warn(
-                "Memory(compress=...) is ignored: artifact_cache stores payloads uncompressed",
-                stacklevel=2,
-            )
+        self.codec: str | None = _joblib_codec(compress)
+        """The codec results are compressed with (from ``compress``); None: none."""
         options = {**(backend_options or {}), **storage_options}
         if location is None or isinstance(location, ArtifactStore):
             self.store: ArtifactStore | None = location
@@ -258,7 +274,12 @@ class Memory:
         return f"Memory(location={self.location!r})"
 
     def __reduce__(self) -> tuple[Any, ...]:
-        options = {"mmap_mode": self.mmap_mode, "verbose": self.verbose, "prefix": self.prefix}
+        options = {
+            "mmap_mode": self.mmap_mode,
+            "verbose": self.verbose,
+            "prefix": self.prefix,
+            "compress": self.compress,
+        }
         return (_memory, (self.store, options))
 
     def step_id_of(self, func: Callable[..., Any]) -> str:

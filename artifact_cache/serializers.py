@@ -9,18 +9,23 @@ only module that imports cloudpickle.
 
 from __future__ import annotations
 
+import importlib
 import io
 import json
 import pickle
 import struct
+import sys
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Protocol, runtime_checkable
 
 import cloudpickle
 
+from .errors import MissingDependencyError, install_hint
+
 __all__ = [
     "JsonSerializer",
+    "ParquetSerializer",
     "PickleSerializer",
     "RawSerializer",
     "Serializer",
@@ -34,7 +39,13 @@ Chunk = bytes | bytearray | memoryview
 
 @runtime_checkable
 class Serializer(Protocol):
-    """What a serializer provides. ``name`` is recorded in every ArtifactInfo."""
+    """What a serializer provides. ``name`` is recorded in every ArtifactInfo.
+
+    Two more members are optional: ``compressible`` (default True), whether ``compress=``
+    may compress its payloads (False for files other tools read as they are), and
+    ``loads_as(data, python_type)``, which the store calls instead of ``loads`` with the
+    record's ``python_type`` (Parquet uses it to return a DataFrame or a Table).
+    """
 
     name: str
     mime_type: str
@@ -123,6 +134,8 @@ class RawSerializer:
 
     name = "raw"
     mime_type = "application/octet-stream"
+    compressible = False
+    """A raw payload is the file given, so that ``store.url`` serves it as it is."""
 
     def dumps(self, obj: Any) -> list[Chunk]:
         if isinstance(obj, str):
@@ -144,6 +157,97 @@ class JsonSerializer:
 
     def loads(self, data: memoryview) -> Any:
         return json.loads(bytes(data))
+
+
+def _pyarrow_parquet() -> Any:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError as exc:
+        msg = f"Parquet artifacts need pyarrow: {install_hint('parquet', 'pyarrow')}"
+        raise MissingDependencyError(msg, name="pyarrow") from exc
+    return pq
+
+
+def _library(name: str, what: str) -> Any:
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        msg = f"this Parquet artifact was saved as {what} and loads as one: install {name}"
+        raise MissingDependencyError(msg, name=name) from exc
+
+
+class ParquetSerializer:
+    """pandas DataFrames, pyarrow Tables and polars DataFrames as a plain Parquet file.
+
+    The payload is what ``DataFrame.to_parquet`` (pyarrow engine), ``pyarrow.parquet.
+    write_table`` or polars' ``write_parquet`` writes, so any tool reads it:
+    ``pd.read_parquet(store.open(step))``. ``get`` returns the type that was saved (the
+    record's ``python_type``), a DataFrame's index and dtypes restored as
+    ``pd.read_parquet`` restores them. pandas and pyarrow Tables need pyarrow (the
+    ``parquet`` extra); polars reads and writes Parquet itself. Subclasses (a GeoDataFrame,
+    say) are refused: they would not come back as themselves; pickle them.
+
+    Examples:
+        >>> import pyarrow as pa
+        >>> table = pa.table({"x": [1, 2]})
+        >>> [payload] = ParquetSerializer().dumps(table)
+        >>> bytes(payload[:4]), ParquetSerializer().loads(payload).equals(table)
+        (b'PAR1', True)
+    """
+
+    name = "parquet"
+    mime_type = "application/vnd.apache.parquet"
+    compressible = False
+    """Parquet compresses its column chunks itself (snappy by default)."""
+
+    @staticmethod
+    def _kind(obj: Any) -> str | None:
+        cls = type(obj)
+        top = cls.__module__.split(".")[0]
+        # Each library is imported only if it made ``obj``, so it is loaded already.
+        if top == "pandas" and cls is sys.modules["pandas"].DataFrame:
+            return "pandas"
+        if top == "pyarrow" and cls is sys.modules["pyarrow"].Table:
+            return "arrow"
+        if top == "polars" and cls is sys.modules["polars"].DataFrame:
+            return "polars"
+        return None
+
+    def dumps(self, obj: Any) -> list[Chunk]:
+        kind = self._kind(obj)
+        if kind is None:
+            cls = type(obj)
+            msg = (
+                "the parquet serializer stores pandas DataFrames, pyarrow Tables and polars "
+                f"DataFrames, not {cls.__module__}.{cls.__qualname__} (pickle it instead)"
+            )
+            raise TypeError(msg)
+        stream = io.BytesIO()
+        if kind == "polars":
+            obj.write_parquet(stream)
+        elif kind == "arrow":
+            _pyarrow_parquet().write_table(obj, stream)
+        else:
+            _pyarrow_parquet()
+            obj.to_parquet(stream, engine="pyarrow")
+        return [stream.getbuffer()]
+
+    def loads(self, data: memoryview) -> Any:
+        """A pyarrow Table (what any Parquet file can be read as)."""
+        return self.loads_as(data, "pyarrow.lib.Table")
+
+    def loads_as(self, data: memoryview, python_type: str) -> Any:
+        """The Parquet file ``data`` as the type it was saved as."""
+        top = python_type.split(".")[0]
+        if top == "polars":
+            return _library("polars", "a polars DataFrame").read_parquet(io.BytesIO(data))
+        pq = _pyarrow_parquet()
+        if top == "pandas":
+            pd = _library("pandas", "a pandas DataFrame")
+            return pd.read_parquet(io.BytesIO(data), engine="pyarrow")
+        import pyarrow as pa
+
+        return pq.read_table(pa.BufferReader(data))
 
 
 _REGISTRY: dict[str, Serializer] = {}
@@ -182,5 +286,5 @@ def get_serializer(name: str) -> Serializer:
         raise ValueError(f"unknown serializer {name!r}; registered: {known}") from None
 
 
-for _s in (PickleSerializer(), RawSerializer(), JsonSerializer()):
+for _s in (PickleSerializer(), RawSerializer(), JsonSerializer(), ParquetSerializer()):
     register_serializer(_s)

@@ -12,11 +12,13 @@ from __future__ import annotations
 import base64
 import contextlib
 import datetime as dt
+import enum
 import io
 import json
 import re
 import threading
 import time
+import types
 import warnings
 import weakref
 from collections import OrderedDict
@@ -26,6 +28,7 @@ from typing import IO, TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar, overloa
 
 import attrs
 
+from . import compression as _compression
 from . import progress as _progress
 from .digest import hash_bytes
 from .digest import hasher as new_hasher
@@ -44,7 +47,9 @@ from .errors import (
 )
 from .fingerprint.recipe import KeyRecipe
 from .info import INLINE_MAX, ArtifactInfo, ArtifactRef, human_size, infos_html, is_digest
+from .lifecycle import lineage as _lineage
 from .lifecycle import retention as _retention
+from .lifecycle.filters import Query
 from .serializers import get_serializer
 from .signing import Signer, redact, redact_url, secret_values
 from .signing import signing_key_from as _signing_key_from
@@ -85,10 +90,32 @@ class _Provenance:
     lists, tuples) are kept in a small LRU so that a recycled ``id`` cannot be mistaken
     for them, but only when small: holding a large one would keep its memory after the
     user dropped it. (The pipeline records its inputs explicitly and needs none of this.)
+
+    The parts of a tuple, list or dict artifact (its items, a dict's values; and theirs,
+    `PART_DEPTH` levels down; the first `PART_MAX` in all) are tracked as coming from
+    that artifact too, so that ``X, y = features()`` keeps the lineage of ``X`` and
+    ``y``. Only parts with an identity of their own are: objects that support weak
+    references (arrays, DataFrames, instances of most classes), and the first
+    `STRONG_PARTS` mutable containers (lists, dicts, sets, bytearrays) of a small
+    artifact, held in the LRU. Values the rest of the program shares never are: immutable
+    ones the interpreter may share between unrelated code (None, booleans, numbers,
+    strings, bytes, tuples, frozensets), and what pickles by reference (classes,
+    functions, modules, enum members), which a load gives back as the very objects
+    everyone uses. A tag on the interned ``"a"``, the small int ``1`` or the class
+    ``int`` would be a tag on every use.
     """
 
     _UNTRACKED = (type(None), bool, int, float, complex)
+    _SHARED = (
+        *(type(None), bool, int, float, complex, str, bytes, tuple, frozenset, range),
+        *(type, types.FunctionType, types.BuiltinFunctionType, types.MethodType),
+        *(types.ModuleType, enum.Enum),
+    )
+    _MUTABLE = (list, dict, set, bytearray)
     STRONG_MAX_BYTES = 2**20
+    PART_DEPTH = 2
+    PART_MAX = 64
+    STRONG_PARTS = 8
 
     def __init__(self, strong_limit: int = 128) -> None:
         self._lock = threading.Lock()
@@ -99,12 +126,40 @@ class _Provenance:
     def remember(self, obj: Any, ref: ArtifactRef, size: int) -> None:
         if isinstance(obj, self._UNTRACKED):
             return
+        self._remember(obj, ref, size)
+        if isinstance(obj, list | tuple | dict):
+            strong = self.STRONG_PARTS
+            for part in self._parts(obj):
+                if isinstance(part, self._SHARED):
+                    continue
+                mutable = isinstance(part, self._MUTABLE)
+                self._remember(part, ref, size, strong=mutable and strong > 0)
+                strong -= mutable
+
+    def _parts(self, obj: list[Any] | tuple[Any, ...] | dict[Any, Any]) -> list[Any]:
+        """The items of a container artifact, breadth-first, at most PART_MAX."""
+        found: list[Any] = []
+        level: list[Any] = [obj]
+        for _ in range(self.PART_DEPTH):
+            below: list[Any] = []
+            for container in level:
+                items = container.values() if isinstance(container, dict) else container
+                for item in items:
+                    if len(found) >= self.PART_MAX:
+                        return found
+                    found.append(item)
+                    if isinstance(item, list | tuple | dict):
+                        below.append(item)
+            level = below
+        return found
+
+    def _remember(self, obj: Any, ref: ArtifactRef, size: int, *, strong: bool = True) -> None:
         oid = id(obj)
         with self._lock:
             try:
                 wr = weakref.ref(obj, partial(self._forget, oid))
             except TypeError:
-                if size > self.STRONG_MAX_BYTES:
+                if not strong or size > self.STRONG_MAX_BYTES:
                     return
                 self._strong[oid] = (obj, ref)
                 self._strong.move_to_end(oid)
@@ -134,12 +189,21 @@ _provenance = _Provenance()
 def lineage_of(obj: Any) -> ArtifactRef | None:
     """The artifact ``obj`` was loaded from or saved as in this process, if any.
 
+    The parts of a tuple, list or dict artifact that have an identity of their own
+    (arrays, frames, most objects; not shared immutables such as small ints or
+    strings) give that artifact too, so that ``X, y = features()`` keeps the lineage
+    of ``X`` and ``y`` (rules in ``docs/lifecycle.md``).
+
     Examples:
         >>> store = ArtifactStore("memory://doc-lineage")
         >>> rows = [1, 2]
         >>> _ = store.save("extract", rows)
         >>> lineage_of(rows).step_id
         'extract'
+        >>> class Part: ...
+        >>> x, y = store.get(store.save("split", (Part(), Part())).step_id)
+        >>> lineage_of(x).step_id, lineage_of(1)
+        ('split', None)
     """
     return _provenance.lookup(obj)
 
@@ -225,6 +289,7 @@ class ArtifactStore:
         # What the store shows of itself: never a password written into the URL.
         self.location: str = redact_url(self._url)
         self._storage.url = self.location  # the storage layer's messages name it so too
+        self._storage.read_only = self._read_only
         self._marker_written = False
         # Digests whose payload failed its check here: the next save rewrites them
         # instead of trusting the file that is there.
@@ -391,6 +456,7 @@ class ArtifactStore:
         tags: Mapping[str, str] | None = None,
         serializer: str | None = None,
         mime_type: str | None = None,
+        compress: str | None = None,
         inputs: Iterable[ArtifactRef] = (),
         code_fingerprint: str | None = None,
         duration: float | None = None,
@@ -403,19 +469,28 @@ class ArtifactStore:
         The payload is written whole before the record that points to it, so readers
         see the previous artifact or this one, never a torn one. Identical payloads are
         stored once. ``key`` defaults to ``"default"``; ``serializer`` to ``"pickle"``
-        (cloudpickle); ``"raw"`` stores bytes with ``mime_type``, ``"json"`` JSON text.
-        ``extra`` holds further JSON-able fields kept in the record (the decorator keeps
-        what ``.explain()`` compares there).
+        (cloudpickle); ``"raw"`` stores bytes with ``mime_type``, ``"json"`` JSON text,
+        ``"parquet"`` a pandas or polars DataFrame or a pyarrow Table as a Parquet file.
+        ``compress`` names a codec (``"zstd"``, ``"gzip"``, ``"bz2"``, ``"lzma"``; see
+        ``artifact_cache.compression``) that compresses a pickle or json payload; the record
+        keeps it (``info.compression``), its digest and size are of the compressed bytes,
+        and ``get``, ``load`` and ``open`` decompress. ``extra`` holds further JSON-able
+        fields kept in the record (the decorator keeps what ``.explain()`` compares there).
 
         Raises:
             InvalidStepIdError: ``step_id`` or ``key`` is malformed (nothing is written).
-            SerializationError: ``obj`` cannot be serialised (nothing is written).
+            SerializationError: ``obj`` cannot be serialised, or ``compress`` names an
+                unknown codec or is given for a raw or parquet artifact (nothing is written).
+            MissingDependencyError: the serializer or codec needs a package that is not
+                installed (pyarrow, zstandard; the message names the extra).
             ArtifactStoreError: the filesystem failed; the previous artifact is intact.
 
         Examples:
             >>> store = ArtifactStore("memory://doc-save")
             >>> store.save("report", b"a,b\\n1,2\\n", serializer="raw", mime_type="text/csv").size
             8
+            >>> store.save("rows", list(range(1000)), compress="gzip").compression
+            'gzip'
         """
         key = DEFAULT_KEY if key is None else key
         self._check(step_id, key)
@@ -425,8 +500,15 @@ class ArtifactStore:
             ser = get_serializer(name)
         except ValueError as exc:
             raise SerializationError(f"step {step_id!r} in store {self.location}: {exc}") from None
+        if compress is not None:
+            compress = self._codec(compress, ser, step_id)
         try:
             chunks = ser.dumps(obj)
+            if compress is not None:
+                chunks = [_compression.compress(chunks, compress)]
+        except MissingDependencyError as exc:
+            msg = f"saving step {step_id!r} in store {self.location}: {exc}"
+            raise MissingDependencyError(msg, name=exc.name) from exc
         except Exception as exc:
             msg = (
                 f"cannot serialise the {_python_type(obj)} returned for step {step_id!r} "
@@ -482,6 +564,7 @@ class ArtifactStore:
                 extra=dict(extra or {}),
                 recipe=recipe,
                 inline=inline,
+                compression=compress,
             )
             if signer is not None and hashing is not None:
                 info = signer.seal(info, hashing.strong)
@@ -496,6 +579,26 @@ class ArtifactStore:
         _provenance.remember(obj, info.ref, size)
         self._retention.saved(self)  # every so many saves: enforce the store's limits
         return info
+
+    def _codec(self, name: object, ser: Any, step_id: str) -> str:
+        """``name`` if it is a codec usable here for payloads of ``ser``; nothing is written."""
+        where = f"step {step_id!r} in store {self.location}"
+        if not getattr(ser, "compressible", True):
+            msg = (
+                f"saving {where}: the {ser.name!r} serializer writes a file other tools read "
+                "as it is (store.open and store.url serve it); compress= applies to pickle "
+                "and json payloads"
+            )
+            if ser.name == "parquet":
+                msg += " (Parquet compresses its column chunks itself)"
+            raise SerializationError(msg)
+        try:
+            return _compression.check_codec(name)
+        except MissingDependencyError as exc:
+            raise MissingDependencyError(f"saving {where}: {exc}", name=exc.name) from exc
+        except ValueError as exc:
+            msg = f"saving {where}: {exc}; nothing was saved"
+            raise SerializationError(msg) from None
 
     # ------------------------------------------------------------------ read
     def _record(self, step_id: str, key: str, data: bytes) -> ArtifactInfo:
@@ -580,17 +683,23 @@ class ArtifactStore:
         return infos, bad
 
     def _newest_indexed(self, step_id: str) -> ArtifactInfo | None:
-        """The newest record of a step found through the index, read again from its file;
-        None to look the slow way (no index, no valid record, or its file changed)."""
+        """The newest record of a step found through the index, read again from its file
+        (unless the index read it for this lookup); None to look the slow way (no index,
+        no valid record, or its file changed). Not found if the index has no record."""
         storage = self._storage
         found = storage.newest_record(step_id)
         if found is None:
             return None
         newest, invalid = found
         if newest is None:
+            if not invalid:
+                raise self._not_found(step_id, None)  # (the index is up to date: none)
             return None
         try:
-            data = storage.read_record(step_id, newest.name.key)
+            # The index gives the text only if it is the file's as this lookup found it.
+            data = newest.text
+            if data is None:
+                data = storage.read_record(step_id, newest.name.key)
             info = self._record(step_id, newest.name.key, data)
         except (FileNotFoundError, RecordError):
             return None
@@ -698,7 +807,8 @@ class ArtifactStore:
         load is not instant as joblib's is (joblib checks nothing). On other stores
         (``memory://``, object stores) ``mmap_mode`` is ignored: the artifact is read
         into memory as usual, and its arrays are writable; so it is for a payload of up to
-        16 KiB, stored inside its record (already read, checked all the same).
+        16 KiB, stored inside its record (already read, checked all the same), and for a
+        compressed payload (``info.compression``), decompressed into memory after the check.
 
         Examples:
             >>> store = ArtifactStore("memory://doc-load")
@@ -743,7 +853,14 @@ class ArtifactStore:
             msg = f"the payload of {where} {problem}; not loaded (saving the step again repairs it)"
             raise IntegrityError(msg)
         try:
-            obj = get_serializer(info.serializer).loads(data)
+            if info.compression is not None:
+                data = _compression.decompress(data, info.compression)
+            ser = get_serializer(info.serializer)
+            typed = getattr(ser, "loads_as", None)
+            obj = ser.loads(data) if typed is None else typed(data, info.python_type)
+        except MissingDependencyError as exc:
+            msg = f"loading {self._where(info)}: {exc}"
+            raise MissingDependencyError(msg, name=exc.name) from exc
         except Exception as exc:
             msg = f"cannot deserialise {self._where(info)}: {type(exc).__name__}: {exc}"
             raise SerializationError(msg) from exc
@@ -764,18 +881,46 @@ class ArtifactStore:
                 return self._storage.has_record(step_id, key)
             return bool(self._storage.step_record_names(step_id))
 
-    def list(self, prefix: str = "", *, tags: Mapping[str, str] | None = None) -> ArtifactList:
+    def list(
+        self,
+        prefix: str = "",
+        *,
+        tags: Mapping[str, str] | None = None,
+        type: str | type | None = None,
+        created_after: dt.datetime | dt.date | str | None = None,
+        created_before: dt.datetime | dt.date | str | None = None,
+        limit: int | None = None,
+    ) -> ArtifactList:
         """Records of every artifact whose step id starts with ``prefix``, newest first.
 
-        Reads records only, never payloads; on object stores they are fetched
-        concurrently. ``tags`` keeps the artifacts having all of the given tags.
+        Reads records only, never payloads; on object stores their texts come from the
+        store's manifest of records where it holds them at their listed version, and the
+        others are fetched concurrently. ``tags`` keeps the artifacts having all of the
+        given tags; ``type`` those of a recorded Python type (a class, or a name such as
+        ``"pandas.DataFrame"``); ``created_after``/``created_before`` those created in
+        ``[after, before)`` (datetimes, dates or ISO text; no zone means UTC); ``limit``
+        the newest that many. Where the store has an index, tags, times and limit are
+        applied before any record is parsed. See ``docs/lifecycle.md``.
+
+        Raises:
+            InvalidQueryError: a filter is not of an accepted form (before any I/O).
 
         Examples:
             >>> store = ArtifactStore("memory://doc-list")
             >>> _ = store.save("deals/A/cim", 1), store.save("deals/B/cim", 2), store.save("x", 3)
             >>> sorted(i.step_id for i in store.list("deals/"))
             ['deals/A/cim', 'deals/B/cim']
+            >>> [i.step_id for i in store.list(type=int, limit=1)]
+            ['x']
         """
+        query = Query.of(
+            tags=tags,
+            type=type,
+            created_after=created_after,
+            created_before=created_before,
+            limit=limit,
+            store=self.location,
+        )
         folder = prefix.rpartition("/")[0]
         if folder:
             validate_step_id(folder, store=self.location)
@@ -785,43 +930,84 @@ class ArtifactStore:
         with self._io(f"listing artifacts under {prefix!r}" if prefix else "listing artifacts"):
             # A bar opens if many records have to be read to bring the index up to date.
             bar = partial(self._bar, what="listing", unit="records")
-            rows = storage.indexed_records(folder, bar=bar)
+            rows = storage.indexed_records(folder, prefix=prefix, bar=bar)
             memo = self._list_memo
             if (
                 rows is not None
                 and memo is not None
                 and memo[0] is rows
-                and memo[1:3] == (prefix, dict(tags or {}) or None)
+                and memo[1:3] == (prefix, query)
             ):
                 infos, bad = memo[3], memo[4]  # the index gave the very same answer
             elif rows is not None:
-                # Tags are filtered before any record is parsed; invalid records are kept
-                # (to be warned about).
+                # Tags, times and limit are applied before any record is parsed; invalid
+                # records are kept (to be warned about).
                 infos, bad = self._from_index(
-                    [
-                        r
-                        for r in rows
-                        if r.name.step_id.startswith(prefix)
-                        and (not r.ok or not tags or _has_tags(r.tags, tags))
-                    ]
+                    query.rows(r for r in rows if r.name.step_id.startswith(prefix))
                 )
-                self._list_memo = (rows, prefix, dict(tags or {}) or None, infos, bad)
+                self._list_memo = (rows, prefix, query, infos, bad)
             else:
                 names = storage.record_names(folder)
                 wanted = [n for n in names if n.step_id.startswith(prefix)]
                 with self._bar(len(wanted), "listing", unit="records"):
                     infos, bad = self._records(storage.read_records(wanted))
         self._skip(bad)
-        return ArtifactList(
-            info
-            for info in infos
-            if not tags or all(info.tags.get(k) == v for k, v in tags.items())
-        )
+        return ArtifactList(infos if query.empty else query.apply(infos))
+
+    def lineage(
+        self, step_id: str, *, key: str | None = None, depth: int | None = None
+    ) -> ArtifactList:
+        """Everything the artifact was computed from: its inputs, theirs, and so on.
+
+        Breadth-first (direct inputs first), each artifact once, safe against cycles;
+        ``depth=1`` gives the direct inputs only (None: all). Without ``key``, the newest
+        artifact of the step. An input whose record is gone, or whose step and key hold
+        a later artifact now, is left out with a warning. Reads records, never payloads.
+        See ``docs/lifecycle.md``.
+
+        Raises:
+            ArtifactNotFoundError: nothing is stored under ``step_id`` (and ``key``).
+            InvalidQueryError: ``depth`` is not a whole number of 0 or more.
+
+        Examples:
+            >>> store = ArtifactStore("memory://doc-lineage-query")
+            >>> raw = store.save("raw", [3, 1, 2])
+            >>> clean = store.save("clean", [1, 2, 3], inputs=[raw.ref])
+            >>> _ = store.save("model", {"w": 1}, inputs=[clean.ref])
+            >>> [i.step_id for i in store.lineage("model")]
+            ['clean', 'raw']
+        """
+        return ArtifactList(_lineage.lineage(self, step_id, key=key, depth=depth))
+
+    def downstream(self, step_id: str, *, key: str | None = None) -> ArtifactList:
+        """Everything computed from the artifact, directly or not, breadth-first (oldest
+        first within one level).
+
+        Found in one listing of the store (records only). Without ``key``, the newest
+        artifact of the step. A record computed from an earlier artifact of the step
+        (another digest) is not downstream of this one. See ``docs/lifecycle.md``.
+
+        Examples:
+            >>> store = ArtifactStore("memory://doc-downstream")
+            >>> raw = store.save("raw", [3, 1, 2])
+            >>> clean = store.save("clean", [1, 2, 3], inputs=[raw.ref])
+            >>> _ = store.save("model", {"w": 1}, inputs=[clean.ref])
+            >>> [i.step_id for i in store.downstream("raw")]
+            ['clean', 'model']
+        """
+        return ArtifactList(_lineage.downstream(self, step_id, key=key))
 
     def open(self, step_id: str, *, key: str | None = None) -> IO[bytes]:
         """A binary file object streaming the stored payload (not digest-checked).
 
-        For a ``raw`` artifact these are exactly the bytes saved.
+        For a ``raw`` artifact these are exactly the bytes saved; for a ``parquet`` one a
+        Parquet file (``pd.read_parquet(store.open(step))``). A compressed payload is
+        decompressed as it is read: the stream gives the serialised bytes, not the stored
+        ones (which `url` links to).
+
+        Raises:
+            MissingDependencyError: the payload is compressed with a codec whose package
+                is not installed here.
 
         Examples:
             >>> store = ArtifactStore("memory://doc-open")
@@ -833,13 +1019,24 @@ class ArtifactStore:
         info = self.info(step_id, key=key)
         self._check_signature(info)
         self._retention.used(info.step_id, info.key)
-        if info.inline is not None:
-            return io.BytesIO(base64.b64decode(info.inline))
-        with self._io("opening", step_id):
+        codec = info.compression
+        if codec is not None:
             try:
-                return self._storage.open_object(info.digest)
-            except FileNotFoundError:
-                raise self._not_found(step_id, key) from None
+                _compression.check_codec(codec)
+            except MissingDependencyError as exc:
+                msg = f"opening {self._where(info)}: {exc}"
+                raise MissingDependencyError(msg, name=exc.name) from exc
+            except ValueError as exc:
+                raise SerializationError(f"cannot open {self._where(info)}: {exc}") from None
+        if info.inline is not None:
+            stream: IO[bytes] = io.BytesIO(base64.b64decode(info.inline))
+        else:
+            with self._io("opening", step_id):
+                try:
+                    stream = self._storage.open_object(info.digest)
+                except FileNotFoundError:
+                    raise self._not_found(step_id, key) from None
+        return stream if codec is None else _compression.reader(stream, codec)
 
     def url(self, step_id: str, *, key: str | None = None, expires: int = 3600) -> str:
         """A URL to the payload: presigned on S3 (valid ``expires`` seconds), file:// locally.
@@ -1065,6 +1262,7 @@ class ArtifactStore:
         tags: Mapping[str, str] | None = None,
         depends_on: Sequence[Any] = (),
         serializer: str | None = None,
+        compress: str | None = None,
         include_self: bool = False,
         max_age: float | dt.timedelta | None = None,
     ) -> Callable[[Callable[P, R]], StepFunction[R, P]]: ...
@@ -1120,10 +1318,6 @@ def _remember_parsed(where: tuple[str, RecordName], token: Any, parsed: Any) -> 
         if len(_parsed) >= _PARSED_MAX:
             _parsed.clear()
         _parsed[where] = (token, parsed)
-
-
-def _has_tags(have: Mapping[str, str] | None, want: Mapping[str, str]) -> bool:
-    return have is not None and all(have.get(k) == v for k, v in want.items())
 
 
 _DIGESTS = re.compile(rb"(?<![0-9a-f])[0-9a-f]{32}(?![0-9a-f])")

@@ -3,10 +3,10 @@
 It lists, filters, sorts and pages the store's records, which it reads once per refresh
 (never a payload). The table is the control: a click selects a row, shift-click a range,
 ctrl-click (cmd-click on a Mac) adds or removes one row, and a click on a column header
-sorts by that column. The detail pane shows the selected record and its lineage, and a
-payload only when asked to preview it; it never shows an artifact that is no longer
-selected. Delete and clear ask for a confirmation inside the widget. Failures are shown
-in the widget, not raised into the notebook.
+sorts by that column. The detail pane shows the selected record, its lineage and what
+was computed from it, and a payload only when asked to preview it; it never shows an
+artifact that is no longer selected. Delete and clear ask for a confirmation inside the
+widget. Failures are shown in the widget, not raised into the notebook.
 
 This is the only module that imports ipywidgets and anywidget (the ``notebook`` extra,
 ``.[notebook]``); ``import artifact_cache`` loads it lazily. The table is an
@@ -22,6 +22,7 @@ import html
 import math
 import numbers
 import reprlib
+from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,8 @@ import traitlets
 
 from .errors import ArtifactStoreError
 from .info import ArtifactInfo, human_size
+from .lifecycle.filters import as_time
+from .lifecycle.lineage import Children, children_of, resolve_ref, walk_down
 from .signing import signed_text
 
 if TYPE_CHECKING:
@@ -90,6 +93,7 @@ _PREVIEW_REPR = 2000
 _PREVIEW_ROWS = 10
 _PREVIEW_COLUMNS = 20
 _LINEAGE_NODES = 100
+_ANY_TYPE = "any type"
 _ARGS_SHOWN = 60
 
 _GRID_JS = """
@@ -374,11 +378,10 @@ def _lineage_html(info: ArtifactInfo, known: Mapping[_Identity, ArtifactInfo]) -
     stack = [(ref, 0, frozenset({_identity(info)})) for ref in reversed(info.inputs)]
     while stack and len(lines) < _LINEAGE_NODES:
         ref, depth, path = stack.pop()
-        found = known.get((ref.step_id, ref.key))
-        if found is None:
-            note = "not in the store any more"
-        elif found.digest != ref.digest:
-            note = "replaced since"
+        resolved = resolve_ref(ref, known=known)
+        found = resolved.info
+        if resolved.problem is not None:
+            note = resolved.problem
         elif (ref.step_id, ref.key) in path:
             note = "cycle"
         else:
@@ -396,17 +399,36 @@ def _lineage_html(info: ArtifactInfo, known: Mapping[_Identity, ArtifactInfo]) -
     return "".join(lines)
 
 
+def _downstream_html(info: ArtifactInfo, children: Children) -> str:
+    """What was computed from ``info``, directly or not, breadth-first, from the listing
+    already read (``children``, from `children_of`: no I/O)."""
+    found = walk_down(info, children=children)
+    lines = [
+        f"<div>\u2192 {_esc(i.step_id)} @ {_mono(i.key[:12])}</div>" for i in found[:_LINEAGE_NODES]
+    ]
+    if len(found) > _LINEAGE_NODES:
+        lines.append(f"<div style='{_MUTED}'>(and {len(found) - _LINEAGE_NODES} more)</div>")
+    return "".join(lines)
+
+
 def _detail_html(
     info: ArtifactInfo,
     now: dt.datetime,
     known: Mapping[_Identity, ArtifactInfo],
     verified: bool | None = None,
+    children: Children | None = None,
 ) -> str:
     """The full record of one artifact as a two-column table (every string escaped).
 
     ``verified``: the store's verdict on the record's signature (None: no signing key).
+    ``known``: the listing read last, by identity; the lineage tree ("inputs") and what
+    was computed from the artifact ("downstream") are drawn from it (``children``: its
+    `children_of`, if already made).
     """
+    if children is None:
+        children = children_of(known.values())
     serializer = info.serializer + (f" ({info.mime_type})" if info.mime_type else "")
+    serializer += f", {info.compression}-compressed" if info.compression else ""
     fields: list[tuple[str, str]] = [
         ("step id", f"<b>{_esc(info.step_id)}</b>"),
         ("key", _mono(info.key)),
@@ -421,6 +443,7 @@ def _detail_html(
         ("signed", _esc(signed_text(info.signed, verified))),
         ("tags", _esc(_tags_text(info.tags))),
         ("inputs", _lineage_html(info, known)),
+        ("downstream", _downstream_html(info, children)),
         ("code", _mono(info.code_fingerprint)),
         ("duration", "" if info.duration is None else f"{info.duration:.3f} s"),
         ("uri", _mono(info.uri)),
@@ -514,7 +537,8 @@ class ArtifactBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
     responsive. The table is the control: a click on a row selects it, shift-click
     selects the range from the last clicked row, ctrl-click (cmd-click) adds or removes
     one row, and a click on a column header sorts by it (again: the other way). The
-    detail pane shows the selected record, its arguments and the tree of its inputs; it
+    detail pane shows the selected record, its arguments, the tree of its inputs (its
+    lineage) and what was computed from it (downstream), both from the listing; it
     never shows an artifact that is no longer selected, so a filter, page turn, delete
     or refresh that hides the selection also clears the preview. A payload is loaded
     only when **Load preview** is pressed, and one larger than ``preview_limit`` bytes
@@ -528,7 +552,11 @@ class ArtifactBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
 
     Parts, all public so that they can be driven from code and tests: ``header``,
     ``refresh_button``, ``filter_box`` (step id substring, case-insensitive),
-    ``tag_box`` (``k=v, k2=v2``; a bare ``k`` means "has tag k"), ``hint``, ``grid``
+    ``tag_box`` (``k=v, k2=v2``; a bare ``k`` means "has tag k"), ``type_box`` (a
+    dropdown of the recorded types present), ``days_box`` (created in the last N days;
+    0: any time), ``after_picker`` and ``before_picker`` (created from one date to
+    another, both whole days in UTC), ``limit_box`` (the newest N that pass the other
+    filters; 0: all), ``hint``, ``grid``
     (the table, an `ArtifactGrid`), ``prev_button``, ``next_button``, ``page_label``,
     ``detail``, ``preview_button``, ``preview``, ``delete_button``, ``clear_button``,
     ``confirm_bar``, ``confirm_label``, ``confirm_yes``, ``confirm_no`` and ``error``.
@@ -552,6 +580,10 @@ class ArtifactBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
         >>> browser.tag_box.value = "source=crm"
         >>> [i.step_id for i in browser.rows]
         ['extract']
+        >>> browser.tag_box.value = ""
+        >>> browser.type_box.value = "builtins.dict"  # one of the types present
+        >>> [i.step_id for i in browser.rows]
+        ['features']
     """
 
     def __init__(
@@ -569,6 +601,7 @@ class ArtifactBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
         self.preview_limit = preview_limit
         self._all: list[ArtifactInfo] = []
         self._known: dict[_Identity, ArtifactInfo] = {}
+        self._children: Children | None = None
         self._matching: list[ArtifactInfo] = []
         self._rows: list[ArtifactInfo] = []
         self._page = 0
@@ -578,6 +611,7 @@ class ArtifactBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
         self._anchor: _Identity | None = None
         self._previewed: ArtifactInfo | None = None
         self._pending: Callable[[], None] | None = None
+        self._quiet = False
 
         narrow = {"description_width": "initial"}
         self.header: widgets.HTML = widgets.HTML(layout=widgets.Layout(flex="1 1 auto"))
@@ -600,6 +634,37 @@ class ArtifactBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
             continuous_update=True,
             style=narrow,
             layout=widgets.Layout(width="240px"),
+        )
+        self.type_box: widgets.Dropdown = widgets.Dropdown(
+            description="Type",
+            options=[(_ANY_TYPE, "")],
+            value="",
+            style=narrow,
+            layout=widgets.Layout(width="260px"),
+        )
+        self.days_box: widgets.BoundedIntText = widgets.BoundedIntText(
+            description="Last days",
+            value=0,
+            min=0,
+            max=100_000,
+            tooltip="Only artifacts created in the last N days (0: any time)",
+            style=narrow,
+            layout=widgets.Layout(width="140px"),
+        )
+        self.after_picker: widgets.DatePicker = widgets.DatePicker(
+            description="From", style=narrow, layout=widgets.Layout(width="200px")
+        )
+        self.before_picker: widgets.DatePicker = widgets.DatePicker(
+            description="To", style=narrow, layout=widgets.Layout(width="190px")
+        )
+        self.limit_box: widgets.BoundedIntText = widgets.BoundedIntText(
+            description="Newest",
+            value=0,
+            min=0,
+            max=10**9,
+            tooltip="Only the newest N matching artifacts (0: all)",
+            style=narrow,
+            layout=widgets.Layout(width="140px"),
         )
         self.hint: widgets.HTML = widgets.HTML(
             f"<span style='{_MUTED}'>Click a row to select it, shift-click for a range, "
@@ -651,7 +716,15 @@ class ArtifactBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
         )
 
         self.refresh_button.on_click(lambda _: self.refresh())
-        for box in (self.filter_box, self.tag_box):
+        for box in (
+            self.filter_box,
+            self.tag_box,
+            self.type_box,
+            self.days_box,
+            self.after_picker,
+            self.before_picker,
+            self.limit_box,
+        ):
             box.observe(self._on_query, names="value")
         self.grid.on_row_click(self._on_row_click)
         self.grid.on_header_click(self._on_header_click)
@@ -669,6 +742,16 @@ class ArtifactBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
             [
                 widgets.HBox([self.header, self.refresh_button], layout=center),
                 widgets.HBox([self.filter_box, self.tag_box, self.hint], layout=wrap),
+                widgets.HBox(
+                    [
+                        self.type_box,
+                        self.days_box,
+                        self.after_picker,
+                        self.before_picker,
+                        self.limit_box,
+                    ],
+                    layout=wrap,
+                ),
                 self.error,
                 self.grid,
                 widgets.HBox(
@@ -776,6 +859,8 @@ class ArtifactBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
                 f" &middot; {_esc(count)} &middot; {_esc(total)}{mode}"
             )
         self._known = {_identity(i): i for i in self._all}
+        self._children = None  # made when a record is first shown
+        self._update_types()
         destructive = "none" if self.read_only else ""
         self.delete_button.layout.display = destructive
         self.clear_button.layout.display = destructive
@@ -837,15 +922,53 @@ class ArtifactBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
         self._apply(reset_page=True)
 
     # ------------------------------------------------------------------ drawing
+    def _update_types(self) -> None:
+        """Offer the types present in the listing (and keep the one chosen, if any)."""
+        counts = Counter(i.python_type for i in self._all)
+        chosen = self.type_box.value
+        if chosen and chosen not in counts:
+            counts[chosen] = 0  # still filtered by, though none is left
+        options = [(_ANY_TYPE, "")] + [(f"{t} ({counts[t]})", t) for t in sorted(counts)]
+        if options != list(self.type_box.options):
+            # New options reset the value: no redraw until the chosen one is back.
+            self._quiet = True
+            try:
+                self.type_box.options = options
+                self.type_box.value = chosen
+            finally:
+                self._quiet = False
+
+    def _created_range(self) -> tuple[dt.datetime | None, dt.datetime | None]:
+        """[after, before) from the date pickers (whole days, UTC) and "last N days"."""
+        after = before = None
+        if self.after_picker.value is not None:
+            after = as_time(self.after_picker.value, what="from")
+        if self.before_picker.value is not None:
+            before = as_time(self.before_picker.value, what="to") + dt.timedelta(days=1)
+        if self.days_box.value:
+            recent = dt.datetime.now(dt.UTC) - dt.timedelta(days=self.days_box.value)
+            after = recent if after is None else max(after, recent)
+        return after, before
+
     def _apply(self, *, reset_page: bool) -> None:
         """Filter and sort the records read last, then show the current page."""
         text = self.filter_box.value.strip().lower()
         wanted = _parse_tags(self.tag_box.value)
+        kind = self.type_box.value
+        after, before = self._created_range()
         matching = [
             i
             for i in self._all
-            if (not text or text in i.step_id.lower()) and (not wanted or _has_tags(i, wanted))
+            if (not text or text in i.step_id.lower())
+            and (not wanted or _has_tags(i, wanted))
+            and (not kind or i.python_type == kind)
+            and (after is None or i.created >= after)
+            and (before is None or i.created < before)
         ]
+        if self.limit_box.value:
+            # The newest N of those that pass, whatever column the table is sorted by.
+            matching.sort(key=lambda i: i.created, reverse=True)
+            del matching[self.limit_box.value :]
         matching.sort(key=_BY_NAME[self._sort_column].key, reverse=not self._sort_ascending)
         self._matching = matching
         self._page = 0 if reset_page else min(self._page, self.page_count - 1)
@@ -931,8 +1054,10 @@ class ArtifactBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
         if len(chosen) == 1:
             verify = getattr(self.store, "verified", None)
             verdict = verify(chosen[0]) if verify is not None else None
+            if self._children is None:
+                self._children = children_of(self._all)
             self.detail.value = _detail_html(
-                chosen[0], dt.datetime.now(dt.UTC), self._known, verdict
+                chosen[0], dt.datetime.now(dt.UTC), self._known, verdict, self._children
             )
         elif chosen:
             total = human_size(sum(i.size for i in chosen))
@@ -958,7 +1083,8 @@ class ArtifactBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
 
     # ------------------------------------------------------------------ events
     def _on_query(self, _change: Mapping[str, Any]) -> None:
-        self._apply(reset_page=True)
+        if not self._quiet:
+            self._apply(reset_page=True)
 
     def _on_row_click(self, row: int, shift: bool, toggle: bool) -> None:
         if not 0 <= row < len(self._rows):

@@ -8,7 +8,8 @@ Every ratio compares two measures taken in this same run on this machine:
 * ``get(step)`` of a step holding K keys vs ``get(step, key=)``;
 * saving and loading M small dicts vs ``diskcache``;
 * requests per operation on S3, counted by a WSGI wrapper around moto's server (moto is
-  never timed).
+  never timed), with ``list()`` of 1,000 records without and with the manifest of
+  records; and what that manifest costs here without a server (size, write, read).
 
     python benchmarks/metadata_bench.py [--quick]
 """
@@ -258,7 +259,88 @@ def s3_requests(matches: int = 10, others: int = 1000) -> dict[str, list[str]]:
         with counter.count() as seen:
             assert len(reader.list("wanted/")) == matches
         out[f"list(prefix) {matches} of {others + matches}"] = seen
+        out.update(s3_full_listing(endpoint, counter, base, others))
     return out
+
+
+def s3_full_listing(
+    endpoint: str, counter: Counting, template: dict[str, Any], n: int
+) -> dict[str, list[str]]:
+    """Requests of ``list()`` over n records on S3: cold (no manifest: every record, then
+    the manifest's PUT), by a fresh store with the manifest, repeated, and after saves."""
+    import boto3
+    import s3fs
+
+    out: dict[str, list[str]] = {}
+    bucket = f"bench-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket=bucket)
+    options = {"client_kwargs": {"endpoint_url": endpoint}, "skip_instance_cache": True}
+    url = f"s3://{bucket}/store"
+    body = {
+        f"{bucket}/store/refs/g{i % 10}/s{i}/@default.json": json.dumps(
+            dict(template, step_id=f"g{i % 10}/s{i}", key="default")
+        ).encode()
+        for i in range(n)
+    }
+    s3fs.S3FileSystem(**options).pipe(body)  # records of a writer that skips the manifest
+
+    def fresh() -> ac.ArtifactStore:
+        store = ac.ArtifactStore(url, progress=False, **options)
+        store.exists("warm")  # the format check, once per store
+        return store
+
+    cold = fresh()
+    with counter.count() as seen:
+        assert len(cold.list()) == n
+    out[f"list() {n:,}, no manifest"] = seen
+    reader = fresh()
+    with counter.count() as seen:
+        assert len(reader.list()) == n
+    out[f"list() {n:,}, manifest"] = seen
+    with counter.count() as seen:
+        assert len(reader.list()) == n
+    out[f"list() {n:,} again, same store"] = seen
+    writer = fresh()
+    for i in range(5):
+        writer.save(f"new/s{i}", i)
+    with counter.count() as seen:
+        assert len(reader.list()) == n + 5
+    out[f"list() {n:,} after 5 saves"] = seen
+    other = fresh()
+    with counter.count() as seen:
+        assert len(other.list("g3/")) == n // 10
+    out[f"list(prefix) {n // 10} of {n:,}, manifest"] = seen
+    return out
+
+
+def bench_manifest(n: int, repeat: int) -> dict[str, float]:
+    """What a manifest of n records costs here (no server): its size, writing it, and
+    reading it back into a listing's rows."""
+    from artifact_cache.storage.index import examine
+    from artifact_cache.storage.layout import RecordName
+    from artifact_cache.storage.manifest import decode_manifest, encode_manifest
+
+    store = ac.ArtifactStore(f"memory://bench-{uuid.uuid4().hex}", progress=False)
+    base = store.save("tmpl", {"v": 1}).to_dict()
+    entries = []
+    for i in range(n):
+        step = f"g{i % 10}/s{i}"
+        text = json.dumps(dict(base, step_id=step, key="default")).encode()
+        entries.append((f"{step}/@default.json", (f'"{i:032x}"', len(text), 1.7e9 + i), text))
+    data = encode_manifest(entries)
+    write = timed(lambda: encode_manifest(entries), repeat)
+
+    def read() -> None:
+        for rel, (_token, text) in (decode_manifest(data) or {}).items():
+            step, _, key = rel.rpartition("/@")
+            examine(RecordName(step, key[:-5]), text)
+
+    return {
+        "records' text (KiB)": sum(len(e[2]) for e in entries) / 1024,
+        "manifest, gzip'd (KiB)": len(data) / 1024,
+        "write (ms)": write * 1e3,
+        "read and examine (ms)": timed(read, repeat) * 1e3,
+    }
 
 
 def main() -> None:
@@ -283,11 +365,15 @@ def main() -> None:
         print(f"\n{small:,} small dicts, save all / load all")
         for k, v in bench_small(tmp, small).items():
             print(f"  {k:32s} {v:10.3f} s" if "ratio" not in k else f"  {k:32s} {v:10.2f}x")
+    for n in (1_000, sizes[-1]):
+        print(f"\nthe object-store manifest of {n:,} records (in memory, no server)")
+        for k, v in bench_manifest(n, repeat).items():
+            print(f"  {k:32s} {v:10.1f}")
     if not args.no_s3:
         print("\nS3 requests per operation (moto server, counted by a WSGI wrapper)")
         for op, seen in s3_requests().items():
             detail = ", ".join(sorted({r.split(" ")[0] for r in seen}))
-            print(f"  {op:32s} {len(seen):6d}   ({detail})")
+            print(f"  {op:40s} {len(seen):6d}   ({detail})")
             if "-v" in sys.argv:
                 for r in seen:
                     print("      ", r)

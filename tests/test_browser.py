@@ -86,7 +86,8 @@ def test_browse_click_sort_filter_and_delete_in_jupyterlab(
     jupyter_lab: dict[str, Any], tmp_path: Path
 ) -> None:
     """Rows select by click, shift-click and ctrl-click, headers sort, a filter clears the
-    preview, and a row deleted after the confirmation is gone from the store."""
+    preview, the type drop-down filters, the record shows its inputs and downstream, and a
+    row deleted after the confirmation is gone from the store."""
     store_path = tmp_path / "store"
     store = ac.open_store(str(store_path))
     fill_store(store)
@@ -130,6 +131,9 @@ def test_browse_click_sort_filter_and_delete_in_jupyterlab(
         grid_row(grid, "clean").click()
         output.get_by_text(clean.digest, exact=True).wait_for(timeout=10_000)
         assert grid_step_ids(selected) == ["clean"]
+        # Its record lists what was computed from it (downstream) beside its inputs.
+        output.get_by_text(re.compile("\u2192 report @")).wait_for(timeout=10_000)
+        output.get_by_text(re.compile("\u2514 extract @")).wait_for(timeout=10_000)
         # A shift-click on another row selects the range between the two.
         grid_row(grid, "report").click(modifiers=["Shift"])
         first, last = sorted((newest_first.index("clean"), newest_first.index("report")))
@@ -174,6 +178,14 @@ def test_browse_click_sort_filter_and_delete_in_jupyterlab(
         assert output.locator("table.ac-frame").count() == 0
         assert grid_step_ids(grid) == ["fit", "fit", "fit"]
         output.get_by_placeholder("contains...").fill("")
+        grid_row(grid, "report").wait_for(timeout=10_000)
+
+        # The type drop-down offers the types present, with counts, and filters by one.
+        type_select = output.locator("select").first
+        type_select.select_option(label="builtins.dict (4)")
+        grid_row(grid, "report").wait_for(state="detached", timeout=10_000)
+        assert sorted(grid_step_ids(grid)) == ["clean", "fit", "fit", "fit"]
+        type_select.select_option(label="any type")
         grid_row(grid, "report").wait_for(timeout=10_000)
 
         # Delete asks first; after Yes the row is gone.

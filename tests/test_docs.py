@@ -145,12 +145,6 @@ class TestExamples:
             env[name] = os.environ[name]
         run_script("howto.md", tmp_path, env)
 
-    def test_lifecycle(self, tmp_path: Path, clean_env: dict[str, str]) -> None:
-        """The lifecycle page's examples run and print what their comments say."""
-        proc = run_script("lifecycle.md", tmp_path, clean_env)
-        assert "['reports/day2', 'reports/day3', 'reports/day4']" in proc.stdout
-        assert "would remove 1 artifact" in proc.stdout
-
     def test_joblib(self, tmp_path: Path, clean_env: dict[str, str]) -> None:
         """The joblib migration runs, sklearn's pipeline reusing its cached transformers."""
         proc = run_script("joblib.md", tmp_path, clean_env)
@@ -160,11 +154,32 @@ class TestExamples:
         assert proc.stdout.splitlines()[-1] == "3"
 
 
+class TestLifecycle:
+    def test_filters_and_lineage(self, tmp_path: Path, clean_env: dict[str, str]) -> None:
+        """The lifecycle page's filters and lineage examples print what their comments say."""
+        proc = run_script("lifecycle.md", tmp_path, clean_env)
+        out = proc.stdout
+        assert "['raw/orders']\n['raw/prices']\n['raw/prices']\n3\n0\n['raw/orders']\n" in out
+        assert "['train', 'features', 'load']\n['train', 'features']\n" in out
+        assert "['features', 'train', 'evaluate']\n['evaluate']\n" in out
+        assert "['clean']\n" in out and "'raw' key 'default'" in out
+        lines = out.splitlines()
+        replaced = next(i for i, line in enumerate(lines) if "was replaced since" in line)
+        assert lines[replaced + 1] == "[]"
+
+    def test_retention(self, tmp_path: Path, clean_env: dict[str, str]) -> None:
+        """The lifecycle page's retention examples print what their comments say."""
+        proc = run_script("lifecycle.md", tmp_path, clean_env)
+        assert "['reports/day2', 'reports/day3', 'reports/day4']" in proc.stdout
+        assert "would remove 1 artifact" in proc.stdout
+
+
 class TestDocstrings:
     @pytest.mark.parametrize(
         "module",
         [
             "artifact_cache",
+            "artifact_cache.compression",
             "artifact_cache.config",
             "artifact_cache.decorators",
             "artifact_cache.digest",
@@ -173,6 +188,8 @@ class TestDocstrings:
             "artifact_cache.fingerprint.recipe",
             "artifact_cache.fingerprint.values",
             "artifact_cache.info",
+            "artifact_cache.lifecycle.filters",
+            "artifact_cache.lifecycle.lineage",
             "artifact_cache.lifecycle.retention",
             "artifact_cache.memory",
             "artifact_cache.pipeline",

@@ -228,8 +228,7 @@ class TestCache:
     def test_options(self, tmp_path: Path) -> None:
         """joblib's options are accepted; what cannot be honoured is said."""
         assert ac.Memory(tmp_path, verbose=0, mmap_mode="r").location == str(tmp_path)
-        with pytest.warns(UserWarning, match="compress"):
-            ac.Memory(tmp_path, compress=3)
+        assert ac.Memory(tmp_path, compress=3).codec == "gzip"
         with pytest.raises(ValueError, match="fsspec URL"):
             ac.Memory(tmp_path, backend="redis")
         store = ac.open_store(f"memory://memory-{uuid.uuid4().hex}")

@@ -185,5 +185,33 @@ def test_list_prefix_budget(s3: tuple[Any, str, dict[str, Any], Counting]) -> No
             client.put_object(Bucket=bucket, Key=f"store/refs/{step}/@default.json", Body=body)
     found, seen = _count(counter, lambda: store.list("wanted/"))
     assert len(found) == 10
-    assert len(seen) == 11, seen  # one LIST under refs/wanted/, ten GETs
-    assert "wanted" in seen[0]
+    # One LIST under refs/wanted/, the manifest (there is none yet), ten GETs.
+    assert len(seen) == 12, seen
+    assert "wanted" in seen[0] and ".manifest" in seen[1]
+    store.list()  # reads the other 150 records and writes the manifest
+    reader = ac.ArtifactStore(url, progress=False, **options)
+    reader.exists("template")  # the format check: once per store
+    found, seen = _count(counter, lambda: reader.list("wanted/"))
+    assert len(found) == 10 and len(seen) == 2, seen  # the LIST and the manifest
+
+
+def test_list_budget(s3: tuple[Any, str, dict[str, Any], Counting]) -> None:
+    """A full listing reads every record once, then the manifest it writes: a fresh store
+    makes one LIST and one GET, and a second listing only the LIST."""
+    client, url, options, counter = s3
+    store = ac.ArtifactStore(url, progress=False, **options)
+    base = store.save("template", 1).to_dict()
+    bucket = url.split("/")[2]
+    for i in range(50):
+        body = json.dumps(dict(base, step_id=f"s{i}", key="default"))
+        client.put_object(Bucket=bucket, Key=f"store/refs/s{i}/@default.json", Body=body)
+    found, seen = _count(counter, store.list)
+    assert len(found) == 51
+    # One LIST (which shows no manifest), 51 GETs, the manifest's PUT.
+    assert len(seen) == 53 and seen[-1].startswith("PUT") and ".manifest" in seen[-1], seen
+    reader = ac.ArtifactStore(url, progress=False, **options)
+    reader.exists("template")  # the format check: once per store
+    found, seen = _count(counter, reader.list)
+    assert len(found) == 51 and len(seen) == 2 and ".manifest" in seen[1], seen
+    found, seen = _count(counter, reader.list)
+    assert len(found) == 51 and len(seen) == 1, seen

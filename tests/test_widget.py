@@ -1042,3 +1042,134 @@ class TestReprs:
             mem_store.save("b", n, key=f"k{n}")
         out = mem_store._repr_html_()
         assert "1,001 artifacts" in out and "... and 991 more" in out
+
+
+def _dated(store: ac.ArtifactStore) -> ac.ArtifactStore:
+    """Five artifacts of three types created one day apart, the newest two days ago."""
+    import datetime as dt
+
+    from artifact_cache.info import ArtifactInfo
+
+    now = dt.datetime.now(dt.UTC)
+    values = [
+        ("orders", pd.DataFrame({"a": [1, 2]})),
+        ("customers", pd.DataFrame({"b": [3]})),
+        ("features", np.arange(3.0)),
+        ("model", {"w": 1}),
+        ("report", {"rows": 2}),
+    ]
+    for n, (step, value) in enumerate(values):
+        info = store.save(step, value)
+        created = now - dt.timedelta(days=len(values) - n + 1, hours=1)  # 6 to 2 days ago
+        moved = ArtifactInfo.from_dict(dict(info.to_dict(), created=created.isoformat()))
+        store._storage.put_record(step, info.key, moved.to_json())
+    return store
+
+
+class TestLifecycleFilters:
+    def test_type_dropdown_offers_the_types_present(self, store: ac.ArtifactStore) -> None:
+        """The type dropdown lists each recorded type with its count, and filters by it."""
+        browser = _dated(store).browse()
+        frame = f"{pd.DataFrame.__module__}.DataFrame"
+        values = [v for _, v in browser.type_box.options]
+        assert values == ["", "builtins.dict", "numpy.ndarray", frame]
+        labels = dict((v, k) for k, v in browser.type_box.options)
+        assert labels[frame] == f"{frame} (2)" and labels[""] == "any type"
+        browser.type_box.value = frame
+        assert ids(browser) == ["customers", "orders"]
+        assert "2 of 5 artifacts" in browser.page_label.value
+        browser.type_box.value = "builtins.dict"
+        assert ids(browser) == ["report", "model"]
+        browser.type_box.value = ""
+        assert len(browser.rows) == 5
+
+    def test_last_days_date_range_and_newest(self, mem_store: ac.ArtifactStore) -> None:
+        import datetime as dt
+
+        browser = _dated(mem_store).browse()
+        browser.days_box.value = 4  # features is 4 days and an hour old
+        assert ids(browser) == ["report", "model"]
+        browser.days_box.value = 0
+        today = dt.datetime.now(dt.UTC).date()
+        created = {i.step_id: i.created.date() for i in browser.rows}
+        browser.after_picker.value = created["customers"]
+        browser.before_picker.value = created["features"]  # the whole day, inclusive
+        assert ids(browser) == ["features", "customers"]
+        browser.before_picker.value = None
+        browser.after_picker.value = today
+        assert browser.rows == [] and "No artifacts match the filters" in table(browser)
+        browser.after_picker.value = None
+        browser.limit_box.value = 2
+        assert ids(browser) == ["report", "model"]
+        # The newest N that pass the other filters, whatever the table is sorted by.
+        browser.sort("step_id")
+        assert ids(browser) == ["model", "report"]
+        browser.type_box.value = "numpy.ndarray"
+        assert ids(browser) == ["features"]
+        browser.limit_box.value = 0
+        browser.type_box.value = ""
+        assert len(browser.rows) == 5
+
+    def test_filters_use_the_listing_and_survive_a_refresh(
+        self, mem_store: ac.ArtifactStore, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The new filters never go back to the store; a refresh keeps the chosen type."""
+        browser = _dated(mem_store).browse()
+        browser.type_box.value = "builtins.dict"
+        mem_store.save("another", {"n": 1})
+        browser.refresh()
+        assert browser.type_box.value == "builtins.dict"
+        assert ids(browser) == ["another", "report", "model"]
+        monkeypatch.setattr(mem_store, "list", lambda *a, **k: pytest.fail("store listed again"))
+        browser.days_box.value = 3
+        browser.limit_box.value = 1
+        browser.after_picker.value = None
+        assert ids(browser) == ["another"]
+
+
+class TestDownstreamPane:
+    def test_detail_shows_lineage_and_downstream(self, store: ac.ArtifactStore) -> None:
+        """The selected record shows what it came from and what was computed from it."""
+        raw = store.save("raw", [1])
+        clean = store.save("clean", [1], inputs=[raw.ref])
+        store.save("features", [3], inputs=[clean.ref])
+        store.save("report", [4], inputs=[clean.ref])
+        store.save("unrelated", [5])
+        browser = store.browse()
+        browser.select("clean")
+        cells = dict(row for row in Cells.of(browser.detail.value).rows if len(row) == 2)
+        assert "raw @" in cells["inputs"]
+        assert "features @" in cells["downstream"] and "report @" in cells["downstream"]
+        assert "unrelated" not in cells["downstream"] and "raw" not in cells["downstream"]
+        browser.select("raw")
+        cells = dict(row for row in Cells.of(browser.detail.value).rows if len(row) == 2)
+        down = re.findall(r"\u2192 ([\w/]+) @", cells["downstream"])
+        assert down[0] == "clean" and sorted(down[1:]) == ["features", "report"]
+        browser.select("report")
+        cells = dict(row for row in Cells.of(browser.detail.value).rows if len(row) == 2)
+        assert cells["downstream"] == "\u2014"  # nothing computed from it
+
+    def test_downstream_of_a_replaced_artifact_is_not_claimed(
+        self, mem_store: ac.ArtifactStore
+    ) -> None:
+        """A record computed from an earlier artifact of the step is not downstream of
+        the one stored now."""
+        raw = mem_store.save("raw", [1])
+        mem_store.save("clean", [1], inputs=[raw.ref])
+        mem_store.save("raw", [2])
+        browser = mem_store.browse()
+        browser.select("raw")
+        assert "clean @" not in browser.detail.value
+
+    def test_a_refresh_shows_what_was_computed_since(self, mem_store: ac.ArtifactStore) -> None:
+        """Downstream is drawn from the listing of the last refresh, and only from it."""
+        raw = mem_store.save("raw", [1])
+        browser = mem_store.browse()
+        browser.select("raw")
+        assert "clean @" not in browser.detail.value
+        mem_store.save("clean", [1], inputs=[raw.ref])
+        browser.select("raw")
+        assert "clean @" not in browser.detail.value  # not listed yet
+        browser.refresh()
+        browser.select("raw")
+        assert "\u2192 clean @" in browser.detail.value

@@ -51,6 +51,7 @@ from .index import Bar, IndexedRecord, LocalIndex
 from .layout import TMP_PREFIX, Layout, RecordName
 from .local import walk_entries, walk_paths
 from .local import write_file as _write_file
+from .manifest import ManifestIndex
 from .memory import dt_now, memory_index
 from .objectstore import EXTRAS as _EXTRAS
 from .objectstore import S3_RETRIES
@@ -235,6 +236,21 @@ class Storage:
         self._records_index = (
             LocalIndex(self.root, lambda paths: self.read_many(paths)) if self.is_local else None
         )
+        self.read_only = False
+        """Set by a read-only store: then nothing is written, not even the manifest."""
+        self._manifest = (
+            ManifestIndex(
+                self.layout,
+                find=lambda base: self._find(base, detail=True),
+                ls=self._entries_in,
+                read=lambda paths: self.read_many(paths),
+                get=self._cat,
+                put=lambda path, data: self._put(path, [data], len(data)),
+                writable=lambda: not self.read_only,
+            )
+            if self.remote
+            else None
+        )
         self._format_checked = False
         self._marker_seen = False
         self._marker_version: Any = None
@@ -308,6 +324,20 @@ class Storage:
         except FileNotFoundError:
             return []
         return [FileEntry.from_fsspec(e) for e in found.values()] if detail else list(found)
+
+    def _entries_in(self, folder: str) -> list[FileEntry]:
+        """The files directly inside ``folder`` with their sizes, times and ETags (remote)."""
+        self.fs.invalidate_cache(folder)
+        try:
+            found = self.fs.ls(folder, detail=True)
+        except FileNotFoundError:
+            return []
+        strip = self.fs._strip_protocol
+        return [
+            FileEntry.from_fsspec({**e, "name": strip(e["name"])})
+            for e in found
+            if e.get("type") != "directory"
+        ]
 
     def _files_in(self, folder: str) -> list[str]:
         """The files directly inside ``folder``."""
@@ -657,13 +687,22 @@ class Storage:
         return [n for n in found if n is not None and n.step_id == step_id]
 
     def indexed_records(
-        self, folder: str = "", *, step_id: str | None = None, bar: Bar | None = None
+        self,
+        folder: str = "",
+        *,
+        step_id: str | None = None,
+        prefix: str = "",
+        bar: Bar | None = None,
     ) -> list[IndexedRecord] | None:
         """Every record under ``refs/<folder>``, or of exactly ``step_id``, from the index.
 
-        Up to date with the record files (see `index`); None where there is no index
-        (object stores) or it cannot be used now: then read the records themselves.
+        Up to date with the record files (see `index` and `manifest`); None where the
+        index cannot be used now: then read the records themselves. ``prefix``: only
+        records whose step id starts with it are needed (others may be left out where
+        that saves reads; callers filter anyway).
         """
+        if self._manifest is not None:
+            return self._manifest.records(folder, step_id=step_id, prefix=prefix, bar=bar)
         if self._records_index is not None:
             return self._records_index.records(folder, step_id=step_id, bar=bar)
         if self._mem is None:
@@ -684,9 +723,14 @@ class Storage:
         self, step_id: str
     ) -> tuple[IndexedRecord | None, list[IndexedRecord]] | None:
         """The newest valid record of a step and its invalid ones, from the index (see
-        `indexed_records`); None where there is no index."""
+        `indexed_records`); None where there is no index.
+
+        The newest one carries its text only where that is what its file held when this
+        lookup looked (remote stores: read by it; ``memory://``: the current file)."""
         if self._records_index is not None:
             return self._records_index.newest(step_id)
+        if self._manifest is not None:
+            return self._manifest.newest(step_id)
         rows = self.indexed_records(step_id=step_id)
         if rows is None:
             return None
@@ -771,7 +815,10 @@ class Storage:
 
     def remove_payloads(self) -> None:
         """Remove every payload, and every temporary older than an hour (younger ones
-        belong to saves in flight): what ``clear`` removes besides records."""
+        belong to saves in flight), and the manifest of records: what ``clear`` removes
+        besides records."""
+        if self._manifest is not None:
+            self.remove([self._manifest.path])
         now = time.time()
         self.remove(
             [

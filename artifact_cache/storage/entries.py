@@ -13,11 +13,15 @@ __all__ = ["FileEntry", "entry_mtime"]
 
 @attrs.frozen
 class FileEntry:
-    """One file found by a listing: its full path, base name, size and modification time."""
+    """One file found by a listing: its full path, base name, size and modification time.
+
+    ``etag``: the version tag the listing gives (object stores' ETag), else None.
+    """
 
     path: str
     size: int
     mtime: float
+    etag: str | None = None
 
     @property
     def name(self) -> str:
@@ -27,7 +31,13 @@ class FileEntry:
     @classmethod
     def from_fsspec(cls, entry: Mapping[str, Any]) -> FileEntry:
         """From an fsspec ``find``/``ls`` detail dict, whatever the backend's field names."""
-        return cls(str(entry["name"]), int(entry.get("size") or 0), entry_mtime(entry))
+        etag = entry.get("ETag", entry.get("etag"))
+        return cls(
+            str(entry["name"]),
+            int(entry.get("size") or 0),
+            entry_mtime(entry),
+            str(etag) if etag is not None else None,
+        )
 
 
 def entry_mtime(entry: Mapping[str, Any]) -> float:

@@ -19,11 +19,12 @@ brings up to date, and that nothing needs to write when saving:
   SQLite's own locks guard only the index file, on one machine.
 * **memory://** stores keep the same facts per file in the process (`MemoryRecords`),
   keyed by fsspec's ``MemoryFile`` object, which every write replaces.
-* **Object stores** have no index yet: their listings read every record (concurrently).
+* **Object stores** (and sftp, ...) keep a compacted manifest plus the records written
+  since: `manifest.ManifestIndex`, whose rows carry their texts.
 
 The index never vouches for a record: what a lookup returns is parsed and checked again
 from the record's text, and ``get(step)`` reads the chosen record's file once more (the
-same file that signature checks and loads use).
+same file that signature checks and loads use) unless the lookup itself just read it.
 """
 
 from __future__ import annotations

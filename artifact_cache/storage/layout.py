@@ -5,6 +5,7 @@ Documented in docs/format.md::
     <root>/STORE.json                   format marker and version
     <root>/objects/ab/abcdef...         payloads, named by their digest
     <root>/refs/<step_id>/@<key>.json   one record per artifact
+    <root>/refs/.manifest-1.json.gz     remote stores: a manifest of the records (a cache)
     <root>/index.sqlite                 local stores: an index of the records (a cache)
     <root>/access/<process>.json        when artifacts were last read (retention's LRU)
 
