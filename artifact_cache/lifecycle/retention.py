@@ -103,7 +103,8 @@ CADENCE: Mapping[str, Cadence] = MappingProxyType(
         # The index makes a prune's listing cheap: a scan per 16 or 64 saves costs little.
         "memory": Cadence(16, scale=16),
         "local": Cadence(64, scale=16),
-        # A listing reads every record (one request per 1,000 names, one GET each).
+        # A listing is requests (LIST pages, the manifest, records saved since), and so is
+        # each removal: fewer prunes, each doing more.
         "remote": Cadence(256, 300.0, scale=4),
     }
 )
