@@ -17,6 +17,7 @@ from .errors import (
     ArtifactNotFoundError,
     ArtifactStoreError,
     IntegrityError,
+    InvalidOptionError,
     InvalidQueryError,
     InvalidStepIdError,
     MissingDependencyError,
@@ -29,6 +30,7 @@ from .errors import (
 )
 from .fingerprint import FingerprintError, fingerprint, register_fingerprint
 from .info import ArtifactInfo, ArtifactRef
+from .lifecycle.retention import PrunedArtifact, PruneReport
 from .memory import MemorizedFunc, Memory
 from .pipeline import Pipeline, PipelineError, RunbookError, RunResult, Step, StepFailedError
 from .serializers import Serializer, register_serializer, serializers
@@ -49,6 +51,7 @@ __all__ = [
     "FingerprintError",
     "GcReport",
     "IntegrityError",
+    "InvalidOptionError",
     "InvalidQueryError",
     "InvalidStepIdError",
     "MemorizedFunc",
@@ -57,6 +60,8 @@ __all__ = [
     "PayloadMissingError",
     "Pipeline",
     "PipelineError",
+    "PruneReport",
+    "PrunedArtifact",
     "ReadOnlyStoreError",
     "RecordError",
     "RunResult",

@@ -24,7 +24,12 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from .config import default_url, open_store
-from .errors import ArtifactStoreError, InvalidQueryError, missing_folder_note
+from .errors import (
+    ArtifactStoreError,
+    InvalidOptionError,
+    InvalidQueryError,
+    missing_folder_note,
+)
 from .info import ArtifactInfo, human_size
 from .pipeline import _format_table as table
 from .signing import signed_text
@@ -66,7 +71,15 @@ def _parse_tags(pairs: Sequence[str] | None) -> dict[str, str] | None:
 
 
 def _store(args: argparse.Namespace) -> ArtifactStore:
-    return open_store(getattr(args, "store", None), read_only=_read_only(args))
+    return open_store(getattr(args, "store", None), read_only=_read_only(args), **_limits(args))
+
+
+_LIMITS = ("max_size", "max_count", "max_age")
+
+
+def _limits(args: argparse.Namespace) -> dict[str, Any]:
+    """The store limits given on the command line (``--max-size`` ...), already parsed."""
+    return {name: getattr(args, name) for name in _LIMITS if hasattr(args, name)}
 
 
 def _read_only(args: argparse.Namespace) -> bool:
@@ -319,6 +332,29 @@ def cmd_gc(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def cmd_prune(args: argparse.Namespace, out: TextIO) -> int:
+    """Remove artifacts beyond the limits given, least recently used first."""
+    if args.grace < 0:
+        raise UsageError(f"--grace must be 0 or more seconds, got {args.grace}")
+    if not _limits(args):
+        raise UsageError("prune needs a limit: --max-size, --max-count or --max-age")
+    store = _store(args)
+    report = store.prune(dry_run=args.dry_run, grace=args.grace)
+    if args.json:
+        _print_json(report.to_dict(), out)
+        return 0
+    verb = "would remove" if args.dry_run else "removed"
+    if report.removed:
+        rows = [
+            [a.step_id, a.key, human_size(a.size), _when(a.created), _when(a.last_used), a.rule]
+            for a in report.removed
+        ]
+        headers = ["STEP ID", "KEY", "SIZE", "CREATED (UTC)", "LAST USED (UTC)", verb.upper()]
+        print(table(rows, headers, right=[2]), file=out)
+    print(f"{report.summary()} in {store.location}", file=out)
+    return 0
+
+
 def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
     """Run a YAML runbook."""
     from .pipeline import Pipeline, StepFailedError
@@ -327,11 +363,13 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
     # packages, never in their place): Pipeline.from_runbook sees to it.
     url = getattr(args, "store", None)
     read_only = _read_only(args)
-    store = open_store(url, read_only=read_only) if url else None
+    limits = _limits(args)
+    store = open_store(url, read_only=read_only, **limits) if url else None
     pipeline = Pipeline.from_runbook(args.runbook, store=store)
-    if read_only and not pipeline.store.read_only:
-        # The runbook's own store, opened again read-only (steps compute, nothing is saved).
-        runbook_store = open_store(pipeline.store.location, read_only=True)
+    if (read_only and not pipeline.store.read_only) or (limits and store is None):
+        # The runbook's own store, opened again read-only (steps compute, nothing is
+        # saved) or with the limits given.
+        runbook_store = open_store(pipeline.store.location, read_only=read_only, **limits)
         pipeline = Pipeline(runbook_store, pipeline.steps, name=pipeline.name)
     only = [s for group in args.only for s in group.split(",") if s] if args.only else None
     # With --json, stdout carries only the JSON document; progress goes to stderr.
@@ -410,6 +448,54 @@ def _read_only_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _checked(parse: Callable[..., Any], option: str) -> Callable[[str], Any]:
+    def convert(text: str) -> Any:
+        try:
+            return parse(text, what=option)
+        except InvalidOptionError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return convert
+
+
+def _count(text: str, *, what: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise InvalidOptionError(f"{what} must be 0 or more, not {text!r}")
+    return value
+
+
+def _limit_options(parser: argparse.ArgumentParser) -> None:
+    """``--max-size``, ``--max-count``, ``--max-age``: limits of the store (before or
+    after the command), enforced by ``prune`` and by the saves of ``run`` and ``demo``."""
+    from .lifecycle.retention import parse_age, parse_size
+
+    parser.add_argument(
+        "--max-size",
+        type=_checked(parse_size, "--max-size"),
+        default=argparse.SUPPRESS,
+        metavar="SIZE",
+        help="keep at most this many bytes of payloads: 10GB, 500MiB, 2G, 1000",
+    )
+    parser.add_argument(
+        "--max-count",
+        type=_checked(_count, "--max-count"),
+        default=argparse.SUPPRESS,
+        metavar="N",
+        help="keep at most N artifacts (the least recently used go first)",
+    )
+    parser.add_argument(
+        "--max-age",
+        type=_checked(parse_age, "--max-age"),
+        default=argparse.SUPPRESS,
+        metavar="AGE",
+        help="remove artifacts created longer ago: 7d, 12h, 30m, 90s",
+    )
+
+
 def _json_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
@@ -428,12 +514,14 @@ def build_parser() -> argparse.ArgumentParser:
     # option from overwriting a global one, and lets ``run`` see whether one was given.
     _store_option(parser, default=argparse.SUPPRESS)
     _read_only_option(parser)
+    _limit_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def command(name: str, func: Callable[..., int], help: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help, description=help)
         _store_option(p, default=argparse.SUPPRESS)
         _read_only_option(p)
+        _limit_options(p)
         p.set_defaults(func=func)
         return p
 
@@ -506,6 +594,21 @@ def build_parser() -> argparse.ArgumentParser:
         default=3600.0,
         metavar="SECONDS",
         help="keep files younger than this: saves in flight (default: 3600)",
+    )
+    p.add_argument("--dry-run", action="store_true", help="report, remove nothing")
+    _json_option(p)
+
+    p = command(
+        "prune",
+        cmd_prune,
+        "remove artifacts beyond a size, count or age, least recently used first",
+    )
+    p.add_argument(
+        "--grace",
+        type=float,
+        default=600.0,
+        metavar="SECONDS",
+        help="keep payload files younger than this: saves in flight (default: 600)",
     )
     p.add_argument("--dry-run", action="store_true", help="report, remove nothing")
     _json_option(p)

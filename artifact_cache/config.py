@@ -7,6 +7,7 @@ fsspec's own (``FSSPEC_S3_*``), which this module does not re-invent.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 from typing import Any
@@ -36,6 +37,10 @@ def open_store(
     signing_key: str | bytes | None = None,
     read_only: bool = False,
     keep_versions: int | None = None,
+    max_size: int | str | None = None,
+    max_count: int | None = None,
+    max_age: float | dt.timedelta | str | None = None,
+    prune_every: int | None = None,
     **storage_options: Any,
 ) -> ArtifactStore:
     """Open the artifact store at ``url`` (any fsspec URL or a local folder).
@@ -53,11 +58,21 @@ def open_store(
         keep_versions: keep at most this many versions of each step and key (default
             None: every one); after a save, the oldest beyond it are removed, never the
             active one. See ``docs/lifecycle.md``.
+        max_size: bytes of payloads the store keeps (an int, or ``"500MiB"``, ``"10GB"``);
+            the least recently used artifacts go first. See ``docs/lifecycle.md``.
+        max_count: number of artifacts the store keeps (least recently used go first).
+        max_age: seconds (or a ``timedelta``, or ``"7d"``) after its creation an
+            artifact is removed.
+        prune_every: saves between the prunes that saves run by themselves (default: 16
+            on ``memory://``, 64 on a local disk, 256 on object stores and at most every
+            5 minutes there, more as the store grows; 0: only ``store.prune()``
+            enforces the limits).
         **storage_options: passed to the fsspec filesystem as they are
             (e.g. ``anon=True`` or ``endpoint_url=...`` for s3fs).
 
     Raises:
         UnknownSchemeError: the scheme is not one fsspec knows (the message lists them).
+        InvalidOptionError: a limit is negative or of the wrong type.
         ArtifactStoreError: the backend's package is not installed (the message names it),
             or the URL is one a store cannot work on (the message says why).
 
@@ -74,6 +89,10 @@ def open_store(
         signing_key=signing_key,
         read_only=read_only,
         keep_versions=keep_versions,
+        max_size=max_size,
+        max_count=max_count,
+        max_age=max_age,
+        prune_every=prune_every,
         **storage_options,
     )
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import functools
 import inspect
 import logging
@@ -35,6 +36,7 @@ from .fingerprint import CodeFingerprint, code_fingerprint, fingerprint, functio
 from .fingerprint.recipe import KeyRecipe
 from .fingerprint.values import _FORMAT as _FINGERPRINT_FORMAT
 from .info import ArtifactInfo, ArtifactRef
+from .lifecycle.retention import expired, parse_age
 from .serializers import get_serializer
 from .stepid import sanitize_step_id, validate_step_id
 from .store import ArtifactList, ArtifactStore, lineage_of
@@ -161,6 +163,10 @@ def _text_tags(value: Mapping[str, str] | None) -> Mapping[str, str]:
     return dict(value or {})
 
 
+def _age(value: Any) -> float | None:
+    return None if value is None else parse_age(value, what="step option max_age")
+
+
 def _known_serializer(_: Any, attribute: attrs.Attribute[Any], value: str | None) -> None:
     if value is not None:
         get_serializer(value)  # ValueError naming the known ones
@@ -206,6 +212,9 @@ class StepOptions:
     """A codec compressing the saved payloads (``"zstd"``, ``"gzip"``, ...); None: none."""
     include_self: bool = False
     """For methods, fingerprint the instance into the key too."""
+    max_age: float | None = attrs.field(default=None, converter=_age)
+    """Seconds (or a ``timedelta``): a stored result created longer ago is a miss, and
+    is computed and saved again."""
 
     def merged(self, changes: Mapping[str, Any]) -> StepOptions:
         """These options with ``changes`` applied; tags are merged, not replaced."""
@@ -253,7 +262,9 @@ class Explanation:
     On a miss, the fields say what differs from the newest artifact of the step
     (``compared_with``): ``changed_arguments`` (parameter names),
     ``changed_code`` (``module:qualname`` parts of the code fingerprint: the function
-    or the helpers it reaches) and ``version_change`` (old, new), if any.
+    or the helpers it reaches) and ``version_change`` (old, new), if any. ``expired``:
+    the artifact for these arguments (``compared_with``) is older than the step's
+    ``max_age``.
     """
 
     step_id: str
@@ -265,9 +276,16 @@ class Explanation:
     changed_arguments: tuple[str, ...] = ()
     changed_code: tuple[str, ...] = ()
     version_change: tuple[str | None, str | None] | None = None
+    expired: bool = False
 
     def __str__(self) -> str:
         where = f"step {self.step_id!r} in store {self.store}"
+        if self.expired and self.compared_with is not None:
+            when = self.compared_with.created.strftime("%Y-%m-%d %H:%M:%S UTC")
+            return (
+                f"miss: {where} has an artifact for these arguments (key {self.key}), "
+                f"saved {when}: older than the step's max_age"
+            )
         if self.hit:
             return f"hit: {where} has an artifact for these arguments (key {self.key})"
         old = self.compared_with
@@ -621,6 +639,8 @@ class StepFunction(Generic[R, P]):
         store = self.store
         try:
             info = store.info(self.step_id, key=key)
+            if self._expired(info):
+                return None
             return info, store.load(info)
         except (PayloadMissingError, IntegrityError) as exc:
             if warn:
@@ -644,6 +664,8 @@ class StepFunction(Generic[R, P]):
             return None
         except ArtifactNotFoundError:
             return None
+        if self._expired(info):
+            return None
         if store.verified(info) is False:
             if warn:
                 msg = (
@@ -653,6 +675,19 @@ class StepFunction(Generic[R, P]):
                 warnings.warn(msg, RuntimeWarning, stacklevel=8)
             return None
         return info
+
+    def _expired(self, info: ArtifactInfo) -> bool:
+        """True if the step has a ``max_age`` and ``info`` is older: a miss."""
+        if not expired(info, self._spec.options.max_age):
+            return False
+        _log.debug(
+            "expired: step %r key %s in store %s is older than max_age=%ss",
+            self.step_id,
+            info.key,
+            self.store.location,
+            self._spec.options.max_age,
+        )
+        return True
 
     def _record_only(self, key: str, *, warn: bool) -> tuple[ArtifactInfo, Any] | None:
         info = self._lookup(key, warn=warn)
@@ -845,8 +880,15 @@ class StepFunction(Generic[R, P]):
         return self._prepare(args, kwargs).key
 
     def is_cached(self, *args: P.args, **kwargs: P.kwargs) -> bool:
-        """True if an artifact is stored for these arguments (its record exists)."""
-        return self.store.exists(self.step_id, key=self._prepare(args, kwargs).key)
+        """True if an artifact is stored for these arguments (its record exists), and is
+        not older than the step's ``max_age``."""
+        key = self._prepare(args, kwargs).key
+        if self._spec.options.max_age is None:
+            return self.store.exists(self.step_id, key=key)
+        try:
+            return not self._expired(self.store.info(self.step_id, key=key))
+        except ArtifactNotFoundError:
+            return False
 
     def load(self, *args: P.args, **kwargs: P.kwargs) -> R:
         """The stored result for these arguments; never computes.
@@ -915,6 +957,11 @@ class StepFunction(Generic[R, P]):
             function=spec.part,
         )
         if self.store.exists(spec.step_id, key=prepared.key):
+            if spec.options.max_age is not None:
+                with contextlib.suppress(ArtifactNotFoundError):
+                    stored = self.store.info(spec.step_id, key=prepared.key)
+                    if self._expired(stored):
+                        return common(hit=False, compared_with=stored, expired=True)
             return common(hit=True)
         mine = self.artifacts()
         if not mine:
@@ -1131,6 +1178,7 @@ def step(
     serializer: str | None = None,
     compress: str | None = None,
     include_self: bool = False,
+    max_age: float | dt.timedelta | None = None,
 ) -> Callable[[Callable[P, R]], StepFunction[R, P]]: ...
 def step(store: ArtifactStore, func_or_id: Any = None, /, **options: Any) -> Any:
     """Memoise a function in ``store``: ``@store.step``, ``@store.step()`` or with options.
@@ -1149,6 +1197,8 @@ def step(store: ArtifactStore, func_or_id: Any = None, /, **options: Any) -> Any
         compress: a codec compressing the saved payloads (``"zstd"``, ``"gzip"``, ``"bz2"``,
             ``"lzma"``); it takes no part in the key.
         include_self: for methods, fingerprint the instance into the key too.
+        max_age: seconds (or a ``datetime.timedelta``): a stored result created longer
+            ago than that is a miss; the function runs again and its result replaces it.
 
     The options and their defaults are those of `StepOptions`. An ``async def``
     function gives an `AsyncStepFunction`.

@@ -15,6 +15,7 @@ __all__ = [
     "ArtifactNotFoundError",
     "ArtifactStoreError",
     "IntegrityError",
+    "InvalidOptionError",
     "InvalidStepIdError",
     "MissingDependencyError",
     "PayloadMissingError",
@@ -93,6 +94,10 @@ class InvalidQueryError(ArtifactStoreError, ValueError):
 
 class ReadOnlyStoreError(ArtifactStoreError, PermissionError):
     """A save, delete, clear or gc was asked of a store opened with ``read_only=True``."""
+
+
+class InvalidOptionError(ArtifactStoreError, ValueError):
+    """An option of a store or a step has a wrong type or value (``max_size=-1``)."""
 
 
 # --------------------------------------------------------------------------- message parts

@@ -56,6 +56,7 @@ from .info import (
     new_version_id,
 )
 from .lifecycle import lineage as _lineage
+from .lifecycle import retention as _retention
 from .lifecycle import versions as _versions
 from .lifecycle.filters import Query
 from .serializers import get_serializer
@@ -226,9 +227,12 @@ def _reopen(
     storage_options: dict[str, Any],
     trust: dict[str, Any] | None = None,
     show_progress: bool | None = None,
+    limits: dict[str, Any] | None = None,
 ) -> ArtifactStore:
     # ``trust`` carries the store's own options (signing key, read-only, keep_versions).
-    return ArtifactStore(url, progress=show_progress, **(trust or {}), **storage_options)
+    return ArtifactStore(
+        url, progress=show_progress, **(trust or {}), **(limits or {}), **storage_options
+    )
 
 
 class ArtifactStore:
@@ -252,6 +256,13 @@ class ArtifactStore:
     many versions per step and key: after each save the oldest ones beyond it are
     removed (never the active one; their payloads are left for `gc`).
 
+    ``max_size`` (bytes, or ``"10GB"``), ``max_count`` and ``max_age`` (seconds, a
+    ``timedelta`` or ``"7d"``) limit what the store keeps: saves enforce them every
+    ``prune_every`` saves (default: 16 on ``memory://``, 64 on a local disk, 256 and at
+    most every 5 minutes on object stores; 0: only `prune` does), removing the least
+    recently used artifacts first (the number of saves grows with the store, by 1/16 of
+    what it holds on memory and local stores). See ``docs/lifecycle.md``.
+
     Examples:
         >>> store = ArtifactStore("memory://doc-store")
         >>> info = store.save("extract", {"rows": 3}, tags={"source": "crm"})
@@ -269,6 +280,10 @@ class ArtifactStore:
         signing_key: str | bytes | None = None,
         read_only: bool = False,
         keep_versions: int | None = None,
+        max_size: int | str | None = None,
+        max_count: int | None = None,
+        max_age: float | dt.timedelta | str | None = None,
+        prune_every: int | None = None,
         **storage_options: Any,
     ) -> None:
         self._progress_option = progress
@@ -299,6 +314,10 @@ class ArtifactStore:
         # Digests of payloads this store has written (object stores: not written again).
         self._written: set[str] = set()
         self._list_memo: tuple[Any, ...] | None = None
+        self._limits = {"max_size": max_size, "max_count": max_count, "max_age": max_age}
+        self._limits["prune_every"] = prune_every
+        policy = _retention.RetentionPolicy.of(**self._limits, store=self.location)
+        self._retention = _retention.Retention(self._storage, policy, read_only=self._read_only)
 
     # ------------------------------------------------------------------ dunder
     def __repr__(self) -> str:
@@ -313,7 +332,8 @@ class ArtifactStore:
             trust["signing_key"] = self._signer._key
         else:
             trust["signing_key"] = ""  # not the worker's environment: the same store
-        return (_reopen, (self._url, self._options, trust, self._progress_option))
+        limits = {k: v for k, v in self._limits.items() if v is not None}
+        return (_reopen, (self._url, self._options, trust, self._progress_option, limits))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, ArtifactStore):
@@ -357,6 +377,11 @@ class ArtifactStore:
     def keep_versions(self) -> int | None:
         """How many versions per step and key saves keep (None: every one)."""
         return self._keep_versions
+
+    @property
+    def retention(self) -> _retention.RetentionPolicy:
+        """The store's limits (``max_size``, ``max_count``, ``max_age``), checked."""
+        return self._retention.policy
 
     @property
     def signing(self) -> bool:
@@ -582,6 +607,7 @@ class ArtifactStore:
             if self._keep_versions is not None:
                 _versions.trim(storage, step_id, key, self._keep_versions)
         _provenance.remember(obj, info.ref, size)
+        self._retention.saved(self)  # every so many saves: enforce the store's limits
         return info
 
     def _codec(self, name: object, ser: Any, step_id: str) -> str:
@@ -913,6 +939,7 @@ class ArtifactStore:
             msg = f"cannot deserialise {self._where(info)}: {type(exc).__name__}: {exc}"
             raise SerializationError(msg) from exc
         _provenance.remember(obj, info.ref, info.size)
+        self._retention.used(info.step_id, info.key)  # kept in memory, written coarsely
         return obj
 
     def exists(self, step_id: str, *, key: str | None = None) -> bool:
@@ -1074,6 +1101,7 @@ class ArtifactStore:
         """
         info = self.info(step_id, key=key)
         self._check_signature(info)
+        self._retention.used(info.step_id, info.key)
         codec = info.compression
         if codec is not None:
             try:
@@ -1194,6 +1222,7 @@ class ArtifactStore:
                     orphans.append(name)
             storage.remove_records(orphans)
             _versions.drop_orphans(storage)
+            self._retention.forget()  # and the access files with the read times
             storage.prune_folders()
         return len(records)
 
@@ -1236,6 +1265,41 @@ class ArtifactStore:
             kept_young=young,
             referenced=len(referenced),
         )
+
+    def prune(
+        self,
+        *,
+        dry_run: bool = False,
+        grace: float = _retention.GRACE,
+        max_size: int | str | None = None,
+        max_count: int | None = None,
+        max_age: float | dt.timedelta | str | None = None,
+    ) -> _retention.PruneReport:
+        """Enforce the store's limits now; return what was removed (would be, ``dry_run``).
+
+        ``max_size``, ``max_count`` and ``max_age`` replace the store's own limits for this
+        call. The least recently used artifacts go first (a read counts as a use);
+        ``max_age`` removes those created longer ago. Artifacts saved after the prune
+        started are never removed, and a payload goes only if no record names it and it
+        is older than ``grace`` seconds. See ``docs/lifecycle.md``.
+
+        Examples:
+            >>> store = ArtifactStore("memory://doc-prune", max_count=2, prune_every=0)
+            >>> for name in ("a", "b", "c"):
+            ...     _ = store.save(name, name)
+            >>> _ = store.get("a")  # a read: "a" is now used more recently than "b"
+            >>> [a.step_id for a in store.prune().removed]
+            ['b']
+        """
+        if not dry_run:
+            self._writable("prune it")
+        policy = self._retention.policy
+        given = {"max_size": max_size, "max_count": max_count, "max_age": max_age}
+        if any(v is not None for v in given.values()):
+            limits = {k: v if v is not None else getattr(policy, k) for k, v in given.items()}
+            policy = _retention.RetentionPolicy.of(**limits, store=self.location)
+        with self._io("pruning"):
+            return _retention.prune(self, policy, dry_run=dry_run, grace=grace)
 
     def _referenced(self, *, warn: bool = True) -> set[str]:
         """Every digest a record names, read afresh; what ``gc`` must keep.
@@ -1294,6 +1358,7 @@ class ArtifactStore:
         serializer: str | None = None,
         compress: str | None = None,
         include_self: bool = False,
+        max_age: float | dt.timedelta | None = None,
     ) -> Callable[[Callable[P, R]], StepFunction[R, P]]: ...
     def step(self, func_or_id: Any = None, /, **options: Any) -> Any:
         """Memoise a function in this store; see [`step`][]."""

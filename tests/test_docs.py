@@ -175,6 +175,14 @@ class TestExamples:
         assert proc.stdout.splitlines()[-1] == "3"
 
 
+class TestLifecycle:
+    def test_retention(self, tmp_path: Path, clean_env: dict[str, str]) -> None:
+        """The lifecycle page's retention examples print what their comments say."""
+        proc = run_script("lifecycle.md", tmp_path, clean_env)
+        assert "['reports/day2', 'reports/day3', 'reports/day4']" in proc.stdout
+        assert "would remove 1 artifact" in proc.stdout
+
+
 class TestDocstrings:
     @pytest.mark.parametrize(
         "module",
@@ -191,6 +199,7 @@ class TestDocstrings:
             "artifact_cache.info",
             "artifact_cache.lifecycle.filters",
             "artifact_cache.lifecycle.lineage",
+            "artifact_cache.lifecycle.retention",
             "artifact_cache.memory",
             "artifact_cache.pipeline",
             "artifact_cache.progress",

@@ -30,7 +30,13 @@ from typing import Any
 
 import attrs
 
-from ..errors import ArtifactNotFoundError, ArtifactStoreError, InvalidQueryError, RecordError
+from ..errors import (
+    ArtifactNotFoundError,
+    ArtifactStoreError,
+    InvalidOptionError,
+    InvalidQueryError,
+    RecordError,
+)
 from ..info import STATUSES, ArtifactInfo, is_digest, is_version_id
 from ..storage import RecordName, Storage, VersionName
 
@@ -318,7 +324,7 @@ def _doomed(infos: Sequence[ArtifactInfo], keep: int) -> list[ArtifactInfo]:
 
 
 def check_keep(keep: object, where: str) -> int | None:
-    """``keep_versions`` as given: None, or a positive integer (else ArtifactStoreError)."""
+    """``keep_versions`` as given: None, or a positive integer (else InvalidOptionError)."""
     if keep is None:
         return None
     if not isinstance(keep, int) or isinstance(keep, bool) or keep < 1:
@@ -326,11 +332,12 @@ def check_keep(keep: object, where: str) -> int | None:
             f"{where}: keep_versions must be None (keep every version) or a positive "
             f"integer, not {keep!r}"
         )
-        raise ArtifactStoreError(msg)
+        raise InvalidOptionError(msg)
     return keep
 
 
-def _remove(storage: Storage, doomed: Sequence[ArtifactInfo]) -> None:
+def remove(storage: Storage, doomed: Sequence[ArtifactInfo]) -> None:
+    """Remove these version records (and any tombstone of them); payloads are left for gc."""
     names: list[VersionName] = []
     for info in doomed:
         if info.version is None or not is_version_id(info.version):
@@ -349,7 +356,7 @@ def trim(storage: Storage, step_id: str, key: str, keep: int) -> list[ArtifactIn
         return []
     infos, _bad = _scan(storage, step_id=step_id, key=key)  # bad files are left alone
     doomed = _doomed(infos, keep)
-    _remove(storage, doomed)
+    remove(storage, doomed)
     return doomed
 
 
@@ -382,7 +389,7 @@ def trim_versions(store_or_storage: Any, keep: int, *, dry_run: bool = False) ->
         groups.setdefault((info.step_id, info.key), []).append(info)
     doomed = [d for group in groups.values() for d in _doomed(group, keep)]
     if not dry_run:
-        _remove(storage, doomed)
+        remove(storage, doomed)
     doomed.sort(key=lambda i: i.version or "", reverse=True)
     return doomed
 

@@ -826,6 +826,43 @@ class Storage:
         """Every file under ``objects/``, ``refs/`` or ``versions/`` with its size and time."""
         return self._find(self.path(area), detail=True)
 
+    def object_entries(self, digests: Sequence[str]) -> list[FileEntry]:
+        """The payload files of these digests that exist, with their sizes and times."""
+        out: list[FileEntry] = []
+        for digest in digests:
+            path = self.object_path(digest)
+            if self._mem is not None:
+                found = self._mem.get(path)
+                if found is not None:
+                    out.append(FileEntry(path, int(found.size), found.modified.timestamp()))
+                continue
+            try:
+                if self.is_local:
+                    st = os.stat(path)
+                    out.append(FileEntry(path, st.st_size, st.st_mtime))
+                else:
+                    out.append(FileEntry.from_fsspec(self.fs.info(path)))
+            except FileNotFoundError:
+                continue
+        return out
+
+    # ----------------------------------------------------------------- access files
+    def access_files(self) -> list[FileEntry]:
+        """Every access file (``access/*.json``), with its size and time; no temporaries."""
+        return [
+            e
+            for e in self._find(self.layout.access, detail=True)
+            if e.name.endswith(".json") and not e.name.startswith(TMP_PREFIX)
+        ]
+
+    def put_access(self, name: str, data: bytes) -> None:
+        """Write the access file ``name`` whole (atomically, as every file)."""
+        self._put(self.layout.access_path(name), [data], len(data))
+
+    def remove_access(self) -> None:
+        """Remove every access file (and temporaries of interrupted writes of them)."""
+        self.remove([e.path for e in self._find(self.layout.access, detail=True)])
+
     # ----------------------------------------------------------------- removal
     def remove(self, paths: Sequence[str]) -> None:
         """Remove files; one already gone is not an error (someone else removed it)."""

@@ -9,6 +9,7 @@ Documented in docs/format.md::
     <root>/versions/<step_id>/@<key>/<version>.json             every save's record
     <root>/versions/<step_id>/@<key>/<version>.tombstone.json   ``delete`` of a version
     <root>/index.sqlite                 local stores: an index of the records (a cache)
+    <root>/access/<process>.json        when artifacts were last read (retention's LRU)
 
 Every path is the root's prefix plus a relative name. At the root of a filesystem whose
 paths have no leading "/" (zip://, a bucket-less root) the prefix is empty.
@@ -80,6 +81,17 @@ class Layout:
     @property
     def refs(self) -> str:
         return f"{self.prefix}refs"
+
+    @property
+    def access(self) -> str:
+        """The folder of access files (one per process that read artifacts)."""
+        return f"{self.prefix}access"
+
+    def access_path(self, name: str) -> str:
+        """The path of the access file ``name`` (a file name, never a path)."""
+        if not name or "/" in name or name.startswith("."):
+            raise ValueError(f"{name!r} is not an access file name (store {self.url})")
+        return f"{self.prefix}access/{name}"
 
     def object_path(self, digest: str) -> str:
         """The path of a payload; IntegrityError unless ``digest`` is a digest (never a path)."""

@@ -1,0 +1,985 @@
+"""Retention: a store's limits on size, count and age, and the access times they use.
+
+A store opened with ``max_size``, ``max_count`` or ``max_age`` keeps within them by
+itself: every so many saves (`CADENCE`, or the store's ``prune_every``) it runs
+[`prune`][], which `ArtifactStore.prune` also runs on demand. Eviction removes the least
+recently used artifacts first; ``max_age`` removes those created longer ago than that.
+
+Reads are recorded without a write per read: each process keeps the times it read
+artifacts in memory, per store, and writes them as one small file of its own,
+``<root>/access/<process>.json``, at most once a minute (`ACCESS_FLUSH_SECONDS`), before
+a prune and when the interpreter exits. A prune merges every access file (an unreadable
+or hostile one is ignored) and compacts them into one.
+
+Removing an artifact is what ``store.delete`` does to its record, after reading the
+record again to make sure it is still the one chosen and older than the prune; its
+payload then goes the way ``gc`` removes garbage (kept if any record names it, or if it
+is younger than the grace period). May import errors, info and storage; the store is
+passed in (imported for typing only).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import datetime as dt
+import json
+import math
+import os
+import re
+import socket
+import threading
+import time
+import uuid
+import warnings
+from collections.abc import Iterable, Iterator, Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from ..errors import ArtifactStoreError, InvalidOptionError, RecordError
+from ..info import ArtifactInfo, human_size
+from ..storage import TMP_PREFIX, FileEntry, IndexedRecord, RecordName, Storage
+from . import versions as _versions
+
+if TYPE_CHECKING:
+    from ..store import ArtifactStore
+
+__all__ = [
+    "ACCESS_FLUSH_SECONDS",
+    "CADENCE",
+    "GRACE",
+    "Cadence",
+    "PruneReport",
+    "PrunedArtifact",
+    "Retention",
+    "RetentionPolicy",
+    "clock",
+    "expired",
+    "parse_age",
+    "parse_size",
+    "prune",
+]
+
+clock = time.time
+"""The wall clock of retention: ages, access times and a prune's start (tests replace it)."""
+
+GRACE = 600.0
+"""Seconds a payload file must be old before a prune removes it (a save in flight writes
+its payload before its record); ``gc``'s own default is an hour."""
+
+ACCESS_FLUSH_SECONDS = 60.0
+"""A process writes the read times it collected at most this often per store."""
+
+ACCESS_FORMAT = "artifact_cache.access"
+_ACCESS_VERSION = 1
+_ACCESS_FILE_MAX = 16 * 2**20
+"""An access file larger than this is ignored (and left alone): none is that large."""
+_ACCESS_ENTRIES_MAX = 200_000
+"""Read times one process keeps per store; beyond, the oldest are forgotten."""
+_EXIT_SECONDS = 2.0
+"""Time the interpreter's exit may spend writing the last read times of every store."""
+_STALE_TEMPORARY = 3600.0
+
+
+# --------------------------------------------------------------------------- cadence
+@attrs.frozen
+class Cadence:
+    """When saves enforce the limits: after ``saves`` saves, and (object stores) at most
+    once per ``seconds``, per process and store.
+
+    ``scale``: the saves needed grow to the number of artifacts the last prune kept
+    divided by this (0: they do not), so that the listing a prune costs stays a constant
+    share of each save's cost however large the store.
+    """
+
+    saves: int
+    seconds: float = 0.0
+    scale: int = 0
+
+
+CADENCE: Mapping[str, Cadence] = MappingProxyType(
+    {
+        # The index makes a prune's listing cheap: a scan per 16 or 64 saves costs little.
+        "memory": Cadence(16, scale=16),
+        "local": Cadence(64, scale=16),
+        # A listing is requests (LIST pages, the manifest, records saved since), and so is
+        # each removal: fewer prunes, each doing more.
+        "remote": Cadence(256, 300.0, scale=4),
+    }
+)
+"""How often saves run a prune by themselves, per kind of store (an explicit
+``prune_every`` replaces it: exactly every so many saves)."""
+
+
+# --------------------------------------------------------------------------- options
+_SIZE_UNITS = {
+    "": 1,
+    "B": 1,
+    "KB": 10**3,
+    "MB": 10**6,
+    "GB": 10**9,
+    "TB": 10**12,
+    "K": 2**10,
+    "M": 2**20,
+    "G": 2**30,
+    "T": 2**40,
+    "KIB": 2**10,
+    "MIB": 2**20,
+    "GIB": 2**30,
+    "TIB": 2**40,
+}
+_AGE_UNITS = {"": 1, "s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_NUMBER = r"\s*(\d+(?:\.\d*)?|\.\d+)\s*"
+
+
+def _where(store: str | None) -> str:
+    return f" (store {store})" if store else ""
+
+
+def parse_size(value: Any, *, what: str = "max_size", store: str | None = None) -> int:
+    """Bytes from an int or text: ``"500MiB"``, ``"10GB"`` (powers of 1000), ``"2G"``.
+
+    ``K``/``M``/``G``/``T`` alone are powers of 1024, as joblib's ``bytes_limit`` reads them.
+
+    Raises:
+        InvalidOptionError: a negative number, a bool, or text of another form.
+
+    Examples:
+        >>> parse_size("500MiB"), parse_size("10GB"), parse_size(1024)
+        (524288000, 10000000000, 1024)
+    """
+    if isinstance(value, str):
+        match = re.fullmatch(_NUMBER + r"([A-Za-z]*)\s*", value)
+        unit = match.group(2).upper() if match else ""
+        if match is None or unit not in _SIZE_UNITS:
+            msg = f"{what} must be bytes or a size like '500MiB' or '10GB', not {value!r}"
+            raise InvalidOptionError(msg + _where(store))
+        return int(float(match.group(1)) * _SIZE_UNITS[unit])
+    if isinstance(value, bool) or not isinstance(value, int):
+        msg = f"{what} must be an int of bytes or a size like '10GB', not {value!r}"
+        raise InvalidOptionError(msg + _where(store))
+    if value < 0:
+        raise InvalidOptionError(f"{what} must not be negative, got {value}{_where(store)}")
+    return value
+
+
+def parse_age(value: Any, *, what: str = "max_age", store: str | None = None) -> float:
+    """Seconds from a number, a ``timedelta`` or text: ``"7d"``, ``"12h"``, ``"30m"``, ``"45s"``.
+
+    Raises:
+        InvalidOptionError: a negative or non-finite age, a bool, or text of another form.
+
+    Examples:
+        >>> import datetime as dt
+        >>> parse_age("7d"), parse_age("12h"), parse_age(dt.timedelta(minutes=2)), parse_age(5)
+        (604800.0, 43200.0, 120.0, 5.0)
+    """
+    if isinstance(value, str):
+        match = re.fullmatch(_NUMBER + r"([A-Za-z]*)\s*", value)
+        unit = match.group(2).lower() if match else ""
+        if match is None or unit not in _AGE_UNITS:
+            msg = f"{what} must be seconds or an age like '7d', '12h' or '30m', not {value!r}"
+            raise InvalidOptionError(msg + _where(store))
+        return float(match.group(1)) * _AGE_UNITS[unit]
+    if isinstance(value, dt.timedelta):
+        seconds = value.total_seconds()
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        msg = f"{what} must be seconds, a datetime.timedelta or an age like '7d', not {value!r}"
+        raise InvalidOptionError(msg + _where(store))
+    if not math.isfinite(seconds) or seconds < 0:
+        raise InvalidOptionError(f"{what} must be 0 or more seconds, got {value!r}{_where(store)}")
+    return seconds
+
+
+def _count(value: Any, *, what: str, store: str | None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidOptionError(f"{what} must be an int, not {value!r}{_where(store)}")
+    if value < 0:
+        raise InvalidOptionError(f"{what} must not be negative, got {value}{_where(store)}")
+    return value
+
+
+@attrs.frozen(kw_only=True)
+class RetentionPolicy:
+    """A store's limits (None: no limit), checked and in plain units.
+
+    Examples:
+        >>> RetentionPolicy.of(max_size="1GB", max_age="7d")
+        RetentionPolicy(max_size=1000000000, max_count=None, max_age=604800.0, prune_every=None)
+    """
+
+    max_size: int | None = None
+    """Bytes of payloads the store may hold (a payload shared by artifacts counts once)."""
+    max_count: int | None = None
+    """Artifacts the store may hold."""
+    max_age: float | None = None
+    """Seconds after its creation an artifact is removed."""
+    prune_every: int | None = None
+    """Saves between the prunes saves run by themselves (0: never; None: `CADENCE`,
+    whose time limit on object stores an explicit value lifts)."""
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        max_size: Any = None,
+        max_count: Any = None,
+        max_age: Any = None,
+        prune_every: Any = None,
+        store: str | None = None,
+    ) -> RetentionPolicy:
+        """The policy of these options, each checked (errors name ``store``).
+
+        Raises:
+            InvalidOptionError: an option is negative or of the wrong type.
+        """
+        if max_size is None and max_count is None and max_age is None and prune_every is None:
+            return _NO_LIMITS  # the usual store: nothing to check
+        return cls(
+            max_size=None if max_size is None else parse_size(max_size, store=store),
+            max_count=None
+            if max_count is None
+            else _count(max_count, what="max_count", store=store),
+            max_age=None if max_age is None else parse_age(max_age, store=store),
+            prune_every=None
+            if prune_every is None
+            else _count(prune_every, what="prune_every", store=store),
+        )
+
+    @property
+    def limited(self) -> bool:
+        """True if any limit is set."""
+        return (self.max_size, self.max_count, self.max_age) != (None, None, None)
+
+
+_NO_LIMITS = RetentionPolicy()
+
+
+def expired(info: ArtifactInfo, max_age: float | None) -> bool:
+    """True if ``info`` was created more than ``max_age`` seconds ago (by `clock`).
+
+    Examples:
+        >>> import artifact_cache as ac
+        >>> info = ac.open_store("memory://doc-expired").save("x", 1)
+        >>> expired(info, 3600), expired(info, None), expired(info, 0.0)
+        (False, False, True)
+    """
+    return max_age is not None and clock() - info.created.timestamp() > max_age
+
+
+# --------------------------------------------------------------------------- report
+@attrs.frozen(kw_only=True)
+class PrunedArtifact:
+    """One artifact a prune removed (or would remove), and why."""
+
+    step_id: str
+    key: str
+    digest: str
+    size: int
+    rule: str
+    """``"max_age"``, ``"max_count"``, ``"max_size"`` or ``"keep_versions"``: the limit it
+    was removed for."""
+    created: dt.datetime
+    last_used: dt.datetime
+    """The later of its creation and the last read recorded."""
+    version: str | None = None
+    """Set when one earlier version was removed (its step and key's artifact stays);
+    None when the artifact went, with its whole version history."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able fields (times in ISO 8601)."""
+        return {
+            "step_id": self.step_id,
+            "key": self.key,
+            "digest": self.digest,
+            "size": self.size,
+            "rule": self.rule,
+            "created": self.created.isoformat(),
+            "last_used": self.last_used.isoformat(),
+            "version": self.version,
+        }
+
+
+RULES = ("max_age", "max_count", "max_size")
+
+
+@attrs.frozen(kw_only=True, repr=False)
+class PruneReport:
+    """What [`ArtifactStore.prune`][artifact_cache.store.ArtifactStore.prune] removed,
+    or would remove with ``dry_run=True``.
+
+    Examples:
+        >>> import artifact_cache as ac
+        >>> store = ac.open_store("memory://doc-prune-report")
+        >>> for i in range(3):
+        ...     _ = store.save(f"step{i}", i)
+        >>> report = store.prune(max_count=1, dry_run=True)
+        >>> [a.step_id for a in report.removed], report.by_rule
+        (['step0', 'step1'], {'max_count': 2})
+    """
+
+    removed: tuple[PrunedArtifact, ...] = ()
+    """The artifacts removed (would be, on a dry run), least recently used first."""
+    kept: int = 0
+    """Artifacts left in the store."""
+    kept_size: int = 0
+    """Bytes of payloads left (a payload shared by artifacts counted once)."""
+    skipped: int = 0
+    """Artifacts chosen but left alone: saved again or removed by someone else meanwhile."""
+    payloads_removed: int = 0
+    """Payload files removed (would be): no record names them any more."""
+    freed: int = 0
+    """Bytes those payload files held, plus the bytes of payloads kept inside removed records."""
+    dry_run: bool = False
+    started: dt.datetime | None = None
+    """When the prune started: nothing created at or after it was removed."""
+
+    @property
+    def size(self) -> int:
+        """Bytes the removed artifacts' payloads hold (each artifact counted)."""
+        return sum(a.size for a in self.removed)
+
+    @property
+    def by_rule(self) -> dict[str, int]:
+        """How many artifacts each limit removed."""
+        counts: dict[str, int] = {}
+        for artifact in self.removed:
+            counts[artifact.rule] = counts.get(artifact.rule, 0) + 1
+        return counts
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able fields (the CLI's ``prune --json``)."""
+        return {
+            "removed": [a.to_dict() for a in self.removed],
+            "by_rule": self.by_rule,
+            "kept": self.kept,
+            "kept_size": self.kept_size,
+            "skipped": self.skipped,
+            "payloads_removed": self.payloads_removed,
+            "freed": self.freed,
+            "dry_run": self.dry_run,
+            "started": self.started.isoformat() if self.started else None,
+        }
+
+    def summary(self) -> str:
+        """One line: what was removed, by which limit, what it freed and what is left."""
+        verb = "would remove" if self.dry_run else "removed"
+        count = len(self.removed)
+        text = f"{verb} {count} artifact{'' if count == 1 else 's'}"
+        if self.removed:
+            rules = ", ".join(f"{n} by {r}" for r, n in sorted(self.by_rule.items()))
+            text += f" ({human_size(self.size)}; {rules})"
+        files = f"{self.payloads_removed} payload file{'' if self.payloads_removed == 1 else 's'}"
+        text += f", freeing {human_size(self.freed)} ({files})"
+        text += f"; kept {self.kept} ({human_size(self.kept_size)})"
+        if self.skipped:
+            text += f"; left {self.skipped} saved again meanwhile"
+        return text
+
+    def __repr__(self) -> str:
+        return f"<PruneReport: {self.summary()}>"
+
+
+# --------------------------------------------------------------------------- access times
+def _process_name() -> str:
+    host = re.sub(r"[^A-Za-z0-9_-]", "_", socket.gethostname())[:64] or "host"
+    return f"{host}-{os.getpid()}-{uuid.uuid4().hex[:12]}.json"
+
+
+_process_lock = threading.Lock()
+_process: tuple[int, str] | None = None
+
+
+def process_file() -> str:
+    """The access file name of this process (a forked child gets a name of its own)."""
+    global _process
+    with _process_lock:
+        if _process is None or _process[0] != os.getpid():
+            _process = (os.getpid(), _process_name())
+        return _process[1]
+
+
+def access_text(seen: Mapping[tuple[str, str], float]) -> bytes:
+    """An access file's content: ``{"format", "version", "accessed": [[step, key, t], ...]}``."""
+    entries = [[s, k, round(t, 3)] for (s, k), t in sorted(seen.items())]
+    data = {"format": ACCESS_FORMAT, "version": _ACCESS_VERSION, "accessed": entries}
+    return json.dumps(data, separators=(",", ":")).encode()
+
+
+def parse_access(data: bytes) -> Iterator[tuple[str, str, float]]:
+    """The ``(step_id, key, time)`` entries of an access file; nothing from a bad one.
+
+    Entries of the wrong shape are skipped one by one; a file that is not JSON of the
+    documented form gives nothing. Never raises.
+    """
+    try:
+        parsed = json.loads(data)
+    except (ValueError, RecursionError):
+        return
+    if not isinstance(parsed, dict) or parsed.get("format") != ACCESS_FORMAT:
+        return
+    if parsed.get("version") != _ACCESS_VERSION or not isinstance(parsed.get("accessed"), list):
+        return
+    for entry in parsed["accessed"]:
+        if not (isinstance(entry, list) and len(entry) == 3):
+            continue
+        step_id, key, when = entry
+        if not (isinstance(step_id, str) and isinstance(key, str)):
+            continue
+        if isinstance(when, bool) or not isinstance(when, int | float) or not math.isfinite(when):
+            continue
+        yield step_id, key, float(when)
+
+
+class _Usage:
+    """One store root's retention state in this process: when artifacts were read, and
+    the saves since the last prune (shared by every store object on that root)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.seen: dict[tuple[str, str], float] = {}
+        self.dirty = False
+        self.flushed_at = clock()
+        self.storage: Storage | None = None
+        self.saves = 0
+        self.pruned_at = -math.inf
+        self.kept = 0
+        self.pruning = threading.Lock()
+
+    def used(self, storage: Storage, step_id: str, key: str) -> None:
+        now = clock()
+        with self.lock:
+            self.seen[(step_id, key)] = now
+            self.dirty = True
+            self.storage = storage
+            due = now - self.flushed_at >= ACCESS_FLUSH_SECONDS
+        if due:
+            # A read must not fail because its time could not be written: it is advisory.
+            with contextlib.suppress(Exception):
+                self.flush(storage)
+
+    def snapshot(self) -> dict[tuple[str, str], float]:
+        with self.lock:
+            return dict(self.seen)
+
+    def flush(self, storage: Storage) -> None:
+        """Write this process's read times to its access file, if any are new."""
+        with self.lock:
+            if not self.dirty:
+                return
+            if len(self.seen) > _ACCESS_ENTRIES_MAX:
+                newest = sorted(self.seen.items(), key=lambda item: item[1])
+                self.seen = dict(newest[-_ACCESS_ENTRIES_MAX // 2 :])
+            text = access_text(self.seen)
+            self.dirty = False
+            self.flushed_at = clock()
+        try:
+            storage.put_access(process_file(), text)
+        except BaseException:
+            with self.lock:
+                self.dirty = True
+            raise
+
+    def forget(self) -> None:
+        with self.lock:
+            self.seen.clear()
+            self.dirty = False
+
+    def pruned(self, kept: int) -> None:
+        with self.lock:
+            self.saves = 0
+            self.pruned_at = time.monotonic()
+            self.kept = kept
+
+
+_usage_lock = threading.Lock()
+_usages: dict[str, _Usage] = {}
+
+
+def _usage(storage: Storage) -> _Usage:
+    where = storage.uri(storage.root)
+    with _usage_lock:
+        found = _usages.get(where)
+        if found is None:
+            found = _usages[where] = _Usage()
+        return found
+
+
+def _flush_at_exit() -> None:
+    """Write the read times not written yet, of every store but ``memory://`` ones
+    (which end with the process), within `_EXIT_SECONDS` in all."""
+    with _usage_lock:
+        pending = [
+            (u, u.storage)
+            for u in _usages.values()
+            if u.dirty and u.storage is not None and (u.storage.is_local or u.storage.remote)
+        ]
+    if not pending:
+        return
+
+    def work(usage: _Usage, storage: Storage) -> None:
+        with contextlib.suppress(Exception):
+            usage.flush(storage)
+
+    # One thread per store, all waited for together: a store whose endpoint is gone
+    # (or slow) delays the exit by the budget at most, and holds up no other store.
+    threads = [
+        threading.Thread(target=work, args=item, name="artifact-cache-access", daemon=True)
+        for item in pending
+    ]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + _EXIT_SECONDS
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+
+
+def _register_at_exit() -> None:
+    # Run before concurrent.futures shuts its thread pools down at exit (threading's own
+    # exit hooks run first, newest first): s3fs's HTTP client resolves names in one, and
+    # fails with "cannot schedule new futures after shutdown" in a plain atexit handler.
+    import concurrent.futures.thread  # noqa: F401  (its hook first: ours then runs before it)
+
+    hook = getattr(threading, "_register_atexit", None)
+    if hook is not None:
+        with contextlib.suppress(RuntimeError):
+            hook(_flush_at_exit)
+            return
+    atexit.register(_flush_at_exit)
+
+
+_register_at_exit()
+
+
+def read_access(storage: Storage) -> tuple[dict[tuple[str, str], float], list[FileEntry]]:
+    """Every access file merged (latest time per artifact), and the files read."""
+    entries = [e for e in storage.access_files() if e.size <= _ACCESS_FILE_MAX]
+    texts = storage.read_many([e.path for e in entries])
+    merged: dict[tuple[str, str], float] = {}
+    read = []
+    for entry in entries:
+        data = texts.get(entry.path)
+        if not isinstance(data, bytes):
+            continue  # gone meanwhile, or unreadable: ignored, never fatal
+        read.append(entry)
+        _merge(merged, ((s, k, t) for s, k, t in parse_access(data)))
+    return merged, read
+
+
+def _merge(into: dict[tuple[str, str], float], entries: Iterable[tuple[str, str, float]]) -> None:
+    for step_id, key, when in entries:
+        name = (step_id, key)
+        if when > into.get(name, -math.inf):
+            into[name] = when
+
+
+# --------------------------------------------------------------------------- choosing
+_parsed_lock = threading.Lock()
+_parsed: dict[tuple[str, RecordName], tuple[Any, ArtifactInfo | None]] = {}
+"""Records parsed by prunes in this process, by store and name, with the index's token of
+the file's version: an unchanged record is not parsed again."""
+_PARSED_MAX = 1_000_000
+
+
+def _heads(storage: Storage) -> list[ArtifactInfo]:
+    """Every valid record (head) of the store, from the index where there is one.
+
+    A record that cannot be read or parsed is never chosen: it is left as it is.
+    """
+    rows = storage.indexed_records()
+    if rows is None:
+        found = storage.read_records(storage.record_names())
+        return [i for i in (_parse(n, d) for n, d in found.items()) if i is not None]
+    where = storage.uri(storage.root)
+    out: list[ArtifactInfo] = []
+    missed: dict[RecordName, IndexedRecord] = {}
+    with _parsed_lock:
+        for row in rows:
+            if not row.ok:
+                continue
+            cached = _parsed.get((where, row.name))
+            if cached is not None and cached[0] == row.token:
+                if cached[1] is not None:
+                    out.append(cached[1])
+            else:
+                missed[row.name] = row
+    if missed:
+        texts: dict[RecordName, bytes | Exception] = {
+            n: r.text for n, r in missed.items() if r.text is not None
+        }
+        texts.update(storage.indexed_text([n for n in missed if n not in texts]))
+        with _parsed_lock:
+            if len(_parsed) + len(texts) > _PARSED_MAX:
+                _parsed.clear()
+            for name, data in texts.items():
+                info = _parse(name, data)
+                if not isinstance(data, Exception):
+                    _parsed[(where, name)] = (missed[name].token, info)
+                if info is not None:
+                    out.append(info)
+    return out
+
+
+def _parse(name: RecordName, data: bytes | Exception) -> ArtifactInfo | None:
+    if isinstance(data, Exception):
+        return None
+    try:
+        info = ArtifactInfo.from_json(data)
+    except RecordError:
+        return None
+    return info if (info.step_id, info.key) == (name.step_id, name.key) else None
+
+
+def _when(seconds: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(seconds, dt.UTC)
+
+
+def choose(
+    heads: Iterable[ArtifactInfo],
+    access: Mapping[tuple[str, str], float],
+    policy: RetentionPolicy,
+    start: float,
+    history: Mapping[tuple[str, str], Mapping[str, int]] | None = None,
+) -> tuple[list[PrunedArtifact], list[ArtifactInfo]]:
+    """(what to remove, least recently used first; what stays) under ``policy``.
+
+    Artifacts created at or after ``start`` always stay (they count towards the limits).
+    ``max_age`` removes those created more than ``max_age`` before ``start``; then the
+    least recently used go until the count and the bytes stored are within the limits.
+    ``history``: per step and key, the payloads (digest: size) its earlier versions
+    hold; they count towards ``max_size``, and go with their artifact.
+    """
+    history = history or {}
+
+    def held(info: ArtifactInfo) -> dict[str, int]:
+        return {**history.get((info.step_id, info.key), {}), info.digest: info.size}
+
+    removed: list[PrunedArtifact] = []
+    young: list[ArtifactInfo] = []
+    old: list[tuple[float, float, str, str, ArtifactInfo]] = []  # sorted: LRU first
+
+    def remove(info: ArtifactInfo, rule: str, last_used: float) -> None:
+        removed.append(
+            PrunedArtifact(
+                step_id=info.step_id,
+                key=info.key,
+                digest=info.digest,
+                size=info.size,
+                rule=rule,
+                created=info.created,
+                last_used=_when(last_used),
+            )
+        )
+
+    max_age = policy.max_age
+    for info in heads:
+        created = info.created.timestamp()
+        # A read time from the future (a skewed or hostile access file) counts as now.
+        read = min(access.get((info.step_id, info.key), -math.inf), start)
+        last_used = max(created, read)
+        if created >= start:
+            young.append(info)
+        elif max_age is not None and start - created > max_age:
+            remove(info, "max_age", last_used)
+        else:
+            old.append((last_used, created, info.step_id, info.key, info))
+    old.sort()  # (step id, key) is unique: the record itself is never compared
+    count = len(young) + len(old)
+    refs: dict[str, int] = {}
+    sizes: dict[str, int] = {}
+    for info in [*young, *(row[4] for row in old)]:
+        for digest, size in held(info).items():
+            refs[digest] = refs.get(digest, 0) + 1
+            sizes[digest] = size
+    stored = sum(sizes.values())
+    cut = 0
+    for last_used, _created, _step, _key, info in old:
+        over_count = policy.max_count is not None and count > policy.max_count
+        over_size = policy.max_size is not None and stored > policy.max_size
+        if not (over_count or over_size):
+            break
+        remove(info, "max_count" if over_count else "max_size", last_used)
+        cut += 1
+        count -= 1
+        for digest in held(info):
+            refs[digest] -= 1
+            if not refs[digest]:
+                stored -= sizes[digest]
+    return removed, young + [row[4] for row in old[cut:]]
+
+
+# --------------------------------------------------------------------------- pruning
+def _earlier_versions(
+    earlier: Iterable[ArtifactInfo],
+    active: set[tuple[str, str]],
+    max_age: float | None,
+    keep: int | None,
+    start: float,
+) -> list[tuple[ArtifactInfo, str]]:
+    """Earlier (superseded or tombstoned) versions to remove, with the rule: those created
+    more than ``max_age`` before ``start``, then per step and key those beyond the ``keep``
+    newest versions (the active one counting as one of them). Versions created at or
+    after ``start`` stay and count."""
+    groups: dict[tuple[str, str], list[ArtifactInfo]] = {}
+    for version in earlier:
+        groups.setdefault((version.step_id, version.key), []).append(version)
+    out: list[tuple[ArtifactInfo, str]] = []
+    for name, group in groups.items():
+        group.sort(key=lambda v: v.version or "", reverse=True)
+        room = None if keep is None else keep - (name in active)
+        for version in group:
+            created = version.created.timestamp()
+            if created < start and max_age is not None and start - created > max_age:
+                out.append((version, "max_age"))
+            elif room is not None and room <= 0 and created < start:
+                out.append((version, "keep_versions"))
+            elif room is not None:
+                room -= 1
+    return out
+
+
+def _pruned_version(version: ArtifactInfo, rule: str) -> PrunedArtifact:
+    return PrunedArtifact(
+        step_id=version.step_id,
+        key=version.key,
+        digest=version.digest,
+        size=version.size,
+        rule=rule,
+        created=version.created,
+        last_used=version.created,
+        version=version.version,
+    )
+
+
+def _same(storage: Storage, chosen: PrunedArtifact, start: float) -> bool:
+    """True if the record at the chosen name is still the one chosen, older than ``start``."""
+    try:
+        data = storage.read_record(chosen.step_id, chosen.key)
+    except FileNotFoundError:
+        return False
+    now = _parse(RecordName(chosen.step_id, chosen.key), data)
+    return (
+        now is not None
+        and now.digest == chosen.digest
+        and now.created == chosen.created
+        and now.created.timestamp() < start
+    )
+
+
+def _stored_size(infos: Iterable[ArtifactInfo]) -> int:
+    return sum(i.size for i in {i.digest: i for i in infos}.values())
+
+
+def prune(
+    store: ArtifactStore,
+    policy: RetentionPolicy,
+    *,
+    dry_run: bool = False,
+    grace: float = GRACE,
+) -> PruneReport:
+    """Enforce ``policy`` on ``store`` now (see the module's docstring); what it removed.
+
+    Safe while other processes save: an artifact created after the prune started is
+    never chosen, a chosen record is read again and removed only if it is unchanged, and
+    a payload goes only if no record names it on a last look (and it is older than
+    ``grace`` seconds). `ArtifactStore.prune` calls it with the store's limits.
+
+    Examples:
+        >>> import artifact_cache as ac
+        >>> store = ac.open_store("memory://doc-retention-prune")
+        >>> _ = store.save("a", 1), store.save("b", 2)
+        >>> prune(store, RetentionPolicy(max_count=1)).by_rule
+        {'max_count': 1}
+    """
+    storage = store._storage
+    start = clock()
+    usage = _usage(storage)
+    if not store.read_only:
+        # This process's own reads first (a prune in one process sees them at once).
+        with contextlib.suppress(Exception):
+            usage.flush(storage)
+    heads = _heads(storage)
+    access, files = read_access(storage)
+    _merge(access, ((s, k, t) for (s, k), t in usage.snapshot().items()))
+    keep = getattr(store, "keep_versions", None)
+    earlier: list[ArtifactInfo] = []
+    if policy.max_size is not None or policy.max_age is not None or keep is not None:
+        # Earlier versions: their payloads count towards max_size, and max_age and
+        # keep_versions apply to them too.
+        found, _bad = _versions.listing(storage, "", None)  # bad files are left alone
+        earlier = [v for v in found if v.status != "active"]
+    history: dict[tuple[str, str], dict[str, int]] = {}
+    for version in earlier:
+        history.setdefault((version.step_id, version.key), {})[version.digest] = version.size
+    chosen, staying = choose(heads, access, policy, start, history)
+    # An artifact that goes takes its history with it; of the others, earlier versions
+    # past max_age or beyond keep_versions go.
+    gone = {(c.step_id, c.key) for c in chosen}
+    trimmed = _earlier_versions(
+        [v for v in earlier if (v.step_id, v.key) not in gone],
+        {(i.step_id, i.key) for i in heads},
+        policy.max_age,
+        keep,
+        start,
+    )
+
+    if dry_run:
+        chosen = chosen + [_pruned_version(v, rule) for v, rule in trimmed]
+        going = {id(v) for v, _rule in trimmed}
+        kept_digests = {i.digest for i in staying} | {
+            v.digest for v in earlier if (v.step_id, v.key) not in gone and id(v) not in going
+        }
+        inline = {i.digest: i.size for i in heads if i.inline is not None}
+        doomed = {c.digest for c in chosen if c.digest not in kept_digests}
+        files_gone = [
+            e
+            for e in storage.object_entries(sorted(d for d in doomed if d not in inline))
+            if start - e.mtime >= grace
+        ]
+        freed = sum(e.size for e in files_gone) + sum(c.size for c in chosen if c.digest in inline)
+        return PruneReport(
+            removed=tuple(chosen),
+            kept=len(staying),
+            kept_size=_stored_size(staying),
+            payloads_removed=len(files_gone),
+            freed=freed,
+            dry_run=True,
+            started=_when(start),
+        )
+    removed: list[PrunedArtifact] = []
+    skipped = 0
+    for item in chosen:
+        # Read again just before removing: a save since the listing wins.
+        if _same(storage, item, start) and store.delete(item.step_id, key=item.key, purge=True):
+            removed.append(item)
+        else:
+            skipped += 1
+            staying.extend(i for i in heads if (i.step_id, i.key) == (item.step_id, item.key))
+    if trimmed:
+        _versions.remove(storage, [v for v, _rule in trimmed])
+        removed.extend(_pruned_version(v, rule) for v, rule in trimmed)
+    payloads, freed = _remove_payloads(store, removed, heads, start, grace)
+    present = {(i.step_id, i.key) for i in staying}
+    if len(files) > 1 or any(n not in present for n in access):
+        with contextlib.suppress(Exception):
+            _compact(storage, access, files, present)
+    usage.pruned(len(staying))
+    return PruneReport(
+        removed=tuple(removed),
+        kept=len(staying),
+        kept_size=_stored_size(staying),
+        skipped=skipped,
+        payloads_removed=payloads,
+        freed=freed,
+        dry_run=False,
+        started=_when(start),
+    )
+
+
+def _remove_payloads(
+    store: ArtifactStore,
+    removed: list[PrunedArtifact],
+    heads: list[ArtifactInfo],
+    start: float,
+    grace: float,
+) -> tuple[int, int]:
+    """Remove the payload files of removed artifacts that no record names any more, the
+    way ``gc`` does; (files removed, bytes freed, inline payloads included)."""
+    storage = store._storage
+    inline = {i.digest for i in heads if i.inline is not None}
+    freed = sum(r.size for r in removed if r.digest in inline)
+    digests = sorted({r.digest for r in removed} - inline)
+    if not digests:
+        return 0, freed
+    entries = [e for e in storage.object_entries(digests) if start - e.mtime >= grace]
+    if not entries:
+        return 0, freed
+    try:
+        # The last look, as gc's: a save may have named one of these payloads meanwhile.
+        referenced = store._referenced(warn=False)
+    except ArtifactStoreError as exc:
+        warnings.warn(f"prune: payloads left for gc: {exc}", stacklevel=4)
+        return 0, freed
+    doomed = [e for e in entries if e.name not in referenced]
+    # A save that re-used a payload renewed its time (or wrote it again) before writing
+    # its record: one whose time changed since the first look is kept.
+    now = {e.path: e.mtime for e in storage.object_entries([e.name for e in doomed])}
+    doomed = [e for e in doomed if now.get(e.path) == e.mtime]
+    storage.remove_files(doomed)
+    return len(doomed), freed + sum(e.size for e in doomed)
+
+
+def _compact(
+    storage: Storage,
+    access: Mapping[tuple[str, str], float],
+    files: list[FileEntry],
+    present: set[tuple[str, str]],
+) -> None:
+    """Merge the access files read into one (only times of artifacts still there), then
+    remove them. A process whose file goes writes everything it knows again next time."""
+    seen = {name: t for name, t in access.items() if name in present}
+    storage.put_access(f"compact-{uuid.uuid4().hex}.json", access_text(seen))
+    now = time.time()
+    stale = [
+        e
+        for e in storage.access_files()
+        if e.name.startswith(TMP_PREFIX) and now - e.mtime > _STALE_TEMPORARY
+    ]
+    storage.remove_files(files + stale)
+
+
+# --------------------------------------------------------------------------- per store
+def _kind(storage: Storage) -> str:
+    return "local" if storage.is_local else "remote" if storage.remote else "memory"
+
+
+class Retention:
+    """A store's retention: its policy, and this process's state for the store's root.
+
+    `ArtifactStore` holds one and tells it of every read (`used`) and save (`saved`).
+    """
+
+    def __init__(self, storage: Storage, policy: RetentionPolicy, *, read_only: bool) -> None:
+        self.storage = storage
+        self.policy = policy
+        self.read_only = read_only
+        self.usage = _usage(storage)
+        cadence = CADENCE[_kind(storage)]
+        every = policy.prune_every
+        # An explicit prune_every is the cadence, on every kind of store.
+        self.cadence = cadence if every is None else Cadence(every)
+
+    def used(self, step_id: str, key: str) -> None:
+        """An artifact was read: note when (written later, in one small file)."""
+        if not self.read_only:
+            self.usage.used(self.storage, step_id, key)
+
+    def saved(self, store: ArtifactStore) -> None:
+        """A save happened: prune if the cadence says it is time (never raises)."""
+        cadence = self.cadence
+        if not self.policy.limited or cadence.saves <= 0:
+            return
+        usage = self.usage
+        with usage.lock:
+            usage.saves += 1
+            needed = max(cadence.saves, usage.kept // cadence.scale if cadence.scale else 0)
+            due = usage.saves >= needed and time.monotonic() - usage.pruned_at >= cadence.seconds
+            if due:
+                usage.saves = 0
+        if not due or not usage.pruning.acquire(blocking=False):
+            return  # not yet, or another thread of this process is pruning this store
+        try:
+            store.prune()
+        except ArtifactStoreError as exc:
+            warnings.warn(f"the automatic prune after a save failed: {exc}", stacklevel=4)
+        finally:
+            usage.pruning.release()
+
+    def forget(self) -> None:
+        """The store was cleared: forget its read times, here and in its access files."""
+        self.usage.forget()
+        self.storage.remove_access()
