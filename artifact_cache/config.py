@@ -56,8 +56,8 @@ def open_store(
         read_only: refuse ``save``, ``delete``, ``clear`` and ``gc`` with
             `ReadOnlyStoreError`; a memoised function computes without saving.
         keep_versions: keep at most this many versions of each step and key (default
-            None: every one); after a save, the oldest beyond it are removed, never the
-            active one. See ``docs/lifecycle.md``.
+            None: every one); ``prune`` (run by saves every ``prune_every``) removes
+            the oldest beyond it, never the active one. See ``docs/lifecycle.md``.
         max_size: bytes of payloads the store keeps (an int, or ``"500MiB"``, ``"10GB"``);
             the least recently used artifacts go first. See ``docs/lifecycle.md``.
         max_count: number of artifacts the store keeps (least recently used go first).

@@ -253,8 +253,8 @@ class ArtifactStore:
 
     Every save is kept as a version (`versions`, ``get(version=)``; see
     ``docs/lifecycle.md``). ``keep_versions`` (default None: all) keeps at most that
-    many versions per step and key: after each save the oldest ones beyond it are
-    removed (never the active one; their payloads are left for `gc`).
+    many versions per step and key: `prune` (which saves run every ``prune_every``
+    saves, below) removes the oldest ones beyond it, never the active one.
 
     ``max_size`` (bytes, or ``"10GB"``), ``max_count`` and ``max_age`` (seconds, a
     ``timedelta`` or ``"7d"``) limit what the store keeps: saves enforce them every
@@ -317,7 +317,9 @@ class ArtifactStore:
         self._limits = {"max_size": max_size, "max_count": max_count, "max_age": max_age}
         self._limits["prune_every"] = prune_every
         policy = _retention.RetentionPolicy.of(**self._limits, store=self.location)
-        self._retention = _retention.Retention(self._storage, policy, read_only=self._read_only)
+        self._retention = _retention.Retention(
+            self._storage, policy, read_only=self._read_only, keep_versions=self._keep_versions
+        )
 
     # ------------------------------------------------------------------ dunder
     def __repr__(self) -> str:
@@ -604,8 +606,6 @@ class ArtifactStore:
             if len(self._written) > _WRITTEN_MAX:
                 self._written.clear()
             self._written.add(digest)
-            if self._keep_versions is not None:
-                _versions.trim(storage, step_id, key, self._keep_versions)
         _provenance.remember(obj, info.ref, size)
         self._retention.saved(self)  # every so many saves: enforce the store's limits
         return info

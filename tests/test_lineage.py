@@ -157,7 +157,9 @@ class TestUnfollowable:
     def test_a_replaced_input_without_history_is_not_followed(self) -> None:
         """With its version trimmed, an earlier input is left out with a warning, and
         nothing above it is followed (the later artifact is not what it came from)."""
-        store = ac.ArtifactStore(f"memory://lineage-trimmed-{uuid.uuid4().hex}", keep_versions=1)
+        store = ac.ArtifactStore(
+            f"memory://lineage-trimmed-{uuid.uuid4().hex}", keep_versions=1, prune_every=1
+        )
         raw = store.save("raw", [1])
         clean = store.save("clean", [1], inputs=[raw.ref])
         store.save("model", 1, inputs=[clean.ref])

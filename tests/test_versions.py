@@ -209,7 +209,7 @@ class TestGc:
     def test_keep_versions_leaves_payloads_for_gc(self, store_url: str) -> None:
         """keep_versions=2 keeps exactly the 2 newest versions (files and listing); the
         payload of a trimmed one goes at gc."""
-        store = ac.open_store(store_url, keep_versions=2)
+        store = ac.open_store(store_url, keep_versions=2, prune_every=1)
         infos = [store.save("s", f"value {i}") for i in range(5)]
         assert [i.version for i in store.versions("s")] == [infos[4].version, infos[3].version]
         assert len(_version_files(store)) == 2
@@ -223,7 +223,7 @@ class TestKeepVersions:
     def test_keep_versions(self, store_url: str) -> None:
         """keep_versions counts per step and key, never removes the active version, and
         drops a trimmed version's tombstone with it."""
-        store = ac.open_store(store_url, keep_versions=2)
+        store = ac.open_store(store_url, keep_versions=2, prune_every=1)
         assert store.keep_versions == 2
         for i in range(4):
             store.save("s", i, key="a")

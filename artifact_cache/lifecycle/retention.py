@@ -304,7 +304,7 @@ class PrunedArtifact:
         }
 
 
-RULES = ("max_age", "max_count", "max_size")
+RULES = ("max_age", "max_count", "max_size", "keep_versions")
 
 
 @attrs.frozen(kw_only=True, repr=False)
@@ -943,9 +943,17 @@ class Retention:
     `ArtifactStore` holds one and tells it of every read (`used`) and save (`saved`).
     """
 
-    def __init__(self, storage: Storage, policy: RetentionPolicy, *, read_only: bool) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        policy: RetentionPolicy,
+        *,
+        read_only: bool,
+        keep_versions: int | None = None,
+    ) -> None:
         self.storage = storage
         self.policy = policy
+        self.keep_versions = keep_versions
         self.read_only = read_only
         self.usage = _usage(storage)
         cadence = CADENCE[_kind(storage)]
@@ -961,7 +969,7 @@ class Retention:
     def saved(self, store: ArtifactStore) -> None:
         """A save happened: prune if the cadence says it is time (never raises)."""
         cadence = self.cadence
-        if not self.policy.limited or cadence.saves <= 0:
+        if not (self.policy.limited or self.keep_versions) or cadence.saves <= 0:
             return
         usage = self.usage
         with usage.lock:

@@ -48,8 +48,8 @@ __all__ = [
     "history",
     "listing",
     "referenced",
+    "remove",
     "tombstone_text",
-    "trim",
     "trim_versions",
 ]
 
@@ -345,19 +345,6 @@ def remove(storage: Storage, doomed: Sequence[ArtifactInfo]) -> None:
         for tombstone in (False, True):
             names.append(VersionName(info.step_id, info.key, info.version, tombstone))
     storage.remove_versions(names)
-
-
-def trim(storage: Storage, step_id: str, key: str, keep: int) -> list[ArtifactInfo]:
-    """Remove the oldest versions of one step and key beyond ``keep`` (never the active
-    one; payloads are left for gc); return them. Costs one listing when there are not
-    more than ``keep``."""
-    names = storage.step_version_names(step_id, key)
-    if sum(1 for n in names if not n.tombstone) <= keep:
-        return []
-    infos, _bad = _scan(storage, step_id=step_id, key=key)  # bad files are left alone
-    doomed = _doomed(infos, keep)
-    remove(storage, doomed)
-    return doomed
 
 
 def trim_versions(store_or_storage: Any, keep: int, *, dry_run: bool = False) -> list[ArtifactInfo]:
