@@ -41,11 +41,22 @@ if TYPE_CHECKING:
 
 __all__ = ["ArtifactBrowser", "ArtifactGrid"]
 
-_Identity = tuple[str, str]
+_STATUS_OPTIONS = [
+    ("Active", "active"),
+    ("Superseded", "superseded"),
+    ("Deleted (tombstoned)", "tombstoned"),
+    ("All versions", "all"),
+]
+"""The status filter's choices: ``store.list(status=...)`` (``"all"``: None)."""
+
+_Identity = tuple[str, str, str | None]
+_Name = tuple[str, str]
 
 
 def _identity(info: ArtifactInfo) -> _Identity:
-    return (info.step_id, info.key)
+    # The active artifact of a step and key stays the same row when it is saved again;
+    # an earlier version is one row of its own.
+    return (info.step_id, info.key, None if info.status == "active" else info.version)
 
 
 class _Column:
@@ -368,14 +379,14 @@ def _mono(text: str | None) -> str:
     return f"<span style='{_MONO}'>{_esc(text)}</span>" if text else ""
 
 
-def _lineage_html(info: ArtifactInfo, known: Mapping[_Identity, ArtifactInfo]) -> str:
+def _lineage_html(info: ArtifactInfo, known: Mapping[_Name, ArtifactInfo]) -> str:
     """The inputs of ``info``, and theirs, as an indented tree.
 
     The records come from the listing already read, so drawing the tree costs no I/O.
     An input whose record was replaced or deleted since is marked, and not followed.
     """
     lines: list[str] = []
-    stack = [(ref, 0, frozenset({_identity(info)})) for ref in reversed(info.inputs)]
+    stack = [(ref, 0, frozenset({(info.step_id, info.key)})) for ref in reversed(info.inputs)]
     while stack and len(lines) < _LINEAGE_NODES:
         ref, depth, path = stack.pop()
         resolved = resolve_ref(ref, known=known)
@@ -414,7 +425,7 @@ def _downstream_html(info: ArtifactInfo, children: Children) -> str:
 def _detail_html(
     info: ArtifactInfo,
     now: dt.datetime,
-    known: Mapping[_Identity, ArtifactInfo],
+    known: Mapping[_Name, ArtifactInfo],
     verified: bool | None = None,
     children: Children | None = None,
 ) -> str:
@@ -438,6 +449,7 @@ def _detail_html(
         ("created", f"{_esc(_ago(info.created, now))}, {_esc(_absolute(info.created))}"),
         ("serializer", _esc(serializer)),
         ("digest", _mono(info.digest)),
+        ("version", f"{_mono(info.version)} ({_esc(info.status)})"),
     ]
     fields += [
         ("signed", _esc(signed_text(info.signed, verified))),
@@ -552,7 +564,9 @@ class ArtifactBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
 
     Parts, all public so that they can be driven from code and tests: ``header``,
     ``refresh_button``, ``filter_box`` (step id substring, case-insensitive),
-    ``tag_box`` (``k=v, k2=v2``; a bare ``k`` means "has tag k"), ``type_box`` (a
+    ``tag_box`` (``k=v, k2=v2``; a bare ``k`` means "has tag k"), ``status_box``
+    (``"active"``: the artifacts `get` finds; ``"superseded"``, ``"tombstoned"`` or
+    ``"all"`` lists versions, and hides **Delete selected**), ``type_box`` (a
     dropdown of the recorded types present), ``days_box`` (created in the last N days;
     0: any time), ``after_picker`` and ``before_picker`` (created from one date to
     another, both whole days in UTC), ``limit_box`` (the newest N that pass the other
@@ -600,7 +614,7 @@ class ArtifactBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
         self.page_size = page_size
         self.preview_limit = preview_limit
         self._all: list[ArtifactInfo] = []
-        self._known: dict[_Identity, ArtifactInfo] = {}
+        self._known: dict[_Name, ArtifactInfo] = {}
         self._children: Children | None = None
         self._matching: list[ArtifactInfo] = []
         self._rows: list[ArtifactInfo] = []
@@ -641,6 +655,14 @@ class ArtifactBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
             value="",
             style=narrow,
             layout=widgets.Layout(width="260px"),
+        )
+        self.status_box: widgets.Dropdown = widgets.Dropdown(
+            description="Status",
+            options=_STATUS_OPTIONS,
+            value="active",
+            tooltip="Which versions to list: the artifacts get finds, or earlier versions",
+            style=narrow,
+            layout=widgets.Layout(width="220px"),
         )
         self.days_box: widgets.BoundedIntText = widgets.BoundedIntText(
             description="Last days",
@@ -726,6 +748,8 @@ class ArtifactBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
             self.limit_box,
         ):
             box.observe(self._on_query, names="value")
+        # Another status is another listing: read the store again.
+        self.status_box.observe(lambda _: self.refresh(), names="value")
         self.grid.on_row_click(self._on_row_click)
         self.grid.on_header_click(self._on_header_click)
         self.prev_button.on_click(lambda _: self._turn(-1))
@@ -744,6 +768,7 @@ class ArtifactBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
                 widgets.HBox([self.filter_box, self.tag_box, self.hint], layout=wrap),
                 widgets.HBox(
                     [
+                        self.status_box,
                         self.type_box,
                         self.days_box,
                         self.after_picker,
@@ -842,7 +867,8 @@ class ArtifactBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
         self._hide_confirm()
         self._clear_error()
         try:
-            self._all = list(self.store.list())
+            status = self.status_box.value
+            self._all = list(self.store.list(status=None if status == "all" else status))
         except Exception as exc:
             self._all = []
             self._show_error(f"cannot list store {self.store.location}: {_reason(exc)}")
@@ -858,11 +884,14 @@ class ArtifactBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
                 f"<b>ArtifactStore</b> <code>{_esc(self.store.location)}</code>"
                 f" &middot; {_esc(count)} &middot; {_esc(total)}{mode}"
             )
-        self._known = {_identity(i): i for i in self._all}
+        # The artifacts get finds, by step and key: what lineage resolves inputs against.
+        self._known = {(i.step_id, i.key): i for i in self._all if i.status == "active"}
         self._children = None  # made when a record is first shown
         self._update_types()
         destructive = "none" if self.read_only else ""
-        self.delete_button.layout.display = destructive
+        # Delete acts on an artifact (its active version): not offered beside versions.
+        versions = self.status_box.value != "active"
+        self.delete_button.layout.display = "none" if versions else destructive
         self.clear_button.layout.display = destructive
         self._apply(reset_page=False)
 

@@ -1173,3 +1173,30 @@ class TestDownstreamPane:
         browser.refresh()
         browser.select("raw")
         assert "\u2192 clean @" in browser.detail.value
+
+
+class TestStatusFilter:
+    def test_versions_by_status(self, mem_store: ac.ArtifactStore) -> None:
+        """The status dropdown lists earlier or deleted versions (a new listing), shows
+        each one's version and status, and offers no delete beside versions."""
+        for value in (1, 2, 3):
+            mem_store.save("model", value)
+        mem_store.save("gone", 0)
+        mem_store.delete("gone")
+        browser = mem_store.browse()
+        assert ids(browser) == ["model"] and browser.delete_button.layout.display == ""
+        browser.status_box.value = "superseded"
+        assert ids(browser) == ["model", "model"]
+        assert {i.status for i in browser.rows} == {"superseded"}
+        assert sorted(mem_store.load(i) for i in browser.rows) == [1, 2]
+        assert browser.delete_button.layout.display == "none"
+        browser.select(0)
+        assert len(browser.selected) == 1  # two versions of one step and key are two rows
+        assert browser.rows[0].version in browser.detail.value
+        assert "superseded" in browser.detail.value
+        browser.status_box.value = "tombstoned"
+        assert ids(browser) == ["gone"]
+        browser.status_box.value = "all"
+        assert sorted(ids(browser)) == ["gone", "model", "model", "model"]
+        browser.status_box.value = "active"
+        assert ids(browser) == ["model"] and browser.delete_button.layout.display == ""
