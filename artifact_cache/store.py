@@ -19,7 +19,7 @@ import time
 import warnings
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import partial
 from typing import IO, TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar, overload
 
@@ -90,41 +90,51 @@ class _Provenance:
 
     def __init__(self, strong_limit: int = 128) -> None:
         self._lock = threading.Lock()
-        self._weak: dict[int, tuple[weakref.ref[Any], ArtifactRef]] = {}
-        self._strong: OrderedDict[int, tuple[Any, ArtifactRef]] = OrderedDict()
+        self._weak: dict[int, tuple[weakref.ref[Any], _Source]] = {}
+        self._strong: OrderedDict[int, tuple[Any, _Source]] = OrderedDict()
         self._limit = strong_limit
 
-    def remember(self, obj: Any, ref: ArtifactRef, size: int) -> None:
+    def remember(self, obj: Any, source: ArtifactInfo | ArtifactRef, size: int) -> None:
         if isinstance(obj, self._UNTRACKED):
             return
         oid = id(obj)
-        with self._lock:
-            try:
+        ref = (source.step_id, source.key, source.digest)  # (made an ArtifactRef if asked)
+        if type(obj).__weakrefoffset__:  # its instances take weak references
+            with contextlib.suppress(TypeError):
                 wr = weakref.ref(obj, partial(self._forget, oid))
-            except TypeError:
-                if size > self.STRONG_MAX_BYTES:
-                    return
-                self._strong[oid] = (obj, ref)
-                self._strong.move_to_end(oid)
-                while len(self._strong) > self._limit:
-                    self._strong.popitem(last=False)
-            else:
-                self._weak[oid] = (wr, ref)
+                with self._lock:
+                    self._weak[oid] = (wr, ref)
+                return
+        if size > self.STRONG_MAX_BYTES:
+            return
+        with self._lock:
+            self._strong[oid] = (obj, ref)
+            self._strong.move_to_end(oid)
+            if len(self._strong) > self._limit:
+                self._strong.popitem(last=False)
 
     def _forget(self, oid: int, _: object) -> None:
         self._weak.pop(oid, None)
 
     def lookup(self, obj: Any) -> ArtifactRef | None:
         oid = id(obj)
+        found: _Source | None = None
         with self._lock:
             weak = self._weak.get(oid)
             if weak is not None and weak[0]() is obj:
-                return weak[1]
-            strong = self._strong.get(oid)
-            if strong is not None and strong[0] is obj:
-                return strong[1]
-        return None
+                found = weak[1]
+            else:
+                strong = self._strong.get(oid)
+                if strong is not None and strong[0] is obj:
+                    found = strong[1]
+        if found is None:
+            return None
+        step_id, key, digest = found
+        return ArtifactRef(step_id=step_id, key=key, digest=digest)
 
+
+_Source = tuple[str, str, str]
+"""Where an object came from: step id, key, digest."""
 
 _provenance = _Provenance()
 
@@ -299,19 +309,12 @@ class ArtifactStore:
         msg = f"{subject} in store {self.location} failed: {type(exc).__name__}: {exc}{hint}"
         raise ArtifactStoreError(redact(msg, self._secrets)) from exc
 
-    @contextlib.contextmanager
-    def _io(self, what: str, step_id: str | None = None) -> Iterator[None]:
+    def _io(self, what: str, step_id: str | None = None) -> _Guard:
         """Turn a backend's exception into an ArtifactStoreError naming step and store.
 
         The store's format marker is checked here, once, before the first operation.
         """
-        try:
-            self._storage.check_format()
-            yield
-        except (ArtifactStoreError, KeyboardInterrupt):
-            raise
-        except Exception as exc:
-            self._fail(what, step_id, exc)
+        return _Guard(self, what, step_id)
 
     def _bar(
         self, total: int, what: str, *, unit: str = "B"
@@ -467,7 +470,7 @@ class ArtifactStore:
             if len(self._written) > _WRITTEN_MAX:
                 self._written.clear()
             self._written.add(digest)
-        _provenance.remember(obj, info.ref, size)
+        _provenance.remember(obj, info, size)
         return info
 
     # ------------------------------------------------------------------ read
@@ -478,13 +481,14 @@ class ArtifactStore:
             RecordError: the record is not of the documented form, or names another
                 step id or key than where it lives; it is never used.
         """
-        where = f"the record of step {step_id!r} key {key!r} in store {self.location}"
         try:
             info = ArtifactInfo.from_json(data)
         except RecordError as exc:
+            where = f"the record of step {step_id!r} key {key!r} in store {self.location}"
             msg = f"{where} is unreadable ({exc}); save the step again or delete it"
             raise RecordError(msg) from None
-        if (info.step_id, info.key) != (step_id, key):
+        if info.step_id != step_id or info.key != key:
+            where = f"the record of step {step_id!r} key {key!r} in store {self.location}"
             msg = (
                 f"{where} says it is step {info.step_id!r} key {info.key!r}; not used "
                 "(save the step again or delete it)"
@@ -526,6 +530,9 @@ class ArtifactStore:
         missed: dict[RecordName, IndexedRecord] = {}
         where = self.location
         for row in rows:
+            if row.info is not None:  # checked by the index when it read the file
+                infos.append(row.info)
+                continue
             cached = _parsed.get((where, row.name))
             if cached is not None and cached[0] == row.token:
                 found = cached[1]
@@ -622,8 +629,11 @@ class ArtifactStore:
         self._check(step_id, None)
         storage = self._storage
         with self._io("listing", step_id):
-            rows = storage.indexed_records(step_id=step_id)
-            if rows is not None:
+            listing = storage.indexed_listing(step_id=step_id)
+            rows = storage.indexed_records(step_id=step_id) if listing is None else None
+            if listing is not None:
+                infos, bad = list(listing[0]), self._from_index(listing[1])[1]
+            elif rows is not None:
                 infos, bad = self._from_index(rows)
             else:
                 infos, bad = self._records(storage.read_records(storage.step_record_names(step_id)))
@@ -684,29 +694,37 @@ class ArtifactStore:
             raise IntegrityError(f"the record of {where} names {info.digest!r:.80}, not a digest")
         self._check_signature(info)
         problem = ""
-        hasher = new_hasher()
-        with self._io("loading", info.step_id), self._bar(info.size, f"loading {info.step_id}"):
+        digest: str | None = None
+        if info.inline is not None:  # in the record: nothing more to read
             try:
-                if info.inline is not None:  # in the record: nothing more to read
-                    data = memoryview(bytearray(base64.b64decode(info.inline)))
-                    hasher.update(data)
-                else:
+                data = memoryview(bytearray(base64.b64decode(info.inline)))
+            except ValueError as exc:  # (a record read from a store is checked already)
+                self._fail("loading", info.step_id, exc)
+            size, digest = data.nbytes, hash_bytes(data)
+        else:
+            hasher = new_hasher()
+            with (
+                self._io("loading", info.step_id),
+                self._bar(info.size, f"loading {info.step_id}"),
+            ):
+                try:
                     data = self._storage.read_object(
                         info.digest, info.size, hasher=hasher, mmap_mode=mmap_mode
                     )
-            except FileNotFoundError:
-                msg = (
-                    f"the payload of step {info.step_id!r} key {info.key!r} is missing from "
-                    f"store {self.location} (digest {info.digest}); save the step again"
-                )
-                raise PayloadMissingError(msg) from None
-            except SizeMismatch as exc:  # a large payload's size, checked before reading
-                data, size = memoryview(b""), exc.actual
-            else:
-                size = len(data)
+                except FileNotFoundError:
+                    msg = (
+                        f"the payload of step {info.step_id!r} key {info.key!r} is missing "
+                        f"from store {self.location} (digest {info.digest}); save the step again"
+                    )
+                    raise PayloadMissingError(msg) from None
+                except SizeMismatch as exc:  # a large payload's size, checked before reading
+                    data, size = memoryview(b""), exc.actual
+                else:
+                    size = len(data)
+                    digest = hasher.hexdigest()
         if size != info.size:
             problem = f"is {size} bytes, {info.size} recorded (truncated?)"
-        elif hasher.hexdigest() != info.digest:  # checked before unpickling, always
+        elif digest != info.digest:  # checked before unpickling, always
             problem = f"does not match its digest {info.digest}"
         elif self._signer is not None:
             problem = self._signer.payload_problem(data, info)
@@ -720,7 +738,7 @@ class ArtifactStore:
         except Exception as exc:
             msg = f"cannot deserialise {self._where(info)}: {type(exc).__name__}: {exc}"
             raise SerializationError(msg) from exc
-        _provenance.remember(obj, info.ref, info.size)
+        _provenance.remember(obj, info, info.size)
         return obj
 
     def exists(self, step_id: str, *, key: str | None = None) -> bool:
@@ -757,15 +775,28 @@ class ArtifactStore:
         with self._io(f"listing artifacts under {prefix!r}" if prefix else "listing artifacts"):
             # A bar opens if many records have to be read to bring the index up to date.
             bar = partial(self._bar, what="listing", unit="records")
-            rows = storage.indexed_records(folder, bar=bar)
+            listing = storage.indexed_listing(folder, bar=bar)
+            rows = storage.indexed_records(folder, bar=bar) if listing is None else None
             memo = self._list_memo
+            wanted_tags = dict(tags or {}) or None
+            found: Any = listing if listing is not None else rows
             if (
-                rows is not None
+                found is not None
                 and memo is not None
-                and memo[0] is rows
-                and memo[1:3] == (prefix, dict(tags or {}) or None)
+                and memo[0] is found
+                and memo[1:3] == (prefix, wanted_tags)
             ):
                 infos, bad = memo[3], memo[4]  # the index gave the very same answer
+            elif listing is not None:
+                # Built from what the index checked when it read each file; invalid
+                # records are parsed again, to be warned about.
+                valid, invalid = listing
+                infos = [i for i in valid if i.step_id.startswith(prefix)] if prefix else valid
+                if tags:
+                    infos = [i for i in infos if _has_tags(i.tags, tags)]
+                bad_rows = [r for r in invalid if r.name.step_id.startswith(prefix)]
+                bad = self._from_index(bad_rows)[1] if bad_rows else []
+                self._list_memo = (found, prefix, wanted_tags, infos, bad)
             elif rows is not None:
                 # Tags are filtered before any record is parsed; invalid records are kept
                 # (to be warned about).
@@ -777,18 +808,16 @@ class ArtifactStore:
                         and (not r.ok or not tags or _has_tags(r.tags, tags))
                     ]
                 )
-                self._list_memo = (rows, prefix, dict(tags or {}) or None, infos, bad)
+                self._list_memo = (found, prefix, wanted_tags, infos, bad)
             else:
                 names = storage.record_names(folder)
                 wanted = [n for n in names if n.step_id.startswith(prefix)]
                 with self._bar(len(wanted), "listing", unit="records"):
                     infos, bad = self._records(storage.read_records(wanted))
+                if tags:
+                    infos = [i for i in infos if _has_tags(i.tags, tags)]
         self._skip(bad)
-        return ArtifactList(
-            info
-            for info in infos
-            if not tags or all(info.tags.get(k) == v for k, v in tags.items())
-        )
+        return ArtifactList(infos)
 
     def open(self, step_id: str, *, key: str | None = None) -> IO[bytes]:
         """A binary file object streaming the stored payload (not digest-checked).
@@ -1025,6 +1054,31 @@ class ArtifactStore:
             raise MissingDependencyError(msg, name=missing) from exc
 
         return ArtifactBrowser(self, **options)
+
+
+class _Guard:
+    """What `ArtifactStore._io` returns: a context that checks the store's format on
+    entry (once per store) and turns a backend's exception into an ArtifactStoreError
+    naming the step and the store (a class: it is on every hit's path)."""
+
+    __slots__ = ("step_id", "store", "what")
+
+    def __init__(self, store: ArtifactStore, what: str, step_id: str | None) -> None:
+        self.store, self.what, self.step_id = store, what, step_id
+
+    def __enter__(self) -> None:
+        storage = self.store._storage
+        if not storage._format_checked:
+            try:
+                storage.check_format()
+            except (ArtifactStoreError, KeyboardInterrupt):
+                raise
+            except Exception as exc:
+                self.store._fail(self.what, self.step_id, exc)
+
+    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> None:
+        if isinstance(exc, Exception) and not isinstance(exc, ArtifactStoreError):
+            self.store._fail(self.what, self.step_id, exc)
 
 
 MMAP_MODES = (None, "r", "c")
