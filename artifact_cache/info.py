@@ -9,6 +9,7 @@ never a path. Imports ``attrs``, the stdlib and `artifact_cache.stepid`.
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import html
 import json
@@ -229,11 +230,7 @@ class ArtifactInfo:
                 or is not a record of the documented form.
         """
         raw = text.encode() if isinstance(text, str) else bytes(text)
-        values = _parsed.get(raw)
-        if values is None:
-            values = _parse(raw)
-            _parsed.put(raw, values)
-        return _fresh(values)
+        return _copy(checked_record(raw))
 
     def describe(self) -> list[tuple[str, str]]:
         """The record as (label, text) pairs, for people; empty fields left out.
@@ -322,8 +319,17 @@ def _checked(data: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     return kwargs, extra
 
 
-def _parse(raw: bytes) -> tuple[Any, ...]:
-    """The checked field values of a record's text, in field order (see `_assemble`)."""
+def checked_record(raw: bytes) -> ArtifactInfo:
+    """The record in ``raw``, parsed and checked as `ArtifactInfo.from_json` does, but
+    shared with every other caller that reads the same bytes: never hand it out (its
+    mappings are not its own); `ArtifactInfo.from_json` returns a copy of it.
+
+    Raises:
+        RecordError: as `ArtifactInfo.from_json`.
+    """
+    found = _parsed.get(raw)
+    if found is not None:
+        return found
     try:
         data = json.loads(raw)
     except RecursionError:
@@ -331,43 +337,76 @@ def _parse(raw: bytes) -> tuple[Any, ...]:
     except (ValueError, TypeError) as exc:  # UnicodeDecodeError is a ValueError
         raise RecordError(f"not JSON: {exc}") from None
     kwargs, extra = _checked(data)
+    if "created" not in kwargs:
+        return ArtifactInfo(**kwargs, extra=extra)  # "now", each time: not kept
     get = kwargs.get
     tags = get("tags")
     inputs = get("inputs")
-    return (
-        kwargs["step_id"],
-        kwargs["key"],
-        kwargs["digest"],
-        kwargs["size"],
-        kwargs["serializer"],
-        kwargs["python_type"],
-        get("created"),  # None: missing, "now" when built (as the constructor does)
-        get("mime_type"),
-        _frozen_tags(tags) if tags else {},
-        tuple(inputs) if inputs else (),
-        get("code_fingerprint"),
-        get("duration"),
-        get("args_repr"),
-        get("uri"),
-        get("recipe"),
-        get("payload_hash"),
-        get("signature"),
-        get("inline"),
-        extra,
-    )
+    info = _assemble(
+        kwargs["step_id"], kwargs["key"], kwargs["digest"], kwargs["size"],
+        kwargs["serializer"], kwargs["python_type"], kwargs["created"], get("mime_type"),
+        _frozen_tags(tags) if tags else {}, tuple(inputs) if inputs else (),
+        get("code_fingerprint"), get("duration"), get("args_repr"), get("uri"),
+        get("recipe"), get("payload_hash"), get("signature"), get("inline"), extra,
+    )  # fmt: skip
+    _parsed.put(raw, info)
+    return info
 
 
-def _fresh(values: tuple[Any, ...]) -> ArtifactInfo:
-    """A new ArtifactInfo of checked values, with mappings of its own."""
-    (
-        step_id, key, digest, size, serializer, python_type, created, mime_type, tags, inputs,
-        code_fingerprint, duration, args_repr, uri, recipe, payload_hash, signature, inline, extra,
-    ) = values  # fmt: skip
+def remember_written(raw: bytes, info: ArtifactInfo) -> None:
+    """Note that ``raw`` is ``info.to_json()``, just written, so that reading it back in
+    this process skips parsing it; only where ``info`` is what parsing ``raw`` gives (its
+    fields of the exact types reading makes, and valid), else ``raw`` is parsed here.
+    """
+    if len(raw) > _ParsedRecords.MAX_BYTES:
+        return
+    simple = (
+        not info.inputs
+        and not info.extra
+        and info.recipe is None
+        and type(info.size) is int
+        and type(info.serializer) is str
+        and type(info.python_type) is str
+        and (info.duration is None or type(info.duration) is float)
+        and all(
+            value is None or type(value) is str
+            for value in (
+                info.mime_type, info.code_fingerprint, info.args_repr, info.uri,
+                info.payload_hash, info.signature, info.inline,
+            )
+        )
+    )  # fmt: skip
+    if simple:
+        try:
+            for name in _SIMPLE_CHECKS:
+                RECORD_FIELDS[name](getattr(info, name))
+        except (RecordError, ValueError, TypeError, OverflowError):
+            simple = False
+        inline = info.inline
+        if inline is not None and len(inline) // 4 * 3 - inline[-2:].count("=") != info.size:
+            simple = False
+    if not simple:
+        with contextlib.suppress(RecordError):
+            checked_record(raw)
+        return
+    _parsed.put(raw, _copy(info))
+
+
+_SIMPLE_CHECKS = (
+    "step_id", "key", "digest", "size", "serializer", "python_type", "duration",
+    "payload_hash", "inline",
+)  # fmt: skip
+"""The checks `remember_written` runs again (tags and times are the converters')."""
+
+
+def _copy(info: ArtifactInfo) -> ArtifactInfo:
+    """A new ArtifactInfo equal to ``info``, with mappings of its own."""
+    tags, extra = info.tags, info.extra
     return _assemble(
-        step_id, key, digest, size, serializer, python_type,
-        created if created is not None else dt.datetime.now(dt.UTC),
-        mime_type, dict(tags) if tags else {}, inputs, code_fingerprint, duration, args_repr,
-        uri, recipe, payload_hash, signature, inline, dict(extra) if extra else {},
+        info.step_id, info.key, info.digest, info.size, info.serializer, info.python_type,
+        info.created, info.mime_type, dict(tags) if tags else {}, info.inputs,
+        info.code_fingerprint, info.duration, info.args_repr, info.uri, info.recipe,
+        info.payload_hash, info.signature, info.inline, dict(extra) if extra else {},
     )  # fmt: skip
 
 
@@ -383,14 +422,14 @@ class _ParsedRecords:
     MAX_TOTAL = 32 * 2**20
 
     def __init__(self) -> None:
-        self._items: dict[bytes, tuple[Any, ...]] = {}
+        self._items: dict[bytes, ArtifactInfo] = {}
         self._total = 0
         self._lock = threading.Lock()
 
-    def get(self, raw: bytes) -> tuple[Any, ...] | None:
+    def get(self, raw: bytes) -> ArtifactInfo | None:
         return self._items.get(raw)
 
-    def put(self, raw: bytes, value: tuple[Any, ...]) -> None:
+    def put(self, raw: bytes, value: ArtifactInfo) -> None:
         if len(raw) > self.MAX_BYTES:
             return
         items = self._items

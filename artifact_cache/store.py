@@ -42,7 +42,16 @@ from .errors import (
     missing_folder_note,
 )
 from .fingerprint.recipe import KeyRecipe
-from .info import INLINE_MAX, ArtifactInfo, ArtifactRef, human_size, infos_html, is_digest
+from .info import (
+    INLINE_MAX,
+    ArtifactInfo,
+    ArtifactRef,
+    checked_record,
+    human_size,
+    infos_html,
+    is_digest,
+    remember_written,
+)
 from .serializers import get_serializer
 from .signing import Signer, redact, redact_url, secret_values
 from .signing import signing_key_from as _signing_key_from
@@ -462,7 +471,9 @@ class ArtifactStore:
             )
             if signer is not None and hashing is not None:
                 info = signer.seal(info, hashing.strong)
-            storage.put_record(step_id, key, info.to_json())
+            record = info.to_json().encode()
+            storage.put_record(step_id, key, record)
+            remember_written(record, info)  # read back in this process: not parsed again
             if inline is None and not storage.has_object(digest, size):
                 # A concurrent gc or clear removed the payload between our write (or check)
                 # and our record: put it back, so that no visible record lacks its payload.
@@ -474,15 +485,18 @@ class ArtifactStore:
         return info
 
     # ------------------------------------------------------------------ read
-    def _record(self, step_id: str, key: str, data: bytes) -> ArtifactInfo:
+    def _record(self, step_id: str, key: str, data: bytes, *, shared: bool = False) -> ArtifactInfo:
         """Parse and check the record stored at ``refs/<step_id>/@<key>.json``.
+
+        ``shared``: the instance shared by every reader of the same bytes in this process
+        (`checked_record`), for callers that never hand it out; else a copy of its own.
 
         Raises:
             RecordError: the record is not of the documented form, or names another
                 step id or key than where it lives; it is never used.
         """
         try:
-            info = ArtifactInfo.from_json(data)
+            info = checked_record(data) if shared else ArtifactInfo.from_json(data)
         except RecordError as exc:
             where = f"the record of step {step_id!r} key {key!r} in store {self.location}"
             msg = f"{where} is unreadable ({exc}); save the step again or delete it"
@@ -598,14 +612,10 @@ class ArtifactStore:
             'builtins.list'
         """
         self._check(step_id, key)
+        if key is not None:
+            return self._keyed(step_id, key)
         storage = self._storage
         with self._io("reading", step_id):
-            if key is not None:
-                try:
-                    data = storage.read_record(step_id, key)
-                except FileNotFoundError:
-                    raise self._not_found(step_id, key) from None
-                return self._record(step_id, key, data)
             newest = self._newest_indexed(step_id)
             if newest is not None:
                 return newest
@@ -616,6 +626,15 @@ class ArtifactStore:
         if bad:
             raise bad[0]  # every record of the step is bad: that is not "no artifact"
         raise self._not_found(step_id, None)
+
+    def _keyed(self, step_id: str, key: str, *, shared: bool = False) -> ArtifactInfo:
+        """The record of ``step_id`` and ``key`` (both checked already), read afresh."""
+        with self._io("reading", step_id):
+            try:
+                data = self._storage.read_record(step_id, key)
+            except FileNotFoundError:
+                raise self._not_found(step_id, key) from None
+        return self._record(step_id, key, data, shared=shared)
 
     def artifacts(self, step_id: str) -> ArtifactList:
         """Records of exactly this step id (all its keys, not child ids), newest first.
@@ -659,8 +678,11 @@ class ArtifactStore:
             {'a': 1}
         """
         _check_mmap_mode(mmap_mode, step_id, self.location)
-        info = self.info(step_id, key=key)
-        return self.load(info, mmap_mode=mmap_mode)
+        if key is None:
+            return self.load(self.info(step_id), mmap_mode=mmap_mode)
+        self._check(step_id, key)
+        # The record read is used here only: the instance shared by readers of its bytes.
+        return self.load(self._keyed(step_id, key, shared=True), mmap_mode=mmap_mode)
 
     def _where(self, info: ArtifactInfo) -> str:
         """``step 'x' key 'k' in store URL``: what an error about one artifact names."""

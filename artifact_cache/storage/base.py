@@ -535,8 +535,8 @@ class Storage:
             if found is not None:
                 found.modified = dt_now()
 
-    def put_record(self, step_id: str, key: str, text: str) -> None:
-        data = text.encode()
+    def put_record(self, step_id: str, key: str, text: str | bytes) -> None:
+        data = text.encode() if isinstance(text, str) else text
         self._put(self.record_path(step_id, key), [data], len(data))
 
     # ----------------------------------------------------------------- reads
