@@ -647,11 +647,11 @@ _new = object.__new__
 
 def _assemble(
     step_id: str, key: str, digest: str, size: int, serializer: str, python_type: str,
-    created: dt.datetime, mime_type: str | None, tags: dict[str, str],
+    created: dt.datetime, mime_type: str | None, tags: Mapping[str, str],
     inputs: tuple[ArtifactRef, ...], code_fingerprint: str | None, duration: float | None,
     args_repr: str | None, uri: str | None, recipe: KeyRecipe | None,
     payload_hash: str | None, signature: str | None, inline: str | None,
-    extra: dict[str, Any],
+    extra: Mapping[str, Any],
 ) -> ArtifactInfo:  # fmt: skip
     """An ArtifactInfo of values already checked and in their final form (UTC time,
     sorted tags, a tuple of refs, a recipe): what the constructor would make of them,
