@@ -197,7 +197,7 @@ class _Unavailable(Exception):
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS folders (
-    step_id TEXT PRIMARY KEY, mtime_ns INTEGER NOT NULL, subdirs TEXT NOT NULL
+    step_id TEXT PRIMARY KEY, mtime_ns INTEGER NOT NULL, subdirs TEXT NOT NULL, listing TEXT
 );
 CREATE TABLE IF NOT EXISTS records (
     step_id TEXT NOT NULL, key TEXT NOT NULL,
@@ -208,9 +208,10 @@ CREATE TABLE IF NOT EXISTS records (
 CREATE INDEX IF NOT EXISTS records_by_time ON records (step_id, created);
 CREATE INDEX IF NOT EXISTS records_invalid ON records (step_id) WHERE ok = 0;
 """
-"""``folders.subdirs``: the JSON list of the folder's sub-folders when it was indexed.
-``records.info``: a valid record's checked fields (`pack_checked`); ``records.data``: an
-invalid record's text."""
+"""``folders.subdirs``: the JSON list of the folder's sub-folders when it was indexed;
+``folders.listing``: the ``info`` of its valid records joined by commas (NULL: not made
+since the folder was last indexed). ``records.info``: a valid record's checked fields
+(`pack_checked`); ``records.data``: an invalid record's text."""
 
 _Listing = tuple[list[ArtifactInfo], list[IndexedRecord]]
 
@@ -413,20 +414,28 @@ class LocalIndex:
                 return memo[1]
         where, args = _scope(folder, step_id)
         infos: list[ArtifactInfo] = []
-        try:
-            # One string per step id, joined by SQLite: no Python object per row.
-            groups = conn.execute(
-                f"SELECT step_id, group_concat(info, ',') FROM records "
-                f"WHERE ok=1 AND {where} GROUP BY step_id",
-                args,
-            ).fetchall()
-        except sqlite3.DataError:  # longer than SQLite's longest string: row by row
-            groups = conn.execute(
-                f"SELECT step_id, info FROM records WHERE ok=1 AND {where}", args
-            ).fetchall()
+        # One string per folder, joined by SQLite when the folder was first listed after
+        # it was indexed: no Python object per record, one row per folder.
+        select = f"SELECT step_id, listing FROM folders WHERE {where}"
+        groups = conn.execute(select, args).fetchall()
+        if any(packed is None for _step, packed in groups):
+            try:
+                with _transaction(conn):
+                    conn.execute(
+                        "UPDATE folders SET listing=coalesce((SELECT group_concat(info, ',') "
+                        "FROM records WHERE records.step_id=folders.step_id AND ok=1), '') "
+                        f"WHERE listing IS NULL AND {where}",
+                        args,
+                    )
+                groups = conn.execute(select, args).fetchall()
+            except sqlite3.DataError:  # longer than SQLite's longest string: row by row
+                groups = conn.execute(
+                    f"SELECT step_id, info FROM records WHERE ok=1 AND {where}", args
+                ).fetchall()
         with _collector_paused():
             for step, packed in groups:
-                _unpack(step, f"[{packed}]", infos)
+                if packed:
+                    _unpack(step, f"[{packed}]", infos)
         infos.sort(key=_created, reverse=True)
         bad = [
             _row(r)
@@ -565,7 +574,7 @@ class LocalIndex:
                 # A folder changed too recently may change again within the same clock tick.
                 racy = time.time_ns() - mtime < RACY_NS
                 conn.execute(
-                    "INSERT OR REPLACE INTO folders VALUES (?, ?, ?)",
+                    "INSERT OR REPLACE INTO folders VALUES (?, ?, ?, NULL)",
                     (step, -1 if racy else mtime, json.dumps(subdirs)),
                 )
 
