@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -29,7 +30,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 from store_bench import timed  # one median timer for every benchmark
 
@@ -72,7 +73,8 @@ def bench_list(tmp: Path, n: int, repeat: int) -> dict[str, float]:
     script = (
         "import sys, time, artifact_cache as ac\n"
         "s = ac.ArtifactStore(sys.argv[1], progress=False)\n"
-        "t = time.perf_counter(); n = len(s.list()); print(time.perf_counter() - t)\n"
+        "t, c = time.perf_counter(), time.process_time(); n = len(s.list())\n"
+        "print(time.perf_counter() - t, time.process_time() - c)\n"
     )
     cache = diskcache.Cache(str(tmp / f"dc{n}"))
     for i in range(n):
@@ -83,10 +85,16 @@ def bench_list(tmp: Path, n: int, repeat: int) -> dict[str, float]:
     dc_script = (
         "import sys, time, diskcache\n"
         "c = diskcache.Cache(sys.argv[1])\n"
-        "t = time.perf_counter(); n = len(list(c)); print(time.perf_counter() - t)\n"
+        "t, p = time.perf_counter(), time.process_time(); n = len(list(c))\n"
+        "print(time.perf_counter() - t, time.process_time() - p)\n"
     )
-    new_process = min(_in_new_process(script, str(tmp / f"list{n}")) for _ in range(repeat))
-    dc_new_process = min(_in_new_process(dc_script, str(tmp / f"dc{n}")) for _ in range(repeat))
+    # Medians of wall-clock and of CPU time (the latter steadier on a busy machine).
+    ours_runs = [_in_new_process(script, str(tmp / f"list{n}"), both=True) for _ in range(repeat)]
+    dc_runs = [_in_new_process(dc_script, str(tmp / f"dc{n}"), both=True) for _ in range(repeat)]
+    new_process = statistics.median(w for w, _ in ours_runs)
+    dc_new_process = statistics.median(w for w, _ in dc_runs)
+    new_cpu = statistics.median(c for _, c in ours_runs)
+    dc_new_cpu = statistics.median(c for _, c in dc_runs)
     return {
         "first list (indexing)": cold,
         "list": ours,
@@ -99,15 +107,22 @@ def bench_list(tmp: Path, n: int, repeat: int) -> dict[str, float]:
         "diskcache keys in a new process": dc_new_process,
         "new process: list / dc keys": new_process / keys,
         "new process: list / dc keys (new)": new_process / dc_new_process,
+        "new process, CPU: list / dc keys (new)": new_cpu / dc_new_cpu,
     }
 
 
-def _in_new_process(script: str, *args: str) -> float:
-    """Run ``script`` in a new Python process; it prints the seconds it measured."""
+@overload
+def _in_new_process(script: str, *args: str) -> float: ...
+@overload
+def _in_new_process(script: str, *args: str, both: Literal[True]) -> tuple[float, float]: ...
+def _in_new_process(script: str, *args: str, both: bool = False) -> Any:
+    """Run ``script`` in a new Python process; it prints the seconds it measured (wall
+    clock, then CPU time with ``both``)."""
     done = subprocess.run(
         [sys.executable, "-c", script, *args], capture_output=True, text=True, check=True
     )
-    return float(done.stdout.strip())
+    values = [float(v) for v in done.stdout.split()]
+    return (values[0], values[1]) if both else values[0]
 
 
 def bench_newest(tmp: Path, keys: int, repeat: int) -> dict[str, float]:
