@@ -360,43 +360,41 @@ def remember_written(raw: bytes, info: ArtifactInfo) -> None:
     """
     if len(raw) > _ParsedRecords.MAX_BYTES:
         return
-    simple = (
-        not info.inputs
-        and not info.extra
-        and info.recipe is None
-        and type(info.size) is int
-        and type(info.serializer) is str
-        and type(info.python_type) is str
-        and (info.duration is None or type(info.duration) is float)
-        and all(
-            value is None or type(value) is str
-            for value in (
-                info.mime_type, info.code_fingerprint, info.args_repr, info.uri,
-                info.payload_hash, info.signature, info.inline,
-            )
-        )
-    )  # fmt: skip
+    duration, inline = info.duration, info.inline
+    simple = not (
+        info.inputs
+        or info.extra
+        or info.recipe is not None
+        or type(info.size) is not int
+        or type(info.serializer) is not str
+        or type(info.python_type) is not str
+        or (duration is not None and type(duration) is not float)
+    )
+    if simple:
+        for value in (
+            info.step_id, info.key, info.digest, info.mime_type, info.code_fingerprint,
+            info.args_repr, info.uri, info.payload_hash, info.signature, inline,
+        ):  # fmt: skip
+            if value is not None and type(value) is not str:
+                simple = False
+                break
     if simple:
         try:
-            for name in _SIMPLE_CHECKS:
-                RECORD_FIELDS[name](getattr(info, name))
+            _step_id(info.step_id), _key(info.key), _digest(info.digest), _size(info.size)
+            if duration is not None:
+                _seconds(duration)
+            if info.payload_hash is not None:
+                _payload_hash(info.payload_hash)
+            if inline is not None:
+                _inline(inline)
+                simple = len(inline) // 4 * 3 - inline[-2:].count("=") == info.size
         except (RecordError, ValueError, TypeError, OverflowError):
-            simple = False
-        inline = info.inline
-        if inline is not None and len(inline) // 4 * 3 - inline[-2:].count("=") != info.size:
             simple = False
     if not simple:
         with contextlib.suppress(RecordError):
             checked_record(raw)
         return
     _parsed.put(raw, _copy(info))
-
-
-_SIMPLE_CHECKS = (
-    "step_id", "key", "digest", "size", "serializer", "python_type", "duration",
-    "payload_hash", "inline",
-)  # fmt: skip
-"""The checks `remember_written` runs again (tags and times are the converters')."""
 
 
 def _copy(info: ArtifactInfo) -> ArtifactInfo:

@@ -101,3 +101,11 @@ def test_record_rewritten_elsewhere_is_read_again(tmp_path: Path) -> None:
     other.save("step", 2, key="k")
     assert store.get("step", key="k") == 2
     assert store.info("step", key="k").size == other.info("step", key="k").size
+
+
+def test_names_of_a_str_subclass_read_back_as_str(tmp_path: Path) -> None:
+    store = ac.ArtifactStore(str(tmp_path / "s"))
+    store.save(Text("step"), 1, key=Text("k"))
+    read = store.info("step", key="k")
+    assert type(read.step_id) is str and type(read.key) is str
+    assert store.get("step", key="k") == 1
