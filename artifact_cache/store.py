@@ -538,7 +538,8 @@ class ArtifactStore:
     ) -> tuple[list[ArtifactInfo], list[RecordError]]:
         """The records an index lists, parsed and checked as `_records` does, newest first.
 
-        A record parsed before from the same version of its file is not parsed again.
+        A row the index checked itself (``info``) is used as it is; a record parsed before
+        from the same version of its file is not parsed again.
         """
         infos: list[ArtifactInfo] = []
         bad: list[RecordError] = []
