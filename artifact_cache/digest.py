@@ -13,6 +13,7 @@ import xxhash
 # xxhash keeps the GIL while it runs: slices let a thread writing the same payload to
 # disk take turns with it instead of waiting for the whole hash.
 _HASH_SLICE = 8 * 2**20
+_one_shot = xxhash.xxh3_128_hexdigest
 
 
 def hash_bytes(*chunks: bytes | bytearray | memoryview) -> str:
@@ -22,6 +23,8 @@ def hash_bytes(*chunks: bytes | bytearray | memoryview) -> str:
         >>> hash_bytes(b"ab", b"c") == hash_bytes(b"abc")
         True
     """
+    if len(chunks) == 1 and len(chunks[0]) <= _HASH_SLICE:
+        return _one_shot(chunks[0])  # (a small payload: one call, no hasher object)
     h = xxhash.xxh3_128()
     for chunk in chunks:
         if len(chunk) <= _HASH_SLICE:  # len() counts items, so this is only a shortcut

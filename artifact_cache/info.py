@@ -9,6 +9,7 @@ never a path. Imports ``attrs``, the stdlib and `artifact_cache.stepid`.
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import html
 import json
@@ -309,20 +310,7 @@ class ArtifactInfo:
                 or is not a record of the documented form.
         """
         raw = text.encode() if isinstance(text, str) else bytes(text)
-        found = _parsed.get(raw)
-        if found is None:
-            try:
-                data = json.loads(raw)
-            except RecursionError:
-                raise RecordError(f"nested deeper than {MAX_DEPTH} levels") from None
-            except (ValueError, TypeError) as exc:  # UnicodeDecodeError is a ValueError
-                raise RecordError(f"not JSON: {exc}") from None
-            found = _checked(data)
-            _parsed.put(raw, found)
-        kwargs, extra = found
-        # The top-level mappings are the new record's own (tags are copied by their
-        # converter); the checked values themselves are immutable or frozen.
-        return cls(**kwargs, extra=dict(extra))
+        return _copy(checked_record(raw))
 
     def describe(self) -> list[tuple[str, str]]:
         """The record as (label, text) pairs, for people; empty fields left out.
@@ -417,30 +405,126 @@ def _checked(data: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     return kwargs, extra
 
 
+def checked_record(raw: bytes) -> ArtifactInfo:
+    """The record in ``raw``, parsed and checked as `ArtifactInfo.from_json` does, but
+    shared with every other caller that reads the same bytes: never hand it out (its
+    mappings are not its own); `ArtifactInfo.from_json` returns a copy of it.
+
+    Raises:
+        RecordError: as `ArtifactInfo.from_json`.
+    """
+    found = _parsed.get(raw)
+    if found is not None:
+        return found
+    try:
+        data = json.loads(raw)
+    except RecursionError:
+        raise RecordError(f"nested deeper than {MAX_DEPTH} levels") from None
+    except (ValueError, TypeError) as exc:  # UnicodeDecodeError is a ValueError
+        raise RecordError(f"not JSON: {exc}") from None
+    kwargs, extra = _checked(data)
+    if "created" not in kwargs:
+        return ArtifactInfo(**kwargs, extra=extra)  # "now", each time: not kept
+    get = kwargs.get
+    tags = get("tags")
+    inputs = get("inputs")
+    info = _assemble(
+        kwargs["step_id"], kwargs["key"], kwargs["digest"], kwargs["size"],
+        kwargs["serializer"], kwargs["python_type"], kwargs["created"], get("mime_type"),
+        _frozen_tags(tags) if tags else {}, tuple(inputs) if inputs else (),
+        get("code_fingerprint"), get("duration"), get("args_repr"), get("uri"),
+        get("recipe"), get("payload_hash"), get("signature"), get("inline"), extra,
+    )  # fmt: skip
+    _parsed.put(raw, info)
+    return info
+
+
+def remember_written(raw: bytes, info: ArtifactInfo) -> None:
+    """Note that ``raw`` is ``info.to_json()``, just written, so that reading it back in
+    this process skips parsing it; only where ``info`` is what parsing ``raw`` gives (its
+    fields of the exact types reading makes, and valid), else ``raw`` is parsed here.
+    """
+    if len(raw) > _ParsedRecords.MAX_BYTES:
+        return
+    duration, inline = info.duration, info.inline
+    simple = not (
+        info.inputs
+        or info.extra
+        or info.recipe is not None
+        or type(info.size) is not int
+        or type(info.serializer) is not str
+        or type(info.python_type) is not str
+        or (duration is not None and type(duration) is not float)
+    )
+    if simple:
+        for value in (
+            info.step_id, info.key, info.digest, info.mime_type, info.code_fingerprint,
+            info.args_repr, info.uri, info.payload_hash, info.signature, inline,
+        ):  # fmt: skip
+            if value is not None and type(value) is not str:
+                simple = False
+                break
+    if simple:
+        try:
+            _step_id(info.step_id), _key(info.key), _digest(info.digest), _size(info.size)
+            if duration is not None:
+                _seconds(duration)
+            if info.payload_hash is not None:
+                _payload_hash(info.payload_hash)
+            if inline is not None:
+                _inline(inline)
+                simple = len(inline) // 4 * 3 - inline[-2:].count("=") == info.size
+        except (RecordError, ValueError, TypeError, OverflowError):
+            simple = False
+    if not simple:
+        with contextlib.suppress(RecordError):
+            checked_record(raw)
+        return
+    _parsed.put(raw, _copy(info))
+
+
+def _copy(info: ArtifactInfo) -> ArtifactInfo:
+    """A new ArtifactInfo equal to ``info``, with mappings of its own."""
+    tags, extra = info.tags, info.extra
+    return _assemble(
+        info.step_id, info.key, info.digest, info.size, info.serializer, info.python_type,
+        info.created, info.mime_type, dict(tags) if tags else {}, info.inputs,
+        info.code_fingerprint, info.duration, info.args_repr, info.uri, info.recipe,
+        info.payload_hash, info.signature, info.inline, dict(extra) if extra else {},
+    )  # fmt: skip
+
+
 class _ParsedRecords:
     """Checked records by their exact bytes, so that a cache hit re-reading the same
     record file (every memoised hit does) skips parsing and checking it again. Reads
     stay fresh: the bytes are read each time; only identical bytes share the work.
-    Bounded in count, and records over a few KiB are not kept.
+    Bounded in count and in the bytes it keeps; records over 32 KiB are not kept.
     """
 
-    MAX_ITEMS = 512
-    MAX_BYTES = 8192
+    MAX_ITEMS = 65536
+    MAX_BYTES = 32 * 2**10
+    MAX_TOTAL = 32 * 2**20
 
     def __init__(self) -> None:
-        self._items: dict[bytes, tuple[dict[str, Any], dict[str, Any]]] = {}
+        self._items: dict[bytes, ArtifactInfo] = {}
+        self._total = 0
         self._lock = threading.Lock()
 
-    def get(self, raw: bytes) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    def get(self, raw: bytes) -> ArtifactInfo | None:
         return self._items.get(raw)
 
-    def put(self, raw: bytes, value: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    def put(self, raw: bytes, value: ArtifactInfo) -> None:
         if len(raw) > self.MAX_BYTES:
             return
+        items = self._items
         with self._lock:
-            while len(self._items) >= self.MAX_ITEMS:
-                del self._items[next(iter(self._items))]
-            self._items[raw] = value
+            while items and (len(items) >= self.MAX_ITEMS or self._total > self.MAX_TOTAL):
+                oldest = next(iter(items))
+                del items[oldest]
+                self._total -= len(oldest)
+            if raw not in items:
+                self._total += len(raw)
+            items[raw] = value
 
 
 _parsed = _ParsedRecords()
@@ -645,6 +729,96 @@ RECORD_FIELDS: dict[str, Callable[[Any], Any]] = {
 A field of `ArtifactInfo` needs an entry here; fields not listed are kept
 unchecked in ``extra`` (unknown to this version).
 """
+
+
+# ------------------------------------------------------------------ checked values
+_FIELDS = (
+    "step_id", "key", "digest", "size", "serializer", "python_type", "created", "mime_type",
+    "tags", "inputs", "code_fingerprint", "duration", "args_repr", "uri", "recipe",
+    "payload_hash", "signature", "inline", "extra",
+)  # fmt: skip
+assert tuple(a.name for a in attrs.fields(ArtifactInfo)) == _FIELDS, "field order changed"
+(
+    _set_step_id, _set_key, _set_digest, _set_size, _set_serializer, _set_python_type,
+    _set_created, _set_mime_type, _set_tags, _set_inputs, _set_code_fingerprint,
+    _set_duration, _set_args_repr, _set_uri, _set_recipe, _set_payload_hash,
+    _set_signature, _set_inline, _set_extra,
+) = (getattr(ArtifactInfo, name).__set__ for name in _FIELDS)  # fmt: skip
+_new = object.__new__
+
+
+def _assemble(
+    step_id: str, key: str, digest: str, size: int, serializer: str, python_type: str,
+    created: dt.datetime, mime_type: str | None, tags: Mapping[str, str],
+    inputs: tuple[ArtifactRef, ...], code_fingerprint: str | None, duration: float | None,
+    args_repr: str | None, uri: str | None, recipe: KeyRecipe | None,
+    payload_hash: str | None, signature: str | None, inline: str | None,
+    extra: Mapping[str, Any],
+) -> ArtifactInfo:  # fmt: skip
+    """An ArtifactInfo of values already checked and in their final form (UTC time,
+    sorted tags, a tuple of refs, a recipe): what the constructor would make of them,
+    without running its converters again (a listing builds many thousands)."""
+    info: ArtifactInfo = _new(ArtifactInfo)
+    _set_step_id(info, step_id)
+    _set_key(info, key)
+    _set_digest(info, digest)
+    _set_size(info, size)
+    _set_serializer(info, serializer)
+    _set_python_type(info, python_type)
+    _set_created(info, created)
+    _set_mime_type(info, mime_type)
+    _set_tags(info, tags)
+    _set_inputs(info, inputs)
+    _set_code_fingerprint(info, code_fingerprint)
+    _set_duration(info, duration)
+    _set_args_repr(info, args_repr)
+    _set_uri(info, uri)
+    _set_recipe(info, recipe)
+    _set_payload_hash(info, payload_hash)
+    _set_signature(info, signature)
+    _set_inline(info, inline)
+    _set_extra(info, extra)
+    return info
+
+
+def pack_checked(info: ArtifactInfo) -> str:
+    """The fields of a checked record but its step id, as a JSON array in field order.
+
+    What an index keeps of a record it has parsed and checked: `unpack_checked` turns it
+    back into an equal ArtifactInfo without parsing or checking the record again.
+    """
+    return json.dumps(
+        [
+            info.key, info.digest, info.size, info.serializer, info.python_type,
+            info.created.isoformat(), info.mime_type, info.tags,
+            [r.to_dict() for r in info.inputs], info.code_fingerprint, info.duration,
+            info.args_repr, info.uri, info.recipe.to_dict() if info.recipe else None,
+            info.payload_hash, info.signature, info.inline, info.extra,
+        ]
+    )  # fmt: skip
+
+
+def unpack_checked(step_id: str, packed: str, out: list[ArtifactInfo]) -> None:
+    """Append to ``out`` the records of ``step_id`` in ``packed``: a JSON array of
+    `pack_checked` forms (of records checked when they were packed).
+
+    Raises ValueError or TypeError if ``packed`` is not of that form.
+    """
+    assemble, fromisoformat, append = _assemble, dt.datetime.fromisoformat, out.append
+    for (
+        key, digest, size, serializer, python_type, created, mime_type, tags, inputs,
+        code_fingerprint, duration, args_repr, uri, recipe, payload_hash, signature, inline,
+        extra,
+    ) in json.loads(packed):  # fmt: skip
+        append(
+            assemble(
+                step_id, key, digest, size, serializer, python_type, fromisoformat(created),
+                mime_type, tags, tuple(map(_ref, inputs)) if inputs else (),
+                code_fingerprint, duration, args_repr, uri,
+                KeyRecipe.from_dict(recipe) if recipe is not None else None,
+                payload_hash, signature, inline, extra,
+            )
+        )  # fmt: skip
 
 
 def infos_html(infos: Iterable[ArtifactInfo], *, limit: int = 50) -> str:

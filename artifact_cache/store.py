@@ -21,8 +21,9 @@ import time
 import types
 import warnings
 import weakref
+from binascii import a2b_base64
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import partial
 from typing import IO, TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar, overload
 
@@ -50,10 +51,12 @@ from .info import (
     INLINE_MAX,
     ArtifactInfo,
     ArtifactRef,
+    checked_record,
     human_size,
     infos_html,
     is_digest,
     new_version_id,
+    remember_written,
 )
 from .lifecycle import lineage as _lineage
 from .lifecycle import retention as _retention
@@ -128,13 +131,14 @@ class _Provenance:
 
     def __init__(self, strong_limit: int = 128) -> None:
         self._lock = threading.Lock()
-        self._weak: dict[int, tuple[weakref.ref[Any], ArtifactRef]] = {}
-        self._strong: OrderedDict[int, tuple[Any, ArtifactRef]] = OrderedDict()
+        self._weak: dict[int, tuple[weakref.ref[Any], _Source]] = {}
+        self._strong: OrderedDict[int, tuple[Any, _Source]] = OrderedDict()
         self._limit = strong_limit
 
-    def remember(self, obj: Any, ref: ArtifactRef, size: int) -> None:
+    def remember(self, obj: Any, source: ArtifactInfo | ArtifactRef, size: int) -> None:
         if isinstance(obj, self._UNTRACKED):
             return
+        ref = (source.step_id, source.key, source.digest)  # (made an ArtifactRef if asked)
         self._remember(obj, ref, size)
         if isinstance(obj, list | tuple | dict):
             strong = self.STRONG_PARTS
@@ -162,35 +166,44 @@ class _Provenance:
             level = below
         return found
 
-    def _remember(self, obj: Any, ref: ArtifactRef, size: int, *, strong: bool = True) -> None:
+    def _remember(self, obj: Any, ref: _Source, size: int, *, strong: bool = True) -> None:
         oid = id(obj)
-        with self._lock:
-            try:
+        if type(obj).__weakrefoffset__:  # its instances take weak references
+            with contextlib.suppress(TypeError):
                 wr = weakref.ref(obj, partial(self._forget, oid))
-            except TypeError:
-                if not strong or size > self.STRONG_MAX_BYTES:
-                    return
-                self._strong[oid] = (obj, ref)
-                self._strong.move_to_end(oid)
-                while len(self._strong) > self._limit:
-                    self._strong.popitem(last=False)
-            else:
-                self._weak[oid] = (wr, ref)
+                with self._lock:
+                    self._weak[oid] = (wr, ref)
+                return
+        if not strong or size > self.STRONG_MAX_BYTES:
+            return
+        with self._lock:
+            self._strong[oid] = (obj, ref)
+            self._strong.move_to_end(oid)
+            if len(self._strong) > self._limit:
+                self._strong.popitem(last=False)
 
     def _forget(self, oid: int, _: object) -> None:
         self._weak.pop(oid, None)
 
     def lookup(self, obj: Any) -> ArtifactRef | None:
         oid = id(obj)
+        found: _Source | None = None
         with self._lock:
             weak = self._weak.get(oid)
             if weak is not None and weak[0]() is obj:
-                return weak[1]
-            strong = self._strong.get(oid)
-            if strong is not None and strong[0] is obj:
-                return strong[1]
-        return None
+                found = weak[1]
+            else:
+                strong = self._strong.get(oid)
+                if strong is not None and strong[0] is obj:
+                    found = strong[1]
+        if found is None:
+            return None
+        step_id, key, digest = found
+        return ArtifactRef(step_id=step_id, key=key, digest=digest)
 
+
+_Source = tuple[str, str, str]
+"""Where an object came from: step id, key, digest."""
 
 _provenance = _Provenance()
 
@@ -416,19 +429,12 @@ class ArtifactStore:
         msg = f"{subject} in store {self.location} failed: {type(exc).__name__}: {exc}{hint}"
         raise ArtifactStoreError(redact(msg, self._secrets)) from exc
 
-    @contextlib.contextmanager
-    def _io(self, what: str, step_id: str | None = None) -> Iterator[None]:
+    def _io(self, what: str, step_id: str | None = None) -> _Guard:
         """Turn a backend's exception into an ArtifactStoreError naming step and store.
 
         The store's format marker is checked here, once, before the first operation.
         """
-        try:
-            self._storage.check_format()
-            yield
-        except (ArtifactStoreError, KeyboardInterrupt):
-            raise
-        except Exception as exc:
-            self._fail(what, step_id, exc)
+        return _Guard(self, what, step_id)
 
     def _bar(
         self, total: int, what: str, *, unit: str = "B"
@@ -598,7 +604,9 @@ class ArtifactStore:
             if signer is not None and hashing is not None:
                 info = signer.seal(info, hashing.strong)
             # The version record first, then the head naming it (the active version).
-            storage.put_record(step_id, key, info.to_json(), version=info.version)
+            record = info.to_json().encode()
+            storage.put_record(step_id, key, record, version=info.version)
+            remember_written(record, info)  # read back in this process: not parsed again
             if inline is None and not storage.has_object(digest, size):
                 # A concurrent gc or clear removed the payload between our write (or check)
                 # and our record: put it back, so that no visible record lacks its payload.
@@ -606,7 +614,7 @@ class ArtifactStore:
             if len(self._written) > _WRITTEN_MAX:
                 self._written.clear()
             self._written.add(digest)
-        _provenance.remember(obj, info.ref, size)
+        _provenance.remember(obj, info, size)
         self._retention.saved(self)  # every so many saves: enforce the store's limits
         return info
 
@@ -631,20 +639,24 @@ class ArtifactStore:
             raise SerializationError(msg) from None
 
     # ------------------------------------------------------------------ read
-    def _record(self, step_id: str, key: str, data: bytes) -> ArtifactInfo:
+    def _record(self, step_id: str, key: str, data: bytes, *, shared: bool = False) -> ArtifactInfo:
         """Parse and check the record stored at ``refs/<step_id>/@<key>.json``.
+
+        ``shared``: the instance shared by every reader of the same bytes in this process
+        (`checked_record`), for callers that never hand it out; else a copy of its own.
 
         Raises:
             RecordError: the record is not of the documented form, or names another
                 step id or key than where it lives; it is never used.
         """
-        where = f"the record of step {step_id!r} key {key!r} in store {self.location}"
         try:
-            info = ArtifactInfo.from_json(data)
+            info = checked_record(data) if shared else ArtifactInfo.from_json(data)
         except RecordError as exc:
+            where = f"the record of step {step_id!r} key {key!r} in store {self.location}"
             msg = f"{where} is unreadable ({exc}); save the step again or delete it"
             raise RecordError(msg) from None
-        if (info.step_id, info.key) != (step_id, key):
+        if info.step_id != step_id or info.key != key:
+            where = f"the record of step {step_id!r} key {key!r} in store {self.location}"
             msg = (
                 f"{where} says it is step {info.step_id!r} key {info.key!r}; not used "
                 "(save the step again or delete it)"
@@ -679,13 +691,17 @@ class ArtifactStore:
     ) -> tuple[list[ArtifactInfo], list[RecordError]]:
         """The records an index lists, parsed and checked as `_records` does, newest first.
 
-        A record parsed before from the same version of its file is not parsed again.
+        A row the index checked itself (``info``) is used as it is; a record parsed before
+        from the same version of its file is not parsed again.
         """
         infos: list[ArtifactInfo] = []
         bad: list[RecordError] = []
         missed: dict[RecordName, IndexedRecord] = {}
         where = self.location
         for row in rows:
+            if row.info is not None:  # checked by the index when it read the file
+                infos.append(row.info)
+                continue
             cached = _parsed.get((where, row.name))
             if cached is not None and cached[0] == row.token:
                 found = cached[1]
@@ -763,14 +779,10 @@ class ArtifactStore:
         self._check(step_id, key)
         if version is not None:
             return self._version_info(step_id, key, version)
+        if key is not None:
+            return self._keyed(step_id, key)
         storage = self._storage
         with self._io("reading", step_id):
-            if key is not None:
-                try:
-                    data = storage.read_record(step_id, key)
-                except FileNotFoundError:
-                    raise self._not_found(step_id, key) from None
-                return self._record(step_id, key, data)
             newest = self._newest_indexed(step_id)
             if newest is not None:
                 return newest
@@ -809,6 +821,22 @@ class ArtifactStore:
         self._skip(bad)
         return ArtifactList(infos)
 
+    def _keyed(self, step_id: str, key: str, *, shared: bool = False) -> ArtifactInfo:
+        """The record of ``step_id`` and ``key`` (both checked already), read afresh."""
+        storage = self._storage
+        if not storage._format_checked:
+            with self._io("reading", step_id):
+                storage.check_format()
+        try:  # (what `_io` does, inline: this is every memoised hit's path)
+            data = storage.read_record(step_id, key)
+        except FileNotFoundError:
+            raise self._not_found(step_id, key) from None
+        except (ArtifactStoreError, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            self._fail("reading", step_id, exc)
+        return self._record(step_id, key, data, shared=shared)
+
     def artifacts(self, step_id: str) -> ArtifactList:
         """Records of exactly this step id (all its keys, not child ids), newest first.
 
@@ -821,8 +849,11 @@ class ArtifactStore:
         self._check(step_id, None)
         storage = self._storage
         with self._io("listing", step_id):
-            rows = storage.indexed_records(step_id=step_id)
-            if rows is not None:
+            listing = storage.indexed_listing(step_id=step_id)
+            rows = storage.indexed_records(step_id=step_id) if listing is None else None
+            if listing is not None:
+                infos, bad = list(listing[0]), self._from_index(listing[1])[1]
+            elif rows is not None:
                 infos, bad = self._from_index(rows)
             else:
                 infos, bad = self._records(storage.read_records(storage.step_record_names(step_id)))
@@ -858,9 +889,14 @@ class ArtifactStore:
             >>> store.get("extract")
             {'a': 1}
         """
-        _check_mmap_mode(mmap_mode, step_id, self.location)
-        info = self.info(step_id, key=key, version=version)
-        return self.load(info, mmap_mode=mmap_mode)
+        if mmap_mode is not None:
+            _check_mmap_mode(mmap_mode, step_id, self.location)
+        if key is None or version is not None:
+            info = self.info(step_id, key=key, version=version)
+            return self.load(info, mmap_mode=mmap_mode)
+        self._check(step_id, key)
+        # The record read is used here only: the instance shared by readers of its bytes.
+        return self.load(self._keyed(step_id, key, shared=True), mmap_mode=mmap_mode)
 
     def _where(self, info: ArtifactInfo) -> str:
         """``step 'x' key 'k' in store URL``: what an error about one artifact names."""
@@ -889,35 +925,45 @@ class ArtifactStore:
             >>> store.load(store.save("extract", [1, 2]))
             [1, 2]
         """
-        _check_mmap_mode(mmap_mode, info.step_id, self.location)
+        if mmap_mode is not None:
+            _check_mmap_mode(mmap_mode, info.step_id, self.location)
         if not is_digest(info.digest):
             where = self._where(info)
             raise IntegrityError(f"the record of {where} names {info.digest!r:.80}, not a digest")
-        self._check_signature(info)
+        if self._signer is not None:
+            self._check_signature(info)
         problem = ""
-        hasher = new_hasher()
-        with self._io("loading", info.step_id), self._bar(info.size, f"loading {info.step_id}"):
+        digest: str | None = None
+        if info.inline is not None:  # in the record: nothing more to read
             try:
-                if info.inline is not None:  # in the record: nothing more to read
-                    data = memoryview(bytearray(base64.b64decode(info.inline)))
-                    hasher.update(data)
-                else:
+                data = memoryview(bytearray(a2b_base64(info.inline)))  # (as b64decode)
+            except ValueError as exc:  # (a record read from a store is checked already)
+                self._fail("loading", info.step_id, exc)
+            size, digest = data.nbytes, hash_bytes(data)
+        else:
+            hasher = new_hasher()
+            with (
+                self._io("loading", info.step_id),
+                self._bar(info.size, f"loading {info.step_id}"),
+            ):
+                try:
                     data = self._storage.read_object(
                         info.digest, info.size, hasher=hasher, mmap_mode=mmap_mode
                     )
-            except FileNotFoundError:
-                msg = (
-                    f"the payload of step {info.step_id!r} key {info.key!r} is missing from "
-                    f"store {self.location} (digest {info.digest}); save the step again"
-                )
-                raise PayloadMissingError(msg) from None
-            except SizeMismatch as exc:  # a large payload's size, checked before reading
-                data, size = memoryview(b""), exc.actual
-            else:
-                size = len(data)
+                except FileNotFoundError:
+                    msg = (
+                        f"the payload of step {info.step_id!r} key {info.key!r} is missing "
+                        f"from store {self.location} (digest {info.digest}); save the step again"
+                    )
+                    raise PayloadMissingError(msg) from None
+                except SizeMismatch as exc:  # a large payload's size, checked before reading
+                    data, size = memoryview(b""), exc.actual
+                else:
+                    size = len(data)
+                    digest = hasher.hexdigest()
         if size != info.size:
             problem = f"is {size} bytes, {info.size} recorded (truncated?)"
-        elif hasher.hexdigest() != info.digest:  # checked before unpickling, always
+        elif digest != info.digest:  # checked before unpickling, always
             problem = f"does not match its digest {info.digest}"
         elif self._signer is not None:
             problem = self._signer.payload_problem(data, info)
@@ -938,7 +984,7 @@ class ArtifactStore:
         except Exception as exc:
             msg = f"cannot deserialise {self._where(info)}: {type(exc).__name__}: {exc}"
             raise SerializationError(msg) from exc
-        _provenance.remember(obj, info.ref, info.size)
+        _provenance.remember(obj, info, info.size)
         self._retention.used(info.step_id, info.key)  # kept in memory, written coarsely
         return obj
 
@@ -1006,29 +1052,41 @@ class ArtifactStore:
             validate_step_id(prefix, store=self.location)
         if status != "active":
             with self._io("listing versions"):
-                found, errors = _versions.listing(self._storage, prefix, status, tags)
+                versions, errors = _versions.listing(self._storage, prefix, status, tags)
             self._skip(errors)
-            return ArtifactList(found if query.empty else query.apply(found))
+            return ArtifactList(versions if query.empty else query.apply(versions))
         storage = self._storage
         with self._io(f"listing artifacts under {prefix!r}" if prefix else "listing artifacts"):
             # A bar opens if many records have to be read to bring the index up to date.
             bar = partial(self._bar, what="listing", unit="records")
-            rows = storage.indexed_records(folder, prefix=prefix, bar=bar)
+            listing = storage.indexed_listing(folder, bar=bar)
+            rows = (
+                storage.indexed_records(folder, prefix=prefix, bar=bar) if listing is None else None
+            )
             memo = self._list_memo
+            found: Any = listing if listing is not None else rows
             if (
-                rows is not None
+                found is not None
                 and memo is not None
-                and memo[0] is rows
+                and memo[0] is found
                 and memo[1:3] == (prefix, query)
             ):
                 infos, bad = memo[3], memo[4]  # the index gave the very same answer
+            elif listing is not None:
+                # Built from what the index checked when it read each file; invalid
+                # records are parsed again, to be warned about.
+                valid, invalid = listing
+                infos = [i for i in valid if i.step_id.startswith(prefix)] if prefix else valid
+                bad_rows = [r for r in invalid if r.name.step_id.startswith(prefix)]
+                bad = self._from_index(bad_rows)[1] if bad_rows else []
+                self._list_memo = (found, prefix, query, infos, bad)
             elif rows is not None:
                 # Tags, times and limit are applied before any record is parsed; invalid
                 # records are kept (to be warned about).
                 infos, bad = self._from_index(
                     query.rows(r for r in rows if r.name.step_id.startswith(prefix))
                 )
-                self._list_memo = (rows, prefix, query, infos, bad)
+                self._list_memo = (found, prefix, query, infos, bad)
             else:
                 names = storage.record_names(folder)
                 wanted = [n for n in names if n.step_id.startswith(prefix)]
@@ -1383,6 +1441,31 @@ class ArtifactStore:
             raise MissingDependencyError(msg, name=missing) from exc
 
         return ArtifactBrowser(self, **options)
+
+
+class _Guard:
+    """What `ArtifactStore._io` returns: a context that checks the store's format on
+    entry (once per store) and turns a backend's exception into an ArtifactStoreError
+    naming the step and the store (a class: it is on every hit's path)."""
+
+    __slots__ = ("step_id", "store", "what")
+
+    def __init__(self, store: ArtifactStore, what: str, step_id: str | None) -> None:
+        self.store, self.what, self.step_id = store, what, step_id
+
+    def __enter__(self) -> None:
+        storage = self.store._storage
+        if not storage._format_checked:
+            try:
+                storage.check_format()
+            except (ArtifactStoreError, KeyboardInterrupt):
+                raise
+            except Exception as exc:
+                self.store._fail(self.what, self.step_id, exc)
+
+    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> None:
+        if isinstance(exc, Exception) and not isinstance(exc, ArtifactStoreError):
+            self.store._fail(self.what, self.step_id, exc)
 
 
 MMAP_MODES = (None, "r", "c")

@@ -4,9 +4,11 @@ step", many small artifacts, and HTTP requests per operation on S3.
 Every ratio compares two measures taken in this same run on this machine:
 
 * ``list()`` of N artifacts (after a first listing has indexed them) vs iterating over
-  the same N entries of a ``diskcache.Cache`` (keys, and keys with their values);
+  the same N entries of a ``diskcache.Cache`` (keys, and keys with their values), in this
+  process and in a new one (both stores on the same disk, diskcache with its defaults);
 * ``get(step)`` of a step holding K keys vs ``get(step, key=)``;
-* saving and loading M small dicts vs ``diskcache``;
+* saving and loading M small dicts vs ``diskcache`` (``Cache.set``/``Cache.get``), and
+  loading them again in a new process;
 * requests per operation on S3, counted by a WSGI wrapper around moto's server (moto is
   never timed), with ``list()`` of 1,000 records without and with the manifest of
   records; and what that manifest costs here without a server (size, write, read).
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -28,7 +31,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 from store_bench import timed  # one median timer for every benchmark
 
@@ -54,8 +57,6 @@ def fill(store: ac.ArtifactStore, n: int, steps: int) -> None:
 
 
 def bench_list(tmp: Path, n: int, repeat: int) -> dict[str, float]:
-    import diskcache
-
     store = ac.ArtifactStore(str(tmp / f"list{n}"), progress=False)
     fill(store, n, steps=max(1, n // 50))
     t = time.perf_counter()
@@ -66,25 +67,35 @@ def bench_list(tmp: Path, n: int, repeat: int) -> dict[str, float]:
     assert len(fresh.list("group1/")) == n // 10
     warm_other = time.perf_counter() - t
     ours = timed(lambda: store.list(), repeat)
-    # A new process: the index is there, but nothing is parsed yet.
+    import diskcache
+
+    # A new process: the index is there, but nothing is read yet. diskcache is timed
+    # the same way: its first iteration in a process that opened the cache.
     script = (
         "import sys, time, artifact_cache as ac\n"
         "s = ac.ArtifactStore(sys.argv[1], progress=False)\n"
-        "t = time.perf_counter(); n = len(s.list()); print(time.perf_counter() - t)\n"
+        "t, c = time.perf_counter(), time.process_time(); n = len(s.list())\n"
+        "print(time.perf_counter() - t, time.process_time() - c)\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script, str(tmp / f"list{n}")],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    new_process = float(done.stdout.strip())
     cache = diskcache.Cache(str(tmp / f"dc{n}"))
     for i in range(n):
         cache[f"group{i % 10}/step{i}/k"] = {"v": i}
     keys = timed(lambda: list(cache), repeat)
     items = timed(lambda: [cache[k] for k in cache], repeat)
     cache.close()
+    dc_script = (
+        "import sys, time, diskcache\n"
+        "c = diskcache.Cache(sys.argv[1])\n"
+        "t, p = time.perf_counter(), time.process_time(); n = len(list(c))\n"
+        "print(time.perf_counter() - t, time.process_time() - p)\n"
+    )
+    # Medians of wall-clock and of CPU time (the latter steadier on a busy machine).
+    ours_runs = [_in_new_process(script, str(tmp / f"list{n}"), both=True) for _ in range(repeat)]
+    dc_runs = [_in_new_process(dc_script, str(tmp / f"dc{n}"), both=True) for _ in range(repeat)]
+    new_process = statistics.median(w for w, _ in ours_runs)
+    dc_new_process = statistics.median(w for w, _ in dc_runs)
+    new_cpu = statistics.median(c for _, c in ours_runs)
+    dc_new_cpu = statistics.median(c for _, c in dc_runs)
     return {
         "first list (indexing)": cold,
         "list": ours,
@@ -94,7 +105,25 @@ def bench_list(tmp: Path, n: int, repeat: int) -> dict[str, float]:
         "list / dc items": ours / items,
         "fresh store list(prefix), 1 in 10": warm_other,
         "list in a new process": new_process,
+        "diskcache keys in a new process": dc_new_process,
+        "new process: list / dc keys": new_process / keys,
+        "new process: list / dc keys (new)": new_process / dc_new_process,
+        "new process, CPU: list / dc keys (new)": new_cpu / dc_new_cpu,
     }
+
+
+@overload
+def _in_new_process(script: str, *args: str) -> float: ...
+@overload
+def _in_new_process(script: str, *args: str, both: Literal[True]) -> tuple[float, float]: ...
+def _in_new_process(script: str, *args: str, both: bool = False) -> Any:
+    """Run ``script`` in a new Python process; it prints the seconds it measured (wall
+    clock, then CPU time with ``both``)."""
+    done = subprocess.run(
+        [sys.executable, "-c", script, *args], capture_output=True, text=True, check=True
+    )
+    values = [float(v) for v in done.stdout.split()]
+    return (values[0], values[1]) if both else values[0]
 
 
 def bench_newest(tmp: Path, keys: int, repeat: int) -> dict[str, float]:
@@ -135,6 +164,23 @@ def bench_small(tmp: Path, m: int) -> dict[str, float]:
         cache[f"small/k{i}"]
     dc_load = time.perf_counter() - t
     cache.close()
+    # Loads in a new process: no record was read there before (each is parsed once).
+    ours_new = (
+        "import sys, time, artifact_cache as ac\n"
+        "s = ac.ArtifactStore(sys.argv[1], progress=False); m = int(sys.argv[2])\n"
+        "t = time.perf_counter()\n"
+        "for i in range(m): s.get('small', key=f'k{i}')\n"
+        "print(time.perf_counter() - t)\n"
+    )
+    dc_new = (
+        "import sys, time, diskcache\n"
+        "c = diskcache.Cache(sys.argv[1]); m = int(sys.argv[2])\n"
+        "t = time.perf_counter()\n"
+        "for i in range(m): c[f'small/k{i}']\n"
+        "print(time.perf_counter() - t)\n"
+    )
+    load_new = _in_new_process(ours_new, str(tmp / "small"), str(m))
+    dc_load_new = _in_new_process(dc_new, str(tmp / "dc-small"), str(m))
     return {
         "save all": save,
         "load all": load,
@@ -142,6 +188,9 @@ def bench_small(tmp: Path, m: int) -> dict[str, float]:
         "diskcache load": dc_load,
         "save ratio": save / dc_save,
         "load ratio": load / dc_load,
+        "load all, new process": load_new,
+        "diskcache load, new process": dc_load_new,
+        "load ratio, new process": load_new / dc_load_new,
     }
 
 
@@ -358,17 +407,17 @@ def main() -> None:
         for n in sizes:
             print(f"\nlist() of {n:,} artifacts (local store)")
             for k, v in bench_list(tmp, n, repeat).items():
-                print(f"  {k:32s} {v * 1e3:10.2f} ms" if "/" not in k else f"  {k:32s} {v:10.2f}x")
+                print(f"  {k:36s} {v * 1e3:10.2f} ms" if "/" not in k else f"  {k:36s} {v:10.2f}x")
         print(f"\nget(step) of a step holding {keys:,} keys")
         for k, v in bench_newest(tmp, keys, repeat).items():
-            print(f"  {k:32s} {v * 1e6:10.1f} us" if k != "ratio" else f"  {k:32s} {v:10.2f}x")
+            print(f"  {k:36s} {v * 1e6:10.1f} us" if k != "ratio" else f"  {k:36s} {v:10.2f}x")
         print(f"\n{small:,} small dicts, save all / load all")
         for k, v in bench_small(tmp, small).items():
-            print(f"  {k:32s} {v:10.3f} s" if "ratio" not in k else f"  {k:32s} {v:10.2f}x")
+            print(f"  {k:36s} {v:10.3f} s" if "ratio" not in k else f"  {k:36s} {v:10.2f}x")
     for n in (1_000, sizes[-1]):
         print(f"\nthe object-store manifest of {n:,} records (in memory, no server)")
         for k, v in bench_manifest(n, repeat).items():
-            print(f"  {k:32s} {v:10.1f}")
+            print(f"  {k:36s} {v:10.1f}")
     if not args.no_s3:
         print("\nS3 requests per operation (moto server, counted by a WSGI wrapper)")
         for op, seen in s3_requests().items():

@@ -266,3 +266,223 @@ def test_records_of_other_processes_appear(tmp_path: Path) -> None:
         warnings.simplefilter("error")
         assert len(store.list()) == 21
     assert store.get("proc") == 19
+
+
+# ---------------------------------------------------------------------- schema 2
+OLD_SCHEMA = """
+CREATE TABLE folders (step_id TEXT PRIMARY KEY, mtime_ns INTEGER NOT NULL);
+CREATE TABLE records (
+    step_id TEXT NOT NULL, key TEXT NOT NULL,
+    ino INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, size INTEGER NOT NULL,
+    ok INTEGER NOT NULL, created REAL NOT NULL, tags TEXT, data BLOB NOT NULL,
+    PRIMARY KEY (step_id, key)
+);
+"""
+
+
+def test_index_of_an_older_schema_is_made_again(tmp_path: Path) -> None:
+    """An index written by a release with other tables is rebuilt from the records, not
+    read as if it were of this one (here: it holds an outdated record whose file identity
+    and folder time still match)."""
+    import sqlite3
+
+    store = ac.ArtifactStore(str(tmp_path / "s"))
+    saved = store.save("step", 1, tags={"v": "new"})
+    folder = tmp_path / "s" / "refs" / "step"
+    _age(folder)
+    record = folder / "@default.json"
+    st, folder_time = record.stat(), folder.stat().st_mtime_ns
+    outdated = dict(saved.to_dict(), tags={"v": "outdated"})
+    index = tmp_path / "s" / INDEX_NAME
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{index}{suffix}").unlink(missing_ok=True)
+    with sqlite3.connect(index) as conn:
+        conn.executescript(OLD_SCHEMA)
+        conn.execute("INSERT INTO folders VALUES ('step', ?)", (folder_time,))
+        row = ("step", "default", st.st_ino, st.st_mtime_ns, st.st_size, 1, 0.0)
+        data = json.dumps(outdated).encode()
+        conn.execute("INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (*row, "{}", data))
+        conn.execute("PRAGMA user_version=1")
+    conn.close()
+    fresh = ac.ArtifactStore(str(tmp_path / "s"))
+    assert [i.tags["v"] for i in fresh.list()] == ["new"]
+    assert [i.tags["v"] for i in fresh.artifacts("step")] == ["new"]
+    with sqlite3.connect(index) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] > 1
+    conn.close()
+
+
+def test_listed_records_equal_their_files(tmp_path: Path) -> None:
+    """What a listing builds from the index (in a store that parsed nothing) equals, field
+    by field, the record parsed from its file: lineage, recipes, unknown fields, times."""
+    store = ac.ArtifactStore(str(tmp_path / "s"), signing_key="k")
+    first = store.save("a", [1, 2], tags={"z": "1", "a": "2"}, duration=2.5)
+    store.save(
+        "b/c",
+        b"x" * 70_000,
+        serializer="raw",
+        mime_type="text/plain",
+        inputs=[first.ref],
+        extra={"later": {"n": [1, None, 2.5]}},
+    )
+
+    @store.step
+    def double(x: int) -> int:
+        return 2 * x
+
+    double(4)
+    template = store.info("a")
+    odd = dict(template.to_dict(), key="odd", created="2020-01-01T05:00:00+05:00")
+    odd["unknown"] = {"deep": [{"x": 1}]}
+    _write_record(store, ArtifactInfo.from_dict(odd), "a", "odd")
+    cold = ac.ArtifactStore(str(tmp_path / "s"), signing_key="k")
+    listed = cold.list()
+    assert len(listed) == 4
+    for info in listed:
+        text = Path(store._storage.record_path(info.step_id, info.key)).read_bytes()
+        parsed = ArtifactInfo.from_json(text)
+        assert info == parsed
+        assert info.to_json() == parsed.to_json()
+        assert info.extra == parsed.extra and info.recipe == parsed.recipe
+        assert [type(v) for v in attrs_values(info)] == [type(v) for v in attrs_values(parsed)]
+        assert cold.verified(info) is (info.key != "odd")
+    assert [i.key for i in cold.list("a")][-1] == "odd"  # its time read as UTC
+    assert double(4) == 8 and cold.get("b/c") == b"x" * 70_000
+
+
+def attrs_values(info: ArtifactInfo) -> list[Any]:
+    import attrs
+
+    return [getattr(info, a.name) for a in attrs.fields(ArtifactInfo)]
+
+
+def test_record_replaced_after_indexing_is_read_again(tmp_path: Path) -> None:
+    """A record the index checked and then replaced by a record of the same size (even
+    with the old file's times) is read again, in this process and in a fresh store."""
+    store = ac.ArtifactStore(str(tmp_path / "s"))
+    old = store.save("step", "v", tags={"v": "1"})
+    folder = tmp_path / "s" / "refs" / "step"
+    _age(folder)
+    assert [i.tags["v"] for i in store.list()] == ["1"]
+    record = folder / "@default.json"
+    before = record.stat()
+    new = json.dumps(dict(old.to_dict(), tags={"v": "2"})).encode()
+    assert len(new) == before.st_size
+    tmp = folder / ".tmp-replace"
+    tmp.write_bytes(new)
+    os.utime(tmp, ns=(before.st_atime_ns, before.st_mtime_ns))
+    os.replace(tmp, record)
+    for reader in (store, ac.ArtifactStore(str(tmp_path / "s"))):
+        assert [i.tags["v"] for i in reader.list()] == ["2"]
+        assert [i.tags["v"] for i in reader.artifacts("step")] == ["2"]
+        assert reader.info("step").tags["v"] == "2"
+
+
+def test_sub_folder_made_while_indexing_appears(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A folder whose time is the indexed one is not listed again: its sub-folders are
+    those seen when it was indexed, so one made between a listing's walk and the
+    indexing of its parent still appears at the next listing."""
+    from artifact_cache.storage import index
+
+    monkeypatch.setattr(index, "RACY_NS", 0)  # every folder time counts as settled
+    store = ac.ArtifactStore(str(tmp_path / "s"))
+    template = store.save("group/a", 1)
+    assert len(store.list()) == 1
+    real_walk = index.LocalIndex._walk
+    made = []
+
+    def walk_then_write(self: Any, conn: Any, folder: str) -> Any:
+        found = real_walk(self, conn, folder)
+        if not made:
+            made.append(_write_record(store, template, "group/late", "k"))
+        return found
+
+    _write_record(store, template, "group/b", "k")  # the walk sees "group" changed
+    monkeypatch.setattr(index.LocalIndex, "_walk", walk_then_write)
+    first = {i.step_id for i in store.list()}
+    assert {"group/a", "group/b"} <= first
+    monkeypatch.setattr(index.LocalIndex, "_walk", real_walk)
+    assert {i.step_id for i in store.list()} == {"group/a", "group/b", "group/late"}
+    assert {i.step_id for i in ac.ArtifactStore(str(tmp_path / "s")).list()} == {
+        "group/a",
+        "group/b",
+        "group/late",
+    }
+
+
+def test_listing_longer_than_sqlites_longest_string(tmp_path: Path) -> None:
+    """A step whose records, joined, exceed SQLite's longest string is listed row by row."""
+    import sqlite3
+
+    store = ac.ArtifactStore(str(tmp_path / "s"))
+    for n in range(10):
+        store.save("step", n, key=f"k{n}")
+    conn = store._storage._records_index._connection()
+    conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 3000)
+    assert sorted(i.key for i in store.list()) == [f"k{n}" for n in range(10)]
+    assert len(store.artifacts("step")) == 10
+
+
+REWRITER = """
+import sys
+import artifact_cache as ac
+store = ac.ArtifactStore(sys.argv[1])
+for n in range(5):
+    store.save("proc", n * 10, key=f"k{n}", tags={"round": sys.argv[2]})
+"""
+
+LISTER = """
+import json, sys
+import artifact_cache as ac
+store = ac.ArtifactStore(sys.argv[1])
+print(json.dumps(sorted((i.key, i.tags["round"]) for i in store.list())))
+print(json.dumps(store.get("proc", key="k3")))
+"""
+
+
+def test_new_process_lists_what_another_process_rewrote(tmp_path: Path) -> None:
+    """A process started after another rewrote records (the index was brought up to date
+    before, by a third) lists and loads the new ones."""
+    url = str(tmp_path / "s")
+    assert _python(REWRITER, url, "1").returncode == 0
+    assert len(ac.ArtifactStore(url).list()) == 5  # indexes the first round
+    _age(tmp_path / "s" / "refs" / "proc")
+    assert len(ac.ArtifactStore(url).list()) == 5  # indexed again, at a settled time
+    done = _python(REWRITER, url, "2")
+    assert done.returncode == 0, done.stderr
+    listed = _python(LISTER, url)
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    assert json.loads(lines[0]) == [[f"k{n}", "2"] for n in range(5)]
+    assert json.loads(lines[1]) == 30
+
+
+def test_cold_listing_parses_no_record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store that has parsed nothing lists from the fields the index checked when it read
+    each file: no record is parsed or checked again (an invalid one is, for its warning)."""
+    from artifact_cache import info as info_module
+
+    store = ac.ArtifactStore(str(tmp_path / "s"))
+    for n in range(20):
+        store.save(f"step{n % 3}", n, key=f"k{n}", tags={"n": str(n)})
+    bad = _write_record(store, store.info("step0", key="k0"), "step0", "bad")
+    bad.write_text("{not json")
+    with pytest.warns(UserWarning, match="skipping a record"):
+        assert len(store.list()) == 20
+    checks = [0]
+    real = info_module._checked
+
+    def counted(data: Any) -> Any:
+        checks[0] += 1
+        return real(data)
+
+    monkeypatch.setattr(info_module, "_checked", counted)
+    cold = ac.ArtifactStore(str(tmp_path / "s"))
+    with pytest.warns(UserWarning, match="skipping a record"):
+        listed = cold.list()
+    assert sorted(int(i.tags["n"]) for i in listed) == list(range(20))
+    with pytest.warns(UserWarning, match="skipping a record"):
+        assert len(cold.list(tags={"n": "7"})) == 1
+    assert checks[0] == 0  # (the invalid record is not JSON: refused before any check)

@@ -46,10 +46,11 @@ from ..errors import (
     UnknownSchemeError,
     install_hint,
 )
+from ..info import ArtifactInfo
 from .entries import FileEntry
 from .index import Bar, IndexedRecord, LocalIndex
 from .layout import TMP_PREFIX, Layout, RecordName, VersionName
-from .local import walk_entries, walk_paths
+from .local import read_small, temporary_name, walk_entries, walk_paths
 from .local import write_file as _write_file
 from .manifest import ManifestIndex
 from .memory import dt_now, memory_index
@@ -424,17 +425,19 @@ class Storage:
         if self.is_local:
             folder = path.rsplit("/", 1)[0]
             for attempt in range(_ATTEMPTS):
-                tmp = f"{folder}/{TMP_PREFIX}{uuid.uuid4().hex}"
+                tmp = f"{folder}/{temporary_name(TMP_PREFIX)}"
                 try:
-                    os.makedirs(folder, exist_ok=True)
+                    if attempt:  # (the folder is made only when it is missing)
+                        os.makedirs(folder, exist_ok=True)
                     _write_file(tmp, chunks)
                     if first is not None:
                         self._link_or_copy(tmp, first, chunks, size)
                     os.replace(tmp, path)
                     return
                 except (FileNotFoundError, FileExistsError):
-                    # A concurrent clear removed the (empty) folder, perhaps while makedirs
-                    # made it (which then reports it as existing but not a folder): again.
+                    # No folder yet, or a concurrent clear removed the (empty) folder,
+                    # perhaps while makedirs made it (which then reports it as existing
+                    # but not a folder): again.
                     if attempt == _ATTEMPTS - 1:
                         raise
                 except BaseException:
@@ -601,9 +604,11 @@ class Storage:
             if found is not None:
                 found.modified = dt_now()
 
-    def put_record(self, step_id: str, key: str, text: str, *, version: str | None = None) -> None:
+    def put_record(
+        self, step_id: str, key: str, text: str | bytes, *, version: str | None = None
+    ) -> None:
         """Write a record; with ``version``, its version record first (the same text)."""
-        data = text.encode()
+        data = text.encode() if isinstance(text, str) else text
         first = None
         if version is not None:
             first = self.layout.version_path(VersionName(step_id, key, version))
@@ -682,6 +687,8 @@ class Storage:
         return bytes(self.fs.cat_file(path, **self._get_kw))
 
     def read_record(self, step_id: str, key: str) -> bytes:
+        if self.is_local:
+            return read_small(self.layout.record_path(step_id, key))
         return self._cat(self.record_path(step_id, key))
 
     def read_records(self, names: Sequence[RecordName]) -> dict[RecordName, bytes | Exception]:
@@ -721,9 +728,10 @@ class Storage:
             return {}
         if len(paths) == 1 or self._mem is not None or self.is_local:
             out: dict[str, bytes | Exception] = {}
+            read = read_small if self.is_local else self._cat
             for path in paths:
                 try:
-                    out[path] = self._cat(path)
+                    out[path] = read(path)
                 except Exception as exc:  # reported per file, as fsspec's cat does
                     out[path] = exc
             return out
@@ -792,6 +800,17 @@ class Storage:
             if name and file is not None and (step_id is None or name.step_id == step_id):
                 found.append((path, name, file))
         return self._index.records.lookup(found, self.read_many, bar)
+
+    def indexed_listing(
+        self, folder: str = "", *, step_id: str | None = None, bar: Bar | None = None
+    ) -> tuple[list[ArtifactInfo], list[IndexedRecord]] | None:
+        """The valid records under ``refs/<folder>`` (or of exactly ``step_id``), newest
+        first, as a local store's index checked them, and the invalid ones (with their
+        text); the same lists while nothing changed (never change them). None where there
+        is no such index or it cannot be used now (see `indexed_records`)."""
+        if self._records_index is None:
+            return None
+        return self._records_index.listing(folder, step_id=step_id, bar=bar)
 
     def newest_record(
         self, step_id: str

@@ -4,47 +4,65 @@ Record files stay the source of truth; an index is a cache of them that any read
 brings up to date, and that nothing needs to write when saving:
 
 * **Local stores** keep ``<root>/index.sqlite`` (SQLite in WAL mode): per folder of
-  ``refs/`` the modification time it had when it was indexed, and per record the file's
-  identity (inode, modification time, size), its text, its ``created`` time, its tags and
-  whether it is a valid record of its path. Writing, replacing or removing a record
-  renames or unlinks a file in its folder, which changes the folder's modification
-  time. A lookup stats the folders it covers and re-reads only the folders that
-  changed, and in them only the files whose identity changed. A folder modified less
-  than `RACY_NS` before it was indexed is indexed again next time (a second write in
-  the same clock tick would not change its time). So a record written by any process,
-  one that never touches the index (an older release, a process killed between its
-  two writes) included, appears at the next lookup; a missing, truncated or corrupt
-  index is simply made again, and one that cannot be written (a read-only folder, a
-  lock held too long) is not used at all. No writer holds a lock across machines:
-  SQLite's own locks guard only the index file, on one machine.
+  ``refs/`` the modification time it had when it was indexed and the names of its
+  sub-folders then, and per record the file's identity (inode, modification time,
+  size), whether it is a valid record of its path and, if so, its fields as checked
+  (its ``created`` time and tags too), else its text. Writing, replacing or removing a
+  record renames or unlinks a file in its folder, which changes the folder's
+  modification time. A lookup stats the folders it covers and re-reads only the
+  folders that changed, and in them only the files whose identity changed; a folder
+  whose time did not change has the same sub-folders, so a listing lists only the
+  folders that changed. A folder modified less than `RACY_NS` before it was indexed is
+  indexed again next time (a second write in the same clock tick would not change its
+  time). So a record written by any process, one that never touches the index (an
+  older release, a process killed between its two writes) included, appears at the
+  next lookup; a missing, truncated or corrupt index, or one of another schema, is
+  simply made again, and one that cannot be written (a read-only folder, a lock held
+  too long) is not used at all. No writer holds a lock across machines: SQLite's own
+  locks guard only the index file, on one machine.
 * **memory://** stores keep the same facts per file in the process (`MemoryRecords`),
   keyed by fsspec's ``MemoryFile`` object, which every write replaces.
 * **Object stores** (and sftp, ...) keep a compacted manifest plus the records written
   since: `manifest.ManifestIndex`, whose rows carry their texts.
 
-The index never vouches for a record: what a lookup returns is parsed and checked again
-from the record's text, and ``get(step)`` reads the chosen record's file once more (the
-same file that signature checks and loads use) unless the lookup itself just read it.
+The index vouches only for what it checked itself: a record is parsed and checked
+(`ArtifactInfo.from_json`, and its step id and key against its path) when its file is
+indexed, and a listing builds records from the fields kept then, without parsing them
+again; an invalid record keeps its text, to be reported as before. ``get(step)`` reads
+the chosen record's file once more (the same file that signature checks and loads use)
+unless the lookup itself just read it, and signatures are checked where artifacts are
+loaded, never by the index.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import gc
 import json
 import os
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from stat import S_ISDIR
 from typing import Any
 
 import attrs
 
 from ..errors import RecordError
-from ..info import ArtifactInfo
+from ..info import ArtifactInfo, pack_checked, unpack_checked
 from .layout import RECORD_SUFFIX, RecordName
 
-__all__ = ["INDEX_NAME", "RACY_NS", "IndexedRecord", "LocalIndex", "MemoryRecords", "examine"]
+__all__ = [
+    "INDEX_NAME",
+    "RACY_NS",
+    "IndexedRecord",
+    "LocalIndex",
+    "MemoryRecords",
+    "examine",
+    "indexed_row",
+]
 
 INDEX_NAME = "index.sqlite"
 """The index file of a local store, beside ``refs/`` (with SQLite's ``-wal``/``-shm``)."""
@@ -52,7 +70,8 @@ INDEX_NAME = "index.sqlite"
 RACY_NS = 2_000_000_000
 """A folder modified this recently when it was indexed is looked at again next time."""
 
-_SCHEMA = 1
+_SCHEMA = 2
+"""Version of the index's tables; an index of another version is made again."""
 _BUSY_SECONDS = 10.0
 
 
@@ -62,7 +81,8 @@ class IndexedRecord:
 
     ``token`` identifies the file's version (equal tokens: the same text); ``created``
     and ``tags`` are read from a valid record (``ok``); an invalid one has neither.
-    ``text``: the record's text, where the index holds it in memory.
+    ``text``: the record's text, where the index holds it (invalid records, memory://).
+    ``info``: a valid record as the index checked it, where it holds one.
     """
 
     name: RecordName
@@ -71,6 +91,7 @@ class IndexedRecord:
     created: float
     tags_json: str | None
     text: bytes | None = attrs.field(default=None, eq=False, repr=False)
+    info: ArtifactInfo | None = attrs.field(default=None, eq=False, repr=False)
 
     @property
     def tags(self) -> dict[str, str] | None:
@@ -78,23 +99,51 @@ class IndexedRecord:
         return json.loads(self.tags_json) if self.tags_json is not None else None
 
 
-_COLUMNS = "step_id, key, ino, mtime_ns, size, ok, created, tags"
+_COLUMNS = "step_id, key, ino, mtime_ns, size, ok, created, tags, info, data"
 
 
 def _row(row: tuple[Any, ...]) -> IndexedRecord:
-    step_id, key, ino, mtime_ns, size, ok, created, tags = row
-    return IndexedRecord(RecordName(step_id, key), (ino, mtime_ns, size), bool(ok), created, tags)
+    step_id, key, ino, mtime_ns, size, ok, created, tags, packed, data = row
+    info = None
+    if ok and packed is not None:
+        found: list[ArtifactInfo] = []
+        _unpack(step_id, f"[{packed}]", found)
+        info = found[0]
+    text = bytes(data) if data is not None else None
+    name = RecordName(step_id, key)
+    return IndexedRecord(name, (ino, mtime_ns, size), bool(ok), created, tags, text, info)
 
 
-def examine(name: RecordName, data: bytes) -> tuple[bool, float, str | None]:
-    """(valid, created, tags as JSON) of a record's text found at ``name``."""
+def _unpack(step_id: str, packed: str, out: list[ArtifactInfo]) -> None:
+    """`unpack_checked`; a row not of that form is a corrupt index."""
+    try:
+        unpack_checked(step_id, packed, out)
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise sqlite3.DatabaseError(f"malformed index row of {step_id!r}: {exc}") from None
+
+
+def examine(name: RecordName, data: bytes) -> ArtifactInfo | None:
+    """The record in ``data``, found at ``name``, parsed and checked; None if it is not a
+    valid record of that step id and key."""
     try:
         info = ArtifactInfo.from_json(data)
     except RecordError:
-        return False, 0.0, None
+        return None
     if (info.step_id, info.key) != (name.step_id, name.key):
-        return False, 0.0, None
-    return True, info.created.timestamp(), json.dumps(dict(info.tags), sort_keys=True)
+        return None
+    return info
+
+
+def _tags_json(info: ArtifactInfo) -> str:
+    return json.dumps(dict(info.tags), sort_keys=True)
+
+
+def indexed_row(name: RecordName, token: Any, data: bytes) -> IndexedRecord:
+    """What an index keeps of the record text ``data`` found at ``name`` (checked once)."""
+    info = examine(name, data)
+    if info is None:
+        return IndexedRecord(name, token, False, 0.0, None, data)
+    return IndexedRecord(name, token, True, info.created.timestamp(), _tags_json(info), data, info)
 
 
 Reader = Callable[[Sequence[str]], dict[str, "bytes | Exception"]]
@@ -145,8 +194,7 @@ class MemoryRecords:
             if isinstance(data, Exception):
                 raise data
             name, file = missed[path]
-            ok, created, tags = examine(name, data)
-            entry = IndexedRecord(name, file, ok, created, tags, data)
+            entry = indexed_row(name, file, data)
             with self._lock:
                 if len(self._seen) > 1_000_000:
                     self._seen.clear()
@@ -161,15 +209,24 @@ class _Unavailable(Exception):
 
 
 _DDL = """
-CREATE TABLE IF NOT EXISTS folders (step_id TEXT PRIMARY KEY, mtime_ns INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS folders (
+    step_id TEXT PRIMARY KEY, mtime_ns INTEGER NOT NULL, subdirs TEXT NOT NULL, listing TEXT
+);
 CREATE TABLE IF NOT EXISTS records (
     step_id TEXT NOT NULL, key TEXT NOT NULL,
     ino INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, size INTEGER NOT NULL,
-    ok INTEGER NOT NULL, created REAL NOT NULL, tags TEXT, data BLOB NOT NULL,
+    ok INTEGER NOT NULL, created REAL NOT NULL, tags TEXT, info TEXT, data BLOB,
     PRIMARY KEY (step_id, key)
 );
 CREATE INDEX IF NOT EXISTS records_by_time ON records (step_id, created);
+CREATE INDEX IF NOT EXISTS records_invalid ON records (step_id) WHERE ok = 0;
 """
+"""``folders.subdirs``: the JSON list of the folder's sub-folders when it was indexed;
+``folders.listing``: the ``info`` of its valid records joined by commas (NULL: not made
+since the folder was last indexed). ``records.info``: a valid record's checked fields
+(`pack_checked`); ``records.data``: an invalid record's text."""
+
+_Listing = tuple[list[ArtifactInfo], list[IndexedRecord]]
 
 
 class LocalIndex:
@@ -182,11 +239,11 @@ class LocalIndex:
         self.path = f"{self.root}/{INDEX_NAME}"
         self._local = threading.local()
         # Answers given at a folder time that was settled (not in the racy window): the
-        # same until a folder's time changes. Per folder set: (times, rows).
+        # same until a folder's time changes. Per folder set: (times, answer).
         self._newest_memo: dict[
             str, tuple[int, tuple[IndexedRecord | None, list[IndexedRecord]]]
         ] = {}
-        self._list_memo: dict[str, tuple[list[tuple[str, int]], list[IndexedRecord]]] = {}
+        self._list_memo: dict[str, tuple[list[tuple[str, int]], _Listing]] = {}
         self.reads = 0
         """Record files read to bring the index up to date (tests count them)."""
 
@@ -257,13 +314,35 @@ class LocalIndex:
     def records(
         self, folder: str = "", *, step_id: str | None = None, bar: Bar | None = None
     ) -> list[IndexedRecord] | None:
-        """Every record under ``refs/<folder>`` (or of exactly ``step_id``), up to date.
+        """Every record under ``refs/<folder>`` (or of exactly ``step_id``), up to date;
+        valid ones carry their checked ``info``, invalid ones their ``text``.
+
+        None if the index cannot be used now: the caller reads the record files.
+        """
+
+        def work(conn: sqlite3.Connection) -> list[IndexedRecord]:
+            self._refresh(conn, folder, step_id, bar or no_bar)
+            where, args = _scope(folder, step_id)
+            rows = conn.execute(f"SELECT {_COLUMNS} FROM records WHERE {where}", args)
+            return [_row(r) for r in rows]
+
+        try:
+            return self._run(work)  # type: ignore[no-any-return]
+        except _Unavailable:
+            return None
+
+    def listing(
+        self, folder: str = "", *, step_id: str | None = None, bar: Bar | None = None
+    ) -> _Listing | None:
+        """The valid records under ``refs/<folder>`` (or of exactly ``step_id``), newest
+        first, as the index checked them, and the invalid ones (with their text); up to
+        date. While no folder changes, the same lists again (not to be changed).
 
         None if the index cannot be used now: the caller reads the record files.
         """
         try:
             reading = bar or no_bar
-            return self._run(lambda conn: self._records(conn, folder, step_id, reading))  # type: ignore[no-any-return]
+            return self._run(lambda conn: self._listing(conn, folder, step_id, reading))  # type: ignore[no-any-return]
         except _Unavailable:
             return None
 
@@ -286,8 +365,8 @@ class LocalIndex:
             if stale:
                 self._sync(conn, stale, bar or no_bar)
             best = conn.execute(
-                f"SELECT {_COLUMNS} FROM records WHERE step_id=? AND ok=1 "
-                "ORDER BY created DESC LIMIT 1",
+                "SELECT step_id, key, ino, mtime_ns, size, ok, created, tags, NULL, NULL "
+                "FROM records WHERE step_id=? AND ok=1 ORDER BY created DESC LIMIT 1",
                 (step_id,),
             ).fetchone()
             bad = conn.execute(
@@ -305,7 +384,7 @@ class LocalIndex:
             return None
 
     def data(self, names: Sequence[RecordName]) -> dict[RecordName, bytes]:
-        """The indexed text of records (as read when their files were last indexed)."""
+        """The indexed text of invalid records (as read when their files were last indexed)."""
 
         def work(conn: sqlite3.Connection) -> dict[RecordName, bytes]:
             out: dict[RecordName, bytes] = {}
@@ -313,7 +392,7 @@ class LocalIndex:
                 row = conn.execute(
                     "SELECT data FROM records WHERE step_id=? AND key=?", (name.step_id, name.key)
                 ).fetchone()
-                if row is not None:
+                if row is not None and row[0] is not None:
                     out[name] = bytes(row[0])
             return out
 
@@ -322,43 +401,65 @@ class LocalIndex:
         except _Unavailable:
             return {}
 
-    def _records(
+    def _refresh(
         self, conn: sqlite3.Connection, folder: str, step_id: str | None, bar: Bar
-    ) -> list[IndexedRecord]:
-        times: list[tuple[str, int]] = []
+    ) -> list[tuple[str, int]] | None:
+        """Bring the folders of a lookup up to date. Returns their (settled) times if
+        none had changed, else None."""
+        times = None
         if step_id is not None:
             stale = self._stale(conn, [step_id], recursive=False)
         else:
             seen, stale = self._walk(conn, folder)
             if not stale:
                 times = sorted(seen.items())
-                memo = self._list_memo.get(folder)
-                if memo is not None and memo[0] == times:
-                    return memo[1]
         if stale:
             self._sync(conn, stale, bar)
-        if step_id is not None:
-            rows = conn.execute(
-                f"SELECT {_COLUMNS} FROM records WHERE step_id=?",
-                (step_id,),
-            ).fetchall()
-        elif not folder:
-            rows = conn.execute(f"SELECT {_COLUMNS} FROM records").fetchall()
-        else:
-            base = folder.strip("/")
-            rows = conn.execute(
-                f"SELECT {_COLUMNS} FROM records WHERE step_id=? OR substr(step_id, 1, ?)=?",
-                (base, len(base) + 1, base + "/"),
-            ).fetchall()
-        out = [_row(r) for r in rows]
-        if times:
-            self._list_memo[folder] = (times, out)
-        return out
+        return times
+
+    def _listing(
+        self, conn: sqlite3.Connection, folder: str, step_id: str | None, bar: Bar
+    ) -> _Listing:
+        times = self._refresh(conn, folder, step_id, bar)
+        if times is not None:
+            memo = self._list_memo.get(folder)
+            if memo is not None and memo[0] == times:
+                return memo[1]
+        where, args = _scope(folder, step_id)
+        infos: list[ArtifactInfo] = []
+        # One string per folder, joined by SQLite when the folder was first listed after
+        # it was indexed: no Python object per record, one row per folder.
+        select = f"SELECT step_id, listing FROM folders WHERE {where}"
+        groups = conn.execute(select, args).fetchall()
+        if any(packed is None for _step, packed in groups):
+            try:
+                with _transaction(conn):
+                    conn.execute(
+                        "UPDATE folders SET listing=coalesce((SELECT group_concat(info, ',') "
+                        "FROM records WHERE records.step_id=folders.step_id AND ok=1), '') "
+                        f"WHERE listing IS NULL AND {where}",
+                        args,
+                    )
+                groups = conn.execute(select, args).fetchall()
+            except sqlite3.DataError:  # longer than SQLite's longest string: row by row
+                groups = conn.execute(
+                    f"SELECT step_id, info FROM records WHERE ok=1 AND {where}", args
+                ).fetchall()
+        with _collector_paused():
+            for step, packed in groups:
+                if packed:
+                    _unpack(step, f"[{packed}]", infos)
+        infos.sort(key=_created, reverse=True)
+        bad = [
+            _row(r)
+            for r in conn.execute(f"SELECT {_COLUMNS} FROM records WHERE ok=0 AND {where}", args)
+        ]
+        found = (infos, bad)
+        if times is not None:
+            self._list_memo[folder] = (times, found)
+        return found
 
     # ------------------------------------------------------------------ freshness
-    def _folder_times(self, conn: sqlite3.Connection) -> dict[str, int]:
-        return dict(conn.execute("SELECT step_id, mtime_ns FROM folders").fetchall())
-
     def _stale(self, conn: sqlite3.Connection, steps: list[str], *, recursive: bool) -> list[str]:
         """The folders of ``steps`` whose time differs from the indexed one."""
         out = []
@@ -373,55 +474,85 @@ class LocalIndex:
         return out
 
     def _walk(self, conn: sqlite3.Connection, folder: str) -> tuple[dict[str, int], list[str]]:
-        """Every folder under ``refs/<folder>`` (step ids) and those that changed; folders
-        gone since they were indexed count as changed."""
-        known = self._folder_times(conn)
+        """Every folder under ``refs/<folder>`` (step ids) with its time, and those that
+        changed; folders gone since they were indexed count as changed.
+
+        A folder whose time is the one it had when indexed holds the sub-folders it held
+        then (making, removing or renaming one changes its time): only the folders that
+        changed are listed, the others' sub-folders are only looked at.
+        """
+        known = {
+            step: (mtime, subdirs)
+            for step, mtime, subdirs in conn.execute(
+                "SELECT step_id, mtime_ns, subdirs FROM folders"
+            )
+        }
         base = folder.strip("/")
         seen: dict[str, int] = {}
         stale: list[str] = []
         top = f"{self.refs}/{base}" if base else self.refs
-        stack: list[tuple[str, str]] = [(top, base)]
         if base:
-            with contextlib.suppress(FileNotFoundError, NotADirectoryError):
-                self._check_folder(base, os.stat(top).st_mtime_ns, known, seen, stale)
-        while stack:
-            path, step = stack.pop()
             try:
-                entries = list(os.scandir(path))
+                mtime = os.stat(top).st_mtime_ns
             except (FileNotFoundError, NotADirectoryError):
-                continue
-            for entry in entries:
-                if not entry.is_dir(follow_symlinks=False):
-                    continue
-                child = f"{step}/{entry.name}" if step else entry.name
+                pass
+            else:
+                seen[base] = mtime
+                if known.get(base, (None,))[0] != mtime:
+                    stale.append(base)
+        # (path, step id, the names of its sub-folders if unchanged, else None: list it)
+        stack: list[tuple[str, str, list[str] | None]] = [(top, base, None)]
+        while stack:
+            path, step, names = stack.pop()
+            children: list[tuple[str, str, int]] = []
+            if names is None:
                 try:
-                    mtime = entry.stat(follow_symlinks=False).st_mtime_ns
-                except FileNotFoundError:
+                    entries = list(os.scandir(path))
+                except (FileNotFoundError, NotADirectoryError):
                     continue
-                self._check_folder(child, mtime, known, seen, stale)
-                stack.append((entry.path, child))
-        present = seen
+                for entry in entries:
+                    if entry.is_dir(follow_symlinks=False):
+                        try:
+                            mtime = entry.stat(follow_symlinks=False).st_mtime_ns
+                        except FileNotFoundError:
+                            continue
+                        children.append((entry.name, entry.path, mtime))
+            else:
+                for name in names:
+                    child_path = f"{path}/{name}"
+                    try:
+                        st = os.lstat(child_path)
+                    except (FileNotFoundError, NotADirectoryError):
+                        continue
+                    if S_ISDIR(st.st_mode):
+                        children.append((name, child_path, st.st_mtime_ns))
+            for name, child_path, mtime in children:
+                child = f"{step}/{name}" if step else name
+                seen[child] = mtime
+                indexed = known.get(child)
+                if indexed is not None and indexed[0] == mtime:
+                    subdirs = indexed[1]
+                    stack.append(
+                        (child_path, child, json.loads(subdirs) if subdirs != "[]" else [])
+                    )
+                else:
+                    stale.append(child)
+                    stack.append((child_path, child, None))
         prefix = base + "/"
         for step in known:
             under = not base or step == base or step.startswith(prefix)
-            if under and step not in present:
+            if under and step not in seen:
                 stale.append(step)
         return seen, stale
-
-    @staticmethod
-    def _check_folder(
-        step: str, mtime: int, known: dict[str, int], seen: dict[str, int], stale: list[str]
-    ) -> None:
-        seen[step] = mtime
-        if known.get(step) != mtime:
-            stale.append(step)
 
     def _sync(self, conn: sqlite3.Connection, steps: list[str], bar: Bar) -> None:
         """Index the folders of ``steps`` again: re-read the files whose identity changed
         (all at once, under one progress bar if there are many)."""
         plans = [self._plan(conn, step) for step in steps]
-        changed = {path: plan for plan in plans if plan for path in plan[2]}
-        fresh = []
+        changed = {
+            path: (plan[0], *found) for plan in plans if plan for path, found in plan[2].items()
+        }
+        fresh: list[tuple[Any, ...]] = []
         if changed:
             with bar(len(changed)):
                 texts = self.read(list(changed))
@@ -431,14 +562,17 @@ class LocalIndex:
                 if isinstance(data, Exception):
                     raise data  # a record that cannot be read is not a deleted one
                 self.reads += 1
-                step = changed[path][0]
-                key, token = changed[path][2][path]
-                ok, created, tags = examine(RecordName(step, key), data)
-                fresh.append((step, key, *token, int(ok), created, tags, data))
+                step, key, token = changed[path]
+                info = examine(RecordName(step, key), data)
+                if info is None:  # kept as text, to be reported as it is
+                    fresh.append((step, key, *token, 0, 0.0, None, None, data))
+                else:  # kept as checked: listings build it again without parsing it
+                    created, tags = info.created.timestamp(), _tags_json(info)
+                    fresh.append((step, key, *token, 1, created, tags, pack_checked(info), None))
         gone = [step for step, plan in zip(steps, plans, strict=True) if plan is None]
         with _transaction(conn):
             conn.executemany(
-                "INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", fresh
+                "INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", fresh
             )
             for step in gone:
                 conn.execute("DELETE FROM records WHERE step_id=?", (step,))
@@ -446,21 +580,22 @@ class LocalIndex:
             for plan in plans:
                 if plan is None:
                     continue
-                step, mtime, _changed, removed = plan
+                step, mtime, _changed, removed, subdirs = plan
                 conn.executemany(
                     "DELETE FROM records WHERE step_id=? AND key=?", [(step, k) for k in removed]
                 )
                 # A folder changed too recently may change again within the same clock tick.
                 racy = time.time_ns() - mtime < RACY_NS
                 conn.execute(
-                    "INSERT OR REPLACE INTO folders VALUES (?, ?)", (step, -1 if racy else mtime)
+                    "INSERT OR REPLACE INTO folders VALUES (?, ?, ?, NULL)",
+                    (step, -1 if racy else mtime, json.dumps(subdirs)),
                 )
 
     def _plan(
         self, conn: sqlite3.Connection, step: str
-    ) -> tuple[str, int, dict[str, tuple[str, tuple[int, int, int]]], list[str]] | None:
-        """(step, folder time, changed files by path, keys gone) of one folder; None if
-        the folder is gone."""
+    ) -> tuple[str, int, dict[str, tuple[str, tuple[int, int, int]]], list[str], list[str]] | None:
+        """(step, folder time, changed files by path, keys gone, sub-folders) of one
+        folder; None if the folder is gone."""
         folder = f"{self.refs}/{step}"
         try:
             mtime = os.stat(folder).st_mtime_ns  # before the listing: later changes show
@@ -474,8 +609,12 @@ class LocalIndex:
             )
         }
         present: dict[str, tuple[int, int, int]] = {}
+        subdirs: list[str] = []
         for entry in entries:
             name = entry.name
+            if entry.is_dir(follow_symlinks=False):
+                subdirs.append(name)  # as of the folder's time taken above
+                continue
             if not (name.startswith("@") and name.endswith(RECORD_SUFFIX)):
                 continue
             try:
@@ -491,7 +630,43 @@ class LocalIndex:
             for key, token in present.items()
             if indexed.get(key) != token
         }
-        return step, mtime, changed, [key for key in indexed if key not in present]
+        removed = [key for key in indexed if key not in present]
+        return step, mtime, changed, removed, sorted(subdirs)
+
+
+def _scope(folder: str, step_id: str | None) -> tuple[str, tuple[Any, ...]]:
+    """The SQL condition (and its arguments) of the records of exactly ``step_id``, or
+    of every step id under ``folder``."""
+    if step_id is not None:
+        return "step_id=?", (step_id,)
+    base = folder.strip("/")
+    if not base:
+        return "1", ()
+    return "(step_id=? OR substr(step_id, 1, ?)=?)", (base, len(base) + 1, base + "/")
+
+
+def _created(info: ArtifactInfo) -> dt.datetime:
+    return info.created
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Any:
+    """Pause Python's cyclic garbage collector while a listing builds its records.
+
+    Each record is three new objects that the collector counts; building tens of
+    thousands of them would run it many times over, scanning every object in the
+    process each full run, and it would find nothing: records hold no cycles. The
+    objects are looked at later, as any others are. A collector already switched off
+    stays off.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 @contextlib.contextmanager

@@ -59,7 +59,7 @@ import attrs
 from ..errors import InvalidStepIdError
 from ..stepid import validate_key, validate_step_id
 from .entries import FileEntry
-from .index import Bar, IndexedRecord, Reader, examine, no_bar
+from .index import Bar, IndexedRecord, Reader, indexed_row, no_bar
 from .layout import Layout, RecordName
 
 __all__ = [
@@ -245,8 +245,7 @@ class _Known:
 
     def indexed(self) -> IndexedRecord:
         if self.row is None:
-            ok, created, tags = examine(self.name, self.text)
-            self.row = IndexedRecord(self.name, self.token, ok, created, tags, self.text)
+            self.row = indexed_row(self.name, self.token, self.text)
         return self.row
 
 
@@ -374,10 +373,7 @@ class ManifestIndex:
                 if not settled(token, now):
                     # Its token may stay the same at its next rewrite: the text itself
                     # tells its versions apart (for whoever keeps what it made of a row).
-                    ok, created, tags = examine(name, read.text)
-                    read.row = IndexedRecord(
-                        name, (*token, read.text), ok, created, tags, read.text
-                    )
+                    read.row = indexed_row(name, (*token, read.text), read.text)
                 read.indexed()
                 fresh[path] = read
             self.reads += len(fresh)

@@ -1,0 +1,111 @@
+"""Reading a record back: a record this process wrote, or read before with the same
+bytes, is not parsed again, and what comes back is what parsing its file gives."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+
+import artifact_cache as ac
+from artifact_cache import info as info_module
+from artifact_cache.info import ArtifactInfo
+
+
+class Text(str):
+    """A str subclass: written as text, read back as a plain str."""
+
+
+def _count_checks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    checks = [0]
+    real = info_module._checked
+
+    def counted(data: Any) -> Any:
+        checks[0] += 1
+        return real(data)
+
+    monkeypatch.setattr(info_module, "_checked", counted)
+    return checks
+
+
+def _fields(info: ArtifactInfo) -> list[tuple[Any, type]]:
+    return [
+        (getattr(info, a.name), type(getattr(info, a.name))) for a in attrs.fields(ArtifactInfo)
+    ]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"tags": {"b": "2", "a": "1"}, "mime_type": "text/x", "duration": 1.25},
+        {"duration": 3},  # an int: read back as a float
+        {"mime_type": Text("text/y"), "args_repr": Text("f(1)")},
+        {"extra": {"t": (1, 2), "n": {"x": None}}},  # a tuple: read back as a list
+        {"inputs": [ac.ArtifactRef(step_id="up", key="default", digest="ab" * 16)]},
+        {"code_fingerprint": "c" * 32, "duration": float("nan")},
+    ],
+)
+def test_read_back_is_what_its_file_gives(tmp_path: Path, options: dict[str, Any]) -> None:
+    store = ac.ArtifactStore(str(tmp_path / "s"))
+    store.save("step", {"v": 1}, key="k", **options)
+    text = Path(store._storage.record_path("step", "k")).read_bytes()
+    try:
+        parsed = ArtifactInfo.from_dict(json.loads(text))
+    except ac.RecordError:
+        # A record reading refuses (a NaN duration) is refused read back too.
+        with pytest.raises(ac.RecordError):
+            store.info("step", key="k")
+        with pytest.raises(ac.RecordError):
+            store.get("step", key="k")
+        return
+    read = store.info("step", key="k")
+    assert _fields(read) == _fields(parsed)
+    assert read.to_json() == parsed.to_json()
+    assert store.get("step", key="k") == {"v": 1}
+
+
+def test_plain_saves_read_back_without_parsing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checks = _count_checks(monkeypatch)
+    store = ac.ArtifactStore(str(tmp_path / "s"), signing_key="key")
+    for n in range(20):
+        store.save("step", {"n": n}, key=f"k{n}", tags={"n": str(n)})
+    assert [store.get("step", key=f"k{n}") for n in range(20)] == [{"n": n} for n in range(20)]
+    assert store.info("step", key="k3").tags == {"n": "3"}
+    assert checks[0] == 0
+
+
+def test_shared_records_stay_unchanged(tmp_path: Path) -> None:
+    """Each caller gets a record with mappings of its own: changing one changes no other."""
+    store = ac.ArtifactStore(str(tmp_path / "s"))
+    store.save("step", 1, tags={"a": "1"}, extra={"x": 1})
+    first = store.info("step", key="default")
+    first.tags["a"] = "changed"  # type: ignore[index]
+    first.extra["x"] = 2  # type: ignore[index]
+    again = store.info("step", key="default")
+    assert again.tags == {"a": "1"} and again.extra == {"x": 1}
+    assert store.get("step", key="default") == 1
+
+
+def test_record_rewritten_elsewhere_is_read_again(tmp_path: Path) -> None:
+    """A record replaced by another writer (same size) is read afresh, never from memory."""
+    store = ac.ArtifactStore(str(tmp_path / "s"))
+    store.save("step", 1, key="k")
+    other = ac.ArtifactStore(str(tmp_path / "s"))
+    assert other.get("step", key="k") == 1
+    other.save("step", 2, key="k")
+    assert store.get("step", key="k") == 2
+    assert store.info("step", key="k").size == other.info("step", key="k").size
+
+
+def test_names_of_a_str_subclass_read_back_as_str(tmp_path: Path) -> None:
+    store = ac.ArtifactStore(str(tmp_path / "s"))
+    store.save(Text("step"), 1, key=Text("k"))
+    read = store.info("step", key="k")
+    assert type(read.step_id) is str and type(read.key) is str
+    assert store.get("step", key="k") == 1
