@@ -433,7 +433,8 @@ def checked_record(raw: bytes) -> ArtifactInfo:
         kwargs["serializer"], kwargs["python_type"], kwargs["created"], get("mime_type"),
         _frozen_tags(tags) if tags else {}, tuple(inputs) if inputs else (),
         get("code_fingerprint"), get("duration"), get("args_repr"), get("uri"),
-        get("recipe"), get("payload_hash"), get("signature"), get("inline"), extra,
+        get("recipe"), get("payload_hash"), get("signature"), get("inline"),
+        get("compression"), get("version"), extra,
     )  # fmt: skip
     _parsed.put(raw, info)
     return info
@@ -460,6 +461,7 @@ def remember_written(raw: bytes, info: ArtifactInfo) -> None:
         for value in (
             info.step_id, info.key, info.digest, info.mime_type, info.code_fingerprint,
             info.args_repr, info.uri, info.payload_hash, info.signature, inline,
+            info.compression, info.version,
         ):  # fmt: skip
             if value is not None and type(value) is not str:
                 simple = False
@@ -471,6 +473,10 @@ def remember_written(raw: bytes, info: ArtifactInfo) -> None:
                 _seconds(duration)
             if info.payload_hash is not None:
                 _payload_hash(info.payload_hash)
+            if info.compression is not None:
+                _compression(info.compression)
+            if info.version is not None:
+                _version_id(info.version)
             if inline is not None:
                 _inline(inline)
                 simple = len(inline) // 4 * 3 - inline[-2:].count("=") == info.size
@@ -490,7 +496,8 @@ def _copy(info: ArtifactInfo) -> ArtifactInfo:
         info.step_id, info.key, info.digest, info.size, info.serializer, info.python_type,
         info.created, info.mime_type, dict(tags) if tags else {}, info.inputs,
         info.code_fingerprint, info.duration, info.args_repr, info.uri, info.recipe,
-        info.payload_hash, info.signature, info.inline, dict(extra) if extra else {},
+        info.payload_hash, info.signature, info.inline, info.compression, info.version,
+        dict(extra) if extra else {}, info.status,
     )  # fmt: skip
 
 
@@ -735,14 +742,14 @@ unchecked in ``extra`` (unknown to this version).
 _FIELDS = (
     "step_id", "key", "digest", "size", "serializer", "python_type", "created", "mime_type",
     "tags", "inputs", "code_fingerprint", "duration", "args_repr", "uri", "recipe",
-    "payload_hash", "signature", "inline", "extra",
+    "payload_hash", "signature", "inline", "compression", "version", "status", "extra",
 )  # fmt: skip
 assert tuple(a.name for a in attrs.fields(ArtifactInfo)) == _FIELDS, "field order changed"
 (
     _set_step_id, _set_key, _set_digest, _set_size, _set_serializer, _set_python_type,
     _set_created, _set_mime_type, _set_tags, _set_inputs, _set_code_fingerprint,
     _set_duration, _set_args_repr, _set_uri, _set_recipe, _set_payload_hash,
-    _set_signature, _set_inline, _set_extra,
+    _set_signature, _set_inline, _set_compression, _set_version, _set_status, _set_extra,
 ) = (getattr(ArtifactInfo, name).__set__ for name in _FIELDS)  # fmt: skip
 _new = object.__new__
 
@@ -753,7 +760,8 @@ def _assemble(
     inputs: tuple[ArtifactRef, ...], code_fingerprint: str | None, duration: float | None,
     args_repr: str | None, uri: str | None, recipe: KeyRecipe | None,
     payload_hash: str | None, signature: str | None, inline: str | None,
-    extra: Mapping[str, Any],
+    compression: str | None, version: str | None, extra: Mapping[str, Any],
+    status: str = "active",
 ) -> ArtifactInfo:  # fmt: skip
     """An ArtifactInfo of values already checked and in their final form (UTC time,
     sorted tags, a tuple of refs, a recipe): what the constructor would make of them,
@@ -777,6 +785,10 @@ def _assemble(
     _set_payload_hash(info, payload_hash)
     _set_signature(info, signature)
     _set_inline(info, inline)
+    _set_compression(info, compression)
+    # (What the constructor's default gives a record that stores no version.)
+    _set_version(info, derived_version_id(created, digest) if version is None else version)
+    _set_status(info, status)
     _set_extra(info, extra)
     return info
 
@@ -793,7 +805,8 @@ def pack_checked(info: ArtifactInfo) -> str:
             info.created.isoformat(), info.mime_type, info.tags,
             [r.to_dict() for r in info.inputs], info.code_fingerprint, info.duration,
             info.args_repr, info.uri, info.recipe.to_dict() if info.recipe else None,
-            info.payload_hash, info.signature, info.inline, info.extra,
+            info.payload_hash, info.signature, info.inline, info.compression, info.version,
+            info.extra,
         ]
     )  # fmt: skip
 
@@ -808,7 +821,7 @@ def unpack_checked(step_id: str, packed: str, out: list[ArtifactInfo]) -> None:
     for (
         key, digest, size, serializer, python_type, created, mime_type, tags, inputs,
         code_fingerprint, duration, args_repr, uri, recipe, payload_hash, signature, inline,
-        extra,
+        compression, version, extra,
     ) in json.loads(packed):  # fmt: skip
         append(
             assemble(
@@ -816,7 +829,7 @@ def unpack_checked(step_id: str, packed: str, out: list[ArtifactInfo]) -> None:
                 mime_type, tags, tuple(map(_ref, inputs)) if inputs else (),
                 code_fingerprint, duration, args_repr, uri,
                 KeyRecipe.from_dict(recipe) if recipe is not None else None,
-                payload_hash, signature, inline, extra,
+                payload_hash, signature, inline, compression, version, extra,
             )
         )  # fmt: skip
 

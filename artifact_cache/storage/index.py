@@ -70,7 +70,7 @@ INDEX_NAME = "index.sqlite"
 RACY_NS = 2_000_000_000
 """A folder modified this recently when it was indexed is looked at again next time."""
 
-_SCHEMA = 2
+_SCHEMA = 3
 """Version of the index's tables; an index of another version is made again."""
 _BUSY_SECONDS = 10.0
 
