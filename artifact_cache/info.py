@@ -197,7 +197,7 @@ class ArtifactInfo:
     tags: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen_tags, hash=False)
     inputs: tuple[ArtifactRef, ...] = attrs.field(default=(), converter=_refs)
     code_fingerprint: str | None = None
-    duration: float | None = None
+    duration: float | None = attrs.field(default=None, converter=attrs.converters.optional(float))
     args_repr: str | None = None
     uri: str | None = None
     recipe: KeyRecipe | None = attrs.field(default=None, converter=as_recipe, hash=False)

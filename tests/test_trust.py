@@ -576,3 +576,12 @@ class TestDocs:
         import artifact_cache.signing
 
         assert doctest.testmod(artifact_cache.signing, report=True).failed == 0
+
+
+def test_a_whole_number_duration_keeps_its_signature(mem_store: ac.ArtifactStore) -> None:
+    """A duration given as an int is a float in the record that is signed, as reading
+    makes it: the signature still holds when the record is read back."""
+    store = ac.open_store(mem_store.location, signing_key=KEY)
+    info = store.save("timed", 1, duration=2)
+    assert info.duration == 2.0 and isinstance(info.duration, float)
+    assert store.verified(store.info("timed")) and store.get("timed") == 1
