@@ -181,7 +181,11 @@ def test_browse_click_sort_filter_and_delete_in_jupyterlab(
         grid_row(grid, "report").wait_for(timeout=10_000)
 
         # The type drop-down offers the types present, with counts, and filters by one.
-        type_select = output.locator("select").first
+        type_select = (
+            output.locator(".widget-dropdown")
+            .filter(has=page.locator("label", has_text="Type"))
+            .locator("select")
+        )
         type_select.select_option(label="builtins.dict (4)")
         grid_row(grid, "report").wait_for(state="detached", timeout=10_000)
         assert sorted(grid_step_ids(grid)) == ["clean", "fit", "fit", "fit"]
