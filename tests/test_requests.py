@@ -111,7 +111,7 @@ def test_small_save_and_get_budget(s3: tuple[Any, str, dict[str, Any], Counting]
     store.save("warm", 0)  # the format marker: once per store
     _, seen = _count(counter, lambda: store.save("a", {"x": 1}))
     assert len(seen) == 2 and all(r.startswith("PUT /") for r in seen), seen
-    assert "/versions/a/@default/" in seen[0] and "/refs/a/@default.json" in seen[1], seen
+    assert "/versions/a/@default@" in seen[0] and "/refs/a/@default.json" in seen[1], seen
     _, seen = _count(counter, lambda: store.save("a", {"x": 1}))
     assert len(seen) == 2, seen
     reader = ac.ArtifactStore(url, progress=False, **options)

@@ -92,7 +92,7 @@ class TestVersions:
             store.get("x", version=infos[0].version)
         assert store.delete("x", purge=True) is False
         if store._storage.is_local:  # no empty folder is left behind either
-            assert not os.path.exists(store._storage.layout.version_dir("x", "a"))
+            assert os.listdir(store._storage.layout.versions_dir("x")) == ["child"]
 
     def test_purge_one_key(self, store: ac.ArtifactStore) -> None:
         """purge with a key drops that key's history only."""
@@ -277,7 +277,7 @@ class TestLocal:
         store = ac.open_store(str(tmp_path / "s"))
         info = store.save("x", [1, 2, 3])
         head = tmp_path / "s" / "refs" / "x" / "@default.json"
-        version = tmp_path / "s" / "versions" / "x" / "@default" / f"{info.version}.json"
+        version = tmp_path / "s" / "versions" / "x" / f"@default@{info.version}.json"
         assert os.stat(head).st_ino == os.stat(version).st_ino
         assert json.loads(version.read_text())["version"] == info.version
 
@@ -290,7 +290,7 @@ class TestLocal:
 
         monkeypatch.setattr("artifact_cache.storage.base.os.link", refuse)
         info = store.save("x", "copied")
-        version = tmp_path / "s" / "versions" / "x" / "@default" / f"{info.version}.json"
+        version = tmp_path / "s" / "versions" / "x" / f"@default@{info.version}.json"
         head = tmp_path / "s" / "refs" / "x" / "@default.json"
         assert version.read_bytes() == head.read_bytes()
         assert os.stat(head).st_ino != os.stat(version).st_ino
@@ -348,7 +348,7 @@ class TestHostile:
         store.save("s", "newer")
         orphan = store.save("gone", list(range(20_000)))
         store.delete("gone", purge=True)
-        base = "versions/s/@default"
+        base = "versions/s/@default@"
         record = good.to_dict()
         ids = [f"2020010{i}T000000000000Z-0000000{i}" for i in range(1, 7)]
         hostile = {
@@ -359,7 +359,7 @@ class TestHostile:
             ids[4]: json.dumps(dict(record, version=ids[4], tags=[orphan.digest])).encode(),
         }
         for version, data in hostile.items():
-            _write(store, f"{base}/{version}.json", data)
+            _write(store, f"{base}{version}.json", data)
         tombstones = [
             b"[]",
             json.dumps({"tombstone": 1, "step_id": "s", "key": "default"}).encode(),
@@ -367,9 +367,9 @@ class TestHostile:
                 {"tombstone": "1", "step_id": "s", "key": "default", "version": good.version}
             ).encode(),
         ]
-        _write(store, f"{base}/{good.version}.tombstone.json", tombstones[2])
-        _write(store, f"{base}/{ids[5]}.tombstone.json", tombstones[0])
-        _write(store, f"{base}/not-a-version.json", b"ignored: not a version id")
+        _write(store, f"{base}{good.version}.tombstone.json", tombstones[2])
+        _write(store, f"{base}{ids[5]}.tombstone.json", tombstones[0])
+        _write(store, f"{base}not-a-version.json", b"ignored: not a version id")
         with pytest.warns(UserWarning) as caught:
             found = store.versions("s")
         assert [i.status for i in found] == ["active", "superseded"]

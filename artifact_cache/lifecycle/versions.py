@@ -1,14 +1,14 @@
 """Versions: every save's record is kept, each with a status; delete leaves a tombstone.
 
 A save writes its record twice, with the same text: first as an immutable version record
-``versions/<step_id>/@<key>/<version>.json``, then as the head ``refs/<step_id>/@<key>.json``
+``versions/<step_id>/@<key>@<version>.json``, then as the head ``refs/<step_id>/@<key>.json``
 (see `artifact_cache.storage.Storage.put_record`). The head is the single authority on
 which version is active, so every process agrees even when concurrent saves finish out
 of order: the last head written wins. A version is
 
 * ``"active"``: the head names it;
 * ``"tombstoned"``: ``delete`` removed the head naming it, and left a tombstone
-  ``versions/<step_id>/@<key>/<version>.tombstone.json`` saying so;
+  ``versions/<step_id>/@<key>@<version>.tombstone.json`` saying so;
 * ``"superseded"``: any other.
 
 A record written before versions existed (no ``version`` field, no version file) is one

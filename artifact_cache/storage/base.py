@@ -467,7 +467,8 @@ class Storage:
         """Give ``target`` the (complete) file ``tmp`` as a hard link, else as a copy."""
         for attempt in range(_ATTEMPTS):
             try:
-                os.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
+                if attempt:  # (the folder is made only when it is missing)
+                    os.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
                 os.link(tmp, target)
                 return
             except FileExistsError:
@@ -752,10 +753,7 @@ class Storage:
     def step_version_names(self, step_id: str, key: str | None = None) -> list[VersionName]:
         """The version files of exactly one step id (of one ``key``, or all its keys)."""
         parse = self.layout.parse_version_path
-        if key is not None:
-            found = map(parse, self._files_in(self.layout.version_dir(step_id, key)))
-        else:
-            found = map(parse, self._find(self.layout.versions_dir(step_id)))
+        found = map(parse, self._files_in(self.layout.versions_dir(step_id)))
         return [
             n
             for n in found

@@ -6,8 +6,8 @@ Documented in docs/format.md::
     <root>/objects/ab/abcdef...         payloads, named by their digest
     <root>/refs/<step_id>/@<key>.json   one record per artifact: its active version
     <root>/refs/.manifest-1.json.gz     remote stores: a manifest of the records (a cache)
-    <root>/versions/<step_id>/@<key>/<version>.json             every save's record
-    <root>/versions/<step_id>/@<key>/<version>.tombstone.json   ``delete`` of a version
+    <root>/versions/<step_id>/@<key>@<version>.json             every save's record
+    <root>/versions/<step_id>/@<key>@<version>.tombstone.json   ``delete`` of a version
     <root>/index.sqlite                 local stores: an index of the records (a cache)
     <root>/access/<process>.json        when artifacts were last read (retention's LRU)
 
@@ -110,12 +110,9 @@ class Layout:
         return f"{self.prefix}versions"
 
     def versions_dir(self, step_id: str) -> str:
-        """The folder of a step's version folders (one ``@<key>`` folder per key)."""
+        """The folder of a step's versions, of all its keys (one folder per step, as
+        ``refs/``: a save with a new key makes no folder)."""
         return f"{self.prefix}versions/{step_id}"
-
-    def version_dir(self, step_id: str, key: str) -> str:
-        """The folder of one step and key's versions."""
-        return f"{self.prefix}versions/{step_id}/@{key}"
 
     def version_path(self, name: VersionName) -> str:
         """The path of a version's record (or tombstone); InvalidStepIdError unless its
@@ -127,14 +124,14 @@ class Layout:
             )
             raise InvalidStepIdError(msg)
         suffix = TOMBSTONE_SUFFIX if name.tombstone else RECORD_SUFFIX
-        return f"{self.version_dir(name.step_id, name.key)}/{name.version}{suffix}"
+        return f"{self.versions_dir(name.step_id)}/@{name.key}@{name.version}{suffix}"
 
     def versions_folder(self, folder: str) -> str:
         """``versions/`` or the folder of step ids under it that start with ``folder/``."""
         return self.versions if not folder else f"{self.versions}/{folder.strip('/')}"
 
     def parse_version_path(self, path: str) -> VersionName | None:
-        """Split ``.../versions/<step_id>/@<key>/<version>[.tombstone].json``, else None."""
+        """Split ``.../versions/<step_id>/@<key>@<version>[.tombstone].json``, else None."""
         return parse_version_path(path, self.versions)
 
     def refs_folder(self, folder: str) -> str:
@@ -165,26 +162,27 @@ def parse_record_path(path: str, refs_root: str) -> RecordName | None:
 
 
 def parse_version_path(path: str, versions_root: str) -> VersionName | None:
-    """Split ``<versions_root>/<step_id>/@<key>/<version>.json`` into its names, else None.
+    """Split ``<versions_root>/<step_id>/@<key>@<version>.json`` into its names, else None.
 
     Names that are not a version id (temporaries, anything else) give None.
 
     Examples:
-        >>> parse_version_path("s/versions/a/@k/20260101T000000000000Z-0123abcd.json",
+        >>> parse_version_path("s/versions/a/@k@20260101T000000000000Z-0123abcd.json",
         ...                    "s/versions").key
         'k'
-        >>> parse_version_path("s/versions/a/@k/.tmp-1", "s/versions") is None
+        >>> parse_version_path("s/versions/a/.tmp-1", "s/versions") is None
         True
     """
     rel = path[len(versions_root) + 1 :] if path.startswith(versions_root + "/") else None
     if not rel or not rel.endswith(RECORD_SUFFIX):
         return None
-    rest, _, file = rel.rpartition("/")
-    step_id, _, folder = rest.rpartition("/")
-    if not step_id or not folder.startswith("@") or len(folder) < 2:
+    step_id, _, file = rel.rpartition("/")
+    if not step_id or not file.startswith("@"):
         return None
     tombstone = file.endswith(TOMBSTONE_SUFFIX)
-    version = file[: -len(TOMBSTONE_SUFFIX if tombstone else RECORD_SUFFIX)]
-    if not is_version_id(version):
+    key, _, version = file[1 : -len(TOMBSTONE_SUFFIX if tombstone else RECORD_SUFFIX)].rpartition(
+        "@"
+    )
+    if not key or not is_version_id(version):
         return None
-    return VersionName(step_id, folder[1:], version, tombstone)
+    return VersionName(step_id, key, version, tombstone)
