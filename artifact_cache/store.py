@@ -143,26 +143,32 @@ class _Provenance:
         if isinstance(obj, list | tuple | dict):
             strong = self.STRONG_PARTS
             for part in self._parts(obj):
-                if isinstance(part, self._SHARED):
-                    continue
                 mutable = isinstance(part, self._MUTABLE)
                 self._remember(part, ref, size, strong=mutable and strong > 0)
                 strong -= mutable
 
     def _parts(self, obj: list[Any] | tuple[Any, ...] | dict[Any, Any]) -> list[Any]:
-        """The items of a container artifact, breadth-first, at most PART_MAX."""
+        """The items of a container artifact that can be tracked (not `_SHARED`),
+        breadth-first, among its first PART_MAX items; tuples among them are looked into
+        but not tracked."""
         found: list[Any] = []
         level: list[Any] = [obj]
+        seen = 0
+        shared, nested = self._SHARED, (list, tuple, dict)
         for _ in range(self.PART_DEPTH):
             below: list[Any] = []
             for container in level:
                 items = container.values() if isinstance(container, dict) else container
                 for item in items:
-                    if len(found) >= self.PART_MAX:
+                    if seen >= self.PART_MAX:
                         return found
-                    found.append(item)
-                    if isinstance(item, list | tuple | dict):
+                    seen += 1
+                    if isinstance(item, nested):
                         below.append(item)
+                    if not isinstance(item, shared):
+                        found.append(item)
+            if not below:
+                break
             level = below
         return found
 
