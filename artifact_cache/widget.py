@@ -379,17 +379,24 @@ def _mono(text: str | None) -> str:
     return f"<span style='{_MONO}'>{_esc(text)}</span>" if text else ""
 
 
-def _lineage_html(info: ArtifactInfo, known: Mapping[_Name, ArtifactInfo]) -> str:
+def _lineage_html(
+    info: ArtifactInfo, known: Mapping[_Name, ArtifactInfo], store: ArtifactStore | None = None
+) -> str:
     """The inputs of ``info``, and theirs, as an indented tree.
 
-    The records come from the listing already read, so drawing the tree costs no I/O.
-    An input whose record was replaced or deleted since is marked, and not followed.
+    The records come from the listing already read, so drawing the tree costs no I/O
+    unless an input's step was saved again or deleted since: then, with ``store``, its
+    version is looked up in the step's history (marked with its status, and followed).
+    An input gone from the history too is marked, and not followed.
     """
     lines: list[str] = []
     stack = [(ref, 0, frozenset({(info.step_id, info.key)})) for ref in reversed(info.inputs)]
     while stack and len(lines) < _LINEAGE_NODES:
         ref, depth, path = stack.pop()
-        resolved = resolve_ref(ref, known=known)
+        try:
+            resolved = resolve_ref(ref, store=store, known=known)
+        except ArtifactStoreError:  # the history cannot be read now: the listing's answer
+            resolved = resolve_ref(ref, known=known)
         found = resolved.info
         if resolved.problem is not None:
             note = resolved.problem
@@ -397,12 +404,15 @@ def _lineage_html(info: ArtifactInfo, known: Mapping[_Name, ArtifactInfo]) -> st
             note = "cycle"
         else:
             note = ""
+        status = found.status if found is not None and found.status != "active" else ""
+        if status and not note:
+            note = f"{status} version"
         pad = f"padding-left:{depth * 1.2:.1f}em"
         suffix = f" <span style='{_MUTED}'>({note})</span>" if note else ""
         lines.append(
             f"<div style='{pad}'>\u2514 {_esc(ref.step_id)} @ {_mono(ref.key[:12])}{suffix}</div>"
         )
-        if found is not None and not note:
+        if found is not None and (not note or status):
             below = path | {(ref.step_id, ref.key)}
             stack.extend((r, depth + 1, below) for r in reversed(found.inputs))
     if stack:
@@ -428,6 +438,7 @@ def _detail_html(
     known: Mapping[_Name, ArtifactInfo],
     verified: bool | None = None,
     children: Children | None = None,
+    store: ArtifactStore | None = None,
 ) -> str:
     """The full record of one artifact as a two-column table (every string escaped).
 
@@ -454,7 +465,7 @@ def _detail_html(
     fields += [
         ("signed", _esc(signed_text(info.signed, verified))),
         ("tags", _esc(_tags_text(info.tags))),
-        ("inputs", _lineage_html(info, known)),
+        ("inputs", _lineage_html(info, known, store)),
         ("downstream", _downstream_html(info, children)),
         ("code", _mono(info.code_fingerprint)),
         ("duration", "" if info.duration is None else f"{info.duration:.3f} s"),
@@ -1086,7 +1097,7 @@ class ArtifactBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
             if self._children is None:
                 self._children = children_of(self._all)
             self.detail.value = _detail_html(
-                chosen[0], dt.datetime.now(dt.UTC), self._known, verdict, self._children
+                chosen[0], dt.datetime.now(dt.UTC), self._known, verdict, self._children, self.store
             )
         elif chosen:
             total = human_size(sum(i.size for i in chosen))

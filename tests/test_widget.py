@@ -756,7 +756,8 @@ class TestLineage:
         assert tree == [("0.0", "clean"), ("1.2", "raw"), ("0.0", "other")]
 
     def test_replaced_and_missing_inputs_are_marked(self, mem_store: ac.ArtifactStore) -> None:
-        """An input rewritten or deleted since is marked, not followed."""
+        """An input rewritten or deleted since is found in its history, marked with its
+        status and followed; one whose history is gone too is marked, not followed."""
         raw = mem_store.save("raw", [1])
         clean = mem_store.save("clean", [1], inputs=[raw.ref])
         gone = mem_store.save("gone", [2])
@@ -766,9 +767,16 @@ class TestLineage:
         browser = mem_store.browse()
         browser.select("features")
         detail = browser.detail.value
-        assert "clean @" in detail and "(replaced since)" in detail
-        assert "gone @" in detail and "(not in the store any more)" in detail
-        assert "raw @" not in detail  # not followed through a replaced record
+        assert "clean @" in detail and "(superseded version)" in detail
+        assert "gone @" in detail and "(tombstoned version)" in detail
+        assert "raw @" in detail  # followed through the earlier version of clean
+        mem_store.delete("clean", purge=True)
+        mem_store.delete("gone", purge=True)
+        browser.refresh()
+        browser.select("features")
+        detail = browser.detail.value
+        assert "clean @" in detail and "(not in the store any more)" in detail
+        assert "gone @" in detail and "raw @" not in detail  # not followed
 
 
 class TestReadOnlyAndSigned:
