@@ -18,13 +18,12 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from procs import stop_process
+from procs import stop_process, wait_until_up
 
 REPO = Path(__file__).resolve().parents[1]
 ACCOUNT = "devstoreaccount1"
@@ -104,16 +103,13 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=location)
         try:
-            deadline = time.monotonic() + _START_TIMEOUT
-            while True:
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                    break
-                except OSError:
-                    if proc.poll() is not None or time.monotonic() > deadline:
-                        tail = log_path.read_text(errors="replace")[-2000:]
-                        raise RuntimeError(f"azurite did not start:\n{tail}") from None
-                    time.sleep(0.2)
+            wait_until_up(
+                lambda: socket.create_connection(("127.0.0.1", port), timeout=1).close(),
+                proc,
+                log_path,
+                what="azurite",
+                timeout=_START_TIMEOUT,
+            )
             yield (
                 f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={ACCOUNT_KEY};"
                 f"BlobEndpoint=http://127.0.0.1:{port}/{ACCOUNT};"

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 from azure_fixtures import az_url, azurite  # noqa: F401  (fixtures for tests/test_azure.py)
-from procs import stop_process
+from procs import stop_process, wait_until_up
 
 import artifact_cache as ac
 
@@ -105,7 +105,6 @@ def jupyter_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
     import secrets
     import subprocess
     import sys
-    import time
     import urllib.request
 
     root = tmp_path_factory.mktemp("lab_root")
@@ -142,19 +141,17 @@ def jupyter_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=root)
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2).read()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    proc.kill()
-                    proc.wait()
-                    tail = log_path.read_text(errors="replace")[-3000:]
-                    raise RuntimeError(f"jupyter lab did not start:\n{tail}") from None
-                time.sleep(0.25)
         try:
+            wait_until_up(
+                lambda: urllib.request.urlopen(
+                    f"{base}/api/status?token={token}", timeout=2
+                ).read(),
+                proc,
+                log_path,
+                what="jupyter lab",
+                timeout=60,
+                interval=0.25,
+            )
             yield {"base": base, "token": token, "root": root, "log": log_path}
         finally:
             stop_process(proc)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
 
 
 def stop_process(proc: subprocess.Popen[bytes], grace: float = 15) -> None:
@@ -13,3 +17,32 @@ def stop_process(proc: subprocess.Popen[bytes], grace: float = 15) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def wait_until_up(
+    ready: Callable[[], object],
+    proc: subprocess.Popen[bytes],
+    log_path: Path,
+    *,
+    what: str,
+    timeout: float,
+    interval: float = 0.2,
+) -> None:
+    """Poll ``ready`` (which raises OSError until the server answers) at most
+    ``timeout / interval`` times; RuntimeError with the log's tail if ``proc`` exits or
+    the time is up."""
+    for _attempt in range(max(1, math.ceil(timeout / interval))):
+        try:
+            ready()
+            return
+        except OSError:
+            if proc.poll() is not None:
+                break
+            time.sleep(interval)
+    tail = log_path.read_text(errors="replace")[-3000:]
+    raise RuntimeError(f"{what} did not start:\n{tail}")
+
+
+POLLS_MAX = 6_000
+"""How many 0.2 s polls a test server's loop makes at most (20 minutes): a server a test
+forgot to stop ends by itself."""

@@ -17,6 +17,8 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
+from procs import POLLS_MAX
+
 import artifact_cache as ac
 
 _METHODS = (b"GET ", b"PUT ", b"HEAD ", b"POST ", b"DELETE ")
@@ -62,7 +64,9 @@ class FaultProxy:
         thread.start()
 
     def _accept(self) -> None:
-        while not self.stop.is_set():
+        for _poll in range(POLLS_MAX):
+            if self.stop.is_set():
+                return
             try:
                 client, _ = self.sock.accept()
             except OSError:
@@ -104,7 +108,9 @@ class FaultProxy:
 
         def incoming(sock: socket.socket) -> Iterator[bytes]:
             """What ``sock`` sends, until it closes or fails, or the proxy stops."""
-            while not self.stop.is_set() and not state["closed"]:
+            for _poll in range(POLLS_MAX):
+                if self.stop.is_set() or state["closed"]:
+                    return
                 try:
                     data = sock.recv(65536)
                 except TimeoutError:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from procs import POLLS_MAX
 
 import artifact_cache as ac
 from artifact_cache.storage import S3_DEFAULTS, S3_RETRIES
@@ -574,7 +575,9 @@ class _SilentServer:
         self.thread.start()
 
     def _serve(self) -> None:
-        while not self.stop.is_set():
+        for _poll in range(POLLS_MAX):
+            if self.stop.is_set():
+                return
             try:
                 conn, _ = self.sock.accept()
             except OSError:
