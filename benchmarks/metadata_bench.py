@@ -25,7 +25,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -36,6 +35,10 @@ from typing import Any, Literal, overload
 from store_bench import timed  # one median timer for every benchmark
 
 import artifact_cache as ac
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from counting import Counting
+from counting import counting_moto as _counting_moto
 
 
 def fill(store: ac.ArtifactStore, n: int, steps: int) -> None:
@@ -195,62 +198,22 @@ def bench_small(tmp: Path, m: int) -> dict[str, float]:
 
 
 # ---------------------------------------------------------------------- S3 requests
-class Counting:
-    """A WSGI middleware that records every request's method and path."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        self.requests: list[str] = []
-        self.lock = threading.Lock()
-
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        query = environ.get("QUERY_STRING", "")
-        with self.lock:
-            self.requests.append(f"{environ['REQUEST_METHOD']} {environ['PATH_INFO']}?{query}")
-        return self.app(environ, start_response)
-
-    @contextmanager
-    def count(self) -> Iterator[list[str]]:
-        with self.lock:
-            start = len(self.requests)
-        seen: list[str] = []
-        yield seen
-        with self.lock:
-            seen.extend(self.requests[start:])
-
-
 @contextmanager
 def counting_moto() -> Iterator[tuple[str, Counting]]:
-    from moto.moto_server.werkzeug_app import (
-        DomainDispatcherApplication,
-        MotoRequestHandler,
-        create_backend_app,
-    )
-    from werkzeug.serving import make_server
-
+    """The tests' counting moto server, with dummy credentials unless some are set."""
     for k, v in {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
     }.items():
         os.environ.setdefault(k, v)
-    app = Counting(DomainDispatcherApplication(create_backend_app))
-    server = make_server("127.0.0.1", 0, app, True, request_handler=MotoRequestHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", app
-    finally:
-        server.shutdown()
-        thread.join()
+    with _counting_moto() as found:
+        yield found
 
 
 def s3_requests(matches: int = 10, others: int = 1000) -> dict[str, list[str]]:
-    import logging
-
     import boto3
 
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     out: dict[str, list[str]] = {}
     with counting_moto() as (endpoint, counter):
         bucket = f"bench-{uuid.uuid4().hex[:12]}"
@@ -291,20 +254,14 @@ def s3_requests(matches: int = 10, others: int = 1000) -> dict[str, list[str]]:
         # 1,000 artifacts of which 10 match: written directly, as records of one payload.
         info = store.save("tmpl", 1)
         base = info.to_dict()
-        for i in range(others):
-            step = f"other/s{i}"
-            client.put_object(
-                Bucket=bucket,
-                Key=f"store/refs/{step}/@default.json",
-                Body=json.dumps(dict(base, step_id=step, key="default")),
-            )
-        for i in range(matches):
-            step = f"wanted/s{i}"
-            client.put_object(
-                Bucket=bucket,
-                Key=f"store/refs/{step}/@default.json",
-                Body=json.dumps(dict(base, step_id=step, key="default")),
-            )
+        for group, n in (("other", others), ("wanted", matches)):
+            for i in range(n):
+                step = f"{group}/s{i}"
+                client.put_object(
+                    Bucket=bucket,
+                    Key=f"store/refs/{step}/@default.json",
+                    Body=json.dumps(dict(base, step_id=step, key="default")),
+                )
         with counter.count() as seen:
             assert len(reader.list("wanted/")) == matches
         out[f"list(prefix) {matches} of {others + matches}"] = seen

@@ -1,9 +1,11 @@
-"""Helpers for the servers the test fixtures start as subprocesses."""
+"""Helpers for the subprocesses tests start: servers of the fixtures, and the command line."""
 
 from __future__ import annotations
 
 import math
+import os
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -46,3 +48,27 @@ def wait_until_up(
 POLLS_MAX = 6_000
 """How many 0.2 s polls a test server's loop makes at most (20 minutes): a server a test
 forgot to stop ends by itself."""
+
+
+SCRIPT = Path(sys.executable).parent / "artifact-cache"
+"""The console script of the installed package."""
+TESTS = Path(__file__).parent
+
+
+def run_cli(
+    *args: str, cwd: Path | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """Run the console script with stdin not a terminal, no ``$ARTIFACT_CACHE_URL`` and the
+    tests' folder importable; never raise on exit codes."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(TESTS), env.get("PYTHONPATH")) if p)
+    env.pop("ARTIFACT_CACHE_URL", None)
+    return subprocess.run(
+        [str(SCRIPT), *args],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=timeout,
+    )

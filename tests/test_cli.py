@@ -17,30 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from procs import SCRIPT
+from procs import run_cli as run
 
 import artifact_cache as ac
 from artifact_cache.cli import main
-
-SCRIPT = Path(sys.executable).parent / "artifact-cache"
-TESTS = Path(__file__).parent
-
-
-def run(
-    *args: str, cwd: Path | None = None, timeout: float = 60
-) -> subprocess.CompletedProcess[str]:
-    """Run the console script with stdin not a terminal; never raise on exit codes."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(TESTS), env.get("PYTHONPATH")) if p)
-    env.pop("ARTIFACT_CACHE_URL", None)
-    return subprocess.run(
-        [str(SCRIPT), *args],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=cwd,
-        timeout=timeout,
-    )
 
 
 def assert_one_error_line(proc: subprocess.CompletedProcess[str], *parts: str) -> None:

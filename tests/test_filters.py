@@ -5,20 +5,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
+from procs import run_cli as run
 
 import artifact_cache as ac
 from artifact_cache.info import ArtifactInfo
 
-SCRIPT = Path(sys.executable).parent / "artifact-cache"
 UTC = dt.UTC
 DAY1 = dt.datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -182,18 +179,6 @@ class TestIndexedFilters:
         parsed.clear()
         assert steps(store.list(created_before=DAY1 + dt.timedelta(hours=2))) == ["s01", "s00"]
         assert set(parsed) <= {"s00", "s01"}
-
-
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "ARTIFACT_CACHE_URL"}
-    return subprocess.run(
-        [str(SCRIPT), *args],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
 
 
 class TestCommandLine:

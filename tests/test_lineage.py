@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import enum
 import json
-import os
-import subprocess
-import sys
 import uuid
 import warnings
 from pathlib import Path
@@ -16,11 +13,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from procs import run_cli as run
 
 import artifact_cache as ac
 from artifact_cache.info import ArtifactInfo
-
-SCRIPT = Path(sys.executable).parent / "artifact-cache"
 
 
 def steps(infos: list[ArtifactInfo]) -> list[str]:
@@ -281,18 +277,6 @@ class TestTupleUnpacking:
 
         info = dot.call(left, right).info
         assert info is not None and [r.step_id for r in info.inputs] == ["pairs"]
-
-
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "ARTIFACT_CACHE_URL"}
-    return subprocess.run(
-        [str(SCRIPT), *args],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
 
 
 class TestCommandLine:

@@ -9,62 +9,21 @@ is there after writing its record, and puts it back if not.
 from __future__ import annotations
 
 import json
-import logging
-import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from counting import Counting, counting_moto
 
 import artifact_cache as ac
-
-
-class Counting:
-    """WSGI middleware recording ``METHOD path?query`` of every request."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        self.requests: list[str] = []
-        self.lock = threading.Lock()
-
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        line = (
-            f"{environ['REQUEST_METHOD']} {environ['PATH_INFO']}?{environ.get('QUERY_STRING', '')}"
-        )
-        with self.lock:
-            self.requests.append(line)
-        return self.app(environ, start_response)
-
-    def since(self, start: int) -> list[str]:
-        with self.lock:
-            return self.requests[start:]
-
-    def mark(self) -> int:
-        with self.lock:
-            return len(self.requests)
 
 
 @pytest.fixture(scope="module")
 def counted(moto_endpoint: str) -> Iterator[tuple[str, Counting]]:
     """A second moto server (credentials from the session's), every request counted."""
-    from moto.moto_server.werkzeug_app import (
-        DomainDispatcherApplication,
-        MotoRequestHandler,
-        create_backend_app,
-    )
-    from werkzeug.serving import make_server
-
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    app = Counting(DomainDispatcherApplication(create_backend_app))
-    server = make_server("127.0.0.1", 0, app, True, request_handler=MotoRequestHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", app
-    finally:
-        server.shutdown()
-        thread.join(timeout=30)
+    with counting_moto() as found:
+        yield found
 
 
 @pytest.fixture
