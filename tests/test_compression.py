@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from test_record_fields import BASE
 
 import artifact_cache as ac
 from artifact_cache.digest import hash_bytes
@@ -179,26 +180,16 @@ def _b64(data: bytes) -> str:
 
 
 class TestRecordField:
-    BASE: dict[str, Any] = {
-        "step_id": "fit",
-        "key": "default",
-        "digest": "ab" * 16,
-        "size": 3,
-        "serializer": "pickle",
-        "python_type": "builtins.list",
-        "created": "2026-01-01T00:00:00+00:00",
-    }
-
     @pytest.mark.parametrize("value", [3, "", "GZIP", "../gzip", "z" * 33, ["gzip"], True])
     def test_bad_values_are_refused(self, value: Any) -> None:
         """compression is a codec name or null; anything else makes the record invalid."""
         with pytest.raises(ac.RecordError, match="compression"):
-            ac.ArtifactInfo.from_dict({**self.BASE, "compression": value})
+            ac.ArtifactInfo.from_dict({**BASE, "compression": value})
 
     @pytest.mark.parametrize("value", ["zstd", "gzip", "lz4", "brotli", None])
     def test_good_values_round_trip(self, value: str | None) -> None:
         """A codec name (known here or not) or null is kept through JSON."""
-        info = ac.ArtifactInfo.from_dict({**self.BASE, "compression": value})
+        info = ac.ArtifactInfo.from_dict({**BASE, "compression": value})
         assert info.compression == value
         assert ac.ArtifactInfo.from_json(info.to_json()) == info
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_record_reads import _count_checks
 
 import artifact_cache as ac
 from artifact_cache.info import ArtifactInfo
@@ -462,7 +463,6 @@ def test_new_process_lists_what_another_process_rewrote(tmp_path: Path) -> None:
 def test_cold_listing_parses_no_record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A store that has parsed nothing lists from the fields the index checked when it read
     each file: no record is parsed or checked again (an invalid one is, for its warning)."""
-    from artifact_cache import info as info_module
 
     store = ac.ArtifactStore(str(tmp_path / "s"))
     for n in range(20):
@@ -471,14 +471,7 @@ def test_cold_listing_parses_no_record(tmp_path: Path, monkeypatch: pytest.Monke
     bad.write_text("{not json")
     with pytest.warns(UserWarning, match="skipping a record"):
         assert len(store.list()) == 20
-    checks = [0]
-    real = info_module._checked
-
-    def counted(data: Any) -> Any:
-        checks[0] += 1
-        return real(data)
-
-    monkeypatch.setattr(info_module, "_checked", counted)
+    checks = _count_checks(monkeypatch)
     cold = ac.ArtifactStore(str(tmp_path / "s"))
     with pytest.warns(UserWarning, match="skipping a record"):
         listed = cold.list()

@@ -13,6 +13,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from test_bad_input import _corrupt
 
 import artifact_cache as ac
 
@@ -167,13 +168,7 @@ class TestRefused:
         """A truncated or altered Parquet payload raises IntegrityError (the digest is
         checked before Parquet is read)."""
         info = store.save("sales", _frame(5_000), serializer="parquet")
-        fs, path = store.fs, store._storage.object_path(info.digest)
-        data = bytearray(fs.cat_file(path))
-        if how == "flip":
-            data[len(data) // 2] ^= 0xFF
-        else:
-            del data[len(data) // 2 :]
-        fs.pipe_file(path, bytes(data))
+        _corrupt(store, info.digest, how)
         with pytest.raises(ac.IntegrityError) as err:
             store.get("sales")
         assert "'sales'" in str(err.value) and store.location in str(err.value)

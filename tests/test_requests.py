@@ -135,18 +135,27 @@ def test_decorator_budget_large_result(s3: tuple[Any, str, dict[str, Any], Count
     assert value == list(range(10000)) and len(seen) == 2, seen
 
 
+def _put_records(client: Any, url: str, template: dict[str, Any], steps: list[str]) -> None:
+    """Records of ``steps`` (key "default") written straight to the bucket, as a writer
+    that never touches the manifest would."""
+    bucket = url.split("/")[2]
+    for step in steps:
+        body = json.dumps(dict(template, step_id=step, key="default"))
+        client.put_object(Bucket=bucket, Key=f"store/refs/{step}/@default.json", Body=body)
+
+
 def test_list_prefix_budget(s3: tuple[Any, str, dict[str, Any], Counting]) -> None:
     """list(prefix) lists only under the prefix and reads only the matching records."""
     client, url, options, counter = s3
     store = ac.ArtifactStore(url, progress=False, **options)
     info = store.save("template", 1)
     base = info.to_dict()
-    bucket = url.split("/")[2]
-    for group, n in (("other", 150), ("wanted", 10)):
-        for i in range(n):
-            step = f"{group}/s{i}"
-            body = json.dumps(dict(base, step_id=step, key="default"))
-            client.put_object(Bucket=bucket, Key=f"store/refs/{step}/@default.json", Body=body)
+    _put_records(
+        client,
+        url,
+        base,
+        [f"{g}/s{i}" for g, n in (("other", 150), ("wanted", 10)) for i in range(n)],
+    )
     found, seen = _count(counter, lambda: store.list("wanted/"))
     assert len(found) == 10
     # One LIST under refs/wanted/, the manifest (there is none yet), ten GETs.
@@ -165,10 +174,7 @@ def test_list_budget(s3: tuple[Any, str, dict[str, Any], Counting]) -> None:
     client, url, options, counter = s3
     store = ac.ArtifactStore(url, progress=False, **options)
     base = store.save("template", 1).to_dict()
-    bucket = url.split("/")[2]
-    for i in range(50):
-        body = json.dumps(dict(base, step_id=f"s{i}", key="default"))
-        client.put_object(Bucket=bucket, Key=f"store/refs/s{i}/@default.json", Body=body)
+    _put_records(client, url, base, [f"s{i}" for i in range(50)])
     found, seen = _count(counter, store.list)
     assert len(found) == 51
     # One LIST (which shows no manifest), 51 GETs, the manifest's PUT.

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_record_fields import BASE
 
 import artifact_cache as ac
 from artifact_cache.cli import main
@@ -325,15 +326,7 @@ class TestOlderStores:
 
     def test_round_trip_keeps_old_text(self) -> None:
         """A record without a version reads back to the same text (signatures hold)."""
-        old = {
-            "step_id": "x",
-            "key": "default",
-            "digest": "ab" * 16,
-            "size": 3,
-            "serializer": "pickle",
-            "python_type": "builtins.list",
-            "created": "2026-01-01T00:00:00+00:00",
-        }
+        old = dict(BASE, step_id="x")
         info = ac.ArtifactInfo.from_dict(old)
         assert info.version == "20260101T000000000000Z-abababab"
         assert "version" not in info.to_dict()
