@@ -1,6 +1,7 @@
 """Value fingerprints: a canonical, type-tagged encoding hashed with xxh3_128.
 
-Builtin and stdlib values are encoded here; every other type goes through one registry,
+Builtin values are encoded here, the stdlib's value types (decimals, datetimes, UUIDs,
+...) by ``_stdlib``; every other type goes through one registry,
 `register_fingerprint` (kept in ``_registry``, re-exported here), that maps a type (or
 the dotted name of one, so that registering needs no import) to a function returning a
 value to hash in its place. The numpy, pandas, pyarrow, polars, xarray, torch and scipy
@@ -8,8 +9,8 @@ handlers are registered the same way by sibling modules (``_numpy``, ``_pandas``
 each imported only the first time a value of its package is met. Functions and classes
 are registered by ``code.py``.
 
-Imports only the stdlib, ``attrs``, ``xxhash`` and ``._registry``. The rules are in
-``docs/keys.md``.
+Imports only the stdlib, ``attrs``, ``xxhash``, ``._registry`` and ``._stdlib``. The
+rules are in ``docs/keys.md``.
 """
 
 from __future__ import annotations
@@ -25,14 +26,10 @@ __all__ = [
 import array
 import collections
 import dataclasses
-import datetime
-import decimal
 import enum
-import fractions
 import pathlib
 import struct
 import types
-import uuid
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -41,6 +38,7 @@ import xxhash
 
 from ._registry import Handler, _dispatch, _handler_for, register_fingerprint
 from ._registry import register_builtin as register_builtin  # for the handler modules
+from ._stdlib import STDLIB_ENCODERS
 
 # Bump when the encoding changes: every digest changes with it, on purpose.
 _FORMAT = b"artifact-cache/fingerprint/2\x00"
@@ -71,16 +69,7 @@ _T_ORDERED_PAIRS = b"o"
 _T_SET = b"e"
 _T_FROZENSET = b"E"
 _T_BACKREF = b"<"
-_T_DECIMAL = b"D"
-_T_FRACTION = b"Q"
-_T_DATETIME = b"@"
-_T_DATE = b"a"
-_T_TIME = b"h"
-_T_TIMEDELTA = b"r"
-_T_UUID = b"u"
 _T_PATH = b"p"
-_T_RANGE = b"R"
-_T_SLICE = b":"
 _T_BUILTIN = b"C"
 _T_METHOD = b"M"
 _T_ENUM = b"n"
@@ -402,57 +391,6 @@ class _Encoder:
         self._count(tag, len(digests))
         self._h.update(b"".join(digests))
 
-    # -- other stdlib values ---------------------------------------------------------
-
-    def _decimal(self, value: decimal.Decimal) -> None:
-        # str() keeps the exponent: Decimal("1.0") and Decimal("1.00") differ, as in pickle.
-        self._text(_T_DECIMAL, str(value))
-
-    def _fraction(self, value: fractions.Fraction) -> None:
-        self._h.update(_T_FRACTION)
-        self._int(value.numerator)
-        self._int(value.denominator)
-
-    def _datetime(self, value: datetime.datetime) -> None:
-        self._h.update(_T_DATETIME)
-        self._tuple(
-            (
-                value.year,
-                value.month,
-                value.day,
-                value.hour,
-                value.minute,
-                value.second,
-                value.microsecond,
-                value.fold,
-            )
-        )
-        self.encode(value.tzinfo)
-
-    def _date(self, value: datetime.date) -> None:
-        self._h.update(_T_DATE)
-        self._tuple((value.year, value.month, value.day))
-
-    def _time(self, value: datetime.time) -> None:
-        self._h.update(_T_TIME)
-        self._tuple((value.hour, value.minute, value.second, value.microsecond, value.fold))
-        self.encode(value.tzinfo)
-
-    def _timedelta(self, value: datetime.timedelta) -> None:
-        self._h.update(_T_TIMEDELTA)
-        self._tuple((value.days, value.seconds, value.microseconds))
-
-    def _uuid(self, value: uuid.UUID) -> None:
-        self._blob(_T_UUID, value.bytes)
-
-    def _range(self, value: range) -> None:
-        self._h.update(_T_RANGE)
-        self._tuple((value.start, value.stop, value.step))
-
-    def _slice(self, value: slice) -> None:
-        self._h.update(_T_SLICE)
-        self._tuple((value.start, value.stop, value.step))
-
     # -- what handlers return --------------------------------------------------------
 
     def _raw(self, value: RawBytes) -> None:
@@ -675,15 +613,7 @@ _EXACT: dict[type, Callable[[_Encoder, Any], None]] = {
     frozenset: _Encoder._set,
     type(...): _Encoder._ellipsis,
     type(NotImplemented): _Encoder._ellipsis,
-    decimal.Decimal: _Encoder._decimal,
-    fractions.Fraction: _Encoder._fraction,
-    datetime.datetime: _Encoder._datetime,
-    datetime.date: _Encoder._date,
-    datetime.time: _Encoder._time,
-    datetime.timedelta: _Encoder._timedelta,
-    uuid.UUID: _Encoder._uuid,
-    range: _Encoder._range,
-    slice: _Encoder._slice,
+    **STDLIB_ENCODERS,
     RawBytes: _Encoder._raw,
     Elements: _Encoder._objects,
 }
