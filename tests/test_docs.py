@@ -193,6 +193,7 @@ class TestDocstrings:
             "artifact_cache.decorators",
             "artifact_cache.digest",
             "artifact_cache.errors",
+            "artifact_cache.fingerprint._registry",
             "artifact_cache.fingerprint.code",
             "artifact_cache.fingerprint.recipe",
             "artifact_cache.fingerprint.values",

@@ -2,7 +2,8 @@
 
 Registers the handlers that let `fingerprint` take functions and classes as values
 (by code, closure values, defaults and members, never by name alone). Imports only the
-stdlib, ``attrs`` and `.values`. The rules are in ``docs/keys.md``.
+stdlib, ``attrs``, `.values` and `._analysis` (which code is user code and what it
+touches). The rules are in ``docs/keys.md``.
 """
 
 from __future__ import annotations
@@ -11,28 +12,29 @@ __all__ = ["CodeFingerprint", "code_fingerprint", "function_identity"]
 
 import ast
 import collections
-import datetime
-import decimal
-import dis
-import enum
-import fractions
 import functools
 import inspect
-import os
-import pathlib
-import site
-import sys
-import sysconfig
-import textwrap
 import threading
 import types
-import uuid
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
 
+from ._analysis import (
+    _code_digest,
+    _code_names,
+    _function_node,
+    _is_simple,
+    _is_user_class,
+    _is_user_function,
+    _is_user_module,
+    _module_source,
+    _mutated_in_bytecode,
+    _mutated_in_source,
+    _stored_globals,
+)
 from .values import (
     _Failure,
     digest_or_failure,
@@ -40,42 +42,6 @@ from .values import (
     qualified,
     register_builtin,
 )
-
-# Module-level containers larger than this are treated as data, not as code constants.
-_MAX_CONSTANT_ITEMS = 10_000
-# 3.14+ marks a docstring with a flag; before that, co_consts[0] is the docstring or None.
-_CO_HAS_DOCSTRING = 0x4000000
-# Methods that change a list, dict, set or deque in place: a module-level container the
-# traced code calls one of these on is state the code keeps, not a constant of the code.
-_MUTATORS = frozenset(
-    {
-        "append",
-        "appendleft",
-        "add",
-        "clear",
-        "difference_update",
-        "discard",
-        "extend",
-        "extendleft",
-        "insert",
-        "intersection_update",
-        "pop",
-        "popitem",
-        "popleft",
-        "remove",
-        "reverse",
-        "rotate",
-        "setdefault",
-        "sort",
-        "symmetric_difference_update",
-        "update",
-        "__setitem__",
-        "__delitem__",
-        "__iadd__",
-        "__ior__",
-    }
-)
-_MUTABLE_CONTAINERS = (list, dict, set, bytearray, collections.deque)
 
 
 class _FrozenParts(Mapping[str, str]):
@@ -331,282 +297,6 @@ def _class_value(cls: type) -> object:
 
 register_builtin(types.FunctionType, _function_value)
 register_builtin(type, _class_value)
-
-
-# --------------------------------------------------------------------------- user code
-@functools.cache
-def _library_dirs() -> tuple[str, ...]:
-    """Directories whose modules are the stdlib or installed packages, not user code."""
-    paths = sysconfig.get_paths()
-    dirs = {paths[k] for k in ("stdlib", "platstdlib", "purelib", "platlib") if k in paths}
-    try:
-        dirs.update(site.getsitepackages())
-        dirs.add(site.getusersitepackages())
-    except AttributeError:  # some embedded interpreters lack these
-        pass
-    return tuple(sorted({os.path.realpath(d) + os.sep for d in dirs if d}))
-
-
-@functools.lru_cache(maxsize=4096)
-def _is_user_location(module: str | None, filename: str | None) -> bool:
-    top = (module or "").partition(".")[0]
-    # artifact_cache's own functions (decorator wrappers) are library code to its users.
-    if top in ("builtins", "artifact_cache"):
-        return False
-    if filename and not filename.startswith("<"):
-        path = os.path.realpath(filename)
-        parts = path.split(os.sep)
-        if "site-packages" in parts or "dist-packages" in parts:
-            return False
-        return not path.startswith(_library_dirs())
-    if filename and filename.startswith("<frozen "):
-        return False
-    if top in ("", "__main__"):
-        return True
-    mod_file = getattr(sys.modules.get(module or ""), "__file__", None)
-    if isinstance(mod_file, str):
-        return _is_user_location(module, mod_file)
-    return top not in sys.stdlib_module_names and top not in sys.builtin_module_names
-
-
-def _is_user_function(func: types.FunctionType) -> bool:
-    return _is_user_location(func.__module__, func.__code__.co_filename)
-
-
-def _is_user_class(cls: type) -> bool:
-    module = cls.__module__
-    mod_file = getattr(sys.modules.get(module), "__file__", None)
-    if module in ("__main__", "builtins") or not isinstance(mod_file, str):
-        return _is_user_location(module, None)
-    return _is_user_location(module, mod_file)
-
-
-def _is_user_module(module: types.ModuleType) -> bool:
-    mod_file = getattr(module, "__file__", None)
-    return _is_user_location(module.__name__, mod_file if isinstance(mod_file, str) else None)
-
-
-_SIMPLE_SCALARS = frozenset(
-    {
-        type(None),
-        bool,
-        int,
-        float,
-        complex,
-        str,
-        bytes,
-        decimal.Decimal,
-        fractions.Fraction,
-        datetime.datetime,
-        datetime.date,
-        datetime.time,
-        datetime.timedelta,
-        uuid.UUID,
-        range,
-        type(...),
-    }
-)
-
-
-def _is_simple(value: object, depth: int = 0) -> bool:
-    """Plain data that reads as a constant in code: scalars and small containers of them."""
-    kind = type(value)
-    if kind in _SIMPLE_SCALARS or isinstance(value, enum.Enum | pathlib.PurePath):
-        return True
-    if depth > 8:
-        return False
-    if kind in (tuple, list, set, frozenset):
-        items: Any = value
-        return len(items) <= _MAX_CONSTANT_ITEMS and all(_is_simple(x, depth + 1) for x in items)
-    if kind is dict:
-        mapping: Any = value
-        return len(mapping) <= _MAX_CONSTANT_ITEMS and all(
-            _is_simple(k, depth + 1) and _is_simple(v, depth + 1) for k, v in mapping.items()
-        )
-    return False
-
-
-def _code_names(code: types.CodeType, names: set[str]) -> None:
-    """Global and attribute names used by ``code`` and the code nested in it."""
-    names.update(code.co_names)
-    for const in code.co_consts:
-        if isinstance(const, types.CodeType):
-            _code_names(const, names)
-
-
-def _stored_globals(code: types.CodeType, names: set[str]) -> None:
-    """Globals that ``code`` (or code nested in it) assigns: state it keeps, not code."""
-    names.update(
-        ins.argval
-        for ins in dis.get_instructions(code)
-        if ins.opname in ("STORE_GLOBAL", "DELETE_GLOBAL")
-    )
-    for const in code.co_consts:
-        if isinstance(const, types.CodeType):
-            _stored_globals(const, names)
-
-
-def _mutated_in_bytecode(code: types.CodeType, names: set[str]) -> None:
-    """Names whose objects ``code`` changes in place, read from bytecode (no source)."""
-    recent: collections.deque[str] = collections.deque(maxlen=4)
-    for ins in dis.get_instructions(code):
-        if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME", "LOAD_DEREF", "LOAD_FAST"):
-            recent.append(str(ins.argval))
-            continue
-        if ins.opname in ("LOAD_ATTR", "LOAD_METHOD") and ins.argval in _MUTATORS and recent:
-            names.add(recent[-1])
-        elif ins.opname in ("STORE_SUBSCR", "DELETE_SUBSCR", "STORE_ATTR", "DELETE_ATTR"):
-            names.update(recent)  # the object was loaded just before its key or value
-        if ins.opname.startswith("CALL"):
-            recent.clear()
-    for const in code.co_consts:
-        if isinstance(const, types.CodeType):
-            _mutated_in_bytecode(const, names)
-
-
-def _root_names(node: ast.expr) -> list[str]:
-    """``log`` for ``log``; ``log`` and ``log.runs`` for ``log.runs`` or ``log.runs[0]``.
-
-    The second form lets a module's global changed through ``module.NAME`` be found.
-    """
-    chain: list[str] = []
-    while isinstance(node, ast.Attribute | ast.Subscript):
-        if isinstance(node, ast.Attribute):
-            chain.append(node.attr)
-        node = node.value
-    if not isinstance(node, ast.Name):
-        return []
-    return [node.id] + ([f"{node.id}.{chain[-1]}"] if chain else [])
-
-
-def _mutated_in_source(node: ast.AST) -> set[str]:
-    """Names whose objects the code changes in place.
-
-    ``X.append(...)``, ``X.runs.append(...)``, ``X[k] = v``, ``del X[k]``, ``X.n = 1``,
-    ``X += ...``: the name at the root of the changed object counts.
-    """
-    names: set[str] = set()
-    for n in ast.walk(node):
-        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute):
-            if n.func.attr in _MUTATORS:
-                names.update(_root_names(n.func.value))
-        elif isinstance(n, ast.Subscript | ast.Attribute) and isinstance(
-            n.ctx, ast.Store | ast.Del
-        ):
-            names.update(_root_names(n.value))
-        elif isinstance(n, ast.AugAssign):
-            names.update(_root_names(n.target))
-    return names
-
-
-def _strip_docstrings(tree: ast.AST) -> None:
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Module | ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            body = node.body
-            if (
-                body
-                and isinstance(body[0], ast.Expr)
-                and isinstance(body[0].value, ast.Constant)
-                and isinstance(body[0].value.value, str)
-            ):
-                node.body = body[1:]
-
-
-def _parse(source: str) -> ast.Module | None:
-    try:
-        return ast.parse(textwrap.dedent(source))
-    except SyntaxError:
-        pass
-    # dedent gives up when a multi-line string is less indented than the code around it.
-    try:
-        return ast.parse("if True:\n" + source) if source[:1].isspace() else None
-    except SyntaxError:
-        return None
-
-
-def _function_node(func: types.FunctionType) -> ast.AST | None:
-    """The function's own AST node from its source, or None if it has none we can trust."""
-    try:
-        source = inspect.getsource(func)
-    except (OSError, TypeError):
-        return None
-    tree = _parse(source)
-    if tree is None:
-        return None
-    node: ast.AST | None = None
-    if func.__name__ == "<lambda>":
-        # A line may hold several lambdas: pick the one whose parameters match.
-        code = func.__code__
-        params = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
-        lambdas = [
-            n
-            for n in ast.walk(tree)
-            if isinstance(n, ast.Lambda)
-            and tuple(a.arg for a in (*n.args.posonlyargs, *n.args.args, *n.args.kwonlyargs))
-            == params
-        ]
-        node = lambdas[0] if len(lambdas) == 1 else None
-    else:
-        first: ast.stmt | None = tree.body[0] if tree.body else None
-        if isinstance(first, ast.If):  # the wrapper added by _parse
-            first = first.body[0]
-        # A file edited since import can put another function at the recorded line.
-        if (
-            isinstance(first, ast.FunctionDef | ast.AsyncFunctionDef)
-            and first.name == func.__name__
-        ):
-            node = first
-    if node is None:
-        return None
-    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-        node.decorator_list = []
-    _strip_docstrings(node)
-    return node
-
-
-def _code_digest(code: types.CodeType) -> str:
-    """Digest of a code object without line numbers, file names or its docstring."""
-    consts: list[object] = list(code.co_consts)
-    if consts and _has_docstring(code):
-        consts = consts[1:]
-    consts = [("code", _code_digest(c)) if isinstance(c, types.CodeType) else c for c in consts]
-    return fingerprint(
-        (
-            code.co_name,
-            code.co_argcount,
-            code.co_posonlyargcount,
-            code.co_kwonlyargcount,
-            code.co_flags,
-            code.co_code,
-            getattr(code, "co_exceptiontable", b""),
-            code.co_names,
-            code.co_varnames,
-            code.co_freevars,
-            code.co_cellvars,
-            tuple(consts),
-        )
-    )
-
-
-def _has_docstring(code: types.CodeType) -> bool:
-    if sys.version_info >= (3, 14):
-        return bool(code.co_flags & _CO_HAS_DOCSTRING)
-    # Before 3.14 a def function reserves co_consts[0] for its docstring, None if it has
-    # none; drop the slot either way so that adding a docstring changes nothing.
-    return (
-        bool(code.co_flags & inspect.CO_NEWLOCALS)
-        and not code.co_name.startswith("<")
-        and (code.co_consts[0] is None or isinstance(code.co_consts[0], str))
-    )
-
-
-def _module_source(module: types.ModuleType) -> str | None:
-    try:
-        tree = ast.parse(inspect.getsource(module))
-    except (OSError, TypeError, SyntaxError):
-        return None
-    _strip_docstrings(tree)
-    return ast.dump(tree, annotate_fields=True, include_attributes=False)
 
 
 # Class attributes that are bookkeeping, not behaviour (or that carry line numbers).

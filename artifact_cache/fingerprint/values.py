@@ -1,13 +1,16 @@
 """Value fingerprints: a canonical, type-tagged encoding hashed with xxh3_128.
 
-Builtin and stdlib values are encoded here; every other type goes through one registry,
-`register_fingerprint`, that maps a type (or the dotted name of one, so that
-registering needs no import) to a function returning a value to hash in its place. The
-numpy, pandas, pyarrow, polars, xarray, torch and scipy handlers are registered the same
-way by sibling modules (``_numpy``, ``_pandas``, ...), each imported only the first time
-a value of its package is met. Functions and classes are registered by ``code.py``.
+Builtin values are encoded here, the stdlib's value types (decimals, datetimes, UUIDs,
+...) by ``_stdlib``; every other type goes through one registry,
+`register_fingerprint` (kept in ``_registry``, re-exported here), that maps a type (or
+the dotted name of one, so that registering needs no import) to a function returning a
+value to hash in its place. The numpy, pandas, pyarrow, polars, xarray, torch and scipy
+handlers are registered the same way by sibling modules (``_numpy``, ``_pandas``, ...),
+each imported only the first time a value of its package is met. Functions and classes
+are registered by ``code.py``.
 
-Imports only the stdlib, ``attrs`` and ``xxhash``. The rules are in ``docs/keys.md``.
+Imports only the stdlib, ``attrs``, ``xxhash``, ``._registry`` and ``._stdlib``. The
+rules are in ``docs/keys.md``.
 """
 
 from __future__ import annotations
@@ -23,22 +26,19 @@ __all__ = [
 import array
 import collections
 import dataclasses
-import datetime
-import decimal
 import enum
-import fractions
-import importlib
 import pathlib
 import struct
-import sys
-import threading
 import types
-import uuid
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, TypeVar, overload
+from typing import Any
 
 import attrs
 import xxhash
+
+from ._registry import Handler, _dispatch, _handler_for, register_fingerprint
+from ._registry import register_builtin as register_builtin  # for the handler modules
+from ._stdlib import STDLIB_ENCODERS
 
 # Bump when the encoding changes: every digest changes with it, on purpose.
 _FORMAT = b"artifact-cache/fingerprint/2\x00"
@@ -69,16 +69,7 @@ _T_ORDERED_PAIRS = b"o"
 _T_SET = b"e"
 _T_FROZENSET = b"E"
 _T_BACKREF = b"<"
-_T_DECIMAL = b"D"
-_T_FRACTION = b"Q"
-_T_DATETIME = b"@"
-_T_DATE = b"a"
-_T_TIME = b"h"
-_T_TIMEDELTA = b"r"
-_T_UUID = b"u"
 _T_PATH = b"p"
-_T_RANGE = b"R"
-_T_SLICE = b":"
 _T_BUILTIN = b"C"
 _T_METHOD = b"M"
 _T_ENUM = b"n"
@@ -205,142 +196,6 @@ def digest_or_failure(value: object) -> str:
     except RecursionError:
         raise _Failure("it is nested too deeply") from None
     return encoder.hexdigest()
-
-
-# --------------------------------------------------------------------------- the registry
-Handler = Callable[[Any], object]
-_F = TypeVar("_F", bound=Handler)
-
-_by_type: dict[type, Handler] = {}
-_by_name: dict[str, Handler] = {}  # dotted names whose module is not imported yet
-_dispatch: dict[type, Handler | None] = {}  # resolved per concrete type, cleared on change
-_registry_lock = threading.RLock()
-
-# Built-in handlers by top-level package: the module that registers them is imported the
-# first time a value whose class comes from that package is met, never before.
-_FAMILIES = {
-    "numpy": "_numpy",
-    "pandas": "_pandas",
-    "pyarrow": "_arrow",
-    "polars": "_polars",
-    "xarray": "_xarray",
-    "torch": "_torch",
-    "scipy": "_scipy",
-}
-_families_loaded: set[str] = set()
-
-
-@overload
-def register_fingerprint(type_or_name: type | str, fn: _F, /) -> _F: ...
-@overload
-def register_fingerprint(type_or_name: type | str, /) -> Callable[[_F], _F]: ...
-def register_fingerprint(type_or_name: type | str, fn: Handler | None = None, /) -> Any:
-    """Teach the cache how to fingerprint values of a type: by a value to hash instead.
-
-    ``fn(value)`` returns something the cache can already fingerprint (a tuple of
-    numbers, strings, arrays, ...); the digest is taken from the type's
-    ``module:qualname`` and that value. Subclasses use the handler of their nearest
-    registered base, as with `functools.singledispatch`. A dotted name such as
-    ``"torch.Tensor"`` registers without importing the package: it is resolved when a
-    value of that package is first fingerprinted. Your registration wins over the
-    built-in one for the same type. Usable as a decorator.
-
-    Raises:
-        TypeError: ``type_or_name`` is neither a class nor a dotted name.
-
-    Examples:
-        >>> import artifact_cache as ac
-        >>> class Point:
-        ...     def __init__(self, x, y):
-        ...         self.x, self.y, self.cache = x, y, {}
-        >>> ac.register_fingerprint(Point, lambda p: (p.x, p.y))  # doctest: +ELLIPSIS
-        <function <lambda> at ...>
-        >>> p = Point(1, 2)
-        >>> p.cache["seen"] = True
-        >>> ac.fingerprint(p) == ac.fingerprint(Point(1, 2))
-        True
-    """
-    if fn is None:
-
-        def decorator(func: _F) -> _F:
-            register_fingerprint(type_or_name, func)
-            return func
-
-        return decorator
-    _register(type_or_name, fn, replace=True)
-    return fn
-
-
-def register_builtin(type_or_name: type | str, fn: Handler) -> None:
-    """Register a built-in handler; a user's registration for the same type is kept."""
-    _register(type_or_name, fn, replace=False)
-
-
-def _register(type_or_name: type | str, fn: Handler, *, replace: bool) -> None:
-    if not callable(fn):
-        raise TypeError(f"register_fingerprint needs a function, not {type(fn).__name__}")
-    with _registry_lock:
-        if isinstance(type_or_name, type):
-            if replace or type_or_name not in _by_type:
-                _by_type[type_or_name] = fn
-        elif isinstance(type_or_name, str) and "." in type_or_name.strip("."):
-            resolved = _lookup(type_or_name)
-            if isinstance(resolved, type):
-                if replace or resolved not in _by_type:
-                    _by_type[resolved] = fn
-            elif replace or type_or_name not in _by_name:
-                _by_name[type_or_name] = fn
-        else:
-            msg = (
-                "register_fingerprint takes a class or a dotted name such as "
-                f"'torch.Tensor', not {type_or_name!r}"
-            )
-            raise TypeError(msg)
-        _dispatch.clear()
-
-
-def _lookup(name: str) -> object:
-    """The object a dotted name leads to through already imported modules, or None."""
-    parts = name.split(".")
-    for i in range(len(parts) - 1, 0, -1):
-        obj: object = sys.modules.get(".".join(parts[:i]))
-        if obj is None:
-            continue
-        for attr in parts[i:]:
-            obj = getattr(obj, attr, None)
-            if obj is None:
-                return None
-        return obj
-    return None
-
-
-def _top_module(cls: type) -> str:
-    module = getattr(cls, "__module__", None)
-    return module.partition(".")[0] if isinstance(module, str) else ""
-
-
-def _handler_for(cls: type) -> Handler | None:
-    """The registered handler for ``cls`` (nearest registered class in its MRO), or None."""
-    with _registry_lock:
-        mro = getattr(cls, "__mro__", (cls,))
-        for base in mro:
-            top = _top_module(base)
-            if top in _FAMILIES and top not in _families_loaded:
-                _families_loaded.add(top)
-                importlib.import_module(f"{__package__}.{_FAMILIES[top]}")
-        for name in list(_by_name):
-            resolved = _lookup(name)
-            if isinstance(resolved, type):
-                _by_type.setdefault(resolved, _by_name.pop(name))
-        found: Handler | None = None
-        for base in mro:
-            found = _by_type.get(base)
-            if found is None:
-                found = _by_name.get(f"{getattr(base, '__module__', '')}.{base.__qualname__}")
-            if found is not None:
-                break
-        _dispatch[cls] = found
-        return found
 
 
 # --------------------------------------------------------------------------- helpers
@@ -535,57 +390,6 @@ class _Encoder:
         digests.sort()
         self._count(tag, len(digests))
         self._h.update(b"".join(digests))
-
-    # -- other stdlib values ---------------------------------------------------------
-
-    def _decimal(self, value: decimal.Decimal) -> None:
-        # str() keeps the exponent: Decimal("1.0") and Decimal("1.00") differ, as in pickle.
-        self._text(_T_DECIMAL, str(value))
-
-    def _fraction(self, value: fractions.Fraction) -> None:
-        self._h.update(_T_FRACTION)
-        self._int(value.numerator)
-        self._int(value.denominator)
-
-    def _datetime(self, value: datetime.datetime) -> None:
-        self._h.update(_T_DATETIME)
-        self._tuple(
-            (
-                value.year,
-                value.month,
-                value.day,
-                value.hour,
-                value.minute,
-                value.second,
-                value.microsecond,
-                value.fold,
-            )
-        )
-        self.encode(value.tzinfo)
-
-    def _date(self, value: datetime.date) -> None:
-        self._h.update(_T_DATE)
-        self._tuple((value.year, value.month, value.day))
-
-    def _time(self, value: datetime.time) -> None:
-        self._h.update(_T_TIME)
-        self._tuple((value.hour, value.minute, value.second, value.microsecond, value.fold))
-        self.encode(value.tzinfo)
-
-    def _timedelta(self, value: datetime.timedelta) -> None:
-        self._h.update(_T_TIMEDELTA)
-        self._tuple((value.days, value.seconds, value.microseconds))
-
-    def _uuid(self, value: uuid.UUID) -> None:
-        self._blob(_T_UUID, value.bytes)
-
-    def _range(self, value: range) -> None:
-        self._h.update(_T_RANGE)
-        self._tuple((value.start, value.stop, value.step))
-
-    def _slice(self, value: slice) -> None:
-        self._h.update(_T_SLICE)
-        self._tuple((value.start, value.stop, value.step))
 
     # -- what handlers return --------------------------------------------------------
 
@@ -809,15 +613,7 @@ _EXACT: dict[type, Callable[[_Encoder, Any], None]] = {
     frozenset: _Encoder._set,
     type(...): _Encoder._ellipsis,
     type(NotImplemented): _Encoder._ellipsis,
-    decimal.Decimal: _Encoder._decimal,
-    fractions.Fraction: _Encoder._fraction,
-    datetime.datetime: _Encoder._datetime,
-    datetime.date: _Encoder._date,
-    datetime.time: _Encoder._time,
-    datetime.timedelta: _Encoder._timedelta,
-    uuid.UUID: _Encoder._uuid,
-    range: _Encoder._range,
-    slice: _Encoder._slice,
+    **STDLIB_ENCODERS,
     RawBytes: _Encoder._raw,
     Elements: _Encoder._objects,
 }
