@@ -64,7 +64,6 @@ _MUTATORS = frozenset(
         "__ior__",
     }
 )
-_MUTABLE_CONTAINERS = (list, dict, set, bytearray, collections.deque)
 
 
 # --------------------------------------------------------------------------- user code
