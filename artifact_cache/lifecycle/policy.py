@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -83,6 +83,23 @@ def _where(store: str | None) -> str:
     return f" (store {store})" if store else ""
 
 
+def _with_unit(
+    value: str,
+    units: Mapping[str, int],
+    fold: Callable[[str], str],
+    *,
+    expected: str,
+    what: str,
+    store: str | None,
+) -> float:
+    """The number in ``value`` times its unit (``units``, looked up by ``fold(unit)``)."""
+    match = re.fullmatch(_NUMBER + r"([A-Za-z]*)\s*", value)
+    unit = fold(match.group(2)) if match else ""
+    if match is None or unit not in units:
+        raise InvalidOptionError(f"{what} must be {expected}, not {value!r}{_where(store)}")
+    return float(match.group(1)) * units[unit]
+
+
 def parse_size(value: Any, *, what: str = "max_size", store: str | None = None) -> int:
     """Bytes from an int or text: ``"500MiB"``, ``"10GB"`` (powers of 1000), ``"2G"``.
 
@@ -96,18 +113,11 @@ def parse_size(value: Any, *, what: str = "max_size", store: str | None = None) 
         (524288000, 10000000000, 1024)
     """
     if isinstance(value, str):
-        match = re.fullmatch(_NUMBER + r"([A-Za-z]*)\s*", value)
-        unit = match.group(2).upper() if match else ""
-        if match is None or unit not in _SIZE_UNITS:
-            msg = f"{what} must be bytes or a size like '500MiB' or '10GB', not {value!r}"
-            raise InvalidOptionError(msg + _where(store))
-        return int(float(match.group(1)) * _SIZE_UNITS[unit])
-    if isinstance(value, bool) or not isinstance(value, int):
-        msg = f"{what} must be an int of bytes or a size like '10GB', not {value!r}"
-        raise InvalidOptionError(msg + _where(store))
-    if value < 0:
-        raise InvalidOptionError(f"{what} must not be negative, got {value}{_where(store)}")
-    return value
+        expected = "bytes or a size like '500MiB' or '10GB'"
+        size = _with_unit(value, _SIZE_UNITS, str.upper, expected=expected, what=what, store=store)
+        return int(size)
+    expected = "an int of bytes or a size like '10GB'"
+    return _count(value, what=what, store=store, expected=expected)
 
 
 def parse_age(value: Any, *, what: str = "max_age", store: str | None = None) -> float:
@@ -122,12 +132,8 @@ def parse_age(value: Any, *, what: str = "max_age", store: str | None = None) ->
         (604800.0, 43200.0, 120.0, 5.0)
     """
     if isinstance(value, str):
-        match = re.fullmatch(_NUMBER + r"([A-Za-z]*)\s*", value)
-        unit = match.group(2).lower() if match else ""
-        if match is None or unit not in _AGE_UNITS:
-            msg = f"{what} must be seconds or an age like '7d', '12h' or '30m', not {value!r}"
-            raise InvalidOptionError(msg + _where(store))
-        return float(match.group(1)) * _AGE_UNITS[unit]
+        expected = "seconds or an age like '7d', '12h' or '30m'"
+        return _with_unit(value, _AGE_UNITS, str.lower, expected=expected, what=what, store=store)
     if isinstance(value, dt.timedelta):
         seconds = value.total_seconds()
     elif isinstance(value, int | float) and not isinstance(value, bool):
@@ -140,9 +146,9 @@ def parse_age(value: Any, *, what: str = "max_age", store: str | None = None) ->
     return seconds
 
 
-def _count(value: Any, *, what: str, store: str | None) -> int:
+def _count(value: Any, *, what: str, store: str | None, expected: str = "an int") -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidOptionError(f"{what} must be an int, not {value!r}{_where(store)}")
+        raise InvalidOptionError(f"{what} must be {expected}, not {value!r}{_where(store)}")
     if value < 0:
         raise InvalidOptionError(f"{what} must not be negative, got {value}{_where(store)}")
     return value
