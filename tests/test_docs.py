@@ -200,6 +200,8 @@ class TestDocstrings:
             "artifact_cache.info",
             "artifact_cache.lifecycle.filters",
             "artifact_cache.lifecycle.lineage",
+            "artifact_cache.lifecycle.policy",
+            "artifact_cache.lifecycle.report",
             "artifact_cache.lifecycle.retention",
             "artifact_cache.memory",
             "artifact_cache.pipeline",

@@ -5,43 +5,36 @@ itself: every so many saves (`CADENCE`, or the store's ``prune_every``) it runs
 [`prune`][], which `ArtifactStore.prune` also runs on demand. Eviction removes the least
 recently used artifacts first; ``max_age`` removes those created longer ago than that.
 
-Reads are recorded without a write per read: each process keeps the times it read
-artifacts in memory, per store, and writes them as one small file of its own,
-``<root>/access/<process>.json``, at most once a minute (`ACCESS_FLUSH_SECONDS`), before
-a prune and when the interpreter exits. A prune merges every access file (an unreadable
-or hostile one is ignored) and compacts them into one.
+The read times come from `access` (kept in memory by each process, shared through
+small access files, which a prune merges and compacts); the limits and how often saves
+prune come from `policy`.
 
 Removing an artifact is what ``store.delete`` does to its record, after reading the
 record again to make sure it is still the one chosen and older than the prune; its
 payload then goes the way ``gc`` removes garbage (kept if any record names it, or if it
-is younger than the grace period). May import errors, info and storage; the store is
-passed in (imported for typing only).
+is younger than the grace period). May import errors, info, storage and the lifecycle
+modules below it (policy, access, versions); the store is passed in (imported for typing
+only).
 """
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import datetime as dt
-import json
 import math
-import os
-import re
-import socket
 import threading
 import time
-import uuid
 import warnings
-from collections.abc import Iterable, Iterator, Mapping
-from types import MappingProxyType
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-import attrs
-
-from ..errors import ArtifactStoreError, InvalidOptionError, RecordError
-from ..info import ArtifactInfo, human_size
-from ..storage import TMP_PREFIX, FileEntry, IndexedRecord, RecordName, Storage
+from ..errors import ArtifactStoreError, RecordError
+from ..info import ArtifactInfo
+from ..storage import IndexedRecord, RecordName, Storage
 from . import versions as _versions
+from .access import ACCESS_FLUSH_SECONDS, _compact, _merge, _usage, read_access
+from .policy import CADENCE, Cadence, RetentionPolicy, parse_age, parse_size
+from .report import PrunedArtifact, PruneReport
 
 if TYPE_CHECKING:
     from ..store import ArtifactStore
@@ -65,198 +58,15 @@ __all__ = [
 clock = time.time
 """The wall clock of retention: ages, access times and a prune's start (tests replace it)."""
 
+
+def _clock() -> float:
+    # Looked up on each call: the access times follow a replaced clock too.
+    return clock()
+
+
 GRACE = 600.0
 """Seconds a payload file must be old before a prune removes it (a save in flight writes
 its payload before its record); ``gc``'s own default is an hour."""
-
-ACCESS_FLUSH_SECONDS = 60.0
-"""A process writes the read times it collected at most this often per store."""
-
-ACCESS_FORMAT = "artifact_cache.access"
-_ACCESS_VERSION = 1
-_ACCESS_FILE_MAX = 16 * 2**20
-"""An access file larger than this is ignored (and left alone): none is that large."""
-_ACCESS_ENTRIES_MAX = 200_000
-"""Read times one process keeps per store; beyond, the oldest are forgotten."""
-_EXIT_SECONDS = 2.0
-"""Time the interpreter's exit may spend writing the last read times of every store."""
-_STALE_TEMPORARY = 3600.0
-
-
-# --------------------------------------------------------------------------- cadence
-@attrs.frozen
-class Cadence:
-    """When saves enforce the limits: after ``saves`` saves, and (object stores) at most
-    once per ``seconds``, per process and store.
-
-    ``scale``: the saves needed grow to the number of artifacts the last prune kept
-    divided by this (0: they do not), so that the listing a prune costs stays a constant
-    share of each save's cost however large the store.
-    """
-
-    saves: int
-    seconds: float = 0.0
-    scale: int = 0
-
-
-CADENCE: Mapping[str, Cadence] = MappingProxyType(
-    {
-        # The index makes a prune's listing cheap: a scan per 16 or 64 saves costs little.
-        "memory": Cadence(16, scale=16),
-        "local": Cadence(64, scale=16),
-        # A listing is requests (LIST pages, the manifest, records saved since), and so is
-        # each removal: fewer prunes, each doing more.
-        "remote": Cadence(256, 300.0, scale=4),
-    }
-)
-"""How often saves run a prune by themselves, per kind of store (an explicit
-``prune_every`` replaces it: exactly every so many saves)."""
-
-
-# --------------------------------------------------------------------------- options
-_SIZE_UNITS = {
-    "": 1,
-    "B": 1,
-    "KB": 10**3,
-    "MB": 10**6,
-    "GB": 10**9,
-    "TB": 10**12,
-    "K": 2**10,
-    "M": 2**20,
-    "G": 2**30,
-    "T": 2**40,
-    "KIB": 2**10,
-    "MIB": 2**20,
-    "GIB": 2**30,
-    "TIB": 2**40,
-}
-_AGE_UNITS = {"": 1, "s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-_NUMBER = r"\s*(\d+(?:\.\d*)?|\.\d+)\s*"
-
-
-def _where(store: str | None) -> str:
-    return f" (store {store})" if store else ""
-
-
-def parse_size(value: Any, *, what: str = "max_size", store: str | None = None) -> int:
-    """Bytes from an int or text: ``"500MiB"``, ``"10GB"`` (powers of 1000), ``"2G"``.
-
-    ``K``/``M``/``G``/``T`` alone are powers of 1024, as joblib's ``bytes_limit`` reads them.
-
-    Raises:
-        InvalidOptionError: a negative number, a bool, or text of another form.
-
-    Examples:
-        >>> parse_size("500MiB"), parse_size("10GB"), parse_size(1024)
-        (524288000, 10000000000, 1024)
-    """
-    if isinstance(value, str):
-        match = re.fullmatch(_NUMBER + r"([A-Za-z]*)\s*", value)
-        unit = match.group(2).upper() if match else ""
-        if match is None or unit not in _SIZE_UNITS:
-            msg = f"{what} must be bytes or a size like '500MiB' or '10GB', not {value!r}"
-            raise InvalidOptionError(msg + _where(store))
-        return int(float(match.group(1)) * _SIZE_UNITS[unit])
-    if isinstance(value, bool) or not isinstance(value, int):
-        msg = f"{what} must be an int of bytes or a size like '10GB', not {value!r}"
-        raise InvalidOptionError(msg + _where(store))
-    if value < 0:
-        raise InvalidOptionError(f"{what} must not be negative, got {value}{_where(store)}")
-    return value
-
-
-def parse_age(value: Any, *, what: str = "max_age", store: str | None = None) -> float:
-    """Seconds from a number, a ``timedelta`` or text: ``"7d"``, ``"12h"``, ``"30m"``, ``"45s"``.
-
-    Raises:
-        InvalidOptionError: a negative or non-finite age, a bool, or text of another form.
-
-    Examples:
-        >>> import datetime as dt
-        >>> parse_age("7d"), parse_age("12h"), parse_age(dt.timedelta(minutes=2)), parse_age(5)
-        (604800.0, 43200.0, 120.0, 5.0)
-    """
-    if isinstance(value, str):
-        match = re.fullmatch(_NUMBER + r"([A-Za-z]*)\s*", value)
-        unit = match.group(2).lower() if match else ""
-        if match is None or unit not in _AGE_UNITS:
-            msg = f"{what} must be seconds or an age like '7d', '12h' or '30m', not {value!r}"
-            raise InvalidOptionError(msg + _where(store))
-        return float(match.group(1)) * _AGE_UNITS[unit]
-    if isinstance(value, dt.timedelta):
-        seconds = value.total_seconds()
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = float(value)
-    else:
-        msg = f"{what} must be seconds, a datetime.timedelta or an age like '7d', not {value!r}"
-        raise InvalidOptionError(msg + _where(store))
-    if not math.isfinite(seconds) or seconds < 0:
-        raise InvalidOptionError(f"{what} must be 0 or more seconds, got {value!r}{_where(store)}")
-    return seconds
-
-
-def _count(value: Any, *, what: str, store: str | None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidOptionError(f"{what} must be an int, not {value!r}{_where(store)}")
-    if value < 0:
-        raise InvalidOptionError(f"{what} must not be negative, got {value}{_where(store)}")
-    return value
-
-
-@attrs.frozen(kw_only=True)
-class RetentionPolicy:
-    """A store's limits (None: no limit), checked and in plain units.
-
-    Examples:
-        >>> RetentionPolicy.of(max_size="1GB", max_age="7d")
-        RetentionPolicy(max_size=1000000000, max_count=None, max_age=604800.0, prune_every=None)
-    """
-
-    max_size: int | None = None
-    """Bytes of payloads the store may hold (a payload shared by artifacts counts once)."""
-    max_count: int | None = None
-    """Artifacts the store may hold."""
-    max_age: float | None = None
-    """Seconds after its creation an artifact is removed."""
-    prune_every: int | None = None
-    """Saves between the prunes saves run by themselves (0: never; None: `CADENCE`,
-    whose time limit on object stores an explicit value lifts)."""
-
-    @classmethod
-    def of(
-        cls,
-        *,
-        max_size: Any = None,
-        max_count: Any = None,
-        max_age: Any = None,
-        prune_every: Any = None,
-        store: str | None = None,
-    ) -> RetentionPolicy:
-        """The policy of these options, each checked (errors name ``store``).
-
-        Raises:
-            InvalidOptionError: an option is negative or of the wrong type.
-        """
-        if max_size is None and max_count is None and max_age is None and prune_every is None:
-            return _NO_LIMITS  # the usual store: nothing to check
-        return cls(
-            max_size=None if max_size is None else parse_size(max_size, store=store),
-            max_count=None
-            if max_count is None
-            else _count(max_count, what="max_count", store=store),
-            max_age=None if max_age is None else parse_age(max_age, store=store),
-            prune_every=None
-            if prune_every is None
-            else _count(prune_every, what="prune_every", store=store),
-        )
-
-    @property
-    def limited(self) -> bool:
-        """True if any limit is set."""
-        return (self.max_size, self.max_count, self.max_age) != (None, None, None)
-
-
-_NO_LIMITS = RetentionPolicy()
 
 
 def expired(info: ArtifactInfo, max_age: float | None) -> bool:
@@ -269,312 +79,6 @@ def expired(info: ArtifactInfo, max_age: float | None) -> bool:
         (False, False, True)
     """
     return max_age is not None and clock() - info.created.timestamp() > max_age
-
-
-# --------------------------------------------------------------------------- report
-@attrs.frozen(kw_only=True)
-class PrunedArtifact:
-    """One artifact a prune removed (or would remove), and why."""
-
-    step_id: str
-    key: str
-    digest: str
-    size: int
-    rule: str
-    """``"max_age"``, ``"max_count"``, ``"max_size"`` or ``"keep_versions"``: the limit it
-    was removed for."""
-    created: dt.datetime
-    last_used: dt.datetime
-    """The later of its creation and the last read recorded."""
-    version: str | None = None
-    """Set when one earlier version was removed (its step and key's artifact stays);
-    None when the artifact went, with its whole version history."""
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able fields (times in ISO 8601)."""
-        return {
-            "step_id": self.step_id,
-            "key": self.key,
-            "digest": self.digest,
-            "size": self.size,
-            "rule": self.rule,
-            "created": self.created.isoformat(),
-            "last_used": self.last_used.isoformat(),
-            "version": self.version,
-        }
-
-
-RULES = ("max_age", "max_count", "max_size", "keep_versions")
-
-
-@attrs.frozen(kw_only=True, repr=False)
-class PruneReport:
-    """What [`ArtifactStore.prune`][artifact_cache.store.ArtifactStore.prune] removed,
-    or would remove with ``dry_run=True``.
-
-    Examples:
-        >>> import artifact_cache as ac
-        >>> store = ac.open_store("memory://doc-prune-report")
-        >>> for i in range(3):
-        ...     _ = store.save(f"step{i}", i)
-        >>> report = store.prune(max_count=1, dry_run=True)
-        >>> [a.step_id for a in report.removed], report.by_rule
-        (['step0', 'step1'], {'max_count': 2})
-    """
-
-    removed: tuple[PrunedArtifact, ...] = ()
-    """The artifacts removed (would be, on a dry run), least recently used first."""
-    kept: int = 0
-    """Artifacts left in the store."""
-    kept_size: int = 0
-    """Bytes of payloads left (a payload shared by artifacts counted once)."""
-    skipped: int = 0
-    """Artifacts chosen but left alone: saved again or removed by someone else meanwhile."""
-    payloads_removed: int = 0
-    """Payload files removed (would be): no record names them any more."""
-    freed: int = 0
-    """Bytes those payload files held, plus the bytes of payloads kept inside removed records."""
-    dry_run: bool = False
-    started: dt.datetime | None = None
-    """When the prune started: nothing created at or after it was removed."""
-
-    @property
-    def size(self) -> int:
-        """Bytes the removed artifacts' payloads hold (each artifact counted)."""
-        return sum(a.size for a in self.removed)
-
-    @property
-    def by_rule(self) -> dict[str, int]:
-        """How many artifacts each limit removed."""
-        counts: dict[str, int] = {}
-        for artifact in self.removed:
-            counts[artifact.rule] = counts.get(artifact.rule, 0) + 1
-        return counts
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able fields (the CLI's ``prune --json``)."""
-        return {
-            "removed": [a.to_dict() for a in self.removed],
-            "by_rule": self.by_rule,
-            "kept": self.kept,
-            "kept_size": self.kept_size,
-            "skipped": self.skipped,
-            "payloads_removed": self.payloads_removed,
-            "freed": self.freed,
-            "dry_run": self.dry_run,
-            "started": self.started.isoformat() if self.started else None,
-        }
-
-    def summary(self) -> str:
-        """One line: what was removed, by which limit, what it freed and what is left."""
-        verb = "would remove" if self.dry_run else "removed"
-        count = len(self.removed)
-        text = f"{verb} {count} artifact{'' if count == 1 else 's'}"
-        if self.removed:
-            rules = ", ".join(f"{n} by {r}" for r, n in sorted(self.by_rule.items()))
-            text += f" ({human_size(self.size)}; {rules})"
-        files = f"{self.payloads_removed} payload file{'' if self.payloads_removed == 1 else 's'}"
-        text += f", freeing {human_size(self.freed)} ({files})"
-        text += f"; kept {self.kept} ({human_size(self.kept_size)})"
-        if self.skipped:
-            text += f"; left {self.skipped} saved again meanwhile"
-        return text
-
-    def __repr__(self) -> str:
-        return f"<PruneReport: {self.summary()}>"
-
-
-# --------------------------------------------------------------------------- access times
-def _process_name() -> str:
-    host = re.sub(r"[^A-Za-z0-9_-]", "_", socket.gethostname())[:64] or "host"
-    return f"{host}-{os.getpid()}-{uuid.uuid4().hex[:12]}.json"
-
-
-_process_lock = threading.Lock()
-_process: tuple[int, str] | None = None
-
-
-def process_file() -> str:
-    """The access file name of this process (a forked child gets a name of its own)."""
-    global _process
-    with _process_lock:
-        if _process is None or _process[0] != os.getpid():
-            _process = (os.getpid(), _process_name())
-        return _process[1]
-
-
-def access_text(seen: Mapping[tuple[str, str], float]) -> bytes:
-    """An access file's content: ``{"format", "version", "accessed": [[step, key, t], ...]}``."""
-    entries = [[s, k, round(t, 3)] for (s, k), t in sorted(seen.items())]
-    data = {"format": ACCESS_FORMAT, "version": _ACCESS_VERSION, "accessed": entries}
-    return json.dumps(data, separators=(",", ":")).encode()
-
-
-def parse_access(data: bytes) -> Iterator[tuple[str, str, float]]:
-    """The ``(step_id, key, time)`` entries of an access file; nothing from a bad one.
-
-    Entries of the wrong shape are skipped one by one; a file that is not JSON of the
-    documented form gives nothing. Never raises.
-    """
-    try:
-        parsed = json.loads(data)
-    except (ValueError, RecursionError):
-        return
-    if not isinstance(parsed, dict) or parsed.get("format") != ACCESS_FORMAT:
-        return
-    if parsed.get("version") != _ACCESS_VERSION or not isinstance(parsed.get("accessed"), list):
-        return
-    for entry in parsed["accessed"]:
-        if not (isinstance(entry, list) and len(entry) == 3):
-            continue
-        step_id, key, when = entry
-        if not (isinstance(step_id, str) and isinstance(key, str)):
-            continue
-        if isinstance(when, bool) or not isinstance(when, int | float) or not math.isfinite(when):
-            continue
-        yield step_id, key, float(when)
-
-
-class _Usage:
-    """One store root's retention state in this process: when artifacts were read, and
-    the saves since the last prune (shared by every store object on that root)."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.seen: dict[tuple[str, str], float] = {}
-        self.dirty = False
-        self.flushed_at = clock()
-        self.storage: Storage | None = None
-        self.saves = 0
-        self.pruned_at = -math.inf
-        self.kept = 0
-        self.pruning = threading.Lock()
-
-    def used(self, storage: Storage, step_id: str, key: str) -> None:
-        now = clock()
-        with self.lock:
-            self.seen[(step_id, key)] = now
-            self.dirty = True
-            self.storage = storage
-            due = now - self.flushed_at >= ACCESS_FLUSH_SECONDS
-        if due:
-            # A read must not fail because its time could not be written: it is advisory.
-            with contextlib.suppress(Exception):
-                self.flush(storage)
-
-    def snapshot(self) -> dict[tuple[str, str], float]:
-        with self.lock:
-            return dict(self.seen)
-
-    def flush(self, storage: Storage) -> None:
-        """Write this process's read times to its access file, if any are new."""
-        with self.lock:
-            if not self.dirty:
-                return
-            if len(self.seen) > _ACCESS_ENTRIES_MAX:
-                newest = sorted(self.seen.items(), key=lambda item: item[1])
-                self.seen = dict(newest[-_ACCESS_ENTRIES_MAX // 2 :])
-            text = access_text(self.seen)
-            self.dirty = False
-            self.flushed_at = clock()
-        try:
-            storage.put_access(process_file(), text)
-        except BaseException:
-            with self.lock:
-                self.dirty = True
-            raise
-
-    def forget(self) -> None:
-        with self.lock:
-            self.seen.clear()
-            self.dirty = False
-
-    def pruned(self, kept: int) -> None:
-        with self.lock:
-            self.saves = 0
-            self.pruned_at = time.monotonic()
-            self.kept = kept
-
-
-_usage_lock = threading.Lock()
-_usages: dict[str, _Usage] = {}
-
-
-def _usage(storage: Storage) -> _Usage:
-    where = storage.uri(storage.root)
-    with _usage_lock:
-        found = _usages.get(where)
-        if found is None:
-            found = _usages[where] = _Usage()
-        return found
-
-
-def _flush_at_exit() -> None:
-    """Write the read times not written yet, of every store but ``memory://`` ones
-    (which end with the process), within `_EXIT_SECONDS` in all."""
-    with _usage_lock:
-        pending = [
-            (u, u.storage)
-            for u in _usages.values()
-            if u.dirty and u.storage is not None and (u.storage.is_local or u.storage.remote)
-        ]
-    if not pending:
-        return
-
-    def work(usage: _Usage, storage: Storage) -> None:
-        with contextlib.suppress(Exception):
-            usage.flush(storage)
-
-    # One thread per store, all waited for together: a store whose endpoint is gone
-    # (or slow) delays the exit by the budget at most, and holds up no other store.
-    threads = [
-        threading.Thread(target=work, args=item, name="artifact-cache-access", daemon=True)
-        for item in pending
-    ]
-    for thread in threads:
-        thread.start()
-    deadline = time.monotonic() + _EXIT_SECONDS
-    for thread in threads:
-        thread.join(max(0.0, deadline - time.monotonic()))
-
-
-def _register_at_exit() -> None:
-    # Run before concurrent.futures shuts its thread pools down at exit (threading's own
-    # exit hooks run first, newest first): s3fs's HTTP client resolves names in one, and
-    # fails with "cannot schedule new futures after shutdown" in a plain atexit handler.
-    import concurrent.futures.thread  # noqa: F401  (its hook first: ours then runs before it)
-
-    hook = getattr(threading, "_register_atexit", None)
-    if hook is not None:
-        with contextlib.suppress(RuntimeError):
-            hook(_flush_at_exit)
-            return
-    atexit.register(_flush_at_exit)
-
-
-_register_at_exit()
-
-
-def read_access(storage: Storage) -> tuple[dict[tuple[str, str], float], list[FileEntry]]:
-    """Every access file merged (latest time per artifact), and the files read."""
-    entries = [e for e in storage.access_files() if e.size <= _ACCESS_FILE_MAX]
-    texts = storage.read_many([e.path for e in entries])
-    merged: dict[tuple[str, str], float] = {}
-    read = []
-    for entry in entries:
-        data = texts.get(entry.path)
-        if not isinstance(data, bytes):
-            continue  # gone meanwhile, or unreadable: ignored, never fatal
-        read.append(entry)
-        _merge(merged, ((s, k, t) for s, k, t in parse_access(data)))
-    return merged, read
-
-
-def _merge(into: dict[tuple[str, str], float], entries: Iterable[tuple[str, str, float]]) -> None:
-    for step_id, key, when in entries:
-        name = (step_id, key)
-        if when > into.get(name, -math.inf):
-            into[name] = when
 
 
 # --------------------------------------------------------------------------- choosing
@@ -797,7 +301,7 @@ def prune(
     """
     storage = store._storage
     start = clock()
-    usage = _usage(storage)
+    usage = _usage(storage, _clock)
     if not store.read_only:
         # This process's own reads first (a prune in one process sees them at once).
         with contextlib.suppress(Exception):
@@ -913,25 +417,6 @@ def _remove_payloads(
     return len(doomed), freed + sum(e.size for e in doomed)
 
 
-def _compact(
-    storage: Storage,
-    access: Mapping[tuple[str, str], float],
-    files: list[FileEntry],
-    present: set[tuple[str, str]],
-) -> None:
-    """Merge the access files read into one (only times of artifacts still there), then
-    remove them. A process whose file goes writes everything it knows again next time."""
-    seen = {name: t for name, t in access.items() if name in present}
-    storage.put_access(f"compact-{uuid.uuid4().hex}.json", access_text(seen))
-    now = time.time()
-    stale = [
-        e
-        for e in storage.access_files()
-        if e.name.startswith(TMP_PREFIX) and now - e.mtime > _STALE_TEMPORARY
-    ]
-    storage.remove_files(files + stale)
-
-
 # --------------------------------------------------------------------------- per store
 def _kind(storage: Storage) -> str:
     return "local" if storage.is_local else "remote" if storage.remote else "memory"
@@ -955,7 +440,7 @@ class Retention:
         self.policy = policy
         self.keep_versions = keep_versions
         self.read_only = read_only
-        self.usage = _usage(storage)
+        self.usage = _usage(storage, _clock)
         cadence = CADENCE[_kind(storage)]
         every = policy.prune_every
         # An explicit prune_every is the cadence, on every kind of store.
