@@ -167,17 +167,7 @@ def choose(
     old: list[tuple[float, float, str, str, ArtifactInfo]] = []  # sorted: LRU first
 
     def remove(info: ArtifactInfo, rule: str, last_used: float) -> None:
-        removed.append(
-            PrunedArtifact(
-                step_id=info.step_id,
-                key=info.key,
-                digest=info.digest,
-                size=info.size,
-                rule=rule,
-                created=info.created,
-                last_used=_when(last_used),
-            )
-        )
+        removed.append(_pruned(info, rule, last_used=_when(last_used)))
 
     max_age = policy.max_age
     for info in heads:
@@ -246,17 +236,24 @@ def _earlier_versions(
     return out
 
 
-def _pruned_version(version: ArtifactInfo, rule: str) -> PrunedArtifact:
+def _pruned(
+    info: ArtifactInfo, rule: str, *, last_used: dt.datetime, version: str | None = None
+) -> PrunedArtifact:
+    """The report's entry for ``info``, removed by ``rule`` (``version``: only that one)."""
     return PrunedArtifact(
-        step_id=version.step_id,
-        key=version.key,
-        digest=version.digest,
-        size=version.size,
+        step_id=info.step_id,
+        key=info.key,
+        digest=info.digest,
+        size=info.size,
         rule=rule,
-        created=version.created,
-        last_used=version.created,
-        version=version.version,
+        created=info.created,
+        last_used=last_used,
+        version=version,
     )
+
+
+def _pruned_version(version: ArtifactInfo, rule: str) -> PrunedArtifact:
+    return _pruned(version, rule, last_used=version.created, version=version.version)
 
 
 def _same(storage: Storage, chosen: PrunedArtifact, start: float) -> bool:
