@@ -207,6 +207,7 @@ class TestDocstrings:
             "artifact_cache.stepid",
             "artifact_cache.store",
             "artifact_cache.widget",
+            "artifact_cache.widget.browser",
         ],
     )
     def test_examples_in_docstrings(self, module: str) -> None:

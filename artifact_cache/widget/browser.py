@@ -8,10 +8,9 @@ was computed from it, and a payload only when asked to preview it; it never show
 artifact that is no longer selected. Delete and clear ask for a confirmation inside the
 widget. Failures are shown in the widget, not raised into the notebook.
 
-This is the only module that imports ipywidgets and anywidget (the ``notebook`` extra,
-``.[notebook]``); ``import artifact_cache`` loads it lazily. The table is an
-``anywidget`` because ipywidgets' own buttons report a click without its modifier keys.
-It may import every lower layer of the package.
+It imports ipywidgets and anywidget (the ``notebook`` extra, ``.[notebook]``); the
+package loads it lazily. The table is an ``anywidget`` because ipywidgets' own buttons
+report a click without its modifier keys.
 """
 
 from __future__ import annotations
@@ -30,14 +29,14 @@ import anywidget
 import ipywidgets as widgets
 import traitlets
 
-from .errors import ArtifactStoreError
-from .info import ArtifactInfo, human_size
-from .lifecycle.filters import as_time
-from .lifecycle.lineage import Children, children_of, resolve_ref, walk_down
-from .signing import signed_text
+from ..errors import ArtifactStoreError
+from ..info import ArtifactInfo, human_size
+from ..lifecycle.filters import as_time
+from ..lifecycle.lineage import Children, children_of, resolve_ref, walk_down
+from ..signing import signed_text
 
 if TYPE_CHECKING:
-    from .store import ArtifactStore
+    from ..store import ArtifactStore
 
 __all__ = ["ArtifactBrowser", "ArtifactGrid"]
 
