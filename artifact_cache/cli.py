@@ -473,31 +473,56 @@ def _limit_options(parser: argparse.ArgumentParser) -> None:
     after the command), enforced by ``prune`` and by the saves of ``run`` and ``demo``."""
     from .lifecycle.retention import parse_age, parse_size
 
-    parser.add_argument(
-        "--max-size",
-        type=_checked(parse_size, "--max-size"),
-        default=argparse.SUPPRESS,
-        metavar="SIZE",
-        help="keep at most this many bytes of payloads: 10GB, 500MiB, 2G, 1000",
+    limits = (
+        (
+            "--max-size",
+            parse_size,
+            "SIZE",
+            "keep at most this many bytes of payloads: 10GB, 500MiB, 2G, 1000",
+        ),
+        ("--max-count", _count, "N", "keep at most N artifacts (the least recently used go first)"),
+        ("--max-age", parse_age, "AGE", "remove artifacts created longer ago: 7d, 12h, 30m, 90s"),
     )
-    parser.add_argument(
-        "--max-count",
-        type=_checked(_count, "--max-count"),
-        default=argparse.SUPPRESS,
-        metavar="N",
-        help="keep at most N artifacts (the least recently used go first)",
-    )
-    parser.add_argument(
-        "--max-age",
-        type=_checked(parse_age, "--max-age"),
-        default=argparse.SUPPRESS,
-        metavar="AGE",
-        help="remove artifacts created longer ago: 7d, 12h, 30m, 90s",
-    )
+    for option, parse, metavar, help in limits:
+        parser.add_argument(
+            option,
+            type=_checked(parse, option),
+            default=argparse.SUPPRESS,
+            metavar=metavar,
+            help=help,
+        )
 
 
 def _json_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def _artifact_options(
+    parser: argparse.ArgumentParser, *, key_help: str, depth: bool = False
+) -> None:
+    """``STEP``, ``--key`` (``--depth``) and ``--json``: the options of a command about
+    one step."""
+    parser.add_argument("step", metavar="STEP", help="step id")
+    parser.add_argument("--key", help=key_help)
+    if depth:
+        parser.add_argument(
+            "--depth", type=int, metavar="N", help="follow inputs N levels up (default: all)"
+        )
+    _json_option(parser)
+
+
+def _sweep_options(parser: argparse.ArgumentParser, *, grace: float, files: str) -> None:
+    """``--grace``, ``--dry-run`` and ``--json``: the options of a command that removes
+    files (``gc``, ``prune``)."""
+    parser.add_argument(
+        "--grace",
+        type=float,
+        default=grace,
+        metavar="SECONDS",
+        help=f"keep {files} younger than this: saves in flight (default: {grace:.0f})",
+    )
+    parser.add_argument("--dry-run", action="store_true", help="report, remove nothing")
+    _json_option(parser)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -516,6 +541,7 @@ def build_parser() -> argparse.ArgumentParser:
     _read_only_option(parser)
     _limit_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    newest = "a specific key (default: the newest artifact of the step)"
 
     def command(name: str, func: Callable[..., int], help: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help, description=help)
@@ -552,27 +578,16 @@ def build_parser() -> argparse.ArgumentParser:
     _json_option(p)
 
     p = command("lineage", cmd_lineage, "what an artifact was computed from, breadth-first")
-    p.add_argument("step", metavar="STEP", help="step id")
-    p.add_argument("--key", help="a specific key (default: the newest artifact of the step)")
-    p.add_argument(
-        "--depth", type=int, metavar="N", help="follow inputs N levels up (default: all)"
-    )
-    _json_option(p)
+    _artifact_options(p, key_help=newest, depth=True)
 
     p = command("downstream", cmd_downstream, "what was computed from an artifact, breadth-first")
-    p.add_argument("step", metavar="STEP", help="step id")
-    p.add_argument("--key", help="a specific key (default: the newest artifact of the step)")
-    _json_option(p)
+    _artifact_options(p, key_help=newest)
 
     p = command("versions", cmd_versions, "list every version of a step, newest first")
-    p.add_argument("step", metavar="STEP", help="step id")
-    p.add_argument("--key", help="a specific key (default: every key of the step)")
-    _json_option(p)
+    _artifact_options(p, key_help="a specific key (default: every key of the step)")
 
     p = command("info", cmd_info, "show the record of one artifact (no payload is read)")
-    p.add_argument("step", metavar="STEP", help="step id")
-    p.add_argument("--key", help="a specific key (default: the newest artifact of the step)")
-    _json_option(p)
+    _artifact_options(p, key_help=newest)
 
     p = command("rm", cmd_rm, "delete the artifacts of one or more steps")
     p.add_argument("steps", nargs="+", metavar="STEP", help="step ids")
@@ -588,30 +603,14 @@ def build_parser() -> argparse.ArgumentParser:
     _json_option(p)
 
     p = command("gc", cmd_gc, "remove payloads that no record points to")
-    p.add_argument(
-        "--grace",
-        type=float,
-        default=3600.0,
-        metavar="SECONDS",
-        help="keep files younger than this: saves in flight (default: 3600)",
-    )
-    p.add_argument("--dry-run", action="store_true", help="report, remove nothing")
-    _json_option(p)
+    _sweep_options(p, grace=3600.0, files="files")
 
     p = command(
         "prune",
         cmd_prune,
         "remove artifacts beyond a size, count or age, least recently used first",
     )
-    p.add_argument(
-        "--grace",
-        type=float,
-        default=600.0,
-        metavar="SECONDS",
-        help="keep payload files younger than this: saves in flight (default: 600)",
-    )
-    p.add_argument("--dry-run", action="store_true", help="report, remove nothing")
-    _json_option(p)
+    _sweep_options(p, grace=600.0, files="payload files")
 
     p = command("run", cmd_run, "run a YAML runbook (see docs/pipelines.md)")
     p.add_argument("runbook", metavar="RUNBOOK", help="path to the runbook (.yml)")
