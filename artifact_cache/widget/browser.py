@@ -30,19 +30,15 @@ from ..lifecycle.filters import as_time
 from ..lifecycle.lineage import Children, children_of
 from .grid import ArtifactGrid
 from .html import (
-    _ARGS_SHOWN,
     _BY_NAME,
     _COLUMNS,
     _MUTED,
-    _absolute,
-    _ago,
-    _cut,
     _detail_html,
     _esc,
     _mono,
     _Name,
     _preview_html,
-    _tags_text,
+    _table_html,
 )
 
 if TYPE_CHECKING:
@@ -562,54 +558,6 @@ class ArtifactBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
         self.next_button.disabled = self._page >= self.page_count - 1
         self._show_selection()
 
-    def _table_html(self) -> str:
-        if not self._rows:
-            why = "match the filters" if self._all else "are stored here"
-            return f"<div class='ac-grid-empty'>No artifacts {why}.</div>"
-        now = dt.datetime.now(dt.UTC)
-        start = self._page * self.page_size
-        head = ["<th class='ac-right ac-muted'>#</th>"]
-        for column in _COLUMNS:
-            right = " ac-right" if column.right else ""
-            if column.name == self._sort_column:
-                arrow = "\u25b2" if self._sort_ascending else "\u25bc"
-                order = "ascending" if self._sort_ascending else "descending"
-                marker = f"<span class='ac-arrow'>{arrow}</span>"
-            else:
-                order, marker = "none", ""
-            head.append(
-                f"<th class='ac-sortable{right}' data-col='{column.name}' aria-sort='{order}' "
-                f"tabindex='0' title='Sort by {column.label}'>{column.label}{marker}</th>"
-            )
-        body = []
-        for n, info in enumerate(self._rows):
-            chosen = _identity(info) in self._selection
-            args = info.args_repr or ""
-            state = (
-                "class='ac-selected' aria-selected='true'" if chosen else "aria-selected='false'"
-            )
-            body.append(
-                f"<tr data-row='{n}' tabindex='0' {state}>"
-                f"<td class='ac-right ac-muted'>{start + n + 1}</td>"
-                f"<td>{_esc(info.step_id)}</td>"
-                f"<td class='ac-mono ac-args' title='{_esc(args)}'>"
-                f"{_esc(_cut(args, _ARGS_SHOWN))}</td>"
-                f"<td class='ac-mono' title='{_esc(info.key)}'>{_esc(info.key[:12])}</td>"
-                f"<td>{_esc(info.python_type)}</td>"
-                f"<td class='ac-right ac-nowrap'>{_esc(human_size(info.size))}</td>"
-                f"<td class='ac-nowrap' title='{_esc(_absolute(info.created))}'>"
-                f"{_esc(_ago(info.created, now))} <span class='ac-muted'>"
-                f"{_esc(info.created.strftime('%Y-%m-%d %H:%M'))}</span></td>"
-                f"<td>{_esc(_tags_text(info.tags))}</td>"
-                "</tr>"
-            )
-        return (
-            "<div class='ac-grid-scroll'>"
-            "<table class='ac-grid' role='grid' aria-multiselectable='true'>"
-            f"<thead><tr>{''.join(head)}</tr></thead><tbody>{''.join(body)}</tbody>"
-            "</table></div>"
-        )
-
     def _show_selection(self) -> None:
         """Redraw everything that depends on the selection, keeping the pane honest."""
         on_page = {_identity(i) for i in self._rows}
@@ -622,7 +570,15 @@ class ArtifactBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
         if self._previewed is not None and chosen != [self._previewed]:
             self._previewed = None
             self.preview.value = ""
-        self.grid.show(self._table_html(), [_identity(i) for i in self._rows])
+        table = _table_html(
+            self._rows,
+            [_identity(i) in self._selection for i in self._rows],
+            start=self._page * self.page_size,
+            sort_column=self._sort_column,
+            ascending=self._sort_ascending,
+            stored=bool(self._all),
+        )
+        self.grid.show(table, [_identity(i) for i in self._rows])
         self.preview_button.disabled = len(chosen) != 1
         self.delete_button.disabled = not chosen
         self.delete_button.description = (

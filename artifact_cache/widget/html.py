@@ -13,7 +13,7 @@ import datetime as dt
 import html
 import numbers
 import reprlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ArtifactStoreError
@@ -330,3 +330,59 @@ def _detail_html(
         for name, value in fields
     )
     return f"<table style='border-collapse:collapse;border:none'>{body}</table>"
+
+
+def _table_html(
+    rows: Sequence[ArtifactInfo],
+    selected: Sequence[bool],
+    *,
+    start: int,
+    sort_column: str,
+    ascending: bool,
+    stored: bool,
+) -> str:
+    """One page of the grid (``rows``, the first numbered ``start + 1``) as an HTML
+    table whose headers show the sort; ``selected``: whether each row is selected.
+    ``stored``: whether the store holds any record (it words an empty page)."""
+    if not rows:
+        why = "match the filters" if stored else "are stored here"
+        return f"<div class='ac-grid-empty'>No artifacts {why}.</div>"
+    now = dt.datetime.now(dt.UTC)
+    head = ["<th class='ac-right ac-muted'>#</th>"]
+    for column in _COLUMNS:
+        right = " ac-right" if column.right else ""
+        if column.name == sort_column:
+            arrow = "\u25b2" if ascending else "\u25bc"
+            order = "ascending" if ascending else "descending"
+            marker = f"<span class='ac-arrow'>{arrow}</span>"
+        else:
+            order, marker = "none", ""
+        head.append(
+            f"<th class='ac-sortable{right}' data-col='{column.name}' aria-sort='{order}' "
+            f"tabindex='0' title='Sort by {column.label}'>{column.label}{marker}</th>"
+        )
+    body = []
+    for n, (info, chosen) in enumerate(zip(rows, selected, strict=True)):
+        args = info.args_repr or ""
+        state = "class='ac-selected' aria-selected='true'" if chosen else "aria-selected='false'"
+        body.append(
+            f"<tr data-row='{n}' tabindex='0' {state}>"
+            f"<td class='ac-right ac-muted'>{start + n + 1}</td>"
+            f"<td>{_esc(info.step_id)}</td>"
+            f"<td class='ac-mono ac-args' title='{_esc(args)}'>"
+            f"{_esc(_cut(args, _ARGS_SHOWN))}</td>"
+            f"<td class='ac-mono' title='{_esc(info.key)}'>{_esc(info.key[:12])}</td>"
+            f"<td>{_esc(info.python_type)}</td>"
+            f"<td class='ac-right ac-nowrap'>{_esc(human_size(info.size))}</td>"
+            f"<td class='ac-nowrap' title='{_esc(_absolute(info.created))}'>"
+            f"{_esc(_ago(info.created, now))} <span class='ac-muted'>"
+            f"{_esc(info.created.strftime('%Y-%m-%d %H:%M'))}</span></td>"
+            f"<td>{_esc(_tags_text(info.tags))}</td>"
+            "</tr>"
+        )
+    return (
+        "<div class='ac-grid-scroll'>"
+        "<table class='ac-grid' role='grid' aria-multiselectable='true'>"
+        f"<thead><tr>{''.join(head)}</tr></thead><tbody>{''.join(body)}</tbody>"
+        "</table></div>"
+    )
