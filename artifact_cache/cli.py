@@ -23,10 +23,17 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
-from .config import default_url, open_store
+from .cli_options import (
+    _artifact_options,
+    _json_option,
+    _limit_options,
+    _read_only_option,
+    _store_option,
+    _sweep_options,
+)
+from .config import open_store
 from .errors import (
     ArtifactStoreError,
-    InvalidOptionError,
     InvalidQueryError,
     missing_folder_note,
 )
@@ -430,76 +437,6 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
 
 
 # --------------------------------------------------------------------------- parser
-def _store_option(parser: argparse.ArgumentParser, *, default: Any) -> None:
-    parser.add_argument(
-        "--store",
-        metavar="URL",
-        default=default,
-        help=f"the store: any fsspec URL or a local folder (default: {default_url()})",
-    )
-
-
-def _read_only_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--read-only",
-        action="store_true",
-        default=argparse.SUPPRESS,
-        help="open the store read-only: rm, clear, gc and saves are refused",
-    )
-
-
-def _checked(parse: Callable[..., Any], option: str) -> Callable[[str], Any]:
-    def convert(text: str) -> Any:
-        try:
-            return parse(text, what=option)
-        except InvalidOptionError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-
-    return convert
-
-
-def _count(text: str, *, what: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise InvalidOptionError(f"{what} must be 0 or more, not {text!r}")
-    return value
-
-
-def _limit_options(parser: argparse.ArgumentParser) -> None:
-    """``--max-size``, ``--max-count``, ``--max-age``: limits of the store (before or
-    after the command), enforced by ``prune`` and by the saves of ``run`` and ``demo``."""
-    from .lifecycle.retention import parse_age, parse_size
-
-    parser.add_argument(
-        "--max-size",
-        type=_checked(parse_size, "--max-size"),
-        default=argparse.SUPPRESS,
-        metavar="SIZE",
-        help="keep at most this many bytes of payloads: 10GB, 500MiB, 2G, 1000",
-    )
-    parser.add_argument(
-        "--max-count",
-        type=_checked(_count, "--max-count"),
-        default=argparse.SUPPRESS,
-        metavar="N",
-        help="keep at most N artifacts (the least recently used go first)",
-    )
-    parser.add_argument(
-        "--max-age",
-        type=_checked(parse_age, "--max-age"),
-        default=argparse.SUPPRESS,
-        metavar="AGE",
-        help="remove artifacts created longer ago: 7d, 12h, 30m, 90s",
-    )
-
-
-def _json_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``artifact-cache`` (exposed for documentation tools)."""
     parser = argparse.ArgumentParser(
@@ -516,6 +453,7 @@ def build_parser() -> argparse.ArgumentParser:
     _read_only_option(parser)
     _limit_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    newest = "a specific key (default: the newest artifact of the step)"
 
     def command(name: str, func: Callable[..., int], help: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help, description=help)
@@ -552,27 +490,16 @@ def build_parser() -> argparse.ArgumentParser:
     _json_option(p)
 
     p = command("lineage", cmd_lineage, "what an artifact was computed from, breadth-first")
-    p.add_argument("step", metavar="STEP", help="step id")
-    p.add_argument("--key", help="a specific key (default: the newest artifact of the step)")
-    p.add_argument(
-        "--depth", type=int, metavar="N", help="follow inputs N levels up (default: all)"
-    )
-    _json_option(p)
+    _artifact_options(p, key_help=newest, depth=True)
 
     p = command("downstream", cmd_downstream, "what was computed from an artifact, breadth-first")
-    p.add_argument("step", metavar="STEP", help="step id")
-    p.add_argument("--key", help="a specific key (default: the newest artifact of the step)")
-    _json_option(p)
+    _artifact_options(p, key_help=newest)
 
     p = command("versions", cmd_versions, "list every version of a step, newest first")
-    p.add_argument("step", metavar="STEP", help="step id")
-    p.add_argument("--key", help="a specific key (default: every key of the step)")
-    _json_option(p)
+    _artifact_options(p, key_help="a specific key (default: every key of the step)")
 
     p = command("info", cmd_info, "show the record of one artifact (no payload is read)")
-    p.add_argument("step", metavar="STEP", help="step id")
-    p.add_argument("--key", help="a specific key (default: the newest artifact of the step)")
-    _json_option(p)
+    _artifact_options(p, key_help=newest)
 
     p = command("rm", cmd_rm, "delete the artifacts of one or more steps")
     p.add_argument("steps", nargs="+", metavar="STEP", help="step ids")
@@ -588,30 +515,14 @@ def build_parser() -> argparse.ArgumentParser:
     _json_option(p)
 
     p = command("gc", cmd_gc, "remove payloads that no record points to")
-    p.add_argument(
-        "--grace",
-        type=float,
-        default=3600.0,
-        metavar="SECONDS",
-        help="keep files younger than this: saves in flight (default: 3600)",
-    )
-    p.add_argument("--dry-run", action="store_true", help="report, remove nothing")
-    _json_option(p)
+    _sweep_options(p, grace=3600.0, files="files")
 
     p = command(
         "prune",
         cmd_prune,
         "remove artifacts beyond a size, count or age, least recently used first",
     )
-    p.add_argument(
-        "--grace",
-        type=float,
-        default=600.0,
-        metavar="SECONDS",
-        help="keep payload files younger than this: saves in flight (default: 600)",
-    )
-    p.add_argument("--dry-run", action="store_true", help="report, remove nothing")
-    _json_option(p)
+    _sweep_options(p, grace=600.0, files="payload files")
 
     p = command("run", cmd_run, "run a YAML runbook (see docs/pipelines.md)")
     p.add_argument("runbook", metavar="RUNBOOK", help="path to the runbook (.yml)")

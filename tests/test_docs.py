@@ -210,6 +210,8 @@ class TestDocstrings:
             "artifact_cache.stepid",
             "artifact_cache.store",
             "artifact_cache.widget",
+            "artifact_cache.widget.browser",
+            "artifact_cache.widget.grid",
         ],
     )
     def test_examples_in_docstrings(self, module: str) -> None:
