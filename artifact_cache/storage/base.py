@@ -48,7 +48,6 @@ from ..errors import (
 )
 from ..info import ArtifactInfo
 from .entries import FileEntry
-from .index import Bar, IndexedRecord, LocalIndex
 from .layout import TMP_PREFIX, Layout, RecordName, VersionName
 from .local import read_small, temporary_name, walk_entries, walk_paths
 from .local import write_file as _write_file
@@ -58,6 +57,8 @@ from .objectstore import EXTRAS as _EXTRAS
 from .objectstore import S3_RETRIES
 from .objectstore import layer_protocols as _layer_protocols
 from .objectstore import with_defaults as _with_defaults
+from .rows import Bar, IndexedRecord
+from .sqlite_index import LocalIndex
 
 __all__ = ["FORMAT_VERSION", "SizeMismatch", "Storage"]
 
