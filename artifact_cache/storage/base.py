@@ -18,14 +18,11 @@ files under a lock instead of scanning fsspec's process-wide dict.
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import io
 import json
 import os
 import time
-import uuid
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import IO, Any
 
 from fsspec.implementations.local import LocalFileSystem
@@ -38,12 +35,12 @@ from .buffers import SizeMismatch, map_file, read_large
 from .entries import FileEntry
 from .filesystems import RENAMING, open_filesystem, protocols, unwrap, without_listing_cache
 from .layout import TMP_PREFIX, Layout, RecordName, VersionName
-from .local import read_small, temporary_name, walk_entries, walk_paths
-from .local import write_file as _write_file
+from .local import read_small, walk_entries, walk_paths
 from .manifest import ManifestIndex
 from .memory import dt_now, memory_index
 from .rows import Bar, IndexedRecord
 from .sqlite_index import LocalIndex
+from .writes import publish_local, put_local, put_remote
 
 __all__ = ["FORMAT_VERSION", "SizeMismatch", "Storage"]
 
@@ -57,8 +54,6 @@ _SMALL = 16 * 2**20
 """Payloads up to this size are read with one ``cat_file`` (one GET on object stores)."""
 _BATCH = 256
 """Records fetched per request batch while a progress bar is open."""
-_ATTEMPTS = 20
-"""Times a local write makes its folder again when a concurrent ``clear`` removed it."""
 
 _YOUNG_TEMPORARY = 3600.0
 """``clear`` leaves temporaries younger than this alone: they belong to saves in flight."""
@@ -280,90 +275,14 @@ class Storage:
         if first is not None and not self.is_local:
             self._put(first, chunks, size)
         if self.is_local:
-            folder = path.rsplit("/", 1)[0]
-            for attempt in range(_ATTEMPTS):
-                tmp = f"{folder}/{temporary_name(TMP_PREFIX)}"
-                try:
-                    if attempt:  # (the folder is made only when it is missing)
-                        os.makedirs(folder, exist_ok=True)
-                    _write_file(tmp, chunks)
-                    if first is not None:
-                        self._link_or_copy(tmp, first, chunks, size)
-                    os.replace(tmp, path)
-                    return
-                except (FileNotFoundError, FileExistsError):
-                    # No folder yet, or a concurrent clear removed the (empty) folder,
-                    # perhaps while makedirs made it (which then reports it as existing
-                    # but not a folder): again.
-                    if attempt == _ATTEMPTS - 1:
-                        raise
-                except BaseException:
-                    # A KeyboardInterrupt mid-write must not leave the temporary behind either.
-                    with contextlib.suppress(FileNotFoundError):
-                        os.unlink(tmp)
-                    raise
+            put_local(path, chunks, first=first)
         elif self._mem is not None:
             # One assignment into fsspec's dict, without its scans of every memory file.
             MemoryFile(self.fs, path, b"".join(chunks)).commit()
             self._index.add(path)
             progress.advance(size)
         else:
-            try:
-                self._put_remote(path, chunks, size)
-            except FileNotFoundError:
-                # Filesystems with real folders (sftp, ftp, ...) need the parents first;
-                # object stores have none, and there a missing bucket is not to be created.
-                if hasattr(self.fs, "split_path"):
-                    raise
-                self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
-                self._put_remote(path, chunks, size)
-
-    def _link_or_copy(
-        self, tmp: str, target: str, chunks: Sequence[bytes | bytearray | memoryview], size: int
-    ) -> None:
-        """Give ``target`` the (complete) file ``tmp`` as a hard link, else as a copy."""
-        for attempt in range(_ATTEMPTS):
-            try:
-                if attempt:  # (the folder is made only when it is missing)
-                    os.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
-                os.link(tmp, target)
-                return
-            except FileExistsError:
-                if os.path.isfile(target):
-                    return  # an earlier attempt of this very write made it
-                if attempt == _ATTEMPTS - 1:
-                    raise
-            except FileNotFoundError:
-                # A concurrent clear removed the new folder: again (unless ours is gone).
-                if attempt == _ATTEMPTS - 1 or not os.path.exists(tmp):
-                    raise
-            except OSError:
-                break  # no hard links here (EPERM, EXDEV, ENOTSUP, ...)
-        self._put(target, chunks, size)
-
-    def _put_remote(
-        self, path: str, chunks: Sequence[bytes | bytearray | memoryview], size: int
-    ) -> None:
-        if self._renaming:
-            # Written under a temporary name beside the target, then renamed over it.
-            tmp = f"{path.rsplit('/', 1)[0]}/{TMP_PREFIX}{uuid.uuid4().hex}"
-            try:
-                with self.fs.open(tmp, "wb") as f:
-                    for chunk in chunks:
-                        f.write(chunk)
-                self.fs.mv(tmp, path)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    self.fs.rm_file(tmp)
-                raise
-        elif size < _SMALL or len(chunks) == 1:
-            data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-            self.fs.pipe_file(path, bytes(data) if isinstance(data, memoryview) else data)
-            progress.advance(size)
-        else:
-            # Object stores: a multipart upload becomes visible only when completed.
-            with self.fs.open(path, "wb") as f:
-                progress.write_chunks(f, chunks)
+            put_remote(self.fs, path, chunks, size, renaming=self._renaming)
 
     def has_object(self, digest: str, size: int) -> bool:
         """True if the payload is stored whole (a short file from a crash does not count)."""
@@ -424,34 +343,7 @@ class Storage:
             self.put_object(digest, chunks, size)
             return digest, False
         folder = self.path("objects")  # clear() never removes this folder itself
-        os.makedirs(folder, exist_ok=True)
-        tmp = f"{folder}/{TMP_PREFIX}{uuid.uuid4().hex}"
-        with ThreadPoolExecutor(1) as pool:
-            # The writer thread reports to the caller's progress bar, if any.
-            context = contextvars.copy_context()
-            written = pool.submit(context.run, _write_file, tmp, chunks)
-            try:
-                digest = digest_of()
-            finally:
-                error = written.exception()
-        try:
-            if error is not None:
-                raise error
-            final = self.object_path(digest)
-            for attempt in range(_ATTEMPTS):
-                try:
-                    os.makedirs(final.rsplit("/", 1)[0], exist_ok=True)
-                    os.replace(tmp, final)
-                    break
-                except (FileNotFoundError, FileExistsError):
-                    # A concurrent clear removed the empty folder; our temporary is kept.
-                    if attempt == _ATTEMPTS - 1 or not os.path.exists(tmp):
-                        raise
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
-        return digest, False
+        return publish_local(folder, chunks, digest_of, self.object_path), False
 
     def _renew(self, digest: str) -> None:
         if self.is_local:
