@@ -126,7 +126,7 @@ def open_filesystem(url: str, storage_options: dict[str, Any]) -> tuple[Any, str
     except ValueError as exc:
         if "not known" not in str(exc) and "not available" not in str(exc):
             raise ArtifactStoreError(f"cannot open store {url}: {exc}") from exc
-        known = ", ".join(sorted(fsspec.availableprotocols()))
+        known = ", ".join(sorted(fsspec.available_protocols()))
         scheme = url.split("://", 1)[0]
         msg = f"cannot open store {url}: unknown URL scheme {scheme!r}; fsspec knows: {known}"
         raise UnknownSchemeError(msg) from exc
