@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -29,26 +28,27 @@ from fsspec.implementations.local import LocalFileSystem
 from fsspec.implementations.memory import MemoryFile, MemoryFileSystem
 
 from .. import progress
-from ..errors import ArtifactStoreError, StoreFormatError
 from ..info import ArtifactInfo
 from .buffers import SizeMismatch, map_file, read_large
 from .entries import FileEntry
-from .filesystems import RENAMING, open_filesystem, protocols, unwrap, without_listing_cache
+from .filesystems import (
+    RENAMING,
+    check_bucket,
+    open_filesystem,
+    protocols,
+    unwrap,
+    without_listing_cache,
+)
 from .layout import TMP_PREFIX, Layout, RecordName, VersionName
 from .local import read_small, walk_entries, walk_paths
 from .manifest import ManifestIndex
+from .marker import FORMAT_VERSION, MARKER, marker_text, read_marker
 from .memory import dt_now, memory_index
 from .rows import Bar, IndexedRecord
 from .sqlite_index import LocalIndex
 from .writes import publish_local, put_local, put_remote
 
 __all__ = ["FORMAT_VERSION", "SizeMismatch", "Storage"]
-
-FORMAT_VERSION = 2
-"""Format version written to STORE.json. Version 2 adds records that hold their payload
-(``inline``); version 1 stores are read as they are, and their marker is raised to 2 by
-the first save of a release that writes version 2."""
-"""Version of the on-storage layout written by this release (see docs/format.md)."""
 
 _SMALL = 16 * 2**20
 """Payloads up to this size are read with one ``cat_file`` (one GET on object stores)."""
@@ -208,44 +208,19 @@ class Storage:
         """Refuse a store written in a newer format; run once per Storage."""
         if self._format_checked:
             return
-        marker: Any = None
-        present = True
-        try:
-            marker = json.loads(self._cat(f"{self._prefix}STORE.json"))
-        except FileNotFoundError:
-            present = False
-            self._check_bucket()
-        except (ValueError, RecursionError):  # not JSON (UnicodeDecodeError is a ValueError)
-            marker = "unreadable"
-        if present:
-            version = marker.get("version") if isinstance(marker, dict) else None
-            if type(version) is not int or version > FORMAT_VERSION:
-                msg = (
-                    f"store {self.url} has format version {version!r}, newer than this "
-                    f"artifact_cache reads ({FORMAT_VERSION}); upgrade artifact_cache"
-                )
-                raise StoreFormatError(msg)
+        present, version = read_marker(
+            self._cat,
+            f"{self._prefix}{MARKER}",
+            self.url,
+            lambda: check_bucket(self.fs, self.root, self.url),
+        )
         self._format_checked = True
         self._marker_seen = present
-        self._marker_version = marker.get("version") if present else None
-
-    def _check_bucket(self) -> None:
-        """On object stores, a missing bucket is an error, not an empty store."""
-        split = getattr(self.fs, "split_path", None)
-        if split is None:
-            return
-        bucket = split(self.root)[0]
-        if bucket and not self.fs.exists(bucket):
-            word = "container" if set(protocols(self.fs)) & {"abfs", "az", "adl"} else "bucket"
-            msg = (
-                f"store {self.url}: {word} {bucket!r} does not exist (or these credentials "
-                "cannot see it); create it first"
-            )
-            raise ArtifactStoreError(msg)
+        self._marker_version = version
 
     def ensure_marker(self) -> None:
         """Write STORE.json if it is missing (called before the first write)."""
-        path = f"{self._prefix}STORE.json"
+        path = f"{self._prefix}{MARKER}"
         if self._marker_seen:
             if self._marker_version == FORMAT_VERSION:
                 return
@@ -253,8 +228,8 @@ class Storage:
             return
         # Missing, or of an older version that does not know inline records: a reader of
         # that version would take an inline record for one whose payload file is lost.
-        text = json.dumps({"format": "artifact_cache", "version": FORMAT_VERSION})
-        self._put(path, [text.encode()], len(text))
+        data = marker_text()
+        self._put(path, [data], len(data))
 
     # ----------------------------------------------------------------- writes
     def _put(

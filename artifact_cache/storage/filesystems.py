@@ -22,7 +22,14 @@ from fsspec.implementations.memory import MemoryFileSystem
 from ..errors import ArtifactStoreError, MissingDependencyError, UnknownSchemeError, install_hint
 from .objectstore import EXTRAS, S3_RETRIES, layer_protocols, with_defaults
 
-__all__ = ["RENAMING", "open_filesystem", "protocols", "unwrap", "without_listing_cache"]
+__all__ = [
+    "RENAMING",
+    "check_bucket",
+    "open_filesystem",
+    "protocols",
+    "unwrap",
+    "without_listing_cache",
+]
 
 _private_lock = threading.Lock()
 _private: dict[str, Any] = {}
@@ -140,3 +147,18 @@ def open_filesystem(url: str, storage_options: dict[str, Any]) -> tuple[Any, str
     except Exception as exc:
         # Filesystems that connect when created (sftp) fail here: refused, bad login, ...
         raise ArtifactStoreError(f"cannot open store {url}: {type(exc).__name__}: {exc}") from exc
+
+
+def check_bucket(fs: Any, root: str, url: str) -> None:
+    """On object stores, a missing bucket is an error, not an empty store."""
+    split = getattr(fs, "split_path", None)
+    if split is None:
+        return
+    bucket = split(root)[0]
+    if bucket and not fs.exists(bucket):
+        word = "container" if set(protocols(fs)) & {"abfs", "az", "adl"} else "bucket"
+        msg = (
+            f"store {url}: {word} {bucket!r} does not exist (or these credentials "
+            "cannot see it); create it first"
+        )
+        raise ArtifactStoreError(msg)
