@@ -3,16 +3,19 @@
 The storage package is the only part of the library that imports fsspec. It knows
 paths, bytes and records' text; it knows nothing of objects or serializers. Where files
 live is `layout`'s; what a listing entry is, `entries`'; local disks, ``memory://`` and
-object stores each have their own module; `index` keeps an index of the records.
+object stores each have their own module; `index` keeps an index of the records;
+`filesystems` opens a store's filesystem, `writes` writes files, `buffers` reads large
+payloads and `marker` keeps the format marker.
 
 Every file becomes visible atomically: on local disks it is written under a temporary
 name in the same folder and renamed; on object stores it is one PUT (or one completed
-multipart upload), which is atomic there; on ``memory://`` the file is set in one step.
+multipart upload), which is atomic there (see `writes`); on ``memory://`` the file is
+set in one step.
 
 No answer comes from a listing cache: the store's filesystem is a private instance whose
-fsspec listing cache (``dircache``) never keeps anything, so every lookup sees what other
-processes wrote before it started. A ``memory://`` store keeps its own index of its
-files under a lock instead of scanning fsspec's process-wide dict.
+fsspec listing cache (``dircache``) never keeps anything (see `filesystems`), so every
+lookup sees what other processes wrote before it started. A ``memory://`` store keeps
+its own index of its files under a lock instead of scanning fsspec's process-wide dict.
 """
 
 from __future__ import annotations
