@@ -209,15 +209,15 @@ def test_index_not_writable_falls_back_to_the_files(tmp_path: Path) -> None:
 KILLED = """
 import os, sys
 import artifact_cache as ac
-from artifact_cache.storage import index
-real = index.examine
+from artifact_cache.storage import sqlite_index
+real = sqlite_index.examine
 seen = [0]
 def dying(name, data):
     seen[0] += 1
     if seen[0] == 3:
         os._exit(9)  # killed in the middle of bringing the index up to date
     return real(name, data)
-index.examine = dying
+sqlite_index.examine = dying
 ac.ArtifactStore(sys.argv[1]).list()
 """
 
@@ -385,13 +385,13 @@ def test_sub_folder_made_while_indexing_appears(
     """A folder whose time is the indexed one is not listed again: its sub-folders are
     those seen when it was indexed, so one made between a listing's walk and the
     indexing of its parent still appears at the next listing."""
-    from artifact_cache.storage import index
+    from artifact_cache.storage import sqlite_index
 
-    monkeypatch.setattr(index, "RACY_NS", 0)  # every folder time counts as settled
+    monkeypatch.setattr(sqlite_index, "RACY_NS", 0)  # every folder time counts as settled
     store = ac.ArtifactStore(str(tmp_path / "s"))
     template = store.save("group/a", 1)
     assert len(store.list()) == 1
-    real_walk = index.LocalIndex._walk
+    real_walk = sqlite_index.LocalIndex._walk
     made = []
 
     def walk_then_write(self: Any, conn: Any, folder: str) -> Any:
@@ -401,10 +401,10 @@ def test_sub_folder_made_while_indexing_appears(
         return found
 
     _write_record(store, template, "group/b", "k")  # the walk sees "group" changed
-    monkeypatch.setattr(index.LocalIndex, "_walk", walk_then_write)
+    monkeypatch.setattr(sqlite_index.LocalIndex, "_walk", walk_then_write)
     first = {i.step_id for i in store.list()}
     assert {"group/a", "group/b"} <= first
-    monkeypatch.setattr(index.LocalIndex, "_walk", real_walk)
+    monkeypatch.setattr(sqlite_index.LocalIndex, "_walk", real_walk)
     assert {i.step_id for i in store.list()} == {"group/a", "group/b", "group/late"}
     assert {i.step_id for i in ac.ArtifactStore(str(tmp_path / "s")).list()} == {
         "group/a",

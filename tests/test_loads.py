@@ -16,6 +16,7 @@ import pytest
 
 import artifact_cache as ac
 import artifact_cache.storage.base as storage_module
+import artifact_cache.storage.buffers as buffers_module
 from artifact_cache.digest import hash_bytes, hasher
 from artifact_cache.serializers import PickleSerializer
 
@@ -24,8 +25,8 @@ from artifact_cache.serializers import PickleSerializer
 def chunked(monkeypatch: pytest.MonkeyPatch) -> None:
     """Payloads over 64 KiB take the large path, read in 16 KiB chunks."""
     monkeypatch.setattr(storage_module, "_SMALL", 64 * 2**10)
-    monkeypatch.setattr(storage_module, "_READ_CHUNK", 16 * 2**10)
-    monkeypatch.setattr(storage_module, "_HASH_SLICE", 4 * 2**10)
+    monkeypatch.setattr(buffers_module, "_READ_CHUNK", 16 * 2**10)
+    monkeypatch.setattr(buffers_module, "_HASH_SLICE", 4 * 2**10)
 
 
 def _array(n: int = 300_000) -> np.ndarray:
@@ -125,7 +126,7 @@ class TestChunkedRead:
 
         before = threading.active_count()
         with pytest.raises(OSError, match="disk gone"):
-            storage_module._read_chunks(readinto, view, 99, hasher())
+            buffers_module.read_chunks(readinto, view, 99, hasher())
         assert calls[0] != threading.current_thread().name  # read in another thread
         assert threading.active_count() == before
 

@@ -106,7 +106,7 @@ class TestFailedSave:
         def broken(src: str, dst: str) -> None:
             raise OSError(28, "No space left on device")
 
-        monkeypatch.setattr("artifact_cache.storage.base.os.replace", broken)
+        monkeypatch.setattr("artifact_cache.storage.writes.os.replace", broken)
         with pytest.raises(ac.ArtifactStoreError, match="'x'") as err:
             store.save("x", "new" * 1000)
         assert "No space left" in str(err.value)

@@ -289,7 +289,7 @@ class TestLocal:
         def refuse(src: str, dst: str) -> None:
             raise PermissionError(1, "Operation not permitted")
 
-        monkeypatch.setattr("artifact_cache.storage.base.os.link", refuse)
+        monkeypatch.setattr("artifact_cache.storage.writes.os.link", refuse)
         info = store.save("x", "copied")
         version = tmp_path / "s" / "versions" / "x" / f"@default@{info.version}.json"
         head = tmp_path / "s" / "refs" / "x" / "@default.json"

@@ -3,221 +3,76 @@
 The storage package is the only part of the library that imports fsspec. It knows
 paths, bytes and records' text; it knows nothing of objects or serializers. Where files
 live is `layout`'s; what a listing entry is, `entries`'; local disks, ``memory://`` and
-object stores each have their own module; `index` keeps an index of the records.
+object stores each have their own module; `index` keeps an index of the records;
+`filesystems` opens a store's filesystem, `writes` writes files, `buffers` reads large
+payloads and `marker` keeps the format marker.
 
 Every file becomes visible atomically: on local disks it is written under a temporary
 name in the same folder and renamed; on object stores it is one PUT (or one completed
-multipart upload), which is atomic there; on ``memory://`` the file is set in one step.
+multipart upload), which is atomic there (see `writes`); on ``memory://`` the file is
+set in one step.
 
 No answer comes from a listing cache: the store's filesystem is a private instance whose
-fsspec listing cache (``dircache``) never keeps anything, so every lookup sees what other
-processes wrote before it started. A ``memory://`` store keeps its own index of its
-files under a lock instead of scanning fsspec's process-wide dict.
+fsspec listing cache (``dircache``) never keeps anything (see `filesystems`), so every
+lookup sees what other processes wrote before it started. A ``memory://`` store keeps
+its own index of its files under a lock instead of scanning fsspec's process-wide dict.
 """
 
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import io
-import json
-import mmap
 import os
-import queue
-import threading
 import time
-import uuid
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import IO, Any
 
-import fsspec
-from fsspec.dircache import DirCache
-from fsspec.implementations.cached import CachingFileSystem
-from fsspec.implementations.dirfs import DirFileSystem
 from fsspec.implementations.local import LocalFileSystem
 from fsspec.implementations.memory import MemoryFile, MemoryFileSystem
 
 from .. import progress
-from ..errors import (
-    ArtifactStoreError,
-    MissingDependencyError,
-    StoreFormatError,
-    UnknownSchemeError,
-    install_hint,
-)
 from ..info import ArtifactInfo
+from .buffers import SizeMismatch, map_file, read_large
 from .entries import FileEntry
-from .index import Bar, IndexedRecord, LocalIndex
+from .filesystems import (
+    RENAMING,
+    check_bucket,
+    open_filesystem,
+    protocols,
+    unwrap,
+    without_listing_cache,
+)
 from .layout import TMP_PREFIX, Layout, RecordName, VersionName
-from .local import read_small, temporary_name, walk_entries, walk_paths
-from .local import write_file as _write_file
+from .local import read_small, walk_entries, walk_paths
 from .manifest import ManifestIndex
+from .marker import FORMAT_VERSION, MARKER, marker_text, read_marker
 from .memory import dt_now, memory_index
-from .objectstore import EXTRAS as _EXTRAS
-from .objectstore import S3_RETRIES
-from .objectstore import layer_protocols as _layer_protocols
-from .objectstore import with_defaults as _with_defaults
+from .rows import Bar, IndexedRecord
+from .sqlite_index import LocalIndex
+from .writes import publish_local, put_local, put_remote
 
 __all__ = ["FORMAT_VERSION", "SizeMismatch", "Storage"]
 
-FORMAT_VERSION = 2
-"""Format version written to STORE.json. Version 2 adds records that hold their payload
-(``inline``); version 1 stores are read as they are, and their marker is raised to 2 by
-the first save of a release that writes version 2."""
-"""Version of the on-storage layout written by this release (see docs/format.md)."""
-
-_CHUNK = 64 * 2**20
 _SMALL = 16 * 2**20
 """Payloads up to this size are read with one ``cat_file`` (one GET on object stores)."""
 _BATCH = 256
 """Records fetched per request batch while a progress bar is open."""
-_ATTEMPTS = 20
-"""Times a local write makes its folder again when a concurrent ``clear`` removed it."""
 
 _YOUNG_TEMPORARY = 3600.0
 """``clear`` leaves temporaries younger than this alone: they belong to saves in flight."""
-
-
-class SizeMismatch(Exception):
-    """A payload's stored size differs from its record's (raised before reading it)."""
-
-    def __init__(self, actual: int) -> None:
-        super().__init__(actual)
-        self.actual = actual
-
-
-_private_lock = threading.Lock()
-_private: dict[str, Any] = {}
-
-
-def _without_listing_cache(fs: Any, *, fresh: bool = False) -> Any:
-    """A filesystem like ``fs`` whose listing cache keeps nothing (one per fsspec token).
-
-    fsspec shares one instance per set of options, and s3fs, gcsfs and adlfs answer
-    ``ls``, ``info`` and ``exists`` from listings cached by earlier calls (never
-    refreshed for sub-folders). A private copy with a ``DirCache`` that keeps nothing
-    makes every answer fresh without changing the instance the user's own code shares.
-    ``fresh``: ``fs`` was made for this store alone (``skip_instance_cache=True``), and
-    is used itself.
-    """
-    if isinstance(fs, LocalFileSystem | MemoryFileSystem):
-        return fs  # they list afresh every time
-    if fresh:
-        return _quiet(fs)
-    token = str(getattr(fs, "_fs_token", id(fs)))
-    with _private_lock:
-        found = _private.get(token)
-        if found is None:
-            options = {**fs.storage_options, "skip_instance_cache": True}
-            try:
-                copy = type(fs)(*fs.storage_args, **options)
-            except Exception:
-                # A filesystem that cannot be made twice from its arguments: stop caching
-                # on the shared one (its listings only get fresher).
-                copy = fs
-            found = _private[token] = _quiet(copy)
-    return found
-
-
-def _quiet(fs: Any) -> Any:
-    """Make ``fs`` keep no listings (and, on S3, retry less than s3fs's default)."""
-    fs.dircache = DirCache(use_listings_cache=False)
-    if "s3" in _protocols(fs):
-        fs.retries = S3_RETRIES
-    return fs
-
-
-def _protocols(fs: Any) -> tuple[str, ...]:
-    protocol = fs.protocol
-    return (protocol,) if isinstance(protocol, str) else tuple(protocol)
-
-
-_REFUSED = {
-    "reference": "a reference filesystem is a read-only view of other files: what is "
-    "saved through it is lost; open the store at the URL of the files themselves",
-}
-"""Protocols a store cannot work on, anywhere in a chained URL, and why."""
-
-_ARCHIVES = ("zip", "tar")
-"""Protocols that read inside an archive: the archive is named after ``::``."""
-
-_RENAMING = frozenset({"sftp", "ssh"})
-"""Protocols with folders and an atomic rename: writes go to a temporary name first."""
-
-
-def _check_url(url: str, storage_options: dict[str, Any]) -> None:
-    """Refuse, in one line, a URL whose saves could not be read back."""
-    layers = url.split("::")
-    for layer in layers:
-        protocol = fsspec.core.split_protocol(layer)[0]
-        if protocol in _REFUSED:
-            raise ArtifactStoreError(f"cannot open store {url}: {_REFUSED[protocol]}")
-    protocol = fsspec.core.split_protocol(layers[0])[0]
-    if protocol in _ARCHIVES and len(layers) == 1 and "fo" not in storage_options:
-        msg = (
-            f"cannot open store {url}: a {protocol}:// URL needs the archive after '::', "
-            f"e.g. {protocol}://folder-in-archive::path/to/archive.{protocol}"
-        )
-        raise ArtifactStoreError(msg)
-
-
-def _unwrap(fs: Any, path: str) -> tuple[Any, str, Any]:
-    """(filesystem for records and writes, root path, filesystem for reading payloads).
-
-    A ``dir::`` prefix filesystem is replaced by the one it wraps, at its folder (fsspec
-    hands back the folder again as the path, which would double it). A caching layer
-    (``simplecache::``, ``filecache::``, ``blockcache::``) serves payloads only: they are
-    named by their digest and never change, while a record read through a cache could
-    be stale.
-    """
-    if isinstance(fs, DirFileSystem):
-        inner = fs.fs
-        path = fs.path if path.rstrip("/") == str(fs.path).rstrip("/") else fs._join(path)
-        return _unwrap(inner, str(path))
-    if isinstance(fs, CachingFileSystem):
-        target, root, _ = _unwrap(fs.fs, path)
-        return target, root, fs
-    return fs, path, fs
-
-
-def _filesystem(url: str, storage_options: dict[str, Any]) -> tuple[Any, str]:
-    _check_url(url, storage_options)
-    try:
-        fs, path = fsspec.core.url_to_fs(url, **_with_defaults(url, storage_options))
-        return fs, str(path)
-    except ValueError as exc:
-        if "not known" not in str(exc) and "not available" not in str(exc):
-            raise ArtifactStoreError(f"cannot open store {url}: {exc}") from exc
-        known = ", ".join(sorted(fsspec.available_protocols()))
-        scheme = url.split("://", 1)[0]
-        msg = f"cannot open store {url}: unknown URL scheme {scheme!r}; fsspec knows: {known}"
-        raise UnknownSchemeError(msg) from exc
-    except ImportError as exc:
-        # fsspec's message names the package to install ("Install s3fs to access S3").
-        msg = f"cannot open store {url}: {exc}"
-        extra = next(
-            (_EXTRAS[p.lower()] for p in _layer_protocols(url) if p.lower() in _EXTRAS), None
-        )
-        if extra is not None:
-            msg = f"{msg}: {install_hint(*extra)}"
-        raise MissingDependencyError(msg, name=extra[1] if extra else None) from exc
-    except Exception as exc:
-        # Filesystems that connect when created (sftp) fail here: refused, bad login, ...
-        raise ArtifactStoreError(f"cannot open store {url}: {type(exc).__name__}: {exc}") from exc
 
 
 class Storage:
     """Paths and atomic reads/writes of payloads and records under one root."""
 
     def __init__(self, url: str, storage_options: dict[str, Any]) -> None:
-        target, path, payload_fs = _unwrap(*_filesystem(url, storage_options))
+        target, path, payload_fs = unwrap(*open_filesystem(url, storage_options))
         # Records and listings go to the filesystem under any dir:: or cache layer, in a
         # copy that caches no listing; only payloads (immutable) may come through a cache.
         fresh = bool(storage_options.get("skip_instance_cache"))
-        self.fs = _without_listing_cache(target, fresh=fresh)
+        self.fs = without_listing_cache(target, fresh=fresh)
         self._payload_fs = self.fs if payload_fs is target else payload_fs
-        self._renaming = bool(set(_protocols(self.fs)) & _RENAMING)
+        self._renaming = bool(set(protocols(self.fs)) & RENAMING)
         self.root = path.rstrip("/") or path
         # Every path is the prefix plus a relative name. At the root of a filesystem whose
         # paths have no leading "/" (zip://, a bucket-less root) the prefix is empty.
@@ -257,7 +112,7 @@ class Storage:
         self._marker_version: Any = None
         # s3fs's cat_file asks for the size (a HEAD) before its GET unless told to read
         # in one request; a record or small payload is always read whole.
-        self._get_kw: dict[str, Any] = {"max_concurrency": 1} if "s3" in _protocols(self.fs) else {}
+        self._get_kw: dict[str, Any] = {"max_concurrency": 1} if "s3" in protocols(self.fs) else {}
 
     # ----------------------------------------------------------------- paths
     @property
@@ -356,44 +211,19 @@ class Storage:
         """Refuse a store written in a newer format; run once per Storage."""
         if self._format_checked:
             return
-        marker: Any = None
-        present = True
-        try:
-            marker = json.loads(self._cat(f"{self._prefix}STORE.json"))
-        except FileNotFoundError:
-            present = False
-            self._check_bucket()
-        except (ValueError, RecursionError):  # not JSON (UnicodeDecodeError is a ValueError)
-            marker = "unreadable"
-        if present:
-            version = marker.get("version") if isinstance(marker, dict) else None
-            if type(version) is not int or version > FORMAT_VERSION:
-                msg = (
-                    f"store {self.url} has format version {version!r}, newer than this "
-                    f"artifact_cache reads ({FORMAT_VERSION}); upgrade artifact_cache"
-                )
-                raise StoreFormatError(msg)
+        present, version = read_marker(
+            self._cat,
+            f"{self._prefix}{MARKER}",
+            self.url,
+            lambda: check_bucket(self.fs, self.root, self.url),
+        )
         self._format_checked = True
         self._marker_seen = present
-        self._marker_version = marker.get("version") if present else None
-
-    def _check_bucket(self) -> None:
-        """On object stores, a missing bucket is an error, not an empty store."""
-        split = getattr(self.fs, "split_path", None)
-        if split is None:
-            return
-        bucket = split(self.root)[0]
-        if bucket and not self.fs.exists(bucket):
-            word = "container" if set(_protocols(self.fs)) & {"abfs", "az", "adl"} else "bucket"
-            msg = (
-                f"store {self.url}: {word} {bucket!r} does not exist (or these credentials "
-                "cannot see it); create it first"
-            )
-            raise ArtifactStoreError(msg)
+        self._marker_version = version
 
     def ensure_marker(self) -> None:
         """Write STORE.json if it is missing (called before the first write)."""
-        path = f"{self._prefix}STORE.json"
+        path = f"{self._prefix}{MARKER}"
         if self._marker_seen:
             if self._marker_version == FORMAT_VERSION:
                 return
@@ -401,8 +231,8 @@ class Storage:
             return
         # Missing, or of an older version that does not know inline records: a reader of
         # that version would take an inline record for one whose payload file is lost.
-        text = json.dumps({"format": "artifact_cache", "version": FORMAT_VERSION})
-        self._put(path, [text.encode()], len(text))
+        data = marker_text()
+        self._put(path, [data], len(data))
 
     # ----------------------------------------------------------------- writes
     def _put(
@@ -423,90 +253,14 @@ class Storage:
         if first is not None and not self.is_local:
             self._put(first, chunks, size)
         if self.is_local:
-            folder = path.rsplit("/", 1)[0]
-            for attempt in range(_ATTEMPTS):
-                tmp = f"{folder}/{temporary_name(TMP_PREFIX)}"
-                try:
-                    if attempt:  # (the folder is made only when it is missing)
-                        os.makedirs(folder, exist_ok=True)
-                    _write_file(tmp, chunks)
-                    if first is not None:
-                        self._link_or_copy(tmp, first, chunks, size)
-                    os.replace(tmp, path)
-                    return
-                except (FileNotFoundError, FileExistsError):
-                    # No folder yet, or a concurrent clear removed the (empty) folder,
-                    # perhaps while makedirs made it (which then reports it as existing
-                    # but not a folder): again.
-                    if attempt == _ATTEMPTS - 1:
-                        raise
-                except BaseException:
-                    # A KeyboardInterrupt mid-write must not leave the temporary behind either.
-                    with contextlib.suppress(FileNotFoundError):
-                        os.unlink(tmp)
-                    raise
+            put_local(path, chunks, first=first)
         elif self._mem is not None:
             # One assignment into fsspec's dict, without its scans of every memory file.
             MemoryFile(self.fs, path, b"".join(chunks)).commit()
             self._index.add(path)
             progress.advance(size)
         else:
-            try:
-                self._put_remote(path, chunks, size)
-            except FileNotFoundError:
-                # Filesystems with real folders (sftp, ftp, ...) need the parents first;
-                # object stores have none, and there a missing bucket is not to be created.
-                if hasattr(self.fs, "split_path"):
-                    raise
-                self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
-                self._put_remote(path, chunks, size)
-
-    def _link_or_copy(
-        self, tmp: str, target: str, chunks: Sequence[bytes | bytearray | memoryview], size: int
-    ) -> None:
-        """Give ``target`` the (complete) file ``tmp`` as a hard link, else as a copy."""
-        for attempt in range(_ATTEMPTS):
-            try:
-                if attempt:  # (the folder is made only when it is missing)
-                    os.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
-                os.link(tmp, target)
-                return
-            except FileExistsError:
-                if os.path.isfile(target):
-                    return  # an earlier attempt of this very write made it
-                if attempt == _ATTEMPTS - 1:
-                    raise
-            except FileNotFoundError:
-                # A concurrent clear removed the new folder: again (unless ours is gone).
-                if attempt == _ATTEMPTS - 1 or not os.path.exists(tmp):
-                    raise
-            except OSError:
-                break  # no hard links here (EPERM, EXDEV, ENOTSUP, ...)
-        self._put(target, chunks, size)
-
-    def _put_remote(
-        self, path: str, chunks: Sequence[bytes | bytearray | memoryview], size: int
-    ) -> None:
-        if self._renaming:
-            # Written under a temporary name beside the target, then renamed over it.
-            tmp = f"{path.rsplit('/', 1)[0]}/{TMP_PREFIX}{uuid.uuid4().hex}"
-            try:
-                with self.fs.open(tmp, "wb") as f:
-                    for chunk in chunks:
-                        f.write(chunk)
-                self.fs.mv(tmp, path)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    self.fs.rm_file(tmp)
-                raise
-        elif size < _SMALL or len(chunks) == 1:
-            data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-            self.fs.pipe_file(path, bytes(data) if isinstance(data, memoryview) else data)
-            progress.advance(size)
-        else:
-            # Object stores: a multipart upload becomes visible only when completed.
-            with self.fs.open(path, "wb") as f:
-                progress.write_chunks(f, chunks)
+            put_remote(self.fs, path, chunks, size, renaming=self._renaming)
 
     def has_object(self, digest: str, size: int) -> bool:
         """True if the payload is stored whole (a short file from a crash does not count)."""
@@ -567,34 +321,7 @@ class Storage:
             self.put_object(digest, chunks, size)
             return digest, False
         folder = self.path("objects")  # clear() never removes this folder itself
-        os.makedirs(folder, exist_ok=True)
-        tmp = f"{folder}/{TMP_PREFIX}{uuid.uuid4().hex}"
-        with ThreadPoolExecutor(1) as pool:
-            # The writer thread reports to the caller's progress bar, if any.
-            context = contextvars.copy_context()
-            written = pool.submit(context.run, _write_file, tmp, chunks)
-            try:
-                digest = digest_of()
-            finally:
-                error = written.exception()
-        try:
-            if error is not None:
-                raise error
-            final = self.object_path(digest)
-            for attempt in range(_ATTEMPTS):
-                try:
-                    os.makedirs(final.rsplit("/", 1)[0], exist_ok=True)
-                    os.replace(tmp, final)
-                    break
-                except (FileNotFoundError, FileExistsError):
-                    # A concurrent clear removed the empty folder; our temporary is kept.
-                    if attempt == _ATTEMPTS - 1 or not os.path.exists(tmp):
-                        raise
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
-        return digest, False
+        return publish_local(folder, chunks, digest_of, self.object_path), False
 
     def _renew(self, digest: str) -> None:
         if self.is_local:
@@ -638,7 +365,7 @@ class Storage:
         path = self.object_path(digest)
         local = self.is_local and self._payload_fs is self.fs
         if mmap_mode is not None and local and size > 0:
-            return _map_file(path, size, mmap_mode, hasher)
+            return map_file(path, size, mmap_mode, hasher)
         if size <= _SMALL:
             if self._payload_fs is not self.fs:
                 data = memoryview(bytearray(self._payload_fs.cat_file(path)))
@@ -652,16 +379,7 @@ class Storage:
         actual = self.size(path)
         if actual != size:
             raise SizeMismatch(actual)
-        view = _anonymous_buffer(size + 1)
-        if local:
-            # The file itself, unbuffered: each chunk goes from the page cache straight
-            # into the buffer the arrays will use.
-            with open(path, "rb", buffering=0) as raw:
-                pos = _read_chunks(raw.readinto, view, size, hasher)
-        else:
-            with self._payload_fs.open(path, "rb", block_size=_CHUNK) as f:
-                pos = _read_chunks(f.readinto, view, size, hasher)
-        return view[:pos]
+        return read_large(path, size, hasher, None if local else self._payload_fs)
 
     def open_object(self, digest: str) -> IO[bytes]:
         path = self.object_path(digest)
@@ -958,114 +676,3 @@ class Storage:
                 if folder != top:
                     with contextlib.suppress(OSError):
                         os.rmdir(folder)
-
-
-# ----------------------------------------------------------------- payload reads
-_READ_CHUNK = 16 * 2**20
-"""Bytes read per call while a payload is hashed as it lands: small enough that the hash
-of one chunk overlaps the read of the next, large enough to cost few system calls."""
-
-_HASH_SLICE = 4 * 2**20
-"""xxhash keeps the GIL while it runs: slices let the reading thread start its next read."""
-
-_MADV_HUGEPAGE = getattr(mmap, "MADV_HUGEPAGE", None)
-
-
-def _anonymous_buffer(size: int) -> memoryview:
-    """A new writable buffer of ``size`` bytes that is not zero-filled up front.
-
-    An anonymous map costs nothing until its pages are written (a bytearray is zeroed
-    first, which costs as much as the read), and its pages go back to the OS when it is
-    freed. Transparent huge pages, where the kernel offers them on request, make the
-    first write to each 2 MiB one fault instead of 512 (as numpy asks for its arrays).
-    Pages are not populated up front (``MAP_POPULATE``): that zeroes every page before
-    the read writes it again, measured slower than faulting them in during the read.
-    """
-    flags = mmap.MAP_PRIVATE | getattr(mmap, "MAP_ANONYMOUS", 0)
-    buffer = mmap.mmap(-1, size, flags=flags)
-    if _MADV_HUGEPAGE is not None:
-        with contextlib.suppress(OSError):
-            buffer.madvise(_MADV_HUGEPAGE)
-    return memoryview(buffer)
-
-
-def _hash_into(hasher: Any, view: memoryview) -> None:
-    for start in range(0, view.nbytes, _HASH_SLICE):
-        hasher.update(view[start : start + _HASH_SLICE])
-
-
-def _read_chunks(
-    readinto: Callable[[memoryview], int | None], view: memoryview, size: int, hasher: Any
-) -> int:
-    """Fill ``view`` (``size + 1`` bytes) from ``readinto``; return the bytes read.
-
-    With a ``hasher``, the reads run in a thread (``readinto`` releases the GIL) and
-    this thread hashes each chunk as soon as it has landed, so the digest is ready when
-    the last chunk is. Progress is reported from the calling thread, whose bar it is.
-    """
-    if hasher is None:
-        pos = 0
-        while pos <= size:
-            n = readinto(view[pos : pos + _READ_CHUNK])
-            if not n:
-                break
-            pos += n
-            progress.advance(n)
-        return pos
-    landed: queue.SimpleQueue[int | BaseException | None] = queue.SimpleQueue()
-    stop = threading.Event()
-
-    def reader() -> None:
-        pos = 0
-        try:
-            while pos <= size and not stop.is_set():
-                n = readinto(view[pos : pos + _READ_CHUNK])
-                if not n:
-                    break
-                pos += n
-                landed.put(pos)
-        except BaseException as exc:  # handed to the caller's thread
-            landed.put(exc)
-        finally:
-            landed.put(None)
-
-    thread = threading.Thread(target=reader, name="artifact-cache-read", daemon=True)
-    thread.start()
-    hashed = 0
-    try:
-        while True:
-            item = landed.get()
-            if item is None:
-                break
-            if isinstance(item, BaseException):
-                raise item
-            _hash_into(hasher, view[hashed:item])
-            progress.advance(item - hashed)
-            hashed = item
-    finally:
-        stop.set()
-        thread.join()
-    return hashed
-
-
-_MAP_ACCESS = {"r": mmap.ACCESS_READ, "c": mmap.ACCESS_COPY}
-
-
-def _map_file(path: str, size: int, mode: str, hasher: Any) -> memoryview:
-    """The payload file mapped into memory (``"r"`` read-only, ``"c"`` copy-on-write).
-
-    Its size is checked before it is mapped; with a ``hasher`` the whole map is hashed,
-    which reads the file once into the page cache.
-    """
-    access = _MAP_ACCESS.get(mode)
-    if access is None:
-        raise ValueError(f"mmap_mode must be 'r' or 'c', not {mode!r}")
-    with open(path, "rb") as f:
-        actual = os.fstat(f.fileno()).st_size
-        if actual != size:
-            raise SizeMismatch(actual)
-        view = memoryview(mmap.mmap(f.fileno(), size, access=access))
-    if hasher is not None:
-        _hash_into(hasher, view)
-    progress.advance(size)
-    return view

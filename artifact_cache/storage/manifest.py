@@ -59,8 +59,8 @@ import attrs
 from ..errors import InvalidStepIdError
 from ..stepid import validate_key, validate_step_id
 from .entries import FileEntry
-from .index import Bar, IndexedRecord, Reader, indexed_row, no_bar
 from .layout import Layout, RecordName
+from .rows import Bar, IndexedRecord, Reader, indexed_row, no_bar
 
 __all__ = [
     "COMPACT_RECORDS",
