@@ -10,7 +10,6 @@ compression, info and store (the store imports this module lazily, from
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime as dt
 import functools
@@ -23,21 +22,22 @@ import threading
 import time
 import types
 import warnings
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 import attrs
 
-from .compression import check_codec
 from .digest import hash_bytes
 from .errors import ArtifactNotFoundError, IntegrityError, PayloadMissingError
+from .explain import Explanation, explain_call
 from .fingerprint import CodeFingerprint, code_fingerprint, fingerprint, function_identity
 from .fingerprint.recipe import KeyRecipe
 from .fingerprint.values import _FORMAT as _FINGERPRINT_FORMAT
+from .flights import _async_flights, _flights
 from .info import ArtifactInfo, ArtifactRef
-from .lifecycle.retention import expired, parse_age
-from .serializers import get_serializer
+from .lifecycle.retention import expired
+from .step_options import _OPTIONS, StepOptions
 from .stepid import sanitize_step_id, validate_step_id
 from .store import ArtifactList, ArtifactStore, lineage_of
 
@@ -155,77 +155,6 @@ def _resolved(value: Any) -> Any:
     return value.value() if isinstance(value, Deferred) else value
 
 
-def _names(value: str | Iterable[str]) -> frozenset[str]:
-    return frozenset([value] if isinstance(value, str) else value)  # a lone name, not letters
-
-
-def _text_tags(value: Mapping[str, str] | None) -> Mapping[str, str]:
-    return dict(value or {})
-
-
-def _age(value: Any) -> float | None:
-    return None if value is None else parse_age(value, what="step option max_age")
-
-
-def _known_serializer(_: Any, attribute: attrs.Attribute[Any], value: str | None) -> None:
-    if value is not None:
-        get_serializer(value)  # ValueError naming the known ones
-
-
-def _known_codec(options: Any, attribute: attrs.Attribute[Any], value: str | None) -> None:
-    if value is not None:
-        check_codec(value)  # ValueError naming the usable ones; MissingDependencyError
-        name = options.serializer or "pickle"
-        if not getattr(get_serializer(name), "compressible", True):
-            raise ValueError(f"compress= applies to pickle and json payloads, not to {name!r}")
-
-
-@attrs.frozen(kw_only=True)
-class StepOptions:
-    """The options of `ArtifactStore.step`, with their defaults and checks.
-
-    The one place they are listed: the decorator, the pickled form of a memoised
-    function and the re-wrapping of one (as a Pipeline does) all go through it.
-
-    Examples:
-        >>> StepOptions(ignore="verbose").ignore
-        frozenset({'verbose'})
-        >>> StepOptions(version=2)
-        Traceback (most recent call last):
-        ...
-        TypeError: ("'version' must be <class 'str'> (got 2 that is a <class 'int'>).", ...)
-    """
-
-    ignore: frozenset[str] = attrs.field(default=frozenset(), converter=_names)
-    """Parameter names left out of the key (``verbose``, ``n_jobs``)."""
-    version: str | None = attrs.field(
-        default=None, validator=attrs.validators.optional(attrs.validators.instance_of(str))
-    )
-    """Replaces the code fingerprint in the key; change it to invalidate."""
-    tags: Mapping[str, str] = attrs.field(factory=dict, converter=_text_tags, hash=False)
-    """Tags saved on every artifact of the step."""
-    depends_on: tuple[Any, ...] = attrs.field(default=(), converter=tuple, hash=False)
-    """Extra things whose change invalidates the cache, passed to ``code_fingerprint``."""
-    serializer: str | None = attrs.field(default=None, validator=_known_serializer)
-    """The serializer name (default ``"pickle"``, cloudpickle)."""
-    compress: str | None = attrs.field(default=None, validator=_known_codec)
-    """A codec compressing the saved payloads (``"zstd"``, ``"gzip"``, ...); None: none."""
-    include_self: bool = False
-    """For methods, fingerprint the instance into the key too."""
-    max_age: float | None = attrs.field(default=None, converter=_age)
-    """Seconds (or a ``timedelta``): a stored result created longer ago is a miss, and
-    is computed and saved again."""
-
-    def merged(self, changes: Mapping[str, Any]) -> StepOptions:
-        """These options with ``changes`` applied; tags are merged, not replaced."""
-        if "tags" in changes:
-            changes = {**changes, "tags": {**self.tags, **(changes["tags"] or {})}}
-        return attrs.evolve(self, **changes)
-
-
-_OPTIONS = frozenset(attrs.fields_dict(StepOptions))
-
-
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
@@ -253,106 +182,6 @@ class StepCall(Generic[R]):
     info: ArtifactInfo | None
     cached: bool
     duration: float
-
-
-@attrs.frozen(kw_only=True)
-class Explanation:
-    """Why a call would hit or miss; ``str()`` gives a sentence.
-
-    On a miss, the fields say what differs from the newest artifact of the step
-    (``compared_with``): ``changed_arguments`` (parameter names),
-    ``changed_code`` (``module:qualname`` parts of the code fingerprint: the function
-    or the helpers it reaches) and ``version_change`` (old, new), if any. ``expired``:
-    the artifact for these arguments (``compared_with``) is older than the step's
-    ``max_age``.
-    """
-
-    step_id: str
-    key: str
-    hit: bool
-    store: str
-    function: str
-    compared_with: ArtifactInfo | None = None
-    changed_arguments: tuple[str, ...] = ()
-    changed_code: tuple[str, ...] = ()
-    version_change: tuple[str | None, str | None] | None = None
-    expired: bool = False
-
-    def __str__(self) -> str:
-        where = f"step {self.step_id!r} in store {self.store}"
-        if self.expired and self.compared_with is not None:
-            when = self.compared_with.created.strftime("%Y-%m-%d %H:%M:%S UTC")
-            return (
-                f"miss: {where} has an artifact for these arguments (key {self.key}), "
-                f"saved {when}: older than the step's max_age"
-            )
-        if self.hit:
-            return f"hit: {where} has an artifact for these arguments (key {self.key})"
-        old = self.compared_with
-        if old is None:
-            return f"miss: {where} has no artifact yet"
-        reasons = []
-        if self.version_change is not None:
-            before, after = self.version_change
-            reasons.append(f"version changed from {before!r} to {after!r}")
-        if self.changed_code:
-            own = [p for p in self.changed_code if p == self.function]
-            helpers = [p for p in self.changed_code if p != self.function]
-            if own:
-                reasons.append(f"code of the function {self.function} changed")
-            if helpers:
-                word = "helper" if len(helpers) == 1 else "helpers"
-                reasons.append(f"code changed in {word} {', '.join(helpers)}")
-        if self.changed_arguments:
-            names = ", ".join(repr(n) for n in self.changed_arguments)
-            word = "argument" if len(self.changed_arguments) == 1 else "arguments"
-            reasons.append(f"{word} {names} changed")
-        if not reasons:
-            reasons.append("nothing the decorator recorded differs (was it saved another way?)")
-        when = old.created.strftime("%Y-%m-%d %H:%M:%S UTC")
-        return (
-            f"miss: {where} has no artifact for key {self.key}; against the newest one "
-            f"(key {old.key}, saved {when}): {'; '.join(reasons)}"
-        )
-
-
-# --------------------------------------------------------------------------- single flight
-class _Flights:
-    """One lock per (store, step id, key) being computed, dropped when nobody holds it.
-
-    Different keys never wait for each other; the table lock is held only to look up.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._held: dict[tuple[str, str, str], list[Any]] = {}  # ident -> [RLock, users]
-        self.finished = 0
-        """How many flights have ended in this process (any key)."""
-
-    @contextlib.contextmanager
-    def hold(self, ident: tuple[str, str, str]) -> Iterator[bool]:
-        """Hold the key's flight; yields whether another caller held or awaited it too
-        (only then may it have computed the result meanwhile)."""
-        with self._lock:
-            entry = self._held.get(ident)
-            shared = entry is not None
-            if entry is None:
-                # Reentrant: a body that calls its own step with the same key recurses as it
-                # would uncached instead of deadlocking.
-                entry = self._held[ident] = [threading.RLock(), 0]
-            entry[1] += 1
-        try:
-            with entry[0]:
-                yield shared
-        finally:
-            with self._lock:
-                self.finished += 1
-                entry[1] -= 1
-                if entry[1] == 0:
-                    del self._held[ident]
-
-
-_flights = _Flights()
 
 
 # --------------------------------------------------------------------------- args repr
@@ -947,76 +776,7 @@ class StepFunction(Generic[R, P]):
             >>> print(half.explain(6))  # doctest: +ELLIPSIS
             miss: step 'half' in store memory://doc-explain ...: argument 'x' changed
         """
-        spec = self._spec
-        prepared = self._prepare(args, kwargs)
-        common = functools.partial(
-            Explanation,
-            step_id=spec.step_id,
-            key=prepared.key,
-            store=self.store.location,
-            function=spec.part,
-        )
-        if self.store.exists(spec.step_id, key=prepared.key):
-            if spec.options.max_age is not None:
-                with contextlib.suppress(ArtifactNotFoundError):
-                    stored = self.store.info(spec.step_id, key=prepared.key)
-                    if self._expired(stored):
-                        return common(hit=False, compared_with=stored, expired=True)
-            return common(hit=True)
-        mine = self.artifacts()
-        if not mine:
-            return common(hit=False)
-        newest = mine[0]
-        old = newest.recipe
-        assert old is not None  # artifacts() lists only records with a recipe
-        new_args = prepared.fingerprints
-        names = [*new_args, *(n for n in old.arguments if n not in new_args)]
-        changed_args = [n for n in names if old.arguments.get(n) != new_args.get(n)]
-        version = spec.options.version
-        version_change = None if old.version == version else (old.version, version)
-        changed_code: list[str] = []
-        if version is None and old.version is None:
-            current = spec.code_fingerprint()
-            if newest.code_fingerprint not in (None, current.digest):
-                before = CodeFingerprint(digest=newest.code_fingerprint or "", parts=old.code_parts)
-                changed_code = before.diff(current) or [spec.part]
-        return common(
-            hit=False,
-            compared_with=newest,
-            changed_arguments=tuple(changed_args),
-            changed_code=tuple(changed_code),
-            version_change=version_change,
-        )
-
-
-class _AsyncFlights:
-    """Single flight for coroutines: one asyncio lock per key being computed."""
-
-    def __init__(self) -> None:
-        self._held: dict[tuple[Any, ...], list[Any]] = {}  # ident -> [Lock, users]
-        self.finished = 0
-        """How many flights have ended (any key, any loop)."""
-
-    @contextlib.asynccontextmanager
-    async def hold(self, ident: tuple[Any, ...]) -> AsyncIterator[bool]:
-        """As `_Flights.hold`: yields whether another coroutine held or awaited the key."""
-        ident = (id(asyncio.get_running_loop()), *ident)  # a lock belongs to one loop
-        entry = self._held.get(ident)
-        shared = entry is not None
-        if entry is None:
-            entry = self._held[ident] = [asyncio.Lock(), 0]
-        entry[1] += 1
-        try:
-            async with entry[0]:
-                yield shared
-        finally:
-            self.finished += 1
-            entry[1] -= 1
-            if entry[1] == 0:
-                del self._held[ident]
-
-
-_async_flights = _AsyncFlights()
+        return explain_call(self, self._prepare(args, kwargs))
 
 
 class AsyncStepFunction(StepFunction[R, P]):
