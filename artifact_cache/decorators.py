@@ -16,14 +16,12 @@ import functools
 import inspect
 import logging
 import os
-import reprlib
 import sys
 import threading
 import time
 import types
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextvars import ContextVar
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 import attrs
@@ -33,13 +31,21 @@ from .errors import ArtifactNotFoundError, IntegrityError, PayloadMissingError
 from .explain import Explanation, explain_call
 from .fingerprint import CodeFingerprint, code_fingerprint, fingerprint, function_identity
 from .fingerprint.recipe import KeyRecipe
-from .fingerprint.values import _FORMAT as _FINGERPRINT_FORMAT
 from .flights import _async_flights, _flights
-from .info import ArtifactInfo, ArtifactRef
+from .info import ArtifactInfo
 from .lifecycle.retention import expired
+from .step_inputs import (
+    _OUTPUT_FORMAT,
+    OUTPUT_FINGERPRINT,
+    Deferred,
+    _lineage,
+    _resolved,
+    _short_args,
+    recording_inputs,
+)
 from .step_options import _OPTIONS, StepOptions
 from .stepid import sanitize_step_id, validate_step_id
-from .store import ArtifactList, ArtifactStore, lineage_of
+from .store import ArtifactList, ArtifactStore
 
 if TYPE_CHECKING:
     from typing import Self
@@ -67,93 +73,13 @@ R = TypeVar("R")
 
 # Bump when the key composition changes: every key changes with it, on purpose.
 _KEY_FORMAT = "artifact-cache/step-key/2"
-# Items of list/tuple/dict arguments checked for lineage; bounds the cost on big lists.
-_LINEAGE_ITEMS = 1000
-_ARGS_REPR_CHARS = 200
 _NO_INSTANCE: Any = object()
 _MISSING: Any = object()
-_log = logging.getLogger(__name__)
 
 # Hits and misses at DEBUG, computations at INFO; silent unless the application
 # configures logging.
 _log = logging.getLogger("artifact_cache")
 _log.addHandler(logging.NullHandler())
-
-OUTPUT_FINGERPRINT = "output_fingerprint"
-"""Record field holding the fingerprint of the saved value (what a step that takes it as
-an argument puts in its key), written where a pipeline asks for it."""
-_OUTPUT_FORMAT = _FINGERPRINT_FORMAT.rstrip(b"\x00").decode()
-_HEX = frozenset("0123456789abcdef")
-
-
-def output_fingerprint(info: ArtifactInfo) -> str | None:
-    """The fingerprint of the value ``info`` describes, if its record holds one.
-
-    Only one written by this fingerprint format counts (a newer encoding would give
-    other keys).
-
-    Examples:
-        >>> import artifact_cache as ac
-        >>> output_fingerprint(ac.open_store("memory://doc-output-fp").save("x", 1)) is None
-        True
-    """
-    field = info.extra.get(OUTPUT_FINGERPRINT)
-    if not isinstance(field, Mapping) or field.get("format") != _OUTPUT_FORMAT:
-        return None
-    digest = field.get("digest")
-    if not isinstance(digest, str) or len(digest) != 32 or not set(digest) <= _HEX:
-        return None
-    return digest
-
-
-class Deferred:
-    """An argument that is read only if the function must run (a pipeline's inputs).
-
-    The key needs the argument's fingerprint, not its value: ``fingerprint``, when the
-    record of the value holds it, spares the read; otherwise the value is loaded once,
-    fingerprinted, and the fingerprint handed to ``remember``. ``load`` is called at
-    most once.
-
-    Examples:
-        >>> arg = Deferred(lambda: [1, 2], fingerprint=None)
-        >>> arg.fingerprint("rows") == fingerprint([1, 2]), arg.value()
-        (True, [1, 2])
-    """
-
-    __slots__ = ("_fingerprint", "_load", "_remember", "_value")
-
-    def __init__(
-        self,
-        load: Callable[[], Any],
-        fingerprint: str | None,
-        remember: Callable[[str], None] | None = None,
-    ) -> None:
-        self._load = load
-        self._fingerprint = fingerprint
-        self._remember = remember
-        self._value: Any = _MISSING
-
-    def __repr__(self) -> str:
-        return "<deferred argument>"
-
-    def value(self) -> Any:
-        """The argument's value, loaded on first use."""
-        if self._value is _MISSING:
-            self._value = self._load()
-        return self._value
-
-    def fingerprint(self, name: str) -> str:
-        """The fingerprint of the value, without loading it when the record knew it."""
-        if self._fingerprint is None:
-            self._fingerprint = fingerprint(self.value(), name=name)
-            if self._remember is not None:
-                self._remember(self._fingerprint)
-        return self._fingerprint
-
-
-def _resolved(value: Any) -> Any:
-    return value.value() if isinstance(value, Deferred) else value
-
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
@@ -182,87 +108,6 @@ class StepCall(Generic[R]):
     info: ArtifactInfo | None
     cached: bool
     duration: float
-
-
-# --------------------------------------------------------------------------- args repr
-class _ArgsRepr(reprlib.Repr):
-    """A short repr for browsing: arrays and frames by shape, long things truncated."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.maxlevel = 2
-        self.maxstring = 40
-        self.maxother = 40
-        self.maxlong = 40
-        self.maxlist = self.maxtuple = self.maxset = self.maxfrozenset = 5
-        self.maxdict = 4
-
-    def repr_ndarray(self, x: Any, level: int) -> str:
-        return f"<ndarray {x.dtype} {'x'.join(map(str, x.shape))}>"
-
-    def repr_DataFrame(self, x: Any, level: int) -> str:
-        return f"<DataFrame {x.shape[0]}x{x.shape[1]}>"
-
-    def repr_Series(self, x: Any, level: int) -> str:
-        return f"<Series {x.dtype} {len(x)}>"
-
-
-_args_repr = _ArgsRepr()
-
-
-def _short_args(arguments: Mapping[str, Any]) -> str:
-    text = ", ".join(f"{name}={_args_repr.repr(value)}" for name, value in arguments.items())
-    return text if len(text) <= _ARGS_REPR_CHARS else text[: _ARGS_REPR_CHARS - 3] + "..."
-
-
-_INPUTS: ContextVar[tuple[ArtifactRef, ...]] = ContextVar("artifact_cache_inputs", default=())
-
-
-@contextlib.contextmanager
-def recording_inputs(refs: Iterable[ArtifactRef]) -> Iterator[None]:
-    """Record ``refs`` as inputs of what memoised calls inside the block save.
-
-    For callers that know where their arguments came from (the pipeline runner does),
-    so that lineage does not depend on recognising the argument objects.
-
-    Examples:
-        >>> import artifact_cache as ac
-        >>> store = ac.open_store("memory://doc-recording")
-        >>> raw = store.save("raw", 41)
-        >>> @store.step
-        ... def inc(x):
-        ...     return x + 1
-        >>> with recording_inputs([raw.ref]):
-        ...     info = inc.call(41).info
-        >>> [r.step_id for r in info.inputs]
-        ['raw']
-    """
-    token = _INPUTS.set(tuple(refs))
-    try:
-        yield
-    finally:
-        _INPUTS.reset(token)
-
-
-def _lineage(values: Iterable[Any]) -> tuple[ArtifactRef, ...]:
-    """Artifacts the argument values came from: each value and items one level down."""
-    found: dict[ArtifactRef, None] = dict.fromkeys(_INPUTS.get())  # ordered, no duplicates
-
-    def add(obj: Any) -> None:
-        ref = lineage_of(obj)
-        if ref is not None:
-            found[ref] = None
-
-    for value in values:
-        add(value)
-        items: Iterable[Any] = ()
-        if isinstance(value, list | tuple):
-            items = value[:_LINEAGE_ITEMS]
-        elif isinstance(value, dict):
-            items = list(value.values())[:_LINEAGE_ITEMS]
-        for item in items:
-            add(item)
-    return tuple(found)
 
 
 def _function_part(func: Callable[..., Any]) -> str:

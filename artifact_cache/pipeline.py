@@ -23,7 +23,7 @@ from typing import Any
 import attrs
 
 from . import progress as _progress
-from .decorators import Deferred, StepFunction, output_fingerprint, recording_inputs
+from .decorators import StepFunction
 from .errors import (
     ArtifactNotFoundError,
     ArtifactStoreError,
@@ -33,6 +33,7 @@ from .errors import (
 from .info import ArtifactInfo
 from .run_result import RunResult, StepResult, _Printer
 from .run_result import _format_table as _format_table  # the command line's tables
+from .step_inputs import Deferred, output_fingerprint, recording_inputs
 from .stepid import validate_step_id
 from .store import ArtifactStore
 

@@ -205,6 +205,7 @@ class TestDocstrings:
             "artifact_cache.progress",
             "artifact_cache.run_result",
             "artifact_cache.serializers",
+            "artifact_cache.step_inputs",
             "artifact_cache.step_options",
             "artifact_cache.stepid",
             "artifact_cache.store",
