@@ -18,7 +18,8 @@ from .fingerprint import CodeFingerprint
 from .info import ArtifactInfo
 
 if TYPE_CHECKING:
-    from .decorators import StepFunction, _Prepared
+    from .decorators import StepFunction
+    from .step_spec import _Prepared
 
 __all__ = ["Explanation"]
 
