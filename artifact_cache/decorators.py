@@ -43,8 +43,7 @@ from .step_inputs import (
     recording_inputs,
 )
 from .step_options import _OPTIONS, StepOptions
-from .step_spec import _KEY_FORMAT, _MISSING, _function_part, _Prepared, _Spec
-from .stepid import sanitize_step_id, validate_step_id
+from .step_spec import _KEY_FORMAT, _make_spec, _Prepared, _Spec
 from .store import ArtifactList, ArtifactStore
 
 if TYPE_CHECKING:
@@ -619,41 +618,7 @@ def _decorate(
             options = inner.options.merged({k: v for k, v in given.items() if v})
         else:
             options = inner.options
-    name = getattr(func, "__qualname__", None) or type(func).__qualname__
-    where = f"store.step({step_id!r})" if step_id else f"store.step on {name}"
-    if isinstance(options, Mapping):
-        try:
-            options = StepOptions(**options)
-        except (TypeError, ValueError) as exc:
-            raise type(exc)(f"{where}: {exc}") from None
-    if step_id is None:
-        step_id = sanitize_step_id(name)
-    else:
-        validate_step_id(step_id, store=store.location)
-    signature = inspect.signature(func)
-    params = list(signature.parameters)
-    plain = all(p.kind is p.POSITIONAL_OR_KEYWORD for p in signature.parameters.values())
-    unknown = sorted(n for n in options.ignore if n not in signature.parameters)
-    if unknown:
-        msg = (
-            f"store.step({step_id!r}): ignore names {unknown} that are not parameters of "
-            f"{name}{signature}; its parameters are {params}"
-        )
-        raise ValueError(msg)
-    spec = _Spec(
-        store=store,
-        func=func,
-        step_id=step_id,
-        signature=signature,
-        options=options,
-        first_param=params[0] if params else None,
-        part=_function_part(func),
-        names=tuple(params) if plain else None,
-        defaults={
-            n: _MISSING if p.default is p.empty else p.default
-            for n, p in signature.parameters.items()
-        },
-    )
+    spec = _make_spec(store, func, step_id, options)
     if inspect.iscoroutinefunction(inspect.unwrap(func)):
         return AsyncStepFunction[R, P](spec)
     return StepFunction[R, P](spec)

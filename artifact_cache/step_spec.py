@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import inspect
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
 
 from .fingerprint import CodeFingerprint, code_fingerprint, fingerprint, function_identity
 from .step_options import StepOptions
+from .stepid import sanitize_step_id, validate_step_id
 from .store import ArtifactStore
 
 # Bump when the key composition changes: every key changes with it, on purpose.
@@ -129,3 +130,47 @@ class _Prepared:
     key: str
     fingerprints: dict[str, str]
     arguments: dict[str, Any]  # the bound arguments that are part of the key
+
+
+def _make_spec(
+    store: ArtifactStore,
+    func: Callable[..., Any],
+    step_id: str | None,
+    options: StepOptions | Mapping[str, Any],
+) -> _Spec:
+    """Check the step id, the options and the ``ignore`` names against the signature."""
+    name = getattr(func, "__qualname__", None) or type(func).__qualname__
+    where = f"store.step({step_id!r})" if step_id else f"store.step on {name}"
+    if isinstance(options, Mapping):
+        try:
+            options = StepOptions(**options)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"{where}: {exc}") from None
+    if step_id is None:
+        step_id = sanitize_step_id(name)
+    else:
+        validate_step_id(step_id, store=store.location)
+    signature = inspect.signature(func)
+    params = list(signature.parameters)
+    plain = all(p.kind is p.POSITIONAL_OR_KEYWORD for p in signature.parameters.values())
+    unknown = sorted(n for n in options.ignore if n not in signature.parameters)
+    if unknown:
+        msg = (
+            f"store.step({step_id!r}): ignore names {unknown} that are not parameters of "
+            f"{name}{signature}; its parameters are {params}"
+        )
+        raise ValueError(msg)
+    return _Spec(
+        store=store,
+        func=func,
+        step_id=step_id,
+        signature=signature,
+        options=options,
+        first_param=params[0] if params else None,
+        part=_function_part(func),
+        names=tuple(params) if plain else None,
+        defaults={
+            n: _MISSING if p.default is p.empty else p.default
+            for n, p in signature.parameters.items()
+        },
+    )
