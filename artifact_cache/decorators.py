@@ -10,7 +10,6 @@ compression, info and store (the store imports this module lazily, from
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import functools
 import inspect
@@ -29,21 +28,12 @@ from .digest import hash_bytes
 from .errors import ArtifactNotFoundError, IntegrityError, PayloadMissingError
 from .explain import Explanation, explain_call
 from .fingerprint import CodeFingerprint, fingerprint
-from .fingerprint.recipe import KeyRecipe
 from .flights import _async_flights, _flights
 from .info import ArtifactInfo
 from .lifecycle.retention import expired
-from .step_inputs import (
-    _OUTPUT_FORMAT,
-    OUTPUT_FINGERPRINT,
-    Deferred,
-    _lineage,
-    _resolved,
-    _short_args,
-    recording_inputs,
-)
+from .step_inputs import Deferred, _resolved, _save_record, recording_inputs
 from .step_options import _OPTIONS, StepOptions
-from .step_spec import _KEY_FORMAT, _make_spec, _Prepared, _Spec
+from .step_spec import _make_spec, _Prepared, _Spec
 from .store import ArtifactList, ArtifactStore
 
 if TYPE_CHECKING:
@@ -344,16 +334,6 @@ class StepFunction(Generic[R, P]):
     def _full_args(self, args: tuple[Any, ...]) -> tuple[Any, ...]:
         return args if self._instance is _NO_INSTANCE else (self._instance, *args)
 
-    def _recipe(self, prepared: _Prepared, code: CodeFingerprint) -> KeyRecipe:
-        spec = self._spec
-        return KeyRecipe(
-            identity=spec.function_identity(),
-            version=spec.options.version,
-            code_parts=dict(code.parts),
-            arguments=prepared.fingerprints,
-            format=_KEY_FORMAT,
-        )
-
     def _save(
         self,
         prepared: _Prepared,
@@ -363,44 +343,8 @@ class StepFunction(Generic[R, P]):
         *,
         fingerprint_output: bool = False,
     ) -> StepCall[R]:
-        spec = self._spec
-        if self.store.read_only:
-            # Computing is what the caller asked for; the store only cannot keep it.
-            _log.info(
-                "step %r computed but not saved: store %s is read-only",
-                spec.step_id,
-                self.store.location,
-            )
-            return StepCall(value=value, info=None, cached=False, duration=duration)
-        arguments = {n: _resolved(v) for n, v in prepared.arguments.items()}
-        extra = None
-        if fingerprint_output:
-            # What the next step's key will need, so that a re-run need not read the value
-            # back to find it. A value that cannot be fingerprinted gets none; the step
-            # that takes it fails on it as it always did.
-            with contextlib.suppress(Exception):
-                digest = fingerprint(value)
-                extra = {OUTPUT_FINGERPRINT: {"digest": digest, "format": _OUTPUT_FORMAT}}
-        info = self.store.save(
-            spec.step_id,
-            value,
-            key=prepared.key,
-            tags=spec.options.tags,
-            serializer=spec.options.serializer,
-            compress=spec.options.compress,
-            inputs=_lineage(arguments.values()),
-            code_fingerprint=code.digest,
-            duration=duration,
-            args_repr=_short_args(arguments),
-            recipe=self._recipe(prepared, code),
-            extra=extra,
-        )
-        _log.info(
-            "computed: step %r key %s in %.3f s, saved to store %s",
-            spec.step_id,
-            prepared.key,
-            duration,
-            self.store.location,
+        info = _save_record(
+            self._spec, prepared, code, value, duration, fingerprint_output=fingerprint_output
         )
         return StepCall(value=value, info=info, cached=False, duration=duration)
 

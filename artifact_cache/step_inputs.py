@@ -1,22 +1,26 @@
-"""What a memoised call records of its inputs, and arguments it reads only on a miss.
+"""What a memoised call records with a computed value, and arguments read only on a miss.
 
-The lineage of its arguments (the artifacts they were loaded from, or those named by
-[`recording_inputs`][]), their short repr for browsing, the fingerprint of a saved
-value kept in its record ([`output_fingerprint`][]), and [`Deferred`][] arguments whose
-fingerprint comes from that record. May import fingerprint, info and store.
+The record of a computed call: the lineage of its arguments (the artifacts they were
+loaded from, or those named by [`recording_inputs`][]), their short repr for browsing,
+its key recipe, and the fingerprint of the saved value ([`output_fingerprint`][]);
+[`Deferred`][] arguments whose fingerprint comes from that record. May import
+fingerprint, info, store and step_spec.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import reprlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from typing import Any
 
-from .fingerprint import fingerprint
+from .fingerprint import CodeFingerprint, fingerprint
+from .fingerprint.recipe import KeyRecipe
 from .fingerprint.values import _FORMAT as _FINGERPRINT_FORMAT
 from .info import ArtifactInfo, ArtifactRef
+from .step_spec import _KEY_FORMAT, _Prepared, _Spec
 from .store import lineage_of
 
 __all__ = ["Deferred", "output_fingerprint", "recording_inputs"]
@@ -25,6 +29,7 @@ __all__ = ["Deferred", "output_fingerprint", "recording_inputs"]
 _LINEAGE_ITEMS = 1000
 _ARGS_REPR_CHARS = 200
 _MISSING: Any = object()
+_log = logging.getLogger("artifact_cache")
 
 OUTPUT_FINGERPRINT = "output_fingerprint"
 """Record field holding the fingerprint of the saved value (what a step that takes it as
@@ -181,3 +186,65 @@ def _lineage(values: Iterable[Any]) -> tuple[ArtifactRef, ...]:
         for item in items:
             add(item)
     return tuple(found)
+
+
+def _recipe(spec: _Spec, prepared: _Prepared, code: CodeFingerprint) -> KeyRecipe:
+    """The key recipe a record keeps: what ``explain`` compares a later call with."""
+    return KeyRecipe(
+        identity=spec.function_identity(),
+        version=spec.options.version,
+        code_parts=dict(code.parts),
+        arguments=prepared.fingerprints,
+        format=_KEY_FORMAT,
+    )
+
+
+def _save_record(
+    spec: _Spec,
+    prepared: _Prepared,
+    code: CodeFingerprint,
+    value: Any,
+    duration: float,
+    *,
+    fingerprint_output: bool = False,
+) -> ArtifactInfo | None:
+    """Save a computed value with its record; None when the store is read-only."""
+    if spec.store.read_only:
+        # Computing is what the caller asked for; the store only cannot keep it.
+        _log.info(
+            "step %r computed but not saved: store %s is read-only",
+            spec.step_id,
+            spec.store.location,
+        )
+        return None
+    arguments = {n: _resolved(v) for n, v in prepared.arguments.items()}
+    extra = None
+    if fingerprint_output:
+        # What the next step's key will need, so that a re-run need not read the value
+        # back to find it. A value that cannot be fingerprinted gets none; the step
+        # that takes it fails on it as it always did.
+        with contextlib.suppress(Exception):
+            digest = fingerprint(value)
+            extra = {OUTPUT_FINGERPRINT: {"digest": digest, "format": _OUTPUT_FORMAT}}
+    info = spec.store.save(
+        spec.step_id,
+        value,
+        key=prepared.key,
+        tags=spec.options.tags,
+        serializer=spec.options.serializer,
+        compress=spec.options.compress,
+        inputs=_lineage(arguments.values()),
+        code_fingerprint=code.digest,
+        duration=duration,
+        args_repr=_short_args(arguments),
+        recipe=_recipe(spec, prepared, code),
+        extra=extra,
+    )
+    _log.info(
+        "computed: step %r key %s in %.3f s, saved to store %s",
+        spec.step_id,
+        prepared.key,
+        duration,
+        spec.store.location,
+    )
+    return info
