@@ -31,7 +31,9 @@ from .fingerprint import CodeFingerprint, fingerprint
 from .flights import _async_flights, _flights
 from .info import ArtifactInfo
 from .lifecycle.retention import expired
+from .step_inputs import OUTPUT_FINGERPRINT as OUTPUT_FINGERPRINT
 from .step_inputs import Deferred, _resolved, _save_record, recording_inputs
+from .step_inputs import output_fingerprint as output_fingerprint
 from .step_options import _OPTIONS, StepOptions
 from .step_spec import _make_spec, _Prepared, _Spec
 from .store import ArtifactList, ArtifactStore
