@@ -3,9 +3,11 @@
 A call binds its arguments to the function's signature, fingerprints them together with
 the step id and the code (or a pinned ``version``) into a key, and loads the artifact
 stored under that key or computes and saves it. Key rules are in ``docs/keys.md``, usage
-in ``docs/decorators.md``. May import errors, stepid, fingerprint, digest, serializers,
-compression, info and store (the store imports this module lazily, from
-[`ArtifactStore.step`][]).
+in ``docs/decorators.md``. Its parts live beside it: the options (``step_options``), the
+decoration-time spec and key prefix (``step_spec``), what a call records
+(``step_inputs``), single flight (``flights``) and ``explain`` (``explain``). May import
+errors, digest, fingerprint, info, lifecycle.retention, those modules and store (the
+store imports this module lazily, from [`ArtifactStore.step`][]).
 """
 
 from __future__ import annotations
