@@ -3,43 +3,42 @@
 A call binds its arguments to the function's signature, fingerprints them together with
 the step id and the code (or a pinned ``version``) into a key, and loads the artifact
 stored under that key or computes and saves it. Key rules are in ``docs/keys.md``, usage
-in ``docs/decorators.md``. May import errors, stepid, fingerprint, digest, serializers,
-compression, info and store (the store imports this module lazily, from
-[`ArtifactStore.step`][]).
+in ``docs/decorators.md``. Its parts live beside it: the options (``step_options``), the
+decoration-time spec and key prefix (``step_spec``), what a call records
+(``step_inputs``), single flight (``flights``) and ``explain`` (``explain``). May import
+errors, digest, fingerprint, info, lifecycle.retention, those modules and store (the
+store imports this module lazily, from [`ArtifactStore.step`][]).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime as dt
 import functools
 import inspect
 import logging
 import os
-import reprlib
 import sys
-import threading
 import time
 import types
 import warnings
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
-from contextvars import ContextVar
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 import attrs
 
-from .compression import check_codec
 from .digest import hash_bytes
 from .errors import ArtifactNotFoundError, IntegrityError, PayloadMissingError
-from .fingerprint import CodeFingerprint, code_fingerprint, fingerprint, function_identity
-from .fingerprint.recipe import KeyRecipe
-from .fingerprint.values import _FORMAT as _FINGERPRINT_FORMAT
-from .info import ArtifactInfo, ArtifactRef
-from .lifecycle.retention import expired, parse_age
-from .serializers import get_serializer
-from .stepid import sanitize_step_id, validate_step_id
-from .store import ArtifactList, ArtifactStore, lineage_of
+from .explain import Explanation, explain_call
+from .fingerprint import CodeFingerprint, fingerprint
+from .flights import _async_flights, _flights
+from .info import ArtifactInfo
+from .lifecycle.retention import expired
+from .step_inputs import OUTPUT_FINGERPRINT as OUTPUT_FINGERPRINT
+from .step_inputs import Deferred, _resolved, _save_record, recording_inputs
+from .step_inputs import output_fingerprint as output_fingerprint
+from .step_options import _OPTIONS, StepOptions
+from .step_spec import _make_spec, _Prepared, _Spec
+from .store import ArtifactList, ArtifactStore
 
 if TYPE_CHECKING:
     from typing import Self
@@ -65,166 +64,12 @@ __all__ = [
 
 R = TypeVar("R")
 
-# Bump when the key composition changes: every key changes with it, on purpose.
-_KEY_FORMAT = "artifact-cache/step-key/2"
-# Items of list/tuple/dict arguments checked for lineage; bounds the cost on big lists.
-_LINEAGE_ITEMS = 1000
-_ARGS_REPR_CHARS = 200
 _NO_INSTANCE: Any = object()
-_MISSING: Any = object()
-_log = logging.getLogger(__name__)
 
 # Hits and misses at DEBUG, computations at INFO; silent unless the application
 # configures logging.
 _log = logging.getLogger("artifact_cache")
 _log.addHandler(logging.NullHandler())
-
-OUTPUT_FINGERPRINT = "output_fingerprint"
-"""Record field holding the fingerprint of the saved value (what a step that takes it as
-an argument puts in its key), written where a pipeline asks for it."""
-_OUTPUT_FORMAT = _FINGERPRINT_FORMAT.rstrip(b"\x00").decode()
-_HEX = frozenset("0123456789abcdef")
-
-
-def output_fingerprint(info: ArtifactInfo) -> str | None:
-    """The fingerprint of the value ``info`` describes, if its record holds one.
-
-    Only one written by this fingerprint format counts (a newer encoding would give
-    other keys).
-
-    Examples:
-        >>> import artifact_cache as ac
-        >>> output_fingerprint(ac.open_store("memory://doc-output-fp").save("x", 1)) is None
-        True
-    """
-    field = info.extra.get(OUTPUT_FINGERPRINT)
-    if not isinstance(field, Mapping) or field.get("format") != _OUTPUT_FORMAT:
-        return None
-    digest = field.get("digest")
-    if not isinstance(digest, str) or len(digest) != 32 or not set(digest) <= _HEX:
-        return None
-    return digest
-
-
-class Deferred:
-    """An argument that is read only if the function must run (a pipeline's inputs).
-
-    The key needs the argument's fingerprint, not its value: ``fingerprint``, when the
-    record of the value holds it, spares the read; otherwise the value is loaded once,
-    fingerprinted, and the fingerprint handed to ``remember``. ``load`` is called at
-    most once.
-
-    Examples:
-        >>> arg = Deferred(lambda: [1, 2], fingerprint=None)
-        >>> arg.fingerprint("rows") == fingerprint([1, 2]), arg.value()
-        (True, [1, 2])
-    """
-
-    __slots__ = ("_fingerprint", "_load", "_remember", "_value")
-
-    def __init__(
-        self,
-        load: Callable[[], Any],
-        fingerprint: str | None,
-        remember: Callable[[str], None] | None = None,
-    ) -> None:
-        self._load = load
-        self._fingerprint = fingerprint
-        self._remember = remember
-        self._value: Any = _MISSING
-
-    def __repr__(self) -> str:
-        return "<deferred argument>"
-
-    def value(self) -> Any:
-        """The argument's value, loaded on first use."""
-        if self._value is _MISSING:
-            self._value = self._load()
-        return self._value
-
-    def fingerprint(self, name: str) -> str:
-        """The fingerprint of the value, without loading it when the record knew it."""
-        if self._fingerprint is None:
-            self._fingerprint = fingerprint(self.value(), name=name)
-            if self._remember is not None:
-                self._remember(self._fingerprint)
-        return self._fingerprint
-
-
-def _resolved(value: Any) -> Any:
-    return value.value() if isinstance(value, Deferred) else value
-
-
-def _names(value: str | Iterable[str]) -> frozenset[str]:
-    return frozenset([value] if isinstance(value, str) else value)  # a lone name, not letters
-
-
-def _text_tags(value: Mapping[str, str] | None) -> Mapping[str, str]:
-    return dict(value or {})
-
-
-def _age(value: Any) -> float | None:
-    return None if value is None else parse_age(value, what="step option max_age")
-
-
-def _known_serializer(_: Any, attribute: attrs.Attribute[Any], value: str | None) -> None:
-    if value is not None:
-        get_serializer(value)  # ValueError naming the known ones
-
-
-def _known_codec(options: Any, attribute: attrs.Attribute[Any], value: str | None) -> None:
-    if value is not None:
-        check_codec(value)  # ValueError naming the usable ones; MissingDependencyError
-        name = options.serializer or "pickle"
-        if not getattr(get_serializer(name), "compressible", True):
-            raise ValueError(f"compress= applies to pickle and json payloads, not to {name!r}")
-
-
-@attrs.frozen(kw_only=True)
-class StepOptions:
-    """The options of `ArtifactStore.step`, with their defaults and checks.
-
-    The one place they are listed: the decorator, the pickled form of a memoised
-    function and the re-wrapping of one (as a Pipeline does) all go through it.
-
-    Examples:
-        >>> StepOptions(ignore="verbose").ignore
-        frozenset({'verbose'})
-        >>> StepOptions(version=2)
-        Traceback (most recent call last):
-        ...
-        TypeError: ("'version' must be <class 'str'> (got 2 that is a <class 'int'>).", ...)
-    """
-
-    ignore: frozenset[str] = attrs.field(default=frozenset(), converter=_names)
-    """Parameter names left out of the key (``verbose``, ``n_jobs``)."""
-    version: str | None = attrs.field(
-        default=None, validator=attrs.validators.optional(attrs.validators.instance_of(str))
-    )
-    """Replaces the code fingerprint in the key; change it to invalidate."""
-    tags: Mapping[str, str] = attrs.field(factory=dict, converter=_text_tags, hash=False)
-    """Tags saved on every artifact of the step."""
-    depends_on: tuple[Any, ...] = attrs.field(default=(), converter=tuple, hash=False)
-    """Extra things whose change invalidates the cache, passed to ``code_fingerprint``."""
-    serializer: str | None = attrs.field(default=None, validator=_known_serializer)
-    """The serializer name (default ``"pickle"``, cloudpickle)."""
-    compress: str | None = attrs.field(default=None, validator=_known_codec)
-    """A codec compressing the saved payloads (``"zstd"``, ``"gzip"``, ...); None: none."""
-    include_self: bool = False
-    """For methods, fingerprint the instance into the key too."""
-    max_age: float | None = attrs.field(default=None, converter=_age)
-    """Seconds (or a ``timedelta``): a stored result created longer ago is a miss, and
-    is computed and saved again."""
-
-    def merged(self, changes: Mapping[str, Any]) -> StepOptions:
-        """These options with ``changes`` applied; tags are merged, not replaced."""
-        if "tags" in changes:
-            changes = {**changes, "tags": {**self.tags, **(changes["tags"] or {})}}
-        return attrs.evolve(self, **changes)
-
-
-_OPTIONS = frozenset(attrs.fields_dict(StepOptions))
-
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
@@ -255,295 +100,8 @@ class StepCall(Generic[R]):
     duration: float
 
 
-@attrs.frozen(kw_only=True)
-class Explanation:
-    """Why a call would hit or miss; ``str()`` gives a sentence.
-
-    On a miss, the fields say what differs from the newest artifact of the step
-    (``compared_with``): ``changed_arguments`` (parameter names),
-    ``changed_code`` (``module:qualname`` parts of the code fingerprint: the function
-    or the helpers it reaches) and ``version_change`` (old, new), if any. ``expired``:
-    the artifact for these arguments (``compared_with``) is older than the step's
-    ``max_age``.
-    """
-
-    step_id: str
-    key: str
-    hit: bool
-    store: str
-    function: str
-    compared_with: ArtifactInfo | None = None
-    changed_arguments: tuple[str, ...] = ()
-    changed_code: tuple[str, ...] = ()
-    version_change: tuple[str | None, str | None] | None = None
-    expired: bool = False
-
-    def __str__(self) -> str:
-        where = f"step {self.step_id!r} in store {self.store}"
-        if self.expired and self.compared_with is not None:
-            when = self.compared_with.created.strftime("%Y-%m-%d %H:%M:%S UTC")
-            return (
-                f"miss: {where} has an artifact for these arguments (key {self.key}), "
-                f"saved {when}: older than the step's max_age"
-            )
-        if self.hit:
-            return f"hit: {where} has an artifact for these arguments (key {self.key})"
-        old = self.compared_with
-        if old is None:
-            return f"miss: {where} has no artifact yet"
-        reasons = []
-        if self.version_change is not None:
-            before, after = self.version_change
-            reasons.append(f"version changed from {before!r} to {after!r}")
-        if self.changed_code:
-            own = [p for p in self.changed_code if p == self.function]
-            helpers = [p for p in self.changed_code if p != self.function]
-            if own:
-                reasons.append(f"code of the function {self.function} changed")
-            if helpers:
-                word = "helper" if len(helpers) == 1 else "helpers"
-                reasons.append(f"code changed in {word} {', '.join(helpers)}")
-        if self.changed_arguments:
-            names = ", ".join(repr(n) for n in self.changed_arguments)
-            word = "argument" if len(self.changed_arguments) == 1 else "arguments"
-            reasons.append(f"{word} {names} changed")
-        if not reasons:
-            reasons.append("nothing the decorator recorded differs (was it saved another way?)")
-        when = old.created.strftime("%Y-%m-%d %H:%M:%S UTC")
-        return (
-            f"miss: {where} has no artifact for key {self.key}; against the newest one "
-            f"(key {old.key}, saved {when}): {'; '.join(reasons)}"
-        )
-
-
-# --------------------------------------------------------------------------- single flight
-class _Flights:
-    """One lock per (store, step id, key) being computed, dropped when nobody holds it.
-
-    Different keys never wait for each other; the table lock is held only to look up.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._held: dict[tuple[str, str, str], list[Any]] = {}  # ident -> [RLock, users]
-        self.finished = 0
-        """How many flights have ended in this process (any key)."""
-
-    @contextlib.contextmanager
-    def hold(self, ident: tuple[str, str, str]) -> Iterator[bool]:
-        """Hold the key's flight; yields whether another caller held or awaited it too
-        (only then may it have computed the result meanwhile)."""
-        with self._lock:
-            entry = self._held.get(ident)
-            shared = entry is not None
-            if entry is None:
-                # Reentrant: a body that calls its own step with the same key recurses as it
-                # would uncached instead of deadlocking.
-                entry = self._held[ident] = [threading.RLock(), 0]
-            entry[1] += 1
-        try:
-            with entry[0]:
-                yield shared
-        finally:
-            with self._lock:
-                self.finished += 1
-                entry[1] -= 1
-                if entry[1] == 0:
-                    del self._held[ident]
-
-
-_flights = _Flights()
-
-
-# --------------------------------------------------------------------------- args repr
-class _ArgsRepr(reprlib.Repr):
-    """A short repr for browsing: arrays and frames by shape, long things truncated."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.maxlevel = 2
-        self.maxstring = 40
-        self.maxother = 40
-        self.maxlong = 40
-        self.maxlist = self.maxtuple = self.maxset = self.maxfrozenset = 5
-        self.maxdict = 4
-
-    def repr_ndarray(self, x: Any, level: int) -> str:
-        return f"<ndarray {x.dtype} {'x'.join(map(str, x.shape))}>"
-
-    def repr_DataFrame(self, x: Any, level: int) -> str:
-        return f"<DataFrame {x.shape[0]}x{x.shape[1]}>"
-
-    def repr_Series(self, x: Any, level: int) -> str:
-        return f"<Series {x.dtype} {len(x)}>"
-
-
-_args_repr = _ArgsRepr()
-
-
-def _short_args(arguments: Mapping[str, Any]) -> str:
-    text = ", ".join(f"{name}={_args_repr.repr(value)}" for name, value in arguments.items())
-    return text if len(text) <= _ARGS_REPR_CHARS else text[: _ARGS_REPR_CHARS - 3] + "..."
-
-
-_INPUTS: ContextVar[tuple[ArtifactRef, ...]] = ContextVar("artifact_cache_inputs", default=())
-
-
-@contextlib.contextmanager
-def recording_inputs(refs: Iterable[ArtifactRef]) -> Iterator[None]:
-    """Record ``refs`` as inputs of what memoised calls inside the block save.
-
-    For callers that know where their arguments came from (the pipeline runner does),
-    so that lineage does not depend on recognising the argument objects.
-
-    Examples:
-        >>> import artifact_cache as ac
-        >>> store = ac.open_store("memory://doc-recording")
-        >>> raw = store.save("raw", 41)
-        >>> @store.step
-        ... def inc(x):
-        ...     return x + 1
-        >>> with recording_inputs([raw.ref]):
-        ...     info = inc.call(41).info
-        >>> [r.step_id for r in info.inputs]
-        ['raw']
-    """
-    token = _INPUTS.set(tuple(refs))
-    try:
-        yield
-    finally:
-        _INPUTS.reset(token)
-
-
-def _lineage(values: Iterable[Any]) -> tuple[ArtifactRef, ...]:
-    """Artifacts the argument values came from: each value and items one level down."""
-    found: dict[ArtifactRef, None] = dict.fromkeys(_INPUTS.get())  # ordered, no duplicates
-
-    def add(obj: Any) -> None:
-        ref = lineage_of(obj)
-        if ref is not None:
-            found[ref] = None
-
-    for value in values:
-        add(value)
-        items: Iterable[Any] = ()
-        if isinstance(value, list | tuple):
-            items = value[:_LINEAGE_ITEMS]
-        elif isinstance(value, dict):
-            items = list(value.values())[:_LINEAGE_ITEMS]
-        for item in items:
-            add(item)
-    return tuple(found)
-
-
-def _function_part(func: Callable[..., Any]) -> str:
-    """The part name the code fingerprint gives the function itself (``module:qualname``)."""
-    target: Any = inspect.unwrap(func)
-    module = getattr(target, "__module__", None)
-    qualname = getattr(target, "__qualname__", None) or type(target).__qualname__
-    return f"{module}:{qualname}"
-
-
 def _is_hit_error(exc: BaseException) -> bool:
     return isinstance(exc, PayloadMissingError | IntegrityError)
-
-
-# --------------------------------------------------------------------------- the spec
-@attrs.define(kw_only=True)
-class _Spec:
-    """Everything fixed at decoration time, shared by a StepFunction and its bound forms."""
-
-    store: ArtifactStore
-    func: Callable[..., Any]
-    step_id: str
-    signature: inspect.Signature
-    options: StepOptions
-    first_param: str | None
-    part: str
-    # For the fast binder: set when every parameter is positional-or-keyword.
-    names: tuple[str, ...] | None
-    defaults: dict[str, Any]
-    # Lazily computed once; a re-definition (exec, notebook re-run) makes a new _Spec.
-    code: CodeFingerprint | None = None
-    key_prefix: bytes | None = None
-    identity: str | None = None
-
-    lock: threading.Lock = attrs.field(factory=threading.Lock)
-
-    def code_fingerprint(self) -> CodeFingerprint:
-        fp = self.code
-        if fp is None:
-            # Once per wrapper, under a lock: closure and global values are part of the
-            # code fingerprint, so threads computing it while a first call's body mutates
-            # one would otherwise see different digests, hence different keys.
-            with self.lock:
-                fp = self.code
-                if fp is None:
-                    fp = code_fingerprint(self.func, depends_on=self.options.depends_on)
-                    self.code = fp
-        return fp
-
-    def function_identity(self) -> str:
-        """The function's ``module:qualname`` (and closure values): never shared."""
-        identity = self.identity
-        if identity is None:
-            identity = self.identity = function_identity(self.func)
-        return identity
-
-    def prefix(self) -> bytes:
-        """What every key of the step starts from: the step id and the code or version."""
-        prefix = self.key_prefix
-        version = self.options.version
-        if prefix is not None and version is None and self.code and self.code.stale():
-            # A helper (or the function's global or closure) was rebound since: a notebook
-            # cell re-run, a module reload. Fingerprint the code again.
-            with self.lock:
-                self.code = self.key_prefix = self.identity = prefix = None
-        if prefix is None:
-            if version is not None:
-                term = ("version", version)
-            else:
-                term = ("code", self.code_fingerprint().digest)
-            # The identity stays in the key whatever replaces the code: two modules'
-            # `load` pinned to one version, or two closures of one factory, never meet.
-            identity = self.function_identity()
-            prefix = fingerprint((_KEY_FORMAT, self.step_id, identity, term)).encode()
-            self.key_prefix = prefix
-        return prefix
-
-    def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-        """The arguments by parameter name, defaults applied, in signature order."""
-        names = self.names
-        if names is not None and len(args) <= len(names):
-            # Signature.bind costs more than the rest of a key; plain parameters need
-            # only this. Anything unusual falls through to it for its error messages.
-            values = dict(zip(names, args, strict=False))
-            for name, value in kwargs.items():
-                if name in values or name not in self.defaults:
-                    break
-                values[name] = value
-            else:
-                for name in names[len(args) :]:
-                    if name not in values:
-                        value = self.defaults[name]
-                        if value is _MISSING:
-                            break
-                        values[name] = value
-                else:
-                    return values if not kwargs else {n: values[n] for n in names}
-        try:
-            bound = self.signature.bind(*args, **kwargs)
-        except TypeError as exc:
-            raise TypeError(f"{self.part}(): {exc}") from None
-        bound.apply_defaults()
-        return bound.arguments
-
-
-@attrs.frozen
-class _Prepared:
-    key: str
-    fingerprints: dict[str, str]
-    arguments: dict[str, Any]  # the bound arguments that are part of the key
 
 
 # --------------------------------------------------------------------------- StepFunction
@@ -780,16 +338,6 @@ class StepFunction(Generic[R, P]):
     def _full_args(self, args: tuple[Any, ...]) -> tuple[Any, ...]:
         return args if self._instance is _NO_INSTANCE else (self._instance, *args)
 
-    def _recipe(self, prepared: _Prepared, code: CodeFingerprint) -> KeyRecipe:
-        spec = self._spec
-        return KeyRecipe(
-            identity=spec.function_identity(),
-            version=spec.options.version,
-            code_parts=dict(code.parts),
-            arguments=prepared.fingerprints,
-            format=_KEY_FORMAT,
-        )
-
     def _save(
         self,
         prepared: _Prepared,
@@ -799,44 +347,8 @@ class StepFunction(Generic[R, P]):
         *,
         fingerprint_output: bool = False,
     ) -> StepCall[R]:
-        spec = self._spec
-        if self.store.read_only:
-            # Computing is what the caller asked for; the store only cannot keep it.
-            _log.info(
-                "step %r computed but not saved: store %s is read-only",
-                spec.step_id,
-                self.store.location,
-            )
-            return StepCall(value=value, info=None, cached=False, duration=duration)
-        arguments = {n: _resolved(v) for n, v in prepared.arguments.items()}
-        extra = None
-        if fingerprint_output:
-            # What the next step's key will need, so that a re-run need not read the value
-            # back to find it. A value that cannot be fingerprinted gets none; the step
-            # that takes it fails on it as it always did.
-            with contextlib.suppress(Exception):
-                digest = fingerprint(value)
-                extra = {OUTPUT_FINGERPRINT: {"digest": digest, "format": _OUTPUT_FORMAT}}
-        info = self.store.save(
-            spec.step_id,
-            value,
-            key=prepared.key,
-            tags=spec.options.tags,
-            serializer=spec.options.serializer,
-            compress=spec.options.compress,
-            inputs=_lineage(arguments.values()),
-            code_fingerprint=code.digest,
-            duration=duration,
-            args_repr=_short_args(arguments),
-            recipe=self._recipe(prepared, code),
-            extra=extra,
-        )
-        _log.info(
-            "computed: step %r key %s in %.3f s, saved to store %s",
-            spec.step_id,
-            prepared.key,
-            duration,
-            self.store.location,
+        info = _save_record(
+            self._spec, prepared, code, value, duration, fingerprint_output=fingerprint_output
         )
         return StepCall(value=value, info=info, cached=False, duration=duration)
 
@@ -947,76 +459,7 @@ class StepFunction(Generic[R, P]):
             >>> print(half.explain(6))  # doctest: +ELLIPSIS
             miss: step 'half' in store memory://doc-explain ...: argument 'x' changed
         """
-        spec = self._spec
-        prepared = self._prepare(args, kwargs)
-        common = functools.partial(
-            Explanation,
-            step_id=spec.step_id,
-            key=prepared.key,
-            store=self.store.location,
-            function=spec.part,
-        )
-        if self.store.exists(spec.step_id, key=prepared.key):
-            if spec.options.max_age is not None:
-                with contextlib.suppress(ArtifactNotFoundError):
-                    stored = self.store.info(spec.step_id, key=prepared.key)
-                    if self._expired(stored):
-                        return common(hit=False, compared_with=stored, expired=True)
-            return common(hit=True)
-        mine = self.artifacts()
-        if not mine:
-            return common(hit=False)
-        newest = mine[0]
-        old = newest.recipe
-        assert old is not None  # artifacts() lists only records with a recipe
-        new_args = prepared.fingerprints
-        names = [*new_args, *(n for n in old.arguments if n not in new_args)]
-        changed_args = [n for n in names if old.arguments.get(n) != new_args.get(n)]
-        version = spec.options.version
-        version_change = None if old.version == version else (old.version, version)
-        changed_code: list[str] = []
-        if version is None and old.version is None:
-            current = spec.code_fingerprint()
-            if newest.code_fingerprint not in (None, current.digest):
-                before = CodeFingerprint(digest=newest.code_fingerprint or "", parts=old.code_parts)
-                changed_code = before.diff(current) or [spec.part]
-        return common(
-            hit=False,
-            compared_with=newest,
-            changed_arguments=tuple(changed_args),
-            changed_code=tuple(changed_code),
-            version_change=version_change,
-        )
-
-
-class _AsyncFlights:
-    """Single flight for coroutines: one asyncio lock per key being computed."""
-
-    def __init__(self) -> None:
-        self._held: dict[tuple[Any, ...], list[Any]] = {}  # ident -> [Lock, users]
-        self.finished = 0
-        """How many flights have ended (any key, any loop)."""
-
-    @contextlib.asynccontextmanager
-    async def hold(self, ident: tuple[Any, ...]) -> AsyncIterator[bool]:
-        """As `_Flights.hold`: yields whether another coroutine held or awaited the key."""
-        ident = (id(asyncio.get_running_loop()), *ident)  # a lock belongs to one loop
-        entry = self._held.get(ident)
-        shared = entry is not None
-        if entry is None:
-            entry = self._held[ident] = [asyncio.Lock(), 0]
-        entry[1] += 1
-        try:
-            async with entry[0]:
-                yield shared
-        finally:
-            self.finished += 1
-            entry[1] -= 1
-            if entry[1] == 0:
-                del self._held[ident]
-
-
-_async_flights = _AsyncFlights()
+        return explain_call(self, self._prepare(args, kwargs))
 
 
 class AsyncStepFunction(StepFunction[R, P]):
@@ -1123,41 +566,7 @@ def _decorate(
             options = inner.options.merged({k: v for k, v in given.items() if v})
         else:
             options = inner.options
-    name = getattr(func, "__qualname__", None) or type(func).__qualname__
-    where = f"store.step({step_id!r})" if step_id else f"store.step on {name}"
-    if isinstance(options, Mapping):
-        try:
-            options = StepOptions(**options)
-        except (TypeError, ValueError) as exc:
-            raise type(exc)(f"{where}: {exc}") from None
-    if step_id is None:
-        step_id = sanitize_step_id(name)
-    else:
-        validate_step_id(step_id, store=store.location)
-    signature = inspect.signature(func)
-    params = list(signature.parameters)
-    plain = all(p.kind is p.POSITIONAL_OR_KEYWORD for p in signature.parameters.values())
-    unknown = sorted(n for n in options.ignore if n not in signature.parameters)
-    if unknown:
-        msg = (
-            f"store.step({step_id!r}): ignore names {unknown} that are not parameters of "
-            f"{name}{signature}; its parameters are {params}"
-        )
-        raise ValueError(msg)
-    spec = _Spec(
-        store=store,
-        func=func,
-        step_id=step_id,
-        signature=signature,
-        options=options,
-        first_param=params[0] if params else None,
-        part=_function_part(func),
-        names=tuple(params) if plain else None,
-        defaults={
-            n: _MISSING if p.default is p.empty else p.default
-            for n, p in signature.parameters.items()
-        },
-    )
+    spec = _make_spec(store, func, step_id, options)
     if inspect.iscoroutinefunction(inspect.unwrap(func)):
         return AsyncStepFunction[R, P](spec)
     return StepFunction[R, P](spec)

@@ -4,40 +4,36 @@ A pipeline is built on the decorator ([`ArtifactStore.step`][]): each saved step
 ``store.step(step.id)(step.func)`` called as ``func(*inputs, **params)``, so keys, cache
 hits and lineage come from the one mechanism the decorator owns. A step's inputs are the
 artifacts its upstream steps saved, read back from the store. Runbooks describe the same
-wiring in YAML. May import errors, stepid, info, store and config; PyYAML is imported
-only when a runbook file is read.
+wiring in YAML (read by ``runbook.py``, imported by [`Pipeline.from_runbook`][]). May import
+errors, stepid, info, store, config, progress and decorators.
 """
 
 from __future__ import annotations
 
 import copy
-import html
-import importlib
 import os
 import sys
 import time
 import warnings
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
-from pathlib import Path
-from typing import Any, Literal, TextIO
+from typing import Any
 
 import attrs
 
 from . import progress as _progress
-from .config import open_store
-from .decorators import Deferred, StepFunction, output_fingerprint, recording_inputs
+from .decorators import StepFunction
 from .errors import (
     ArtifactNotFoundError,
     ArtifactStoreError,
     IntegrityError,
-    InvalidStepIdError,
-    MissingDependencyError,
     PayloadMissingError,
-    install_hint,
 )
-from .info import ArtifactInfo, human_size
+from .info import ArtifactInfo
+from .run_result import RunResult, StepResult, _Printer
+from .run_result import _format_table as _format_table  # the command line's tables
+from .step_inputs import Deferred, output_fingerprint, recording_inputs
 from .stepid import validate_step_id
 from .store import ArtifactStore
 
@@ -144,187 +140,6 @@ class Step:
         return self.input_from
 
 
-# --------------------------------------------------------------------------- results
-@attrs.frozen(kw_only=True)
-class StepResult:
-    """What happened to one step in a run.
-
-    ``duration`` is the wall time the step took in this run (loading its inputs,
-    computing the key, computing or loading); ``info.duration`` is what computing it
-    took when it was computed. ``info`` is None for a step with ``save_output=False``,
-    or one computed on a read-only store, whose result is kept in ``value`` instead.
-    """
-
-    step_id: str
-    status: Literal["computed", "cached"]
-    duration: float
-    info: ArtifactInfo | None
-    value: Any = attrs.field(default=None, eq=False, repr=False)
-
-    @property
-    def cached(self) -> bool:
-        """True if the step was taken from the cache, not executed."""
-        return self.status == "cached"
-
-    @property
-    def computed(self) -> bool:
-        """True if the step's function was executed."""
-        return self.status == "computed"
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the JSON-able form."""
-        return {
-            "step_id": self.step_id,
-            "status": self.status,
-            "duration": self.duration,
-            "info": None if self.info is None else self.info.to_dict(),
-        }
-
-
-def _format_table(
-    rows: Sequence[Sequence[str]], headers: Sequence[str], *, right: Sequence[int] = ()
-) -> str:
-    """Aligned plain-text columns; columns in ``right`` are right-aligned."""
-    cells = [list(headers), *([str(c) for c in row] for row in rows)]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    lines = []
-    for row in cells:
-        parts = [
-            c.rjust(w) if i in right else c.ljust(w)
-            for i, (c, w) in enumerate(zip(row, widths, strict=True))
-        ]
-        lines.append("  ".join(parts).rstrip())
-    return "\n".join(lines)
-
-
-class RunResult:
-    """The outcome of [`Pipeline.run`][]: a [`StepResult`][] per step, in run order.
-
-    Iterate over it, index it by step id (or position), print [`summary`][], or let a
-    notebook render it as a table.
-
-    Examples:
-        >>> store = open_store("memory://doc-runresult")
-        >>> result = Pipeline(store, [Step("numbers", lambda: [1, 2, 3])]).run()
-        >>> result["numbers"].status, result.load("numbers")
-        ('computed', [1, 2, 3])
-    """
-
-    def __init__(
-        self,
-        store: ArtifactStore,
-        results: Sequence[StepResult],
-        *,
-        name: str,
-        duration: float,
-        recompute: Callable[[str], Any] | None = None,
-    ) -> None:
-        self.store = store
-        self.name = name
-        self.duration = duration
-        """Wall time of the whole run in seconds."""
-        self._results = {r.step_id: r for r in results}
-        self._recompute = recompute
-
-    def __iter__(self) -> Iterator[StepResult]:
-        return iter(self._results.values())
-
-    def __len__(self) -> int:
-        return len(self._results)
-
-    def __contains__(self, step_id: object) -> bool:
-        return step_id in self._results
-
-    def __getitem__(self, step_id: str | int) -> StepResult:
-        if isinstance(step_id, int):
-            return list(self._results.values())[step_id]
-        try:
-            return self._results[step_id]
-        except KeyError:
-            msg = f"step {step_id!r} did not run in pipeline {self.name}"
-            raise KeyError(msg) from None
-
-    def __repr__(self) -> str:
-        return (
-            f"<RunResult {self.name}: {len(self.computed)} computed, "
-            f"{len(self.cached)} cached, {self.duration:.2f} s>"
-        )
-
-    @property
-    def computed(self) -> list[str]:
-        """Ids of the steps that were executed, in run order."""
-        return [r.step_id for r in self if r.computed]
-
-    @property
-    def cached(self) -> list[str]:
-        """Ids of the steps taken from the cache, in run order."""
-        return [r.step_id for r in self if r.cached]
-
-    def load(self, step_id: str) -> Any:
-        """The output of a step: read from the store now, or kept in memory if not saved.
-
-        A run reads no output that no computed step needed, so this is where a cached
-        step's output is first read: each call reads it again, an independent copy. If
-        its payload has gone missing or is damaged since the run found its record, the
-        step is computed again (with a ``RuntimeWarning``) and saved, as a run would.
-        """
-        result = self[step_id]
-        if result.info is None:
-            return result.value
-        try:
-            return self.store.load(result.info)
-        except (PayloadMissingError, IntegrityError) as exc:
-            if self._recompute is None:
-                raise
-            warnings.warn(f"{exc}; computing step {step_id!r} again", RuntimeWarning, stacklevel=2)
-            return self._recompute(step_id)
-
-    def _rows(self) -> list[list[str]]:
-        return [
-            [
-                r.step_id,
-                r.status,
-                f"{r.duration:.2f} s",
-                "-" if r.info is None else human_size(r.info.size),
-                "(not saved)" if r.info is None else r.info.key[:12],
-            ]
-            for r in self
-        ]
-
-    _HEADERS = ("STEP", "STATUS", "TIME", "SIZE", "KEY")
-
-    def summary(self) -> str:
-        """A plain-text table of the steps, then a totals line."""
-        body = _format_table(self._rows(), self._HEADERS, right=[2, 3])
-        total = (
-            f"{len(self)} steps: {len(self.computed)} computed, {len(self.cached)} cached, "
-            f"{self.duration:.2f} s"
-        )
-        return f"{body}\n{total}"
-
-    def _repr_html_(self) -> str:
-        head = "".join(f"<th>{h.lower()}</th>" for h in self._HEADERS)
-        rows = "".join(
-            "<tr>"
-            + "".join(f"<td style='text-align:left'>{html.escape(c)}</td>" for c in row)
-            + "</tr>"
-            for row in self._rows()
-        )
-        caption = html.escape(repr(self))
-        return (
-            f"<table class='run-result'><caption>{caption}</caption><tr>{head}</tr>{rows}</table>"
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the JSON-able form."""
-        return {
-            "pipeline": self.name,
-            "store": self.store.location,
-            "duration": self.duration,
-            "steps": [r.to_dict() for r in self],
-        }
-
-
 # --------------------------------------------------------------------------- run state
 _UNSET: Any = object()
 
@@ -403,6 +218,7 @@ class Pipeline:
     ``input_from`` and cycles raise [`PipelineError`][] naming the steps.
 
     Examples:
+        >>> from artifact_cache import open_store
         >>> store = open_store("memory://doc-pipeline")
         >>> def extract(n):
         ...     return list(range(n))
@@ -458,6 +274,7 @@ class Pipeline:
         """The steps a [`run`][] with these options would run, in order.
 
         Examples:
+            >>> from artifact_cache import open_store
             >>> store = open_store("memory://doc-plan")
             >>> pipe = Pipeline(store, [Step("a", list), Step("b", list, input_from="a"),
             ...                         Step("c", list, input_from="a")])
@@ -727,207 +544,6 @@ class Pipeline:
             >>> pipe.run().load("words")
             'A B'
         """
+        from .runbook import _Runbook  # it builds Pipelines: imported when used
+
         return _Runbook.read(source).build(store)
-
-
-class _Printer:
-    """Prints ``[i/n] step ... computed in 0.52 s`` lines for ``verbose=True``."""
-
-    def __init__(self, out: TextIO, total: int) -> None:
-        self.out = out
-        self.total = total
-        self.count = 0
-
-    def start(self, step_id: str) -> None:
-        self.count += 1
-        print(f"[{self.count}/{self.total}] {step_id} ...", end="", file=self.out, flush=True)
-
-    def done(self, result: StepResult) -> None:
-        saved = "" if result.info is not None else " (not saved)"
-        print(f" {result.status} in {result.duration:.2f} s{saved}", file=self.out, flush=True)
-
-    def failed(self) -> None:
-        print(" failed", file=self.out, flush=True)
-
-
-# --------------------------------------------------------------------------- runbooks
-_TOP_FIELDS = ("name", "store", "execution")
-_STEP_FIELDS = ("id", "run", "params", "input_from", "save_output")
-
-
-@attrs.frozen
-class _Runbook:
-    data: Any
-    where: str
-    folder: Path | None
-
-    @classmethod
-    def read(cls, source: str | os.PathLike[str] | Mapping[str, Any]) -> _Runbook:
-        if isinstance(source, Mapping):
-            return cls(source, "<mapping>", None)
-        path = Path(source)
-        text = path.read_text(encoding="utf-8")
-        try:
-            import yaml
-        except ImportError:
-            msg = f"reading runbook {path} needs PyYAML: {install_hint('yaml', 'PyYAML')}"
-            raise MissingDependencyError(msg, name="yaml") from None
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            at = f" at line {mark.line + 1}" if mark is not None else ""
-            problem = getattr(exc, "problem", None) or exc
-            raise RunbookError(f"runbook {path}: not valid YAML{at}: {problem}") from None
-        return cls(data, str(path), path.resolve().parent)
-
-    def error(
-        self, problem: str, *, step: str | None = None, field: str | None = None
-    ) -> RunbookError:
-        parts = [f"runbook {self.where}"]
-        if step is not None:
-            parts.append(step)
-        if field is not None:
-            parts.append(f"field {field!r}")
-        return RunbookError(", ".join(parts) + f": {problem}")
-
-    def build(self, store: ArtifactStore | str | None) -> Pipeline:
-        data = self.data
-        if not isinstance(data, Mapping):
-            kind = "empty" if data is None else f"a {type(data).__name__}"
-            raise self.error(f"must be a mapping with an 'execution' list of steps, not {kind}")
-        self._unknown(data, _TOP_FIELDS, None)
-        if "execution" not in data:
-            raise self.error("missing; it lists the steps", field="execution")
-        execution = data["execution"]
-        if not isinstance(execution, list) or not execution:
-            raise self.error(
-                f"must be a non-empty list of steps, not {execution!r}", field="execution"
-            )
-        steps = [self._step(i, entry) for i, entry in enumerate(execution)]
-        name = data.get("name")
-        if name is not None and not isinstance(name, str):
-            raise self.error(f"must be a string, not {type(name).__name__}", field="name")
-        if name is None:
-            name = Path(self.where).stem if self.folder is not None else "runbook"
-        try:
-            return Pipeline(self._store(data, store), steps, name=name)
-        except PipelineError as exc:
-            raise self.error(str(exc)) from None
-
-    def _store(self, data: Mapping[str, Any], given: ArtifactStore | str | None) -> ArtifactStore:
-        if isinstance(given, ArtifactStore):
-            return given
-        if given is not None:
-            return open_store(given)
-        url = data.get("store")
-        if url is None:
-            return open_store()
-        if not isinstance(url, str) or not url:
-            raise self.error(f"must be a URL or a folder, not {url!r}", field="store")
-        # A relative folder means the one beside the runbook, so that the runbook works
-        # from any current directory.
-        if "://" not in url and self.folder is not None:
-            path = Path(url).expanduser()
-            url = str(path if path.is_absolute() else self.folder / path)
-        return open_store(url)
-
-    def _unknown(self, entry: Mapping[str, Any], allowed: Sequence[str], step: str | None) -> None:
-        for field in entry:
-            if field not in allowed:
-                raise self.error(
-                    f"unknown field; expected one of {', '.join(allowed)}",
-                    step=step,
-                    field=str(field),
-                )
-
-    def _step(self, index: int, entry: object) -> Step:
-        where = f"execution[{index}]"
-        if not isinstance(entry, Mapping):
-            msg = f"a step must be a mapping with 'id' and 'run', not {type(entry).__name__}"
-            raise self.error(msg, step=where)
-        step_id = entry.get("id")
-        if "id" not in entry:
-            raise self.error("missing", step=where, field="id")
-        if not isinstance(step_id, str):
-            raise self.error(f"must be a string, not {step_id!r}", step=where, field="id")
-        try:
-            validate_step_id(step_id)
-        except InvalidStepIdError as exc:
-            raise self.error(str(exc), step=where, field="id") from None
-        where = f"step {step_id!r} ({where})"
-        self._unknown(entry, _STEP_FIELDS, where)
-        if "run" not in entry:
-            raise self.error("missing; give 'module:function'", step=where, field="run")
-        func = self._target(entry["run"], where)
-        params = entry.get("params", {})
-        if params is None:
-            params = {}
-        if not isinstance(params, Mapping) or not all(isinstance(k, str) for k in params):
-            msg = f"must be a mapping of argument names to values, not {params!r}"
-            raise self.error(msg, step=where, field="params")
-        input_from = entry.get("input_from")
-        try:
-            input_from = _input_from(input_from)
-        except TypeError:
-            msg = f"must be a step id or a list of step ids, not {input_from!r}"
-            raise self.error(msg, step=where, field="input_from") from None
-        save_output = entry.get("save_output", True)
-        if not isinstance(save_output, bool):
-            msg = f"must be true or false, not {save_output!r}"
-            raise self.error(msg, step=where, field="save_output")
-        return Step(step_id, func, input_from=input_from, save_output=save_output, params=params)
-
-    def _folders(self) -> list[str]:
-        """Where a runbook file's step modules are looked for after ``sys.path``."""
-        if self.folder is None:
-            return []
-        return [str(self.folder), os.getcwd()]
-
-    def _import(self, module_name: str) -> Any:
-        # The runbook's folder and the current folder go at the END of sys.path: a step
-        # module beside the runbook imports, but a yaml.py or pandas.py there never takes
-        # the place of an installed package (nor of the standard library).
-        for folder in self._folders():
-            if folder not in sys.path:
-                sys.path.append(folder)
-        return importlib.import_module(module_name)
-
-    def _shadowed(self, module: Any) -> str:
-        """A hint when a file beside the runbook lost to an installed module of its name."""
-        if not isinstance(module, type(sys)):
-            return ""
-        name = module.__name__
-        origin = getattr(module, "__file__", None) or ""
-        for folder in self._folders():
-            beside = Path(folder, *name.split(".")).with_suffix(".py")
-            if name and beside.is_file() and Path(origin).resolve() != beside.resolve():
-                return (
-                    f" ({beside} is not used: an installed module of the same name comes "
-                    "first; rename the file)"
-                )
-        return ""
-
-    def _target(self, target: object, where: str) -> Callable[..., Any]:
-        if not isinstance(target, str) or target.count(":") != 1:
-            msg = f"must be 'module:function' (e.g. 'mypkg.steps:extract'), not {target!r}"
-            raise self.error(msg, step=where, field="run")
-        module_name, _, attr = target.partition(":")
-        if not module_name or not attr:
-            msg = f"must be 'module:function' (e.g. 'mypkg.steps:extract'), not {target!r}"
-            raise self.error(msg, step=where, field="run")
-        try:
-            obj: Any = self._import(module_name)
-        except Exception as exc:
-            msg = f"cannot import module {module_name!r}: {type(exc).__name__}: {exc}"
-            raise self.error(msg, step=where, field="run") from exc
-        for part in attr.split("."):
-            try:
-                obj = getattr(obj, part)
-            except AttributeError:
-                msg = f"module {module_name!r} has no attribute {attr!r}{self._shadowed(obj)}"
-                raise self.error(msg, step=where, field="run") from None
-        if not callable(obj):
-            msg = f"{target!r} is a {type(obj).__name__}, not a function"
-            raise self.error(msg, step=where, field="run")
-        return obj  # type: ignore[no-any-return]

@@ -712,8 +712,8 @@ class TestLoadsOnce:
     def test_records_keep_the_fingerprint_of_outputs_that_feed_steps(
         self, pstore: ac.ArtifactStore
     ) -> None:
-        from artifact_cache.decorators import output_fingerprint
         from artifact_cache.fingerprint import fingerprint
+        from artifact_cache.step_inputs import output_fingerprint
 
         result = five_steps(pstore).run()
         clean = result["clean"].info
