@@ -100,10 +100,6 @@ class StepCall(Generic[R]):
     duration: float
 
 
-def _is_hit_error(exc: BaseException) -> bool:
-    return isinstance(exc, PayloadMissingError | IntegrityError)
-
-
 # --------------------------------------------------------------------------- StepFunction
 class StepFunction(Generic[R, P]):
     """A function memoised in an [`ArtifactStore`][]; made by [`ArtifactStore.step`][].
