@@ -13,17 +13,12 @@ import base64
 import contextlib
 import datetime as dt
 import io
-import json
-import re
 import threading
-import time
 import warnings
 from binascii import a2b_base64
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import partial
 from typing import IO, TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar, overload
-
-import attrs
 
 from . import compression as _compression
 from . import progress as _progress
@@ -54,16 +49,18 @@ from .info import (
     new_version_id,
     remember_written,
 )
+from .lifecycle import garbage as _garbage
 from .lifecycle import lineage as _lineage
 from .lifecycle import retention as _retention
 from .lifecycle import versions as _versions
 from .lifecycle.filters import Query
+from .lifecycle.garbage import GcReport
 from .provenance import tracker as _provenance
 from .serializers import get_serializer
 from .signing import Signer, redact, redact_url, secret_values
 from .signing import signing_key_from as _signing_key_from
 from .stepid import DEFAULT_KEY, validate_key, validate_step_id
-from .storage import TMP_PREFIX, FileEntry, IndexedRecord, RecordName, SizeMismatch, Storage
+from .storage import IndexedRecord, RecordName, SizeMismatch, Storage
 
 if TYPE_CHECKING:
     from .decorators import StepFunction
@@ -80,16 +77,6 @@ class ArtifactList(list[ArtifactInfo]):
 
     def _repr_html_(self) -> str:
         return infos_html(self)
-
-
-@attrs.frozen(kw_only=True)
-class GcReport:
-    """What [`ArtifactStore.gc`][] removed and kept."""
-
-    removed: int
-    freed: int
-    kept_young: int
-    referenced: int
 
 
 def lineage_of(obj: Any) -> ArtifactRef | None:
@@ -1140,33 +1127,8 @@ class ArtifactStore:
             2
         """
         self._writable("clear it")
-        storage = self._storage
         with self._io("clearing"):
-            records = storage.record_names()
-            storage.remove_records(records)
-            storage.remove_version_files()
-            storage.remove_payloads()
-            # Saves that ran meanwhile may have written a record whose payload went above.
-            # Keep the ones whose payload is there; a save still running puts its payload
-            # back after writing its record, so no visible record lacks its payload.
-            later = storage.read_records(storage.record_names())
-            orphans = []
-            for name, data in later.items():
-                if isinstance(data, FileNotFoundError):
-                    continue
-                digest = None
-                inline = False
-                if not isinstance(data, Exception):
-                    with contextlib.suppress(RecordError):
-                        parsed = ArtifactInfo.from_json(data)
-                        digest, inline = parsed.digest, parsed.inline is not None
-                if not inline and (digest is None or not storage.has_payload(digest)):
-                    orphans.append(name)
-            storage.remove_records(orphans)
-            _versions.drop_orphans(storage)
-            self._retention.forget()  # and the access files with the read times
-            storage.prune_folders()
-        return len(records)
+            return _garbage.clear(self)
 
     def gc(self, *, grace: float = 3600.0, dry_run: bool = False) -> GcReport:
         """Remove payloads no record points to, and temporaries left by crashed saves.
@@ -1176,37 +1138,8 @@ class ArtifactStore:
         """
         if not dry_run:
             self._writable("collect garbage")
-        storage = self._storage
         with self._io("collecting garbage"):
-            referenced = self._referenced()
-            now = time.time()
-            doomed: list[FileEntry] = []
-            young = 0
-            # Temporaries of interrupted local writes sit beside records too.
-            temps = [
-                e
-                for area in ("refs", "versions")
-                for e in storage.files(area)
-                if e.name.startswith(TMP_PREFIX)
-            ]
-            for entry in storage.files("objects") + temps:
-                if entry.name in referenced:
-                    continue
-                if now - entry.mtime < grace:
-                    young += 1
-                    continue
-                doomed.append(entry)
-            if doomed and not dry_run:
-                # A save may have re-used an old payload since the first listing: look again.
-                again = self._referenced(warn=False)
-                doomed = [e for e in doomed if e.name not in again]
-                storage.remove_files(doomed)
-        return GcReport(
-            removed=len(doomed),
-            freed=sum(e.size for e in doomed),
-            kept_young=young,
-            referenced=len(referenced),
-        )
+            return _garbage.gc(self, grace=grace, dry_run=dry_run)
 
     def prune(
         self,
@@ -1250,39 +1183,7 @@ class ArtifactStore:
         string in it (with a warning naming it). A record that cannot be read at all
         stops ``gc``: it might name any payload.
         """
-        storage = self._storage
-        found = storage.read_records(storage.record_names())
-        digests: set[str] = set()
-        for name, data in found.items():
-            if isinstance(data, FileNotFoundError):
-                continue
-            if isinstance(data, Exception):
-                msg = (
-                    f"cannot read the record of step {name.step_id!r} key {name.key!r} in "
-                    f"store {self.location}; nothing was removed"
-                )
-                raise ArtifactStoreError(f"{msg}: {type(data).__name__}: {data}") from data
-            try:
-                info = self._record(name.step_id, name.key, data)
-            except RecordError as exc:
-                named = _named_digests(data)
-                digests |= named
-                if warn:
-                    kept = "keeping every payload it names" if named else "it names no payload"
-                    warnings.warn(f"gc: {exc}; {kept}", stacklevel=3)
-            else:
-                # An inline record needs no payload file, but keeps one `url` wrote.
-                digests.add(info.digest)
-        # Every version record keeps its payload too; a bad one, whatever it names.
-        in_versions, bad_versions = _versions.referenced(storage)
-        digests |= in_versions
-        for text, error in bad_versions:
-            named = _named_digests(text)
-            digests |= named
-            if warn:
-                note = "keeping every payload it names" if named else "it names no payload"
-                warnings.warn(f"gc: {error}; {note}", stacklevel=3)
-        return digests
+        return _garbage.referenced(self, warn=warn)
 
     # ------------------------------------------------------------------ layers above
     @overload
@@ -1379,30 +1280,3 @@ def _remember_parsed(where: tuple[str, RecordName], token: Any, parsed: Any) -> 
         if len(_parsed) >= _PARSED_MAX:
             _parsed.clear()
         _parsed[where] = (token, parsed)
-
-
-_DIGESTS = re.compile(rb"(?<![0-9a-f])[0-9a-f]{32}(?![0-9a-f])")
-
-
-def _named_digests(data: bytes) -> set[str]:
-    """The digests a record gc cannot use may name: what it must keep.
-
-    Every digest-shaped string in its bytes, and every ``"digest"`` field at any depth
-    if it is JSON (where escapes could hide one from the first search).
-    """
-    found = {m.decode() for m in _DIGESTS.findall(data)}
-    try:
-        parsed = json.loads(data)
-    except (ValueError, RecursionError):
-        return found
-    stack = [parsed]
-    while stack:
-        value = stack.pop()
-        if isinstance(value, dict):
-            digest = value.get("digest")
-            if is_digest(digest):
-                found.add(str(digest))
-            stack.extend(value.values())
-        elif isinstance(value, list):
-            stack.extend(value)
-    return found
