@@ -13,7 +13,6 @@ import base64
 import contextlib
 import datetime as dt
 import io
-import threading
 import warnings
 from binascii import a2b_base64
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -21,6 +20,7 @@ from functools import partial
 from typing import IO, TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar, overload
 
 from . import compression as _compression
+from . import listing as _listing
 from . import progress as _progress
 from .digest import hash_bytes
 from .digest import hasher as new_hasher
@@ -60,7 +60,7 @@ from .serializers import get_serializer
 from .signing import Signer, redact, redact_url, secret_values
 from .signing import signing_key_from as _signing_key_from
 from .stepid import DEFAULT_KEY, validate_key, validate_step_id
-from .storage import IndexedRecord, RecordName, SizeMismatch, Storage
+from .storage import SizeMismatch, Storage
 
 if TYPE_CHECKING:
     from .decorators import StepFunction
@@ -535,97 +535,6 @@ class ArtifactStore:
             raise RecordError(msg)
         return info
 
-    def _records(
-        self, found: Mapping[RecordName, bytes | Exception]
-    ) -> tuple[list[ArtifactInfo], list[RecordError]]:
-        """The valid records among fetched record files, and the errors of the bad ones.
-
-        A record deleted between listing and reading is skipped; any other failure to
-        read one is raised: a record that cannot be read is not a deleted one.
-        """
-        infos: list[ArtifactInfo] = []
-        bad: list[RecordError] = []
-        for name, data in found.items():
-            if isinstance(data, FileNotFoundError):
-                continue
-            if isinstance(data, Exception):
-                raise data
-            try:
-                infos.append(self._record(name.step_id, name.key, data))
-            except RecordError as exc:
-                bad.append(exc)
-        infos.sort(key=lambda i: i.created, reverse=True)
-        return infos, bad
-
-    def _from_index(
-        self, rows: Sequence[IndexedRecord]
-    ) -> tuple[list[ArtifactInfo], list[RecordError]]:
-        """The records an index lists, parsed and checked as `_records` does, newest first.
-
-        A row the index checked itself (``info``) is used as it is; a record parsed before
-        from the same version of its file is not parsed again.
-        """
-        infos: list[ArtifactInfo] = []
-        bad: list[RecordError] = []
-        missed: dict[RecordName, IndexedRecord] = {}
-        where = self.location
-        for row in rows:
-            if row.info is not None:  # checked by the index when it read the file
-                infos.append(row.info)
-                continue
-            cached = _parsed.get((where, row.name))
-            if cached is not None and cached[0] == row.token:
-                found = cached[1]
-                (infos if isinstance(found, ArtifactInfo) else bad).append(found)  # type: ignore[arg-type]
-            else:
-                missed[row.name] = row
-        if missed:
-            held = {n: r.text for n, r in missed.items() if r.text is not None}
-            texts: dict[RecordName, bytes | Exception] = dict(held)
-            if len(held) < len(missed):
-                texts.update(self._storage.indexed_text([n for n in missed if n not in held]))
-            for name, data in texts.items():
-                if isinstance(data, FileNotFoundError):
-                    continue
-                if isinstance(data, Exception):
-                    raise data
-                parsed: ArtifactInfo | RecordError
-                try:
-                    parsed = self._record(name.step_id, name.key, data)
-                except RecordError as exc:
-                    parsed = exc
-                (infos if isinstance(parsed, ArtifactInfo) else bad).append(parsed)  # type: ignore[arg-type]
-                _remember_parsed((where, name), missed[name].token, parsed)
-        infos.sort(key=lambda i: i.created, reverse=True)
-        return infos, bad
-
-    def _newest_indexed(self, step_id: str) -> ArtifactInfo | None:
-        """The newest record of a step found through the index, read again from its file
-        (unless the index read it for this lookup); None to look the slow way (no index,
-        no valid record, or its file changed). Not found if the index has no record."""
-        storage = self._storage
-        found = storage.newest_record(step_id)
-        if found is None:
-            return None
-        newest, invalid = found
-        if newest is None:
-            if not invalid:
-                raise self._not_found(step_id, None)  # (the index is up to date: none)
-            return None
-        try:
-            # The index gives the text only if it is the file's as this lookup found it.
-            data = newest.text
-            if data is None:
-                data = storage.read_record(step_id, newest.name.key)
-            info = self._record(step_id, newest.name.key, data)
-        except (FileNotFoundError, RecordError):
-            return None
-        if info.created.timestamp() != newest.created:
-            return None
-        _infos, bad = self._from_index(invalid)
-        self._skip(bad, stacklevel=4)
-        return info
-
     @staticmethod
     def _skip(bad: Iterable[RecordError], stacklevel: int = 3) -> None:
         for exc in bad:
@@ -654,10 +563,12 @@ class ArtifactStore:
             return self._keyed(step_id, key)
         storage = self._storage
         with self._io("reading", step_id):
-            newest = self._newest_indexed(step_id)
+            newest = _listing.newest_indexed(self, step_id)
             if newest is not None:
                 return newest
-            infos, bad = self._records(storage.read_records(storage.step_record_names(step_id)))
+            infos, bad = _listing.records(
+                self, storage.read_records(storage.step_record_names(step_id))
+            )
         if infos:
             self._skip(bad)
             return infos[0]
@@ -723,11 +634,13 @@ class ArtifactStore:
             listing = storage.indexed_listing(step_id=step_id)
             rows = storage.indexed_records(step_id=step_id) if listing is None else None
             if listing is not None:
-                infos, bad = list(listing[0]), self._from_index(listing[1])[1]
+                infos, bad = list(listing[0]), _listing.from_index(self, listing[1])[1]
             elif rows is not None:
-                infos, bad = self._from_index(rows)
+                infos, bad = _listing.from_index(self, rows)
             else:
-                infos, bad = self._records(storage.read_records(storage.step_record_names(step_id)))
+                infos, bad = _listing.records(
+                    self, storage.read_records(storage.step_record_names(step_id))
+                )
         self._skip(bad)
         return ArtifactList(infos)
 
@@ -926,43 +839,8 @@ class ArtifactStore:
                 versions, errors = _versions.listing(self._storage, prefix, status, tags)
             self._skip(errors)
             return ArtifactList(versions if query.empty else query.apply(versions))
-        storage = self._storage
         with self._io(f"listing artifacts under {prefix!r}" if prefix else "listing artifacts"):
-            # A bar opens if many records have to be read to bring the index up to date.
-            bar = partial(self._bar, what="listing", unit="records")
-            listing = storage.indexed_listing(folder, bar=bar)
-            rows = (
-                storage.indexed_records(folder, prefix=prefix, bar=bar) if listing is None else None
-            )
-            memo = self._list_memo
-            found: Any = listing if listing is not None else rows
-            if (
-                found is not None
-                and memo is not None
-                and memo[0] is found
-                and memo[1:3] == (prefix, query)
-            ):
-                infos, bad = memo[3], memo[4]  # the index gave the very same answer
-            elif listing is not None:
-                # Built from what the index checked when it read each file; invalid
-                # records are parsed again, to be warned about.
-                valid, invalid = listing
-                infos = [i for i in valid if i.step_id.startswith(prefix)] if prefix else valid
-                bad_rows = [r for r in invalid if r.name.step_id.startswith(prefix)]
-                bad = self._from_index(bad_rows)[1] if bad_rows else []
-                self._list_memo = (found, prefix, query, infos, bad)
-            elif rows is not None:
-                # Tags, times and limit are applied before any record is parsed; invalid
-                # records are kept (to be warned about).
-                infos, bad = self._from_index(
-                    query.rows(r for r in rows if r.name.step_id.startswith(prefix))
-                )
-                self._list_memo = (found, prefix, query, infos, bad)
-            else:
-                names = storage.record_names(folder)
-                wanted = [n for n in names if n.step_id.startswith(prefix)]
-                with self._bar(len(wanted), "listing", unit="records"):
-                    infos, bad = self._records(storage.read_records(wanted))
+            infos, bad = _listing.active(self, prefix, folder, query)
         self._skip(bad)
         return ArtifactList(infos if query.empty else query.apply(infos))
 
@@ -1268,15 +1146,3 @@ def _check_mmap_mode(mode: object, step_id: str, location: str) -> None:
 
 
 _WRITTEN_MAX = 100_000
-
-_parsed_lock = threading.Lock()
-_parsed: dict[tuple[str, RecordName], tuple[Any, ArtifactInfo | RecordError]] = {}
-"""Records parsed in this process, by store and name, with the version of the file read."""
-_PARSED_MAX = 1_000_000
-
-
-def _remember_parsed(where: tuple[str, RecordName], token: Any, parsed: Any) -> None:
-    with _parsed_lock:
-        if len(_parsed) >= _PARSED_MAX:
-            _parsed.clear()
-        _parsed[where] = (token, parsed)
