@@ -24,6 +24,7 @@ import attrs
 
 from .errors import RecordError
 from .fingerprint.recipe import KeyRecipe, as_recipe
+from .render import human_size, infos_html
 from .stepid import validate_key, validate_step_id
 
 __all__ = [
@@ -46,20 +47,6 @@ __all__ = [
 
 RECORD_VERSION = 1
 """Version of the record schema written by this release."""
-
-
-def human_size(n: float) -> str:
-    """Format a byte count in binary units.
-
-    Examples:
-        >>> human_size(1536)
-        '1.5 KiB'
-    """
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    raise AssertionError("unreachable")
 
 
 DIGEST_PATTERN = re.compile(r"[0-9a-f]{32}")
@@ -832,51 +819,3 @@ def unpack_checked(step_id: str, packed: str, out: list[ArtifactInfo]) -> None:
                 payload_hash, signature, inline, compression, version, extra,
             )
         )  # fmt: skip
-
-
-def infos_html(infos: Iterable[ArtifactInfo], *, limit: int = 50) -> str:
-    """Render artifacts as a compact HTML table (every string escaped).
-
-    Each header is aligned as its cells are (sizes to the right, text to the left),
-    whatever the notebook's stylesheet does with tables; no artifact at all reads as a
-    line that says so.
-
-    Examples:
-        >>> infos_html([])
-        "<p class='artifact-list'><i>no artifacts</i></p>"
-    """
-    infos = list(infos)
-    if not infos:
-        return "<p class='artifact-list'><i>no artifacts</i></p>"
-    columns = [
-        ("step id", "left"),
-        ("key", "left"),
-        ("type", "left"),
-        ("size", "right"),
-        ("created", "left"),
-    ]
-    head = "".join(f"<th style='text-align:{align}'>{name}</th>" for name, align in columns)
-    rows = "".join(
-        "<tr>"
-        + "".join(
-            f"<td style='text-align:{align}'>{html.escape(v)}</td>"
-            for v, (_, align) in zip(
-                (
-                    i.step_id,
-                    i.key[:12],
-                    i.python_type,
-                    human_size(i.size),
-                    i.created.strftime("%Y-%m-%d %H:%M:%S"),
-                ),
-                columns,
-                strict=True,
-            )
-        )
-        + "</tr>"
-        for i in infos[:limit]
-    )
-    more = f"<p>... and {len(infos) - limit} more</p>" if len(infos) > limit else ""
-    return (
-        f"<table class='artifact-list'><thead><tr>{head}</tr></thead>"
-        f"<tbody>{rows}</tbody></table>{more}"
-    )

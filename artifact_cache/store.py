@@ -43,8 +43,6 @@ from .info import (
     ArtifactInfo,
     ArtifactRef,
     checked_record,
-    human_size,
-    infos_html,
     is_digest,
     new_version_id,
     remember_written,
@@ -56,6 +54,7 @@ from .lifecycle import versions as _versions
 from .lifecycle.filters import Query
 from .lifecycle.garbage import GcReport
 from .provenance import tracker as _provenance
+from .render import infos_html, store_html
 from .serializers import get_serializer
 from .signing import Signer, redact, redact_url, secret_values
 from .signing import signing_key_from as _signing_key_from
@@ -230,24 +229,11 @@ class ArtifactStore:
         return hash(self.location)
 
     def _repr_html_(self) -> str:
-        import html
-
         try:
-            infos = self.list()
+            infos: list[ArtifactInfo] | ArtifactStoreError = self.list()
         except ArtifactStoreError as exc:
-            return f"<p><b>ArtifactStore</b>: {html.escape(str(exc))}</p>"
-        if not infos:
-            return (
-                f"<p><b>ArtifactStore</b> <code>{html.escape(self.location)}</code>: "
-                "no artifacts</p>"
-            )
-        total = human_size(sum(i.size for i in infos))
-        count = f"{len(infos):,} artifact{'' if len(infos) == 1 else 's'}"
-        head = (
-            f"<p><b>ArtifactStore</b> <code>{html.escape(self.location)}</code>: "
-            f"{count}, {total}</p>"
-        )
-        return head + infos_html(infos, limit=10)
+            infos = exc
+        return store_html(self.location, infos)
 
     @property
     def storage_options(self) -> Mapping[str, Any]:
