@@ -203,6 +203,7 @@ class TestDocstrings:
             "artifact_cache.memory",
             "artifact_cache.pipeline",
             "artifact_cache.progress",
+            "artifact_cache.record_values",
             "artifact_cache.render",
             "artifact_cache.serializers",
             "artifact_cache.stepid",
