@@ -16,12 +16,12 @@ import io
 import warnings
 from binascii import a2b_base64
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from functools import partial
 from typing import IO, TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar, overload
 
 from . import compression as _compression
 from . import listing as _listing
 from . import progress as _progress
+from . import saving as _saving
 from .digest import hash_bytes
 from .digest import hasher as new_hasher
 from .errors import (
@@ -39,13 +39,10 @@ from .errors import (
 )
 from .fingerprint.recipe import KeyRecipe
 from .info import (
-    INLINE_MAX,
     ArtifactInfo,
     ArtifactRef,
     checked_record,
     is_digest,
-    new_version_id,
-    remember_written,
 )
 from .lifecycle import garbage as _garbage
 from .lifecycle import lineage as _lineage
@@ -58,7 +55,7 @@ from .render import infos_html, store_html
 from .serializers import get_serializer
 from .signing import Signer, redact, redact_url, secret_values
 from .signing import signing_key_from as _signing_key_from
-from .stepid import DEFAULT_KEY, validate_key, validate_step_id
+from .stepid import validate_key, validate_step_id
 from .storage import SizeMismatch, Storage
 
 if TYPE_CHECKING:
@@ -98,11 +95,6 @@ def lineage_of(obj: Any) -> ArtifactRef | None:
         ('split', None)
     """
     return _provenance.lookup(obj)
-
-
-def _python_type(obj: Any) -> str:
-    cls = type(obj)
-    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def _reopen(
@@ -381,119 +373,24 @@ class ArtifactStore:
             >>> store.save("rows", list(range(1000)), compress="gzip").compression
             'gzip'
         """
-        key = DEFAULT_KEY if key is None else key
-        self._check(step_id, key)
-        self._writable(f"save step {step_id!r}")
-        name = serializer or "pickle"
-        try:
-            ser = get_serializer(name)
-        except ValueError as exc:
-            raise SerializationError(f"step {step_id!r} in store {self.location}: {exc}") from None
-        if compress is not None:
-            compress = self._codec(compress, ser, step_id)
-        try:
-            chunks = ser.dumps(obj)
-            if compress is not None:
-                chunks = [_compression.compress(chunks, compress)]
-        except MissingDependencyError as exc:
-            msg = f"saving step {step_id!r} in store {self.location}: {exc}"
-            raise MissingDependencyError(msg, name=exc.name) from exc
-        except Exception as exc:
-            msg = (
-                f"cannot serialise the {_python_type(obj)} returned for step {step_id!r} "
-                f"with the {name!r} serializer (store {self.location}); nothing was saved: "
-                f"{type(exc).__name__}: {exc}"
-            )
-            raise SerializationError(msg) from exc
-        size = sum(memoryview(c).nbytes for c in chunks)
-        storage = self._storage
-        with self._io("saving", step_id):
-            if not self._marker_written:
-                storage.ensure_marker()
-                self._marker_written = True
-            # A keyed store hashes the payload cryptographically in the same pass.
-            signer = self._signer
-            hashing = signer.hashing(chunks, hash_bytes) if signer is not None else None
-            digest_of = hashing or partial(hash_bytes, *chunks)
-            known = None
-            inline = None
-            if size <= INLINE_MAX:
-                # A small payload goes inside its record: one file, one write, one read.
-                digest = known = digest_of()
-                inline = base64.b64encode(b"".join(chunks)).decode("ascii")
-            elif storage.remote:
-                # On an object store a payload this store wrote itself is not written
-                # again: the record goes first, and the check below puts the payload back
-                # if a gc or clear removed it meanwhile (as it does after any save).
-                digest = digest_of()
-                known = digest if digest in self._written and self._trusted(digest) else None
-                digest_of = partial(str, digest)
-            if known is None:
-                with self._bar(size, f"saving {step_id}"):
-                    digest, _reused = storage.publish_object(
-                        chunks, size, digest_of, reuse=self._trusted, hash_of=hash_bytes
-                    )
-            else:
-                digest = known
-            self._damaged.discard(digest)
-            created = dt.datetime.now(dt.UTC)
-            info = ArtifactInfo(
-                step_id=step_id,
-                key=key,
-                digest=digest,
-                size=size,
-                serializer=name,
-                mime_type=mime_type or (None if name == "pickle" else ser.mime_type),
-                python_type=_python_type(obj),
-                tags=tags or {},
-                inputs=tuple(inputs),
-                code_fingerprint=code_fingerprint,
-                duration=duration,
-                args_repr=args_repr,
-                uri=None if inline is not None else storage.object_uri(digest),
-                extra=dict(extra or {}),
-                recipe=recipe,
-                inline=inline,
-                compression=compress,
-                created=created,
-                version=new_version_id(created),
-            )
-            if signer is not None and hashing is not None:
-                info = signer.seal(info, hashing.strong)
-            # The version record first, then the head naming it (the active version).
-            record = info.to_json().encode()
-            storage.put_record(step_id, key, record, version=info.version)
-            remember_written(record, info)  # read back in this process: not parsed again
-            if inline is None and not storage.has_object(digest, size):
-                # A concurrent gc or clear removed the payload between our write (or check)
-                # and our record: put it back, so that no visible record lacks its payload.
-                storage.put_object(digest, chunks, size)
-            if len(self._written) > _WRITTEN_MAX:
-                self._written.clear()
-            self._written.add(digest)
-        _provenance.remember(obj, info, size)
+        info = _saving.save(
+            self,
+            step_id,
+            obj,
+            key=key,
+            tags=tags,
+            serializer=serializer,
+            mime_type=mime_type,
+            compress=compress,
+            inputs=inputs,
+            code_fingerprint=code_fingerprint,
+            duration=duration,
+            args_repr=args_repr,
+            extra=extra,
+            recipe=recipe,
+        )
         self._retention.saved(self)  # every so many saves: enforce the store's limits
         return info
-
-    def _codec(self, name: object, ser: Any, step_id: str) -> str:
-        """``name`` if it is a codec usable here for payloads of ``ser``; nothing is written."""
-        where = f"step {step_id!r} in store {self.location}"
-        if not getattr(ser, "compressible", True):
-            msg = (
-                f"saving {where}: the {ser.name!r} serializer writes a file other tools read "
-                "as it is (store.open and store.url serve it); compress= applies to pickle "
-                "and json payloads"
-            )
-            if ser.name == "parquet":
-                msg += " (Parquet compresses its column chunks itself)"
-            raise SerializationError(msg)
-        try:
-            return _compression.check_codec(name)
-        except MissingDependencyError as exc:
-            raise MissingDependencyError(f"saving {where}: {exc}", name=exc.name) from exc
-        except ValueError as exc:
-            msg = f"saving {where}: {exc}; nothing was saved"
-            raise SerializationError(msg) from None
 
     # ------------------------------------------------------------------ read
     def _record(self, step_id: str, key: str, data: bytes, *, shared: bool = False) -> ArtifactInfo:
@@ -1129,6 +1026,3 @@ def _check_mmap_mode(mode: object, step_id: str, location: str) -> None:
             f"'r' (read-only) or 'c' (copy-on-write), not {mode!r}"
         )
         raise ArtifactStoreError(msg)
-
-
-_WRITTEN_MAX = 100_000
