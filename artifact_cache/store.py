@@ -9,10 +9,8 @@ imported lazily by the methods that return them.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import datetime as dt
-import io
 import warnings
 from binascii import a2b_base64
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -20,6 +18,7 @@ from typing import IO, TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar, overloa
 
 from . import compression as _compression
 from . import listing as _listing
+from . import payloads as _payloads
 from . import progress as _progress
 from . import saving as _saving
 from .digest import hash_bytes
@@ -790,26 +789,7 @@ class ArtifactStore:
             b'hello'
         """
         info = self.info(step_id, key=key)
-        self._check_signature(info)
-        self._retention.used(info.step_id, info.key)
-        codec = info.compression
-        if codec is not None:
-            try:
-                _compression.check_codec(codec)
-            except MissingDependencyError as exc:
-                msg = f"opening {self._where(info)}: {exc}"
-                raise MissingDependencyError(msg, name=exc.name) from exc
-            except ValueError as exc:
-                raise SerializationError(f"cannot open {self._where(info)}: {exc}") from None
-        if info.inline is not None:
-            stream: IO[bytes] = io.BytesIO(base64.b64decode(info.inline))
-        else:
-            with self._io("opening", step_id):
-                try:
-                    stream = self._storage.open_object(info.digest)
-                except FileNotFoundError:
-                    raise self._not_found(step_id, key) from None
-        return stream if codec is None else _compression.reader(stream, codec)
+        return _payloads.stream(self, info, key)
 
     def url(self, step_id: str, *, key: str | None = None, expires: int = 3600) -> str:
         """A URL to the payload: presigned on S3 (valid ``expires`` seconds), file:// locally.
@@ -823,36 +803,7 @@ class ArtifactStore:
         the record (whoever follows the link gets the bytes the record names).
         """
         info = self.info(step_id, key=key)
-        self._check_signature(info)
-        # Only where URLs exist (local, object stores): memory:// has none to give.
-        if info.inline is not None and (self._storage.is_local or self._storage.remote):
-            with self._io("writing the payload file of", step_id):
-                self._publish_inline(info)
-        try:
-            return self._storage.sign_object(info.digest, expires)
-        except NotImplementedError:
-            msg = (
-                f"store {self.location} cannot give a URL for step {step_id!r}: its filesystem "
-                "has no URLs; use store.open() to read the payload"
-            )
-            raise ArtifactStoreError(msg) from None
-        except FileNotFoundError:
-            raise self._not_found(step_id, key) from None
-        except Exception as exc:
-            self._fail("signing", step_id, exc)
-
-    def _publish_inline(self, info: ArtifactInfo) -> None:
-        """Give a payload stored inside its record a file of its own, for `url`.
-
-        gc keeps it while a record names its digest (inline or not).
-        """
-        data = base64.b64decode(info.inline or "")
-        if hash_bytes(data) != info.digest:
-            where = self._where(info)
-            raise IntegrityError(f"the payload of {where} does not match its digest")
-        if not self._storage.has_object(info.digest, info.size):
-            self._writable(f"give step {info.step_id!r} a URL (its payload is in its record)")
-            self._storage.put_object(info.digest, [data], info.size)
+        return _payloads.link(self, info, key, expires)
 
     # ------------------------------------------------------------------ remove
     def delete(self, step_id: str, *, key: str | None = None, purge: bool = False) -> bool:
