@@ -2,8 +2,12 @@
 
 It validates step ids and keys before any I/O, serialises outside the storage layer so a
 failing serializer writes nothing, publishes the payload before the record that points to
-it, and verifies a payload's size and digest before anything is unpickled. It may import
-errors, stepid, hashing, serializers, info and storage; decorators and the widget are
+it, and verifies a payload's size and digest before anything is unpickled. Its methods
+keep their signatures and docs here; whole jobs are done by modules it passes itself to:
+`saving` (save), `listing` (reading many records), `payloads` (open, url),
+`lifecycle.garbage` (gc, clear), `provenance` (what `lineage_of` reads), `render`
+(notebook HTML). Loading stays here: it is every cache hit's path. It may import errors,
+stepid, digest, serializers, info, storage and those; decorators and the widget are
 imported lazily by the methods that return them.
 """
 
