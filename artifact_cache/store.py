@@ -2,35 +2,29 @@
 
 It validates step ids and keys before any I/O, serialises outside the storage layer so a
 failing serializer writes nothing, publishes the payload before the record that points to
-it, and verifies a payload's size and digest before anything is unpickled. It may import
-errors, stepid, hashing, serializers, info and storage; decorators and the widget are
+it, and verifies a payload's size and digest before anything is unpickled. Its methods
+keep their signatures and docs here; whole jobs are done by modules it passes itself to:
+`saving` (save), `listing` (reading many records), `payloads` (open, url),
+`lifecycle.garbage` (gc, clear), `provenance` (what `lineage_of` reads), `render`
+(notebook HTML). Loading stays here: it is every cache hit's path. It may import errors,
+stepid, digest, serializers, info, storage and those; decorators and the widget are
 imported lazily by the methods that return them.
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import datetime as dt
-import enum
-import io
-import json
-import re
-import threading
-import time
-import types
 import warnings
-import weakref
 from binascii import a2b_base64
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from functools import partial
 from typing import IO, TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar, overload
 
-import attrs
-
 from . import compression as _compression
+from . import listing as _listing
+from . import payloads as _payloads
 from . import progress as _progress
+from . import saving as _saving
 from .digest import hash_bytes
 from .digest import hasher as new_hasher
 from .errors import (
@@ -48,25 +42,24 @@ from .errors import (
 )
 from .fingerprint.recipe import KeyRecipe
 from .info import (
-    INLINE_MAX,
     ArtifactInfo,
     ArtifactRef,
     checked_record,
-    human_size,
-    infos_html,
     is_digest,
-    new_version_id,
-    remember_written,
 )
+from .lifecycle import garbage as _garbage
 from .lifecycle import lineage as _lineage
 from .lifecycle import retention as _retention
 from .lifecycle import versions as _versions
 from .lifecycle.filters import Query
+from .lifecycle.garbage import GcReport
+from .provenance import tracker as _provenance
+from .render import infos_html, store_html
 from .serializers import get_serializer
 from .signing import Signer, redact, redact_url, secret_values
 from .signing import signing_key_from as _signing_key_from
-from .stepid import DEFAULT_KEY, validate_key, validate_step_id
-from .storage import TMP_PREFIX, FileEntry, IndexedRecord, RecordName, SizeMismatch, Storage
+from .stepid import validate_key, validate_step_id
+from .storage import SizeMismatch, Storage
 
 if TYPE_CHECKING:
     from .decorators import StepFunction
@@ -83,135 +76,6 @@ class ArtifactList(list[ArtifactInfo]):
 
     def _repr_html_(self) -> str:
         return infos_html(self)
-
-
-@attrs.frozen(kw_only=True)
-class GcReport:
-    """What [`ArtifactStore.gc`][] removed and kept."""
-
-    removed: int
-    freed: int
-    kept_young: int
-    referenced: int
-
-
-class _Provenance:
-    """Which stored artifact an object in this process came from (for lineage).
-
-    Objects that support weak references are tracked until they die; others (dicts,
-    lists, tuples) are kept in a small LRU so that a recycled ``id`` cannot be mistaken
-    for them, but only when small: holding a large one would keep its memory after the
-    user dropped it. (The pipeline records its inputs explicitly and needs none of this.)
-
-    The parts of a tuple, list or dict artifact (its items, a dict's values; and theirs,
-    `PART_DEPTH` levels down; the first `PART_MAX` in all) are tracked as coming from
-    that artifact too, so that ``X, y = features()`` keeps the lineage of ``X`` and
-    ``y``. Only parts with an identity of their own are: objects that support weak
-    references (arrays, DataFrames, instances of most classes), and the first
-    `STRONG_PARTS` mutable containers (lists, dicts, sets, bytearrays) of a small
-    artifact, held in the LRU. Values the rest of the program shares never are: immutable
-    ones the interpreter may share between unrelated code (None, booleans, numbers,
-    strings, bytes, tuples, frozensets), and what pickles by reference (classes,
-    functions, modules, enum members), which a load gives back as the very objects
-    everyone uses. A tag on the interned ``"a"``, the small int ``1`` or the class
-    ``int`` would be a tag on every use.
-    """
-
-    _UNTRACKED = (type(None), bool, int, float, complex)
-    _SHARED = (
-        *(type(None), bool, int, float, complex, str, bytes, tuple, frozenset, range),
-        *(type, types.FunctionType, types.BuiltinFunctionType, types.MethodType),
-        *(types.ModuleType, enum.Enum),
-    )
-    _MUTABLE = (list, dict, set, bytearray)
-    STRONG_MAX_BYTES = 2**20
-    PART_DEPTH = 2
-    PART_MAX = 64
-    STRONG_PARTS = 8
-
-    def __init__(self, strong_limit: int = 128) -> None:
-        self._lock = threading.Lock()
-        self._weak: dict[int, tuple[weakref.ref[Any], _Source]] = {}
-        self._strong: OrderedDict[int, tuple[Any, _Source]] = OrderedDict()
-        self._limit = strong_limit
-
-    def remember(self, obj: Any, source: ArtifactInfo | ArtifactRef, size: int) -> None:
-        if isinstance(obj, self._UNTRACKED):
-            return
-        ref = (source.step_id, source.key, source.digest)  # (made an ArtifactRef if asked)
-        self._remember(obj, ref, size)
-        if isinstance(obj, list | tuple | dict):
-            strong = self.STRONG_PARTS
-            for part in self._parts(obj):
-                mutable = isinstance(part, self._MUTABLE)
-                self._remember(part, ref, size, strong=mutable and strong > 0)
-                strong -= mutable
-
-    def _parts(self, obj: list[Any] | tuple[Any, ...] | dict[Any, Any]) -> list[Any]:
-        """The items of a container artifact that can be tracked (not `_SHARED`),
-        breadth-first, among its first PART_MAX items; tuples among them are looked into
-        but not tracked."""
-        found: list[Any] = []
-        level: list[Any] = [obj]
-        seen = 0
-        shared, nested = self._SHARED, (list, tuple, dict)
-        for _ in range(self.PART_DEPTH):
-            below: list[Any] = []
-            for container in level:
-                items = container.values() if isinstance(container, dict) else container
-                for item in items:
-                    if seen >= self.PART_MAX:
-                        return found
-                    seen += 1
-                    if isinstance(item, nested):
-                        below.append(item)
-                    if not isinstance(item, shared):
-                        found.append(item)
-            if not below:
-                break
-            level = below
-        return found
-
-    def _remember(self, obj: Any, ref: _Source, size: int, *, strong: bool = True) -> None:
-        oid = id(obj)
-        if type(obj).__weakrefoffset__:  # its instances take weak references
-            with contextlib.suppress(TypeError):
-                wr = weakref.ref(obj, partial(self._forget, oid))
-                with self._lock:
-                    self._weak[oid] = (wr, ref)
-                return
-        if not strong or size > self.STRONG_MAX_BYTES:
-            return
-        with self._lock:
-            self._strong[oid] = (obj, ref)
-            self._strong.move_to_end(oid)
-            if len(self._strong) > self._limit:
-                self._strong.popitem(last=False)
-
-    def _forget(self, oid: int, _: object) -> None:
-        self._weak.pop(oid, None)
-
-    def lookup(self, obj: Any) -> ArtifactRef | None:
-        oid = id(obj)
-        found: _Source | None = None
-        with self._lock:
-            weak = self._weak.get(oid)
-            if weak is not None and weak[0]() is obj:
-                found = weak[1]
-            else:
-                strong = self._strong.get(oid)
-                if strong is not None and strong[0] is obj:
-                    found = strong[1]
-        if found is None:
-            return None
-        step_id, key, digest = found
-        return ArtifactRef(step_id=step_id, key=key, digest=digest)
-
-
-_Source = tuple[str, str, str]
-"""Where an object came from: step id, key, digest."""
-
-_provenance = _Provenance()
 
 
 def lineage_of(obj: Any) -> ArtifactRef | None:
@@ -234,11 +98,6 @@ def lineage_of(obj: Any) -> ArtifactRef | None:
         ('split', None)
     """
     return _provenance.lookup(obj)
-
-
-def _python_type(obj: Any) -> str:
-    cls = type(obj)
-    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def _reopen(
@@ -365,24 +224,11 @@ class ArtifactStore:
         return hash(self.location)
 
     def _repr_html_(self) -> str:
-        import html
-
         try:
-            infos = self.list()
+            infos: list[ArtifactInfo] | ArtifactStoreError = self.list()
         except ArtifactStoreError as exc:
-            return f"<p><b>ArtifactStore</b>: {html.escape(str(exc))}</p>"
-        if not infos:
-            return (
-                f"<p><b>ArtifactStore</b> <code>{html.escape(self.location)}</code>: "
-                "no artifacts</p>"
-            )
-        total = human_size(sum(i.size for i in infos))
-        count = f"{len(infos):,} artifact{'' if len(infos) == 1 else 's'}"
-        head = (
-            f"<p><b>ArtifactStore</b> <code>{html.escape(self.location)}</code>: "
-            f"{count}, {total}</p>"
-        )
-        return head + infos_html(infos, limit=10)
+            infos = exc
+        return store_html(self.location, infos)
 
     @property
     def storage_options(self) -> Mapping[str, Any]:
@@ -530,119 +376,24 @@ class ArtifactStore:
             >>> store.save("rows", list(range(1000)), compress="gzip").compression
             'gzip'
         """
-        key = DEFAULT_KEY if key is None else key
-        self._check(step_id, key)
-        self._writable(f"save step {step_id!r}")
-        name = serializer or "pickle"
-        try:
-            ser = get_serializer(name)
-        except ValueError as exc:
-            raise SerializationError(f"step {step_id!r} in store {self.location}: {exc}") from None
-        if compress is not None:
-            compress = self._codec(compress, ser, step_id)
-        try:
-            chunks = ser.dumps(obj)
-            if compress is not None:
-                chunks = [_compression.compress(chunks, compress)]
-        except MissingDependencyError as exc:
-            msg = f"saving step {step_id!r} in store {self.location}: {exc}"
-            raise MissingDependencyError(msg, name=exc.name) from exc
-        except Exception as exc:
-            msg = (
-                f"cannot serialise the {_python_type(obj)} returned for step {step_id!r} "
-                f"with the {name!r} serializer (store {self.location}); nothing was saved: "
-                f"{type(exc).__name__}: {exc}"
-            )
-            raise SerializationError(msg) from exc
-        size = sum(memoryview(c).nbytes for c in chunks)
-        storage = self._storage
-        with self._io("saving", step_id):
-            if not self._marker_written:
-                storage.ensure_marker()
-                self._marker_written = True
-            # A keyed store hashes the payload cryptographically in the same pass.
-            signer = self._signer
-            hashing = signer.hashing(chunks, hash_bytes) if signer is not None else None
-            digest_of = hashing or partial(hash_bytes, *chunks)
-            known = None
-            inline = None
-            if size <= INLINE_MAX:
-                # A small payload goes inside its record: one file, one write, one read.
-                digest = known = digest_of()
-                inline = base64.b64encode(b"".join(chunks)).decode("ascii")
-            elif storage.remote:
-                # On an object store a payload this store wrote itself is not written
-                # again: the record goes first, and the check below puts the payload back
-                # if a gc or clear removed it meanwhile (as it does after any save).
-                digest = digest_of()
-                known = digest if digest in self._written and self._trusted(digest) else None
-                digest_of = partial(str, digest)
-            if known is None:
-                with self._bar(size, f"saving {step_id}"):
-                    digest, _reused = storage.publish_object(
-                        chunks, size, digest_of, reuse=self._trusted, hash_of=hash_bytes
-                    )
-            else:
-                digest = known
-            self._damaged.discard(digest)
-            created = dt.datetime.now(dt.UTC)
-            info = ArtifactInfo(
-                step_id=step_id,
-                key=key,
-                digest=digest,
-                size=size,
-                serializer=name,
-                mime_type=mime_type or (None if name == "pickle" else ser.mime_type),
-                python_type=_python_type(obj),
-                tags=tags or {},
-                inputs=tuple(inputs),
-                code_fingerprint=code_fingerprint,
-                duration=duration,
-                args_repr=args_repr,
-                uri=None if inline is not None else storage.object_uri(digest),
-                extra=dict(extra or {}),
-                recipe=recipe,
-                inline=inline,
-                compression=compress,
-                created=created,
-                version=new_version_id(created),
-            )
-            if signer is not None and hashing is not None:
-                info = signer.seal(info, hashing.strong)
-            # The version record first, then the head naming it (the active version).
-            record = info.to_json().encode()
-            storage.put_record(step_id, key, record, version=info.version)
-            remember_written(record, info)  # read back in this process: not parsed again
-            if inline is None and not storage.has_object(digest, size):
-                # A concurrent gc or clear removed the payload between our write (or check)
-                # and our record: put it back, so that no visible record lacks its payload.
-                storage.put_object(digest, chunks, size)
-            if len(self._written) > _WRITTEN_MAX:
-                self._written.clear()
-            self._written.add(digest)
-        _provenance.remember(obj, info, size)
+        info = _saving.save(
+            self,
+            step_id,
+            obj,
+            key=key,
+            tags=tags,
+            serializer=serializer,
+            mime_type=mime_type,
+            compress=compress,
+            inputs=inputs,
+            code_fingerprint=code_fingerprint,
+            duration=duration,
+            args_repr=args_repr,
+            extra=extra,
+            recipe=recipe,
+        )
         self._retention.saved(self)  # every so many saves: enforce the store's limits
         return info
-
-    def _codec(self, name: object, ser: Any, step_id: str) -> str:
-        """``name`` if it is a codec usable here for payloads of ``ser``; nothing is written."""
-        where = f"step {step_id!r} in store {self.location}"
-        if not getattr(ser, "compressible", True):
-            msg = (
-                f"saving {where}: the {ser.name!r} serializer writes a file other tools read "
-                "as it is (store.open and store.url serve it); compress= applies to pickle "
-                "and json payloads"
-            )
-            if ser.name == "parquet":
-                msg += " (Parquet compresses its column chunks itself)"
-            raise SerializationError(msg)
-        try:
-            return _compression.check_codec(name)
-        except MissingDependencyError as exc:
-            raise MissingDependencyError(f"saving {where}: {exc}", name=exc.name) from exc
-        except ValueError as exc:
-            msg = f"saving {where}: {exc}; nothing was saved"
-            raise SerializationError(msg) from None
 
     # ------------------------------------------------------------------ read
     def _record(self, step_id: str, key: str, data: bytes, *, shared: bool = False) -> ArtifactInfo:
@@ -668,97 +419,6 @@ class ArtifactStore:
                 "(save the step again or delete it)"
             )
             raise RecordError(msg)
-        return info
-
-    def _records(
-        self, found: Mapping[RecordName, bytes | Exception]
-    ) -> tuple[list[ArtifactInfo], list[RecordError]]:
-        """The valid records among fetched record files, and the errors of the bad ones.
-
-        A record deleted between listing and reading is skipped; any other failure to
-        read one is raised: a record that cannot be read is not a deleted one.
-        """
-        infos: list[ArtifactInfo] = []
-        bad: list[RecordError] = []
-        for name, data in found.items():
-            if isinstance(data, FileNotFoundError):
-                continue
-            if isinstance(data, Exception):
-                raise data
-            try:
-                infos.append(self._record(name.step_id, name.key, data))
-            except RecordError as exc:
-                bad.append(exc)
-        infos.sort(key=lambda i: i.created, reverse=True)
-        return infos, bad
-
-    def _from_index(
-        self, rows: Sequence[IndexedRecord]
-    ) -> tuple[list[ArtifactInfo], list[RecordError]]:
-        """The records an index lists, parsed and checked as `_records` does, newest first.
-
-        A row the index checked itself (``info``) is used as it is; a record parsed before
-        from the same version of its file is not parsed again.
-        """
-        infos: list[ArtifactInfo] = []
-        bad: list[RecordError] = []
-        missed: dict[RecordName, IndexedRecord] = {}
-        where = self.location
-        for row in rows:
-            if row.info is not None:  # checked by the index when it read the file
-                infos.append(row.info)
-                continue
-            cached = _parsed.get((where, row.name))
-            if cached is not None and cached[0] == row.token:
-                found = cached[1]
-                (infos if isinstance(found, ArtifactInfo) else bad).append(found)  # type: ignore[arg-type]
-            else:
-                missed[row.name] = row
-        if missed:
-            held = {n: r.text for n, r in missed.items() if r.text is not None}
-            texts: dict[RecordName, bytes | Exception] = dict(held)
-            if len(held) < len(missed):
-                texts.update(self._storage.indexed_text([n for n in missed if n not in held]))
-            for name, data in texts.items():
-                if isinstance(data, FileNotFoundError):
-                    continue
-                if isinstance(data, Exception):
-                    raise data
-                parsed: ArtifactInfo | RecordError
-                try:
-                    parsed = self._record(name.step_id, name.key, data)
-                except RecordError as exc:
-                    parsed = exc
-                (infos if isinstance(parsed, ArtifactInfo) else bad).append(parsed)  # type: ignore[arg-type]
-                _remember_parsed((where, name), missed[name].token, parsed)
-        infos.sort(key=lambda i: i.created, reverse=True)
-        return infos, bad
-
-    def _newest_indexed(self, step_id: str) -> ArtifactInfo | None:
-        """The newest record of a step found through the index, read again from its file
-        (unless the index read it for this lookup); None to look the slow way (no index,
-        no valid record, or its file changed). Not found if the index has no record."""
-        storage = self._storage
-        found = storage.newest_record(step_id)
-        if found is None:
-            return None
-        newest, invalid = found
-        if newest is None:
-            if not invalid:
-                raise self._not_found(step_id, None)  # (the index is up to date: none)
-            return None
-        try:
-            # The index gives the text only if it is the file's as this lookup found it.
-            data = newest.text
-            if data is None:
-                data = storage.read_record(step_id, newest.name.key)
-            info = self._record(step_id, newest.name.key, data)
-        except (FileNotFoundError, RecordError):
-            return None
-        if info.created.timestamp() != newest.created:
-            return None
-        _infos, bad = self._from_index(invalid)
-        self._skip(bad, stacklevel=4)
         return info
 
     @staticmethod
@@ -789,10 +449,12 @@ class ArtifactStore:
             return self._keyed(step_id, key)
         storage = self._storage
         with self._io("reading", step_id):
-            newest = self._newest_indexed(step_id)
+            newest = _listing.newest_indexed(self, step_id)
             if newest is not None:
                 return newest
-            infos, bad = self._records(storage.read_records(storage.step_record_names(step_id)))
+            infos, bad = _listing.records(
+                self, storage.read_records(storage.step_record_names(step_id))
+            )
         if infos:
             self._skip(bad)
             return infos[0]
@@ -858,11 +520,13 @@ class ArtifactStore:
             listing = storage.indexed_listing(step_id=step_id)
             rows = storage.indexed_records(step_id=step_id) if listing is None else None
             if listing is not None:
-                infos, bad = list(listing[0]), self._from_index(listing[1])[1]
+                infos, bad = list(listing[0]), _listing.from_index(self, listing[1])[1]
             elif rows is not None:
-                infos, bad = self._from_index(rows)
+                infos, bad = _listing.from_index(self, rows)
             else:
-                infos, bad = self._records(storage.read_records(storage.step_record_names(step_id)))
+                infos, bad = _listing.records(
+                    self, storage.read_records(storage.step_record_names(step_id))
+                )
         self._skip(bad)
         return ArtifactList(infos)
 
@@ -1061,43 +725,8 @@ class ArtifactStore:
                 versions, errors = _versions.listing(self._storage, prefix, status, tags)
             self._skip(errors)
             return ArtifactList(versions if query.empty else query.apply(versions))
-        storage = self._storage
         with self._io(f"listing artifacts under {prefix!r}" if prefix else "listing artifacts"):
-            # A bar opens if many records have to be read to bring the index up to date.
-            bar = partial(self._bar, what="listing", unit="records")
-            listing = storage.indexed_listing(folder, bar=bar)
-            rows = (
-                storage.indexed_records(folder, prefix=prefix, bar=bar) if listing is None else None
-            )
-            memo = self._list_memo
-            found: Any = listing if listing is not None else rows
-            if (
-                found is not None
-                and memo is not None
-                and memo[0] is found
-                and memo[1:3] == (prefix, query)
-            ):
-                infos, bad = memo[3], memo[4]  # the index gave the very same answer
-            elif listing is not None:
-                # Built from what the index checked when it read each file; invalid
-                # records are parsed again, to be warned about.
-                valid, invalid = listing
-                infos = [i for i in valid if i.step_id.startswith(prefix)] if prefix else valid
-                bad_rows = [r for r in invalid if r.name.step_id.startswith(prefix)]
-                bad = self._from_index(bad_rows)[1] if bad_rows else []
-                self._list_memo = (found, prefix, query, infos, bad)
-            elif rows is not None:
-                # Tags, times and limit are applied before any record is parsed; invalid
-                # records are kept (to be warned about).
-                infos, bad = self._from_index(
-                    query.rows(r for r in rows if r.name.step_id.startswith(prefix))
-                )
-                self._list_memo = (found, prefix, query, infos, bad)
-            else:
-                names = storage.record_names(folder)
-                wanted = [n for n in names if n.step_id.startswith(prefix)]
-                with self._bar(len(wanted), "listing", unit="records"):
-                    infos, bad = self._records(storage.read_records(wanted))
+            infos, bad = _listing.active(self, prefix, folder, query)
         self._skip(bad)
         return ArtifactList(infos if query.empty else query.apply(infos))
 
@@ -1164,26 +793,7 @@ class ArtifactStore:
             b'hello'
         """
         info = self.info(step_id, key=key)
-        self._check_signature(info)
-        self._retention.used(info.step_id, info.key)
-        codec = info.compression
-        if codec is not None:
-            try:
-                _compression.check_codec(codec)
-            except MissingDependencyError as exc:
-                msg = f"opening {self._where(info)}: {exc}"
-                raise MissingDependencyError(msg, name=exc.name) from exc
-            except ValueError as exc:
-                raise SerializationError(f"cannot open {self._where(info)}: {exc}") from None
-        if info.inline is not None:
-            stream: IO[bytes] = io.BytesIO(base64.b64decode(info.inline))
-        else:
-            with self._io("opening", step_id):
-                try:
-                    stream = self._storage.open_object(info.digest)
-                except FileNotFoundError:
-                    raise self._not_found(step_id, key) from None
-        return stream if codec is None else _compression.reader(stream, codec)
+        return _payloads.stream(self, info, key)
 
     def url(self, step_id: str, *, key: str | None = None, expires: int = 3600) -> str:
         """A URL to the payload: presigned on S3 (valid ``expires`` seconds), file:// locally.
@@ -1197,36 +807,7 @@ class ArtifactStore:
         the record (whoever follows the link gets the bytes the record names).
         """
         info = self.info(step_id, key=key)
-        self._check_signature(info)
-        # Only where URLs exist (local, object stores): memory:// has none to give.
-        if info.inline is not None and (self._storage.is_local or self._storage.remote):
-            with self._io("writing the payload file of", step_id):
-                self._publish_inline(info)
-        try:
-            return self._storage.sign_object(info.digest, expires)
-        except NotImplementedError:
-            msg = (
-                f"store {self.location} cannot give a URL for step {step_id!r}: its filesystem "
-                "has no URLs; use store.open() to read the payload"
-            )
-            raise ArtifactStoreError(msg) from None
-        except FileNotFoundError:
-            raise self._not_found(step_id, key) from None
-        except Exception as exc:
-            self._fail("signing", step_id, exc)
-
-    def _publish_inline(self, info: ArtifactInfo) -> None:
-        """Give a payload stored inside its record a file of its own, for `url`.
-
-        gc keeps it while a record names its digest (inline or not).
-        """
-        data = base64.b64decode(info.inline or "")
-        if hash_bytes(data) != info.digest:
-            where = self._where(info)
-            raise IntegrityError(f"the payload of {where} does not match its digest")
-        if not self._storage.has_object(info.digest, info.size):
-            self._writable(f"give step {info.step_id!r} a URL (its payload is in its record)")
-            self._storage.put_object(info.digest, [data], info.size)
+        return _payloads.link(self, info, key, expires)
 
     # ------------------------------------------------------------------ remove
     def delete(self, step_id: str, *, key: str | None = None, purge: bool = False) -> bool:
@@ -1262,33 +843,8 @@ class ArtifactStore:
             2
         """
         self._writable("clear it")
-        storage = self._storage
         with self._io("clearing"):
-            records = storage.record_names()
-            storage.remove_records(records)
-            storage.remove_version_files()
-            storage.remove_payloads()
-            # Saves that ran meanwhile may have written a record whose payload went above.
-            # Keep the ones whose payload is there; a save still running puts its payload
-            # back after writing its record, so no visible record lacks its payload.
-            later = storage.read_records(storage.record_names())
-            orphans = []
-            for name, data in later.items():
-                if isinstance(data, FileNotFoundError):
-                    continue
-                digest = None
-                inline = False
-                if not isinstance(data, Exception):
-                    with contextlib.suppress(RecordError):
-                        parsed = ArtifactInfo.from_json(data)
-                        digest, inline = parsed.digest, parsed.inline is not None
-                if not inline and (digest is None or not storage.has_payload(digest)):
-                    orphans.append(name)
-            storage.remove_records(orphans)
-            _versions.drop_orphans(storage)
-            self._retention.forget()  # and the access files with the read times
-            storage.prune_folders()
-        return len(records)
+            return _garbage.clear(self)
 
     def gc(self, *, grace: float = 3600.0, dry_run: bool = False) -> GcReport:
         """Remove payloads no record points to, and temporaries left by crashed saves.
@@ -1298,37 +854,8 @@ class ArtifactStore:
         """
         if not dry_run:
             self._writable("collect garbage")
-        storage = self._storage
         with self._io("collecting garbage"):
-            referenced = self._referenced()
-            now = time.time()
-            doomed: list[FileEntry] = []
-            young = 0
-            # Temporaries of interrupted local writes sit beside records too.
-            temps = [
-                e
-                for area in ("refs", "versions")
-                for e in storage.files(area)
-                if e.name.startswith(TMP_PREFIX)
-            ]
-            for entry in storage.files("objects") + temps:
-                if entry.name in referenced:
-                    continue
-                if now - entry.mtime < grace:
-                    young += 1
-                    continue
-                doomed.append(entry)
-            if doomed and not dry_run:
-                # A save may have re-used an old payload since the first listing: look again.
-                again = self._referenced(warn=False)
-                doomed = [e for e in doomed if e.name not in again]
-                storage.remove_files(doomed)
-        return GcReport(
-            removed=len(doomed),
-            freed=sum(e.size for e in doomed),
-            kept_young=young,
-            referenced=len(referenced),
-        )
+            return _garbage.gc(self, grace=grace, dry_run=dry_run)
 
     def prune(
         self,
@@ -1372,39 +899,7 @@ class ArtifactStore:
         string in it (with a warning naming it). A record that cannot be read at all
         stops ``gc``: it might name any payload.
         """
-        storage = self._storage
-        found = storage.read_records(storage.record_names())
-        digests: set[str] = set()
-        for name, data in found.items():
-            if isinstance(data, FileNotFoundError):
-                continue
-            if isinstance(data, Exception):
-                msg = (
-                    f"cannot read the record of step {name.step_id!r} key {name.key!r} in "
-                    f"store {self.location}; nothing was removed"
-                )
-                raise ArtifactStoreError(f"{msg}: {type(data).__name__}: {data}") from data
-            try:
-                info = self._record(name.step_id, name.key, data)
-            except RecordError as exc:
-                named = _named_digests(data)
-                digests |= named
-                if warn:
-                    kept = "keeping every payload it names" if named else "it names no payload"
-                    warnings.warn(f"gc: {exc}; {kept}", stacklevel=3)
-            else:
-                # An inline record needs no payload file, but keeps one `url` wrote.
-                digests.add(info.digest)
-        # Every version record keeps its payload too; a bad one, whatever it names.
-        in_versions, bad_versions = _versions.referenced(storage)
-        digests |= in_versions
-        for text, error in bad_versions:
-            named = _named_digests(text)
-            digests |= named
-            if warn:
-                note = "keeping every payload it names" if named else "it names no payload"
-                warnings.warn(f"gc: {error}; {note}", stacklevel=3)
-        return digests
+        return _garbage.referenced(self, warn=warn)
 
     # ------------------------------------------------------------------ layers above
     @overload
@@ -1486,45 +981,3 @@ def _check_mmap_mode(mode: object, step_id: str, location: str) -> None:
             f"'r' (read-only) or 'c' (copy-on-write), not {mode!r}"
         )
         raise ArtifactStoreError(msg)
-
-
-_WRITTEN_MAX = 100_000
-
-_parsed_lock = threading.Lock()
-_parsed: dict[tuple[str, RecordName], tuple[Any, ArtifactInfo | RecordError]] = {}
-"""Records parsed in this process, by store and name, with the version of the file read."""
-_PARSED_MAX = 1_000_000
-
-
-def _remember_parsed(where: tuple[str, RecordName], token: Any, parsed: Any) -> None:
-    with _parsed_lock:
-        if len(_parsed) >= _PARSED_MAX:
-            _parsed.clear()
-        _parsed[where] = (token, parsed)
-
-
-_DIGESTS = re.compile(rb"(?<![0-9a-f])[0-9a-f]{32}(?![0-9a-f])")
-
-
-def _named_digests(data: bytes) -> set[str]:
-    """The digests a record gc cannot use may name: what it must keep.
-
-    Every digest-shaped string in its bytes, and every ``"digest"`` field at any depth
-    if it is JSON (where escapes could hide one from the first search).
-    """
-    found = {m.decode() for m in _DIGESTS.findall(data)}
-    try:
-        parsed = json.loads(data)
-    except (ValueError, RecursionError):
-        return found
-    stack = [parsed]
-    while stack:
-        value = stack.pop()
-        if isinstance(value, dict):
-            digest = value.get("digest")
-            if is_digest(digest):
-                found.add(str(digest))
-            stack.extend(value.values())
-        elif isinstance(value, list):
-            stack.extend(value)
-    return found

@@ -169,6 +169,6 @@ def pytest_configure(config: pytest.Config) -> None:
 def _payload_files(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests marked ``payload_files`` attack the payload-file path with small values."""
     if request.node.get_closest_marker("payload_files") is not None:
-        import artifact_cache.store
+        import artifact_cache.saving
 
-        monkeypatch.setattr(artifact_cache.store, "INLINE_MAX", -1)
+        monkeypatch.setattr(artifact_cache.saving, "INLINE_MAX", -1)

@@ -206,6 +206,8 @@ class TestDocstrings:
             "artifact_cache.memory",
             "artifact_cache.pipeline",
             "artifact_cache.progress",
+            "artifact_cache.record_values",
+            "artifact_cache.render",
             "artifact_cache.run_result",
             "artifact_cache.serializers",
             "artifact_cache.step_inputs",

@@ -169,9 +169,9 @@ class TestIndexedFilters:
             return original(self, step_id, key, data)
 
         monkeypatch.setattr(ac.ArtifactStore, "_record", counting)
-        import artifact_cache.store as store_module
+        import artifact_cache.listing as listing_module
 
-        monkeypatch.setattr(store_module, "_parsed", {})  # nothing parsed before counts
+        monkeypatch.setattr(listing_module, "_parsed", {})  # nothing parsed before counts
         # The index builds the records it kept checked (none parsed at all), or parses
         # only those the filters keep: never one they drop.
         assert steps(store.list(limit=3)) == ["s19", "s18", "s17"]

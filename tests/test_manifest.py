@@ -25,7 +25,7 @@ from test_requests import Counting, counted  # noqa: F401  (the counting moto se
 from test_urls import SSH_OPTIONS, sftp_server, sftp_url  # noqa: F401  (an SFTP server)
 
 import artifact_cache as ac
-import artifact_cache.store
+import artifact_cache.listing
 from artifact_cache.storage.manifest import (
     MANIFEST_NAME,
     decode_manifest,
@@ -329,7 +329,7 @@ class TestDamagedManifest:
         entries["s5/@default.json"] = (token, bad.encode())
         bucket.put_manifest(encode_manifest((k, t, x) for k, (t, x) in entries.items()))
         store = bucket.store()
-        artifact_cache.store._parsed.clear()  # records parsed here: the true file's
+        artifact_cache.listing._parsed.clear()  # records parsed here: the true file's
         with pytest.warns(UserWarning, match="skipping a record"):
             assert len(store.list()) == N - 1
         assert store.get("s5") == {"v": 0}  # the record file itself

@@ -1,0 +1,142 @@
+"""Provenance: which stored artifact an object in this process came from.
+
+Saves and loads tag what they return (`ArtifactStore.save`, `ArtifactStore.load`);
+`artifact_cache.store.lineage_of` reads the tag. In memory only, per process: weak
+references where the object takes them, else a small LRU. Imports the stdlib and
+`artifact_cache.info`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import threading
+import types
+import weakref
+from collections import OrderedDict
+from functools import partial
+from typing import Any
+
+from .info import ArtifactInfo, ArtifactRef
+
+__all__ = ["Provenance", "Source", "tracker"]
+
+
+class Provenance:
+    """Which stored artifact an object in this process came from (for lineage).
+
+    Objects that support weak references are tracked until they die; others (dicts,
+    lists, tuples) are kept in a small LRU so that a recycled ``id`` cannot be mistaken
+    for them, but only when small: holding a large one would keep its memory after the
+    user dropped it. (The pipeline records its inputs explicitly and needs none of this.)
+
+    The parts of a tuple, list or dict artifact (its items, a dict's values; and theirs,
+    `PART_DEPTH` levels down; the first `PART_MAX` in all) are tracked as coming from
+    that artifact too, so that ``X, y = features()`` keeps the lineage of ``X`` and
+    ``y``. Only parts with an identity of their own are: objects that support weak
+    references (arrays, DataFrames, instances of most classes), and the first
+    `STRONG_PARTS` mutable containers (lists, dicts, sets, bytearrays) of a small
+    artifact, held in the LRU. Values the rest of the program shares never are: immutable
+    ones the interpreter may share between unrelated code (None, booleans, numbers,
+    strings, bytes, tuples, frozensets), and what pickles by reference (classes,
+    functions, modules, enum members), which a load gives back as the very objects
+    everyone uses. A tag on the interned ``"a"``, the small int ``1`` or the class
+    ``int`` would be a tag on every use.
+    """
+
+    _UNTRACKED = (type(None), bool, int, float, complex)
+    _SHARED = (
+        *(type(None), bool, int, float, complex, str, bytes, tuple, frozenset, range),
+        *(type, types.FunctionType, types.BuiltinFunctionType, types.MethodType),
+        *(types.ModuleType, enum.Enum),
+    )
+    _MUTABLE = (list, dict, set, bytearray)
+    STRONG_MAX_BYTES = 2**20
+    PART_DEPTH = 2
+    PART_MAX = 64
+    STRONG_PARTS = 8
+
+    def __init__(self, strong_limit: int = 128) -> None:
+        self._lock = threading.Lock()
+        self._weak: dict[int, tuple[weakref.ref[Any], Source]] = {}
+        self._strong: OrderedDict[int, tuple[Any, Source]] = OrderedDict()
+        self._limit = strong_limit
+
+    def remember(self, obj: Any, source: ArtifactInfo | ArtifactRef, size: int) -> None:
+        if isinstance(obj, self._UNTRACKED):
+            return
+        ref = (source.step_id, source.key, source.digest)  # (made an ArtifactRef if asked)
+        self._remember(obj, ref, size)
+        if isinstance(obj, list | tuple | dict):
+            strong = self.STRONG_PARTS
+            for part in self._parts(obj):
+                mutable = isinstance(part, self._MUTABLE)
+                self._remember(part, ref, size, strong=mutable and strong > 0)
+                strong -= mutable
+
+    def _parts(self, obj: list[Any] | tuple[Any, ...] | dict[Any, Any]) -> list[Any]:
+        """The items of a container artifact that can be tracked (not `_SHARED`),
+        breadth-first, among its first PART_MAX items; tuples among them are looked into
+        but not tracked."""
+        found: list[Any] = []
+        level: list[Any] = [obj]
+        seen = 0
+        shared, nested = self._SHARED, (list, tuple, dict)
+        for _ in range(self.PART_DEPTH):
+            below: list[Any] = []
+            for container in level:
+                items = container.values() if isinstance(container, dict) else container
+                for item in items:
+                    if seen >= self.PART_MAX:
+                        return found
+                    seen += 1
+                    if isinstance(item, nested):
+                        below.append(item)
+                    if not isinstance(item, shared):
+                        found.append(item)
+            if not below:
+                break
+            level = below
+        return found
+
+    def _remember(self, obj: Any, ref: Source, size: int, *, strong: bool = True) -> None:
+        oid = id(obj)
+        if type(obj).__weakrefoffset__:  # its instances take weak references
+            with contextlib.suppress(TypeError):
+                wr = weakref.ref(obj, partial(self._forget, oid))
+                with self._lock:
+                    self._weak[oid] = (wr, ref)
+                return
+        if not strong or size > self.STRONG_MAX_BYTES:
+            return
+        with self._lock:
+            self._strong[oid] = (obj, ref)
+            self._strong.move_to_end(oid)
+            if len(self._strong) > self._limit:
+                self._strong.popitem(last=False)
+
+    def _forget(self, oid: int, _: object) -> None:
+        self._weak.pop(oid, None)
+
+    def lookup(self, obj: Any) -> ArtifactRef | None:
+        oid = id(obj)
+        found: Source | None = None
+        with self._lock:
+            weak = self._weak.get(oid)
+            if weak is not None and weak[0]() is obj:
+                found = weak[1]
+            else:
+                strong = self._strong.get(oid)
+                if strong is not None and strong[0] is obj:
+                    found = strong[1]
+        if found is None:
+            return None
+        step_id, key, digest = found
+        return ArtifactRef(step_id=step_id, key=key, digest=digest)
+
+
+Source = tuple[str, str, str]
+"""Where an object came from: step id, key, digest."""
+
+tracker = Provenance()
+"""The one tracker of this process (what `lineage_of` asks)."""

@@ -1,0 +1,172 @@
+"""Saving an artifact: serialise (and compress) it, publish its payload, write its record.
+
+The payload is serialised before any I/O, so a failing serializer writes nothing; it is
+published whole (or stored inside its record when small) before the record that names
+it. `ArtifactStore.save` delegates here; the store is passed in (imported for typing
+only). May import errors, info, serializers, compression and storage.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from . import compression as _compression
+from .digest import hash_bytes
+from .errors import MissingDependencyError, SerializationError
+from .fingerprint.recipe import KeyRecipe
+from .info import INLINE_MAX, ArtifactInfo, ArtifactRef, new_version_id, remember_written
+from .provenance import tracker as _provenance
+from .serializers import get_serializer
+from .stepid import DEFAULT_KEY
+
+if TYPE_CHECKING:
+    from .store import ArtifactStore
+
+__all__ = ["save"]
+
+_WRITTEN_MAX = 100_000
+"""How many digests of payloads it wrote a store remembers (then it forgets them all)."""
+
+
+def save(
+    store: ArtifactStore,
+    step_id: str,
+    obj: Any,
+    *,
+    key: str | None,
+    tags: Mapping[str, str] | None,
+    serializer: str | None,
+    mime_type: str | None,
+    compress: str | None,
+    inputs: Iterable[ArtifactRef],
+    code_fingerprint: str | None,
+    duration: float | None,
+    args_repr: str | None,
+    extra: Mapping[str, Any] | None,
+    recipe: KeyRecipe | None,
+) -> ArtifactInfo:
+    """Store ``obj`` as the artifact of ``step_id`` in ``store``: what
+    `ArtifactStore.save` does (and documents), but for enforcing the store's limits
+    afterwards, which the store does (its warnings name the caller of ``store.save``)."""
+    key = DEFAULT_KEY if key is None else key
+    store._check(step_id, key)
+    store._writable(f"save step {step_id!r}")
+    name = serializer or "pickle"
+    try:
+        ser = get_serializer(name)
+    except ValueError as exc:
+        raise SerializationError(f"step {step_id!r} in store {store.location}: {exc}") from None
+    if compress is not None:
+        compress = _codec(store, compress, ser, step_id)
+    try:
+        chunks = ser.dumps(obj)
+        if compress is not None:
+            chunks = [_compression.compress(chunks, compress)]
+    except MissingDependencyError as exc:
+        msg = f"saving step {step_id!r} in store {store.location}: {exc}"
+        raise MissingDependencyError(msg, name=exc.name) from exc
+    except Exception as exc:
+        msg = (
+            f"cannot serialise the {_python_type(obj)} returned for step {step_id!r} "
+            f"with the {name!r} serializer (store {store.location}); nothing was saved: "
+            f"{type(exc).__name__}: {exc}"
+        )
+        raise SerializationError(msg) from exc
+    size = sum(memoryview(c).nbytes for c in chunks)
+    storage = store._storage
+    with store._io("saving", step_id):
+        if not store._marker_written:
+            storage.ensure_marker()
+            store._marker_written = True
+        # A keyed store hashes the payload cryptographically in the same pass.
+        signer = store._signer
+        hashing = signer.hashing(chunks, hash_bytes) if signer is not None else None
+        digest_of = hashing or partial(hash_bytes, *chunks)
+        known = None
+        inline = None
+        if size <= INLINE_MAX:
+            # A small payload goes inside its record: one file, one write, one read.
+            digest = known = digest_of()
+            inline = base64.b64encode(b"".join(chunks)).decode("ascii")
+        elif storage.remote:
+            # On an object store a payload this store wrote itself is not written
+            # again: the record goes first, and the check below puts the payload back
+            # if a gc or clear removed it meanwhile (as it does after any save).
+            digest = digest_of()
+            known = digest if digest in store._written and store._trusted(digest) else None
+            digest_of = partial(str, digest)
+        if known is None:
+            with store._bar(size, f"saving {step_id}"):
+                digest, _reused = storage.publish_object(
+                    chunks, size, digest_of, reuse=store._trusted, hash_of=hash_bytes
+                )
+        else:
+            digest = known
+        store._damaged.discard(digest)
+        created = dt.datetime.now(dt.UTC)
+        info = ArtifactInfo(
+            step_id=step_id,
+            key=key,
+            digest=digest,
+            size=size,
+            serializer=name,
+            mime_type=mime_type or (None if name == "pickle" else ser.mime_type),
+            python_type=_python_type(obj),
+            tags=tags or {},
+            inputs=tuple(inputs),
+            code_fingerprint=code_fingerprint,
+            duration=duration,
+            args_repr=args_repr,
+            uri=None if inline is not None else storage.object_uri(digest),
+            extra=dict(extra or {}),
+            recipe=recipe,
+            inline=inline,
+            compression=compress,
+            created=created,
+            version=new_version_id(created),
+        )
+        if signer is not None and hashing is not None:
+            info = signer.seal(info, hashing.strong)
+        # The version record first, then the head naming it (the active version).
+        record = info.to_json().encode()
+        storage.put_record(step_id, key, record, version=info.version)
+        remember_written(record, info)  # read back in this process: not parsed again
+        if inline is None and not storage.has_object(digest, size):
+            # A concurrent gc or clear removed the payload between our write (or check)
+            # and our record: put it back, so that no visible record lacks its payload.
+            storage.put_object(digest, chunks, size)
+        if len(store._written) > _WRITTEN_MAX:
+            store._written.clear()
+        store._written.add(digest)
+    _provenance.remember(obj, info, size)
+    return info
+
+
+def _codec(store: ArtifactStore, name: object, ser: Any, step_id: str) -> str:
+    """``name`` if it is a codec usable here for payloads of ``ser``; nothing is written."""
+    where = f"step {step_id!r} in store {store.location}"
+    if not getattr(ser, "compressible", True):
+        msg = (
+            f"saving {where}: the {ser.name!r} serializer writes a file other tools read "
+            "as it is (store.open and store.url serve it); compress= applies to pickle "
+            "and json payloads"
+        )
+        if ser.name == "parquet":
+            msg += " (Parquet compresses its column chunks itself)"
+        raise SerializationError(msg)
+    try:
+        return _compression.check_codec(name)
+    except MissingDependencyError as exc:
+        raise MissingDependencyError(f"saving {where}: {exc}", name=exc.name) from exc
+    except ValueError as exc:
+        msg = f"saving {where}: {exc}; nothing was saved"
+        raise SerializationError(msg) from None
+
+
+def _python_type(obj: Any) -> str:
+    cls = type(obj)
+    return f"{cls.__module__}.{cls.__qualname__}"
