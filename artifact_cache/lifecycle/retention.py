@@ -1,4 +1,4 @@
-"""Retention: a store's limits on size, count and age, and the access times they use.
+"""Retention: keeping a store within its limits on size, count and age, by pruning.
 
 A store opened with ``max_size``, ``max_count`` or ``max_age`` keeps within them by
 itself: every so many saves (`CADENCE`, or the store's ``prune_every``) it runs

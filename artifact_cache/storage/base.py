@@ -1,4 +1,4 @@
-"""The generic fsspec backend: a store's files on any fsspec filesystem, and atomic writes.
+"""The generic fsspec backend: `Storage`, a store's files on any fsspec filesystem.
 
 The storage package is the only part of the library that imports fsspec. It knows
 paths, bytes and records' text; it knows nothing of objects or serializers. Where files
