@@ -116,7 +116,7 @@ def _refs(value: Iterable[ArtifactRef | Mapping[str, Any]]) -> tuple[ArtifactRef
     return tuple(_ref(v) for v in value)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, weakref_slot=False)  # (the layout `_Unfrozen` shares)
 class ArtifactInfo:
     """What is known about one stored artifact, without reading its payload.
 
@@ -536,13 +536,53 @@ _FIELDS = (
     "payload_hash", "signature", "inline", "compression", "version", "status", "extra",
 )  # fmt: skip
 assert tuple(a.name for a in attrs.fields(ArtifactInfo)) == _FIELDS, "field order changed"
-(
-    _set_step_id, _set_key, _set_digest, _set_size, _set_serializer, _set_python_type,
-    _set_created, _set_mime_type, _set_tags, _set_inputs, _set_code_fingerprint,
-    _set_duration, _set_args_repr, _set_uri, _set_recipe, _set_payload_hash,
-    _set_signature, _set_inline, _set_compression, _set_version, _set_status, _set_extra,
-) = (getattr(ArtifactInfo, name).__set__ for name in _FIELDS)  # fmt: skip
-_new = object.__new__
+
+
+class _Unfrozen:
+    """ArtifactInfo's slots, without its frozen ``__setattr__`` nor converters: what
+    `_assemble` fills before it turns the object into an ArtifactInfo. Both classes lay
+    their slots out alike (the same names, no other slot), which is what CPython checks
+    before it lets ``__class__`` be assigned; so a listing builds each record with plain
+    attribute stores instead of 22 calls."""
+
+    __slots__ = _FIELDS
+
+    def __init__(
+        self, step_id: str, key: str, digest: str, size: int, serializer: str,
+        python_type: str, created: dt.datetime, mime_type: str | None,
+        tags: Mapping[str, str], inputs: tuple[ArtifactRef, ...],
+        code_fingerprint: str | None, duration: float | None, args_repr: str | None,
+        uri: str | None, recipe: KeyRecipe | None, payload_hash: str | None,
+        signature: str | None, inline: str | None, compression: str | None,
+        version: str, extra: Mapping[str, Any], status: str = "active",
+    ) -> None:  # fmt: skip
+        self.step_id = step_id
+        self.key = key
+        self.digest = digest
+        self.size = size
+        self.serializer = serializer
+        self.python_type = python_type
+        self.created = created
+        self.mime_type = mime_type
+        self.tags = tags
+        self.inputs = inputs
+        self.code_fingerprint = code_fingerprint
+        self.duration = duration
+        self.args_repr = args_repr
+        self.uri = uri
+        self.recipe = recipe
+        self.payload_hash = payload_hash
+        self.signature = signature
+        self.inline = inline
+        self.compression = compression
+        self.version = version
+        self.status = status
+        self.extra = extra
+
+
+_probe = object.__new__(_Unfrozen)
+_probe.__class__ = ArtifactInfo  # type: ignore[assignment]  # (fails here if the layouts differ)
+del _probe
 
 
 def _assemble(
@@ -557,31 +597,16 @@ def _assemble(
     """An ArtifactInfo of values already checked and in their final form (UTC time,
     sorted tags, a tuple of refs, a recipe): what the constructor would make of them,
     without running its converters again (a listing builds many thousands)."""
-    info: ArtifactInfo = _new(ArtifactInfo)
-    _set_step_id(info, step_id)
-    _set_key(info, key)
-    _set_digest(info, digest)
-    _set_size(info, size)
-    _set_serializer(info, serializer)
-    _set_python_type(info, python_type)
-    _set_created(info, created)
-    _set_mime_type(info, mime_type)
-    _set_tags(info, tags)
-    _set_inputs(info, inputs)
-    _set_code_fingerprint(info, code_fingerprint)
-    _set_duration(info, duration)
-    _set_args_repr(info, args_repr)
-    _set_uri(info, uri)
-    _set_recipe(info, recipe)
-    _set_payload_hash(info, payload_hash)
-    _set_signature(info, signature)
-    _set_inline(info, inline)
-    _set_compression(info, compression)
-    # (What the constructor's default gives a record that stores no version.)
-    _set_version(info, derived_version_id(created, digest) if version is None else version)
-    _set_status(info, status)
-    _set_extra(info, extra)
-    return info
+    info = _Unfrozen(
+        step_id, key, digest, size, serializer, python_type, created, mime_type, tags,
+        inputs, code_fingerprint, duration, args_repr, uri, recipe, payload_hash,
+        signature, inline, compression,
+        # (What the constructor's default gives a record that stores no version.)
+        derived_version_id(created, digest) if version is None else version,
+        extra, status,
+    )  # fmt: skip
+    info.__class__ = ArtifactInfo  # type: ignore[assignment]
+    return info  # type: ignore[return-value]
 
 
 def pack_checked(info: ArtifactInfo) -> str:
@@ -608,18 +633,16 @@ def unpack_checked(step_id: str, packed: str, out: list[ArtifactInfo]) -> None:
 
     Raises ValueError or TypeError if ``packed`` is not of that form.
     """
-    assemble, fromisoformat, append = _assemble, dt.datetime.fromisoformat, out.append
-    for (
-        key, digest, size, serializer, python_type, created, mime_type, tags, inputs,
-        code_fingerprint, duration, args_repr, uri, recipe, payload_hash, signature, inline,
-        compression, version, extra,
-    ) in json.loads(packed):  # fmt: skip
-        append(
-            assemble(
-                step_id, key, digest, size, serializer, python_type, fromisoformat(created),
-                mime_type, tags, tuple(map(_ref, inputs)) if inputs else (),
-                code_fingerprint, duration, args_repr, uri,
-                KeyRecipe.from_dict(recipe) if recipe is not None else None,
-                payload_hash, signature, inline, compression, version, extra,
-            )
-        )  # fmt: skip
+    # The arrays are in `_Unfrozen`'s order: one call each, then the values that a JSON
+    # form cannot hold are made.
+    fromisoformat, append, unfrozen = dt.datetime.fromisoformat, out.append, _Unfrozen
+    for row in json.loads(packed):
+        info = unfrozen(step_id, *row)
+        info.created = fromisoformat(info.created)  # type: ignore[arg-type]
+        info.inputs = tuple(map(_ref, info.inputs)) if info.inputs else ()
+        if info.recipe is not None:
+            info.recipe = KeyRecipe.from_dict(info.recipe)  # type: ignore[arg-type]
+        if not isinstance(info.version, str):
+            raise TypeError(f"version {info.version!r:.40} is not text")
+        info.__class__ = ArtifactInfo  # type: ignore[assignment]
+        append(info)  # type: ignore[arg-type]

@@ -15,6 +15,7 @@ import types
 import weakref
 from collections import OrderedDict
 from functools import partial
+from itertools import islice
 from typing import Any
 
 from .info import ArtifactInfo, ArtifactRef
@@ -81,23 +82,35 @@ class Provenance:
         found: list[Any] = []
         level: list[Any] = [obj]
         seen = 0
-        shared, nested = self._SHARED, (list, tuple, dict)
+        kinds, kind_of = _KINDS, self._kind
         for _ in range(self.PART_DEPTH):
             below: list[Any] = []
             for container in level:
+                if seen >= self.PART_MAX:
+                    return found
                 items = container.values() if isinstance(container, dict) else container
-                for item in items:
-                    if seen >= self.PART_MAX:
-                        return found
-                    seen += 1
-                    if isinstance(item, nested):
+                head = list(islice(items, self.PART_MAX - seen))
+                seen += len(head)
+                if _LEAVES.issuperset(map(type, head)):
+                    continue  # (numbers, strings and the like only: nothing to look at)
+                for item in head:
+                    kind = kinds.get(type(item))  # (the common types without isinstance)
+                    if kind is None:
+                        kind = kind_of(item)
+                    if kind & _NESTED:
                         below.append(item)
-                    if not isinstance(item, shared):
+                    if kind & _TRACKED:
                         found.append(item)
             if not below:
                 break
             level = below
         return found
+
+    @classmethod
+    def _kind(cls, item: Any) -> int:
+        """Whether ``item`` is looked into (`_NESTED`) and tracked (`_TRACKED`)."""
+        nested = _NESTED if isinstance(item, list | tuple | dict) else 0
+        return nested | (0 if isinstance(item, cls._SHARED) else _TRACKED)
 
     def _remember(self, obj: Any, ref: Source, size: int, *, strong: bool = True) -> None:
         oid = id(obj)
@@ -135,6 +148,21 @@ class Provenance:
         return ArtifactRef(step_id=step_id, key=key, digest=digest)
 
 
+_NESTED, _TRACKED = 1, 2
+_KINDS: dict[type, int] = {
+    t: Provenance._kind(v)
+    for t, v in {
+        **{t: t() for t in (type(None), bool, int, float, complex, str, bytes, frozenset)},
+        tuple: (),
+        list: [],
+        dict: {},
+        set: set(),
+        bytearray: bytearray(),
+    }.items()
+}
+"""The kind (`Provenance._kind`) of the most common exact types, found by one lookup."""
+_LEAVES = frozenset(t for t, kind in _KINDS.items() if not kind)
+"""Exact types neither looked into nor tracked: a container of only these has no part."""
 Source = tuple[str, str, str]
 """Where an object came from: step id, key, digest."""
 

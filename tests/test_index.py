@@ -14,6 +14,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 from test_record_reads import _count_checks
 
@@ -342,7 +343,10 @@ def test_listed_records_equal_their_files(tmp_path: Path) -> None:
     for info in listed:
         text = Path(store._storage.record_path(info.step_id, info.key)).read_bytes()
         parsed = ArtifactInfo.from_json(text)
-        assert info == parsed
+        assert info == parsed and hash(info) == hash(parsed)
+        assert type(info) is ArtifactInfo  # (built without its constructor, then made one)
+        with pytest.raises(attrs.exceptions.FrozenInstanceError):
+            info.key = "other"  # type: ignore[misc]
         assert info.to_json() == parsed.to_json()
         assert info.extra == parsed.extra and info.recipe == parsed.recipe
         assert [type(v) for v in attrs_values(info)] == [type(v) for v in attrs_values(parsed)]
