@@ -381,10 +381,31 @@ def checked_record(raw: bytes) -> ArtifactInfo:
     return info
 
 
-def remember_written(raw: bytes, info: ArtifactInfo) -> None:
+def new_record(
+    *, step_id: str, key: str, digest: str, size: int, serializer: str, python_type: str,
+    created: dt.datetime, mime_type: str | None, tags: Mapping[str, str] | None,
+    inputs: tuple[ArtifactRef, ...], code_fingerprint: str | None, duration: float | None,
+    args_repr: str | None, uri: str | None, recipe: KeyRecipe | None, inline: str | None,
+    compression: str | None, version: str, extra: Mapping[str, Any] | None,
+) -> ArtifactInfo:  # fmt: skip
+    """The record of a save: ``ArtifactInfo(...)`` of these values, with its converters
+    run only on the values that need them (a save's ids, digest, time and version are
+    made by the store in their final form)."""
+    return _assemble(
+        step_id, key, digest, size, serializer, python_type, created, mime_type,
+        _frozen_tags(tags) if tags else {}, _refs(inputs) if inputs else (),
+        code_fingerprint, None if duration is None else float(duration), args_repr, uri,
+        as_recipe(recipe), None, None, inline, compression, version,
+        dict(extra) if extra else {},
+    )  # fmt: skip
+
+
+def remember_written(raw: bytes, info: ArtifactInfo, *, made: bool = False) -> None:
     """Note that ``raw`` is ``info.to_json()``, just written, so that reading it back in
     this process skips parsing it; only where ``info`` is what parsing ``raw`` gives (its
     fields of the exact types reading makes, and valid), else ``raw`` is parsed here.
+    ``made``: ``info`` is a `new_record` of a save, whose ids, digest, size, version and
+    inline payload the store made valid (only the types of the other fields are checked).
     """
     if len(raw) > _ParsedRecords.MAX_BYTES:
         return
@@ -409,18 +430,19 @@ def remember_written(raw: bytes, info: ArtifactInfo) -> None:
                 break
     if simple:
         try:
-            _step_id(info.step_id), _key(info.key), _digest(info.digest), _size(info.size)
+            if not made:
+                _step_id(info.step_id), _key(info.key), _digest(info.digest), _size(info.size)
+                if info.version is not None:
+                    _version_id(info.version)
+                if inline is not None:
+                    _inline(inline)
+                    simple = len(inline) // 4 * 3 - inline[-2:].count("=") == info.size
             if duration is not None:
                 _seconds(duration)
             if info.payload_hash is not None:
                 _payload_hash(info.payload_hash)
             if info.compression is not None:
                 _compression(info.compression)
-            if info.version is not None:
-                _version_id(info.version)
-            if inline is not None:
-                _inline(inline)
-                simple = len(inline) // 4 * 3 - inline[-2:].count("=") == info.size
         except (RecordError, ValueError, TypeError, OverflowError):
             simple = False
     if not simple:

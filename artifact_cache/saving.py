@@ -18,7 +18,14 @@ from . import compression as _compression
 from .digest import hash_bytes
 from .errors import MissingDependencyError, SerializationError
 from .fingerprint.recipe import KeyRecipe
-from .info import INLINE_MAX, ArtifactInfo, ArtifactRef, new_version_id, remember_written
+from .info import (
+    INLINE_MAX,
+    ArtifactInfo,
+    ArtifactRef,
+    new_record,
+    new_version_id,
+    remember_written,
+)
 from .provenance import tracker as _provenance
 from .serializers import get_serializer
 from .stepid import DEFAULT_KEY
@@ -108,7 +115,7 @@ def save(
             digest = known
         store._damaged.discard(digest)
         created = dt.datetime.now(dt.UTC)
-        info = ArtifactInfo(
+        info = new_record(
             step_id=step_id,
             key=key,
             digest=digest,
@@ -116,13 +123,13 @@ def save(
             serializer=name,
             mime_type=mime_type or (None if name == "pickle" else ser.mime_type),
             python_type=_python_type(obj),
-            tags=tags or {},
+            tags=tags,
             inputs=tuple(inputs),
             code_fingerprint=code_fingerprint,
             duration=duration,
             args_repr=args_repr,
             uri=None if inline is not None else storage.object_uri(digest),
-            extra=dict(extra or {}),
+            extra=extra,
             recipe=recipe,
             inline=inline,
             compression=compress,
@@ -134,7 +141,8 @@ def save(
         # The version record first, then the head naming it (the active version).
         record = info.to_json().encode()
         storage.put_record(step_id, key, record, version=info.version)
-        remember_written(record, info)  # read back in this process: not parsed again
+        # Read back in this process, it is not parsed again.
+        remember_written(record, info, made=signer is None)
         if inline is None and not storage.has_object(digest, size):
             # A concurrent gc or clear removed the payload between our write (or check)
             # and our record: put it back, so that no visible record lacks its payload.
