@@ -67,13 +67,25 @@ class Provenance:
         if isinstance(obj, self._UNTRACKED):
             return
         ref = (source.step_id, source.key, source.digest)  # (made an ArtifactRef if asked)
-        self._remember(obj, ref, size)
-        if isinstance(obj, list | tuple | dict):
-            strong = self.STRONG_PARTS
-            for part in self._parts(obj):
-                mutable = isinstance(part, self._MUTABLE)
-                self._remember(part, ref, size, strong=mutable and strong > 0)
-                strong -= mutable
+        if not isinstance(obj, list | tuple | dict):
+            self._remember(obj, ref, size)
+            return
+        # (Every load of a container comes here: one walk, one lock for what is held.)
+        held = [] if size > self.STRONG_MAX_BYTES else [obj]
+        strong = self.STRONG_PARTS if held else 0
+        if type(obj).__weakrefoffset__:  # (a subclass taking weak references)
+            self._remember(obj, ref, size)
+            held = held[1:]
+        for part in self._parts(obj):
+            if type(part).__weakrefoffset__:
+                self._remember(part, ref, size, strong=False)
+            elif strong > 0 and isinstance(part, self._MUTABLE):
+                held.append(part)
+                strong -= 1
+        if held:
+            with self._lock:
+                for item in held:
+                    self._hold(item, ref)
 
     def _parts(self, obj: list[Any] | tuple[Any, ...] | dict[Any, Any]) -> list[Any]:
         """The items of a container artifact that can be tracked (not `_SHARED`),
@@ -81,19 +93,20 @@ class Provenance:
         but not tracked."""
         found: list[Any] = []
         level: list[Any] = [obj]
-        seen = 0
-        kinds, kind_of = _KINDS, self._kind
+        budget = self.PART_MAX
+        kinds, kind_of, leaves = _KINDS, self._kind, _LEAVES
         for _ in range(self.PART_DEPTH):
             below: list[Any] = []
             for container in level:
-                if seen >= self.PART_MAX:
+                if budget <= 0:
                     return found
                 items = container.values() if isinstance(container, dict) else container
-                head = list(islice(items, self.PART_MAX - seen))
-                seen += len(head)
-                if _LEAVES.issuperset(map(type, head)):
+                if len(items) > budget:
+                    items = list(islice(items, budget))
+                budget -= len(items)
+                if leaves.issuperset(map(type, items)):
                     continue  # (numbers, strings and the like only: nothing to look at)
-                for item in head:
+                for item in items:
                     kind = kinds.get(type(item))  # (the common types without isinstance)
                     if kind is None:
                         kind = kind_of(item)
@@ -123,10 +136,15 @@ class Provenance:
         if not strong or size > self.STRONG_MAX_BYTES:
             return
         with self._lock:
-            self._strong[oid] = (obj, ref)
-            self._strong.move_to_end(oid)
-            if len(self._strong) > self._limit:
-                self._strong.popitem(last=False)
+            self._hold(obj, ref)
+
+    def _hold(self, obj: Any, ref: Source) -> None:
+        """Keep ``obj`` in the LRU (under the lock)."""
+        oid = id(obj)
+        self._strong[oid] = (obj, ref)
+        self._strong.move_to_end(oid)
+        if len(self._strong) > self._limit:
+            self._strong.popitem(last=False)
 
     def _forget(self, oid: int, _: object) -> None:
         self._weak.pop(oid, None)
