@@ -15,7 +15,7 @@ import datetime as dt
 import html
 import json
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -655,10 +655,19 @@ def unpack_checked(step_id: str, packed: str, out: list[ArtifactInfo]) -> None:
 
     Raises ValueError or TypeError if ``packed`` is not of that form.
     """
-    # The arrays are in `_Unfrozen`'s order: one call each, then the values that a JSON
+    build_checked(step_id, json.loads(packed), out)
+
+
+def build_checked(step_id: str, rows: Iterable[Sequence[Any]], out: list[ArtifactInfo]) -> None:
+    """Append to ``out`` the records of ``step_id`` whose `pack_checked` forms, decoded,
+    are ``rows`` (each a sequence of plain values: text, numbers, None, lists, dicts).
+
+    Raises ValueError or TypeError if a row is not of that form.
+    """
+    # The rows are in `_Unfrozen`'s order: one call each, then the values that a JSON
     # form cannot hold are made.
     fromisoformat, append, unfrozen = dt.datetime.fromisoformat, out.append, _Unfrozen
-    for row in json.loads(packed):
+    for row in rows:
         info = unfrozen(step_id, *row)
         info.created = fromisoformat(info.created)  # type: ignore[arg-type]
         info.inputs = tuple(map(_ref, info.inputs)) if info.inputs else ()

@@ -71,7 +71,7 @@ class Provenance:
             self._remember(obj, ref, size)
             return
         # (Every load of a container comes here: one walk, one lock for what is held.)
-        held = [] if size > self.STRONG_MAX_BYTES else [obj]
+        held: list[Any] = [] if size > self.STRONG_MAX_BYTES else [obj]
         strong = self.STRONG_PARTS if held else 0
         if type(obj).__weakrefoffset__:  # (a subclass taking weak references)
             self._remember(obj, ref, size)
@@ -167,17 +167,8 @@ class Provenance:
 
 
 _NESTED, _TRACKED = 1, 2
-_KINDS: dict[type, int] = {
-    t: Provenance._kind(v)
-    for t, v in {
-        **{t: t() for t in (type(None), bool, int, float, complex, str, bytes, frozenset)},
-        tuple: (),
-        list: [],
-        dict: {},
-        set: set(),
-        bytearray: bytearray(),
-    }.items()
-}
+_SAMPLES: tuple[Any, ...] = (None, False, 0, 0.0, 0j, "", b"", frozenset(), (), [], {}, set())
+_KINDS: dict[type, int] = {type(v): Provenance._kind(v) for v in (*_SAMPLES, bytearray())}
 """The kind (`Provenance._kind`) of the most common exact types, found by one lookup."""
 _LEAVES = frozenset(t for t, kind in _KINDS.items() if not kind)
 """Exact types neither looked into nor tracked: a container of only these has no part."""

@@ -4,8 +4,11 @@ writer never touched it is made good from them)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import pickle
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -286,8 +289,6 @@ def test_index_of_an_older_schema_is_made_again(tmp_path: Path) -> None:
     """An index written by a release with other tables is rebuilt from the records, not
     read as if it were of this one (here: it holds an outdated record whose file identity
     and folder time still match)."""
-    import sqlite3
-
     store = ac.ArtifactStore(str(tmp_path / "s"))
     saved = store.save("step", 1, tags={"v": "new"})
     folder = tmp_path / "s" / "refs" / "step"
@@ -417,17 +418,67 @@ def test_sub_folder_made_while_indexing_appears(
     }
 
 
-def test_listing_longer_than_sqlites_longest_string(tmp_path: Path) -> None:
-    """A step whose records, joined, exceed SQLite's longest string is listed row by row."""
-    import sqlite3
-
+def test_listing_longer_than_sqlites_longest_value(tmp_path: Path) -> None:
+    """A step whose listing exceeds SQLite's longest value (though each of its records
+    fits) is listed all the same, and its listing is made again rather than kept."""
     store = ac.ArtifactStore(str(tmp_path / "s"))
     for n in range(10):
         store.save("step", n, key=f"k{n}")
+    assert len(store.list()) == 10
     conn = store._storage._records_index._connection()
-    conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 3000)
-    assert sorted(i.key for i in store.list()) == [f"k{n}" for n in range(10)]
-    assert len(store.artifacts("step")) == 10
+    (listing,) = conn.execute("SELECT listing FROM folders WHERE step_id='step'").fetchone()
+    (longest_row,) = conn.execute("SELECT max(length(info)) FROM records").fetchone()
+    assert longest_row < len(listing)
+    store.save("step", 10, key="k10")  # the folder changes: its listing is made again
+    conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, (longest_row + len(listing)) // 2)
+    for _ in range(2):
+        assert sorted(i.key for i in store.list()) == sorted(f"k{n}" for n in range(11))
+        assert len(store.artifacts("step")) == 11
+        row = conn.execute("SELECT listing FROM folders WHERE step_id='step'").fetchone()
+        assert row == (None,)  # too long to keep: made for each listing
+
+
+@pytest.mark.parametrize("damage", ["names a function", "truncated", "not a list", "text"])
+def test_damaged_listing_in_the_index_is_made_again(tmp_path: Path, damage: str) -> None:
+    """A folder's listing is a pickle of plain values only: one that names any class or
+    function (here one that would write a file) is refused unrun, and a damaged one is
+    not trusted; either way the index is made again from the record files."""
+    store = ac.ArtifactStore(str(tmp_path / "s"))
+    saved = {(i.step_id, i.key) for i in (store.save("a/b", n, key=f"k{n}") for n in range(3))}
+    for folder in ("refs", "refs/a", "refs/a/b"):
+        _age(tmp_path / "s" / folder)  # settled: the index is trusted for it from now on
+    assert _keys(store.list()) == saved
+    conn = store._storage._records_index._connection()
+    (good,) = conn.execute("SELECT listing FROM folders WHERE step_id='a/b'").fetchone()
+    planted = tmp_path / "ran"
+
+    class Hostile:
+        def __reduce__(self) -> tuple[Any, ...]:
+            return (Path.touch, (planted,))
+
+    listing = {
+        "names a function": pickle.dumps([Hostile()]),
+        "truncated": good[: len(good) // 2],
+        "not a list": pickle.dumps({"k0": 1}),
+        "text": b'["k0"]',
+    }[damage]
+    conn.execute("UPDATE folders SET listing=? WHERE step_id='a/b'", (listing,))
+    # A new process: nothing of the listing is known there before it reads the index.
+    script = (
+        "import json, sys, artifact_cache as ac\n"
+        "s = ac.ArtifactStore(sys.argv[1])\n"
+        "print(json.dumps(sorted([i.step_id, i.key] for i in s.list())))\n"
+    )
+    for _ in range(2):  # (the second reads the listing made again)
+        done = subprocess.run(
+            [sys.executable, "-c", script, str(tmp_path / "s")],
+            capture_output=True, text=True, check=True, timeout=60,
+        )  # fmt: skip
+        assert {tuple(k) for k in json.loads(done.stdout)} == saved
+        assert not planted.exists()
+    with contextlib.closing(sqlite3.connect(tmp_path / "s" / INDEX_NAME)) as now:
+        (kept,) = now.execute("SELECT listing FROM folders WHERE step_id='a/b'").fetchone()
+    assert kept is not None and kept != listing  # made again from the records
 
 
 REWRITER = """
