@@ -11,10 +11,10 @@ its text. A lookup stats the folders it covers and re-reads only what changed; s
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import gc
 import io
 import json
+import operator
 import os
 import pickle
 import sqlite3
@@ -291,7 +291,7 @@ class LocalIndex:
         with _collector_paused():
             for step, rows in self._listings(conn, where, args):
                 _unpack_rows(step, rows, infos)
-        infos.sort(key=_created, reverse=True)
+        infos.sort(key=_created, reverse=True)  # (runs of a folder each, newest first)
         bad = [
             _row(r)
             for r in conn.execute(f"SELECT {_COLUMNS} FROM records WHERE ok=0 AND {where}", args)
@@ -550,8 +550,7 @@ def _scope(folder: str, step_id: str | None) -> tuple[str, tuple[Any, ...]]:
     return "(step_id=? OR substr(step_id, 1, ?)=?)", (base, len(base) + 1, base + "/")
 
 
-def _created(info: ArtifactInfo) -> dt.datetime:
-    return info.created
+_created = operator.attrgetter("created")
 
 
 @contextlib.contextmanager
