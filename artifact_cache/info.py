@@ -317,7 +317,7 @@ def _checked(data: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         raise RecordError(f"a record is a JSON object, not {type(data).__name__}")
     kwargs: dict[str, Any] = {}
     extra: dict[str, Any] = {}
-    checks, nullable, known = RECORD_FIELDS, _NULLABLE, _KNOWN
+    checks, nullable = RECORD_FIELDS, _NULLABLE
     for k, v in data.items():
         if v is None and k in nullable:  # (an optional field left empty: as its check says)
             kwargs[k] = None
@@ -336,10 +336,11 @@ def _checked(data: Any) -> tuple[dict[str, Any], dict[str, Any]]:
             raise RecordError(f"field {k!r}: {exc}") from None
         except (ValueError, TypeError, OverflowError) as exc:
             raise RecordError(f"field {k!r}: {type(exc).__name__}: {exc}") from None
-        if k in known:
-            kwargs[k] = checked
-    missing = sorted(_REQUIRED - kwargs.keys())
-    if missing:
+        kwargs[k] = checked
+    for k in _CHECKED_ONLY:  # (checked, but no constructor argument)
+        kwargs.pop(k, None)
+    if not kwargs.keys() >= _REQUIRED:
+        missing = sorted(_REQUIRED - kwargs.keys())
         raise RecordError(f"missing field(s): {', '.join(missing)}")
     inline = kwargs.get("inline")
     if inline is not None:
@@ -540,6 +541,8 @@ def _takes_none(check: Callable[[Any], Any]) -> bool:
         return False
 
 
+_CHECKED_ONLY = frozenset(RECORD_FIELDS) - _KNOWN
+"""Fields of a record that are checked but are no field of `ArtifactInfo` (its version)."""
 _NULLABLE = frozenset(k for k, check in RECORD_FIELDS.items() if k in _KNOWN and _takes_none(check))
 """Fields of `ArtifactInfo` whose check turns a JSON null into None (the optional ones):
 `_checked` takes a null of theirs as it is, without calling the check."""
