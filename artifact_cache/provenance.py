@@ -64,20 +64,6 @@ class Provenance:
         self._limit = strong_limit
 
     def remember(self, obj: Any, source: ArtifactInfo | ArtifactRef, size: int) -> None:
-        if type(obj) in _PLAIN and size <= self.STRONG_MAX_BYTES and self.PART_DEPTH == 2:
-            held = self._plain(obj)
-            if held is not None:  # (every small load of plain data: one walk, one lock)
-                ref = (source.step_id, source.key, source.digest)
-                lru = self._strong
-                with self._lock:
-                    for item in held:
-                        oid = id(item)
-                        if oid in lru:
-                            lru.move_to_end(oid)
-                        lru[oid] = (item, ref)
-                    while len(lru) > self._limit:
-                        lru.popitem(last=False)
-                return
         if isinstance(obj, self._UNTRACKED):
             return
         ref = (source.step_id, source.key, source.digest)  # (made an ArtifactRef if asked)
@@ -114,47 +100,6 @@ class Provenance:
             level = below
         return found
 
-    def _plain(self, obj: list[Any] | tuple[Any, ...] | dict[Any, Any]) -> list[Any] | None:
-        """What `remember` holds of a small artifact of plain data: the artifact, then its
-        first `STRONG_PARTS` mutable parts, in the order `_parts` finds them (two levels,
-        as `PART_DEPTH` says). None if a part within reach is not of a builtin type (it
-        may take weak references): `remember` then takes the general way."""
-        leaf, builtin, mutable = _LEAF, _BUILTIN, _MUTABLE
-        items = obj.values() if type(obj) is dict else obj
-        budget = self.PART_MAX - len(items)
-        if budget < 0:  # (only the first PART_MAX items, and nothing below them)
-            items, budget = list(islice(items, self.PART_MAX)), 0
-        held = [obj]
-        if leaf.issuperset(map(type, items)):
-            return held  # (numbers, strings and the like only: no part to track)
-        below = []
-        for item in items:
-            kind = type(item)
-            if kind in leaf:
-                continue
-            if kind not in builtin:
-                return None
-            if kind in mutable:
-                held.append(item)
-            if kind in _PLAIN:
-                below.append(item)
-        for container in below:  # (the second and last level: looked at, not into)
-            if budget <= 0:
-                break
-            items = container.values() if type(container) is dict else container
-            if len(items) > budget:
-                items = list(islice(items, budget))
-            budget -= len(items)
-            if leaf.issuperset(map(type, items)):
-                continue
-            for item in items:
-                kind = type(item)
-                if kind in mutable:
-                    held.append(item)
-                elif kind not in builtin:
-                    return None
-        return held[: self.STRONG_PARTS + 1]
-
     def _remember(self, obj: Any, ref: Source, size: int, *, strong: bool = True) -> None:
         oid = id(obj)
         if type(obj).__weakrefoffset__:  # its instances take weak references
@@ -190,15 +135,73 @@ class Provenance:
         step_id, key, digest = found
         return ArtifactRef(step_id=step_id, key=key, digest=digest)
 
+    # A small artifact of builtin values, as most loads give, is tagged by exact types.
+    _PLAIN = frozenset((dict, list, tuple))
+    _LEAVES = frozenset((type(None), bool, int, float, complex, str, bytes, frozenset, range))
+    _HELD = frozenset(t for t in _MUTABLE if not t.__weakrefoffset__)  # (sets: held weakly)
+    _BUILTIN = _LEAVES | _PLAIN | _HELD
 
-_PLAIN = frozenset((dict, list, tuple))
-"""Containers `Provenance.remember` looks into, by exact type."""
-_LEAF = frozenset((type(None), bool, int, float, complex, str, bytes, frozenset, range))
-"""Exact types of values other code shares: never tracked, never looked into."""
-_MUTABLE = frozenset(t for t in Provenance._MUTABLE if not t.__weakrefoffset__)
-"""Exact types of mutable containers held in the LRU (not sets: they are tracked weakly)."""
-_BUILTIN = _LEAF | _PLAIN | _MUTABLE
-"""Exact types whose tracking is decided by type alone, without a weak reference."""
+    def remember_loaded(self, obj: Any, source: ArtifactInfo | ArtifactRef, size: int) -> None:
+        """`remember` an object a load has just made (no other thread has it yet): a small
+        dict, list or tuple of builtin values takes a short way, with the same result."""
+        if type(obj) in self._PLAIN and size <= self.STRONG_MAX_BYTES and self.PART_DEPTH == 2:
+            held = self._plain(obj)
+            if held is not None:  # (one walk by exact types, one lock)
+                ref = (source.step_id, source.key, source.digest)
+                lru = self._strong
+                with self._lock:
+                    for item in held:
+                        oid = id(item)
+                        if oid in lru:
+                            lru.move_to_end(oid)
+                        lru[oid] = (item, ref)
+                    while len(lru) > self._limit:
+                        lru.popitem(last=False)
+                return
+        self.remember(obj, source, size)
+
+    def _plain(self, obj: list[Any] | tuple[Any, ...] | dict[Any, Any]) -> list[Any] | None:
+        """What `remember` holds of a small artifact of builtin values: the artifact, then
+        its first `STRONG_PARTS` mutable parts, in the order `_parts` finds them (two
+        levels, as `PART_DEPTH` says). None if a part within reach is of another type (it
+        may take weak references): `remember` then takes the general way."""
+        leaves, builtin, held_kinds, nested = self._LEAVES, self._BUILTIN, self._HELD, self._PLAIN
+        items = obj.values() if type(obj) is dict else obj
+        budget = self.PART_MAX - len(items)
+        if budget < 0:  # (only the first PART_MAX items, and nothing below them)
+            items, budget = list(islice(items, self.PART_MAX)), 0
+        held = [obj]
+        if leaves.issuperset(map(type, items)):
+            return held  # (numbers, strings and the like only: no part to track)
+        below = []
+        for item in items:
+            kind = type(item)
+            if kind in leaves:
+                continue
+            if kind not in builtin:
+                return None
+            if kind in held_kinds:
+                held.append(item)
+            if kind in nested:
+                below.append(item)
+        for container in below:  # (the second and last level: looked at, not into)
+            if budget <= 0:
+                break
+            items = container.values() if type(container) is dict else container
+            if len(items) > budget:
+                items = list(islice(items, budget))
+            budget -= len(items)
+            if leaves.issuperset(map(type, items)):
+                continue
+            for item in items:
+                kind = type(item)
+                if kind in held_kinds:
+                    held.append(item)
+                elif kind not in builtin:
+                    return None
+        return held[: self.STRONG_PARTS + 1]
+
+
 Source = tuple[str, str, str]
 """Where an object came from: step id, key, digest."""
 

@@ -290,13 +290,6 @@ class Listed(list[Any]):
     """A list subclass: looked into, and it takes weak references."""
 
 
-class GeneralWalk(Provenance):
-    """A tracker that walks every artifact the general way (no shortcut for plain data)."""
-
-    def _plain(self, obj: Any) -> None:
-        return None
-
-
 _leaves = st.none() | st.booleans() | st.integers() | st.text(max_size=3) | st.binary(max_size=3)
 _plain_data = st.recursive(
     _leaves | st.sets(st.integers(), max_size=3).map(lambda s: s or {0}) | st.just(bytearray(b"x")),
@@ -338,8 +331,8 @@ class TestPlainData:
         """The shortcut for small artifacts of builtin containers holds exactly what the
         general walk holds (the same objects, in the same order), whatever the nesting,
         the part budget and the strong part budget; weakly tracked ones the same."""
-        quick, general = Provenance(strong_limit=1000), GeneralWalk(strong_limit=1000)
-        quick.remember(value, _SOURCE, size)
+        quick, general = Provenance(strong_limit=1000), Provenance(strong_limit=1000)
+        quick.remember_loaded(value, _SOURCE, size)
         general.remember(value, _SOURCE, size)
         assert list(quick._strong) == list(general._strong)
         assert set(quick._weak) == set(general._weak)
