@@ -317,8 +317,12 @@ def _checked(data: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         raise RecordError(f"a record is a JSON object, not {type(data).__name__}")
     kwargs: dict[str, Any] = {}
     extra: dict[str, Any] = {}
+    checks, nullable = RECORD_FIELDS, _NULLABLE
     for k, v in data.items():
-        check = RECORD_FIELDS.get(k)
+        if v is None and k in nullable:  # (an optional field left empty: as its check says)
+            kwargs[k] = None
+            continue
+        check = checks.get(k)
         if check is None:
             if not isinstance(k, str):
                 raise RecordError(f"field names are strings, not {type(k).__name__}")
@@ -332,10 +336,11 @@ def _checked(data: Any) -> tuple[dict[str, Any], dict[str, Any]]:
             raise RecordError(f"field {k!r}: {exc}") from None
         except (ValueError, TypeError, OverflowError) as exc:
             raise RecordError(f"field {k!r}: {type(exc).__name__}: {exc}") from None
-        if k in _KNOWN:
-            kwargs[k] = checked
-    missing = sorted(_REQUIRED - kwargs.keys())
-    if missing:
+        kwargs[k] = checked
+    for k in _CHECKED_ONLY:  # (checked, but no constructor argument)
+        kwargs.pop(k, None)
+    if not kwargs.keys() >= _REQUIRED:
+        missing = sorted(_REQUIRED - kwargs.keys())
         raise RecordError(f"missing field(s): {', '.join(missing)}")
     inline = kwargs.get("inline")
     if inline is not None:
@@ -549,6 +554,20 @@ RECORD_FIELDS: dict[str, Callable[[Any], Any]] = {
 A field of `ArtifactInfo` needs an entry here; fields not listed are kept
 unchecked in ``extra`` (unknown to this version).
 """
+
+
+def _takes_none(check: Callable[[Any], Any]) -> bool:
+    try:
+        return check(None) is None
+    except (RecordError, ValueError, TypeError):
+        return False
+
+
+_CHECKED_ONLY = frozenset(RECORD_FIELDS) - _KNOWN
+"""Fields of a record that are checked but are no field of `ArtifactInfo` (its version)."""
+_NULLABLE = frozenset(k for k, check in RECORD_FIELDS.items() if k in _KNOWN and _takes_none(check))
+"""Fields of `ArtifactInfo` whose check turns a JSON null into None (the optional ones):
+`_checked` takes a null of theirs as it is, without calling the check."""
 
 
 # ------------------------------------------------------------------ checked values

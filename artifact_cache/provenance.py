@@ -165,6 +165,80 @@ class Provenance:
         step_id, key, digest = found
         return ArtifactRef(step_id=step_id, key=key, digest=digest)
 
+    # A small artifact of builtin values, as most loads give, is tagged by exact types.
+    _PLAIN = frozenset((dict, list, tuple))
+    _LEAVES = frozenset((type(None), bool, int, float, complex, str, bytes, frozenset, range))
+    _HELD = frozenset(t for t in _MUTABLE if not t.__weakrefoffset__)  # (sets: held weakly)
+    _BUILTIN = _LEAVES | _PLAIN | _HELD
+
+    def remember_loaded(self, obj: Any, source: ArtifactInfo | ArtifactRef, size: int) -> None:
+        """`remember` an object a load has just made (no other thread has it yet): a small
+        dict, list or tuple of builtin values takes a short way, with the same result.
+
+        Examples:
+            >>> tracker, rows = Provenance(), {"n": 2, "xs": [1, 2]}
+            >>> source = ArtifactRef(step_id="s", key="k", digest="ab" * 16)
+            >>> tracker.remember_loaded(rows, source, 9)
+            >>> tracker.lookup(rows["xs"]).step_id, tracker.lookup(rows["n"])
+            ('s', None)
+        """
+        if type(obj) in self._PLAIN and size <= self.STRONG_MAX_BYTES and self.PART_DEPTH == 2:
+            held = self._plain(obj)
+            if held is not None:  # (one walk by exact types, one lock)
+                ref = (source.step_id, source.key, source.digest)
+                lru = self._strong
+                with self._lock:
+                    for item in held:
+                        oid = id(item)
+                        if oid in lru:
+                            lru.move_to_end(oid)
+                        lru[oid] = (item, ref)
+                    while len(lru) > self._limit:
+                        lru.popitem(last=False)
+                return
+        self.remember(obj, source, size)
+
+    def _plain(self, obj: list[Any] | tuple[Any, ...] | dict[Any, Any]) -> list[Any] | None:
+        """What `remember` holds of a small artifact of builtin values: the artifact, then
+        its first `STRONG_PARTS` mutable parts, in the order `_parts` finds them (two
+        levels, as `PART_DEPTH` says). None if a part within reach is of another type (it
+        may take weak references): `remember` then takes the general way."""
+        leaves, builtin, held_kinds, nested = self._LEAVES, self._BUILTIN, self._HELD, self._PLAIN
+        items = obj.values() if type(obj) is dict else obj
+        budget = self.PART_MAX - len(items)
+        if budget < 0:  # (only the first PART_MAX items, and nothing below them)
+            items, budget = list(islice(items, self.PART_MAX)), 0
+        held = [obj]
+        if leaves.issuperset(map(type, items)):
+            return held  # (numbers, strings and the like only: no part to track)
+        below = []
+        for item in items:
+            kind = type(item)
+            if kind in leaves:
+                continue
+            if kind not in builtin:
+                return None
+            if kind in held_kinds:
+                held.append(item)
+            if kind in nested:
+                below.append(item)
+        for container in below:  # (the second and last level: looked at, not into)
+            if budget <= 0:
+                break
+            items = container.values() if type(container) is dict else container
+            if len(items) > budget:
+                items = list(islice(items, budget))
+            budget -= len(items)
+            if leaves.issuperset(map(type, items)):
+                continue
+            for item in items:
+                kind = type(item)
+                if kind in held_kinds:
+                    held.append(item)
+                elif kind not in builtin:
+                    return None
+        return held[: self.STRONG_PARTS + 1]
+
 
 _NESTED, _TRACKED = 1, 2
 _SAMPLES: tuple[Any, ...] = (None, False, 0, 0.0, 0j, "", b"", frozenset(), (), [], {}, set())

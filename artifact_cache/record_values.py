@@ -222,13 +222,15 @@ _HEX64 = re.compile(r"[0-9a-f]{64}")
 INLINE_MAX = 16 * 2**10
 """Payloads up to this size are stored inside their record (field ``inline``)."""
 
-_BASE64 = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
+_BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
+"""Padded base64 text, of a length that is a multiple of 4 (checked first: the pattern
+alone says nothing of groups, which makes it several times faster to match)."""
 
 
 def _inline(value: Any) -> str:
     if not isinstance(value, str):
         raise _fail(f"expected base64 text, got {type(value).__name__}")
-    if len(value) > (INLINE_MAX + 2) // 3 * 4 or not _BASE64.fullmatch(value):
+    if len(value) > (INLINE_MAX + 2) // 3 * 4 or len(value) % 4 or not _BASE64.fullmatch(value):
         raise _fail(f"not the base64 text of a payload of at most {INLINE_MAX} bytes")
     return value
 

@@ -115,8 +115,11 @@ class PickleSerializer:
         if data[:4] != self.MAGIC:
             # A bare pickle stream (written by hand or by another tool) still loads.
             return pickle.loads(data)
-        _, count, body_len = self._HEAD.unpack_from(data)
-        pos = self._HEAD.size
+        head = self._HEAD
+        _, count, body_len = head.unpack_from(data)
+        pos = head.size
+        if not count:  # (every small payload: all of it in the pickle stream)
+            return pickle.loads(data[pos : pos + body_len])
         buffers = []
         for _ in range(count):
             start, length = self._ENTRY.unpack_from(data, pos)

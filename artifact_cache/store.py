@@ -566,7 +566,7 @@ class ArtifactStore:
             return self.load(info, mmap_mode=mmap_mode)
         self._check(step_id, key)
         # The record read is used here only: the instance shared by readers of its bytes.
-        return self.load(self._keyed(step_id, key, shared=True), mmap_mode=mmap_mode)
+        return self._load(self._keyed(step_id, key, shared=True), mmap_mode)
 
     def _where(self, info: ArtifactInfo) -> str:
         """``step 'x' key 'k' in store URL``: what an error about one artifact names."""
@@ -600,6 +600,11 @@ class ArtifactStore:
         if not is_digest(info.digest):
             where = self._where(info)
             raise IntegrityError(f"the record of {where} names {info.digest!r:.80}, not a digest")
+        return self._load(info, mmap_mode)
+
+    def _load(self, info: ArtifactInfo, mmap_mode: str | None) -> Any:
+        """`load`, once ``mmap_mode`` and the record's digest are known to be valid (as
+        in every record read from the store: it was checked when parsed)."""
         if self._signer is not None:
             self._check_signature(info)
         problem = ""
@@ -654,7 +659,7 @@ class ArtifactStore:
         except Exception as exc:
             msg = f"cannot deserialise {self._where(info)}: {type(exc).__name__}: {exc}"
             raise SerializationError(msg) from exc
-        _provenance.remember(obj, info, info.size)
+        _provenance.remember_loaded(obj, info, info.size)
         self._retention.used(info.step_id, info.key)  # kept in memory, written coarsely
         return obj
 

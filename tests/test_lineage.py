@@ -13,10 +13,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from procs import run_cli as run
 
 import artifact_cache as ac
-from artifact_cache.info import ArtifactInfo
+from artifact_cache.info import ArtifactInfo, ArtifactRef
+from artifact_cache.provenance import Provenance
 
 
 def steps(infos: list[ArtifactInfo]) -> list[str]:
@@ -277,6 +280,62 @@ class TestTupleUnpacking:
 
         info = dot.call(left, right).info
         assert info is not None and [r.step_id for r in info.inputs] == ["pairs"]
+
+
+class Tagged:
+    """An object of a class of its own: it takes weak references."""
+
+
+class Listed(list[Any]):
+    """A list subclass: looked into, and it takes weak references."""
+
+
+_leaves = st.none() | st.booleans() | st.integers() | st.text(max_size=3) | st.binary(max_size=3)
+_plain_data = st.recursive(
+    _leaves | st.sets(st.integers(), max_size=3).map(lambda s: s or {0}) | st.just(bytearray(b"x")),
+    lambda inner: (
+        st.lists(inner, max_size=40)
+        | st.dictionaries(st.text(max_size=2), inner, max_size=12)
+        | st.lists(inner, max_size=4).map(tuple)
+        | st.lists(inner, max_size=4).map(Listed)
+        | st.builds(Tagged)
+    ),
+    max_leaves=120,
+)
+_SOURCE = ArtifactRef(step_id="plain", key="k", digest="ab" * 16)
+
+
+class TestPlainData:
+    def test_parts_of_a_loaded_dict_keep_their_lineage(self, store: ac.ArtifactStore) -> None:
+        """A small dict of lists, sets and nested containers: its mutable parts (two levels
+        down) are tagged as loaded, and a part replaced afterwards is not."""
+        value = {"rows": [1, 2], "meta": {"a": 1}, "pair": ([3], {4}), "n": 5, "s": "x"}
+        store.save("plain", value, key="k")
+        loaded = store.get("plain", key="k")
+        ref = store.info("plain", key="k").ref
+        parts = [loaded, loaded["rows"], loaded["meta"], loaded["pair"][0], loaded["pair"][1]]
+        assert [ac.lineage_of(p) for p in parts] == [ref] * 5
+        assert ac.lineage_of(loaded["pair"]) is None  # a tuple: looked into, not tagged
+        replaced = loaded["rows"] = [1, 2]
+        assert ac.lineage_of(replaced) is None
+
+    @settings(derandomize=True, max_examples=150, deadline=None)
+    @given(value=_plain_data, size=st.sampled_from([10, 2**21]))
+    @example(value=[[i] for i in range(20)], size=10)  # more mutable parts than are held
+    @example(value=[[[1]], *range(70)], size=10)  # more items than the part budget
+    @example(value=[[*range(63), [1]]], size=10)  # the budget ends just before a part
+    @example(value=[[[j] for j in range(30)] for _ in range(3)], size=10)  # it ends below
+    @example(value={"a": [[1]] * 40, "b": [[2]] * 30}, size=10)  # one part, seen twice
+    @example(value=([bytearray(1), Tagged()], {"s": {1}}), size=10)  # the general way
+    def test_plain_data_is_tagged_as_the_general_walk_tags_it(self, value: Any, size: int) -> None:
+        """The shortcut for small artifacts of builtin containers holds exactly what the
+        general walk holds (the same objects, in the same order), whatever the nesting,
+        the part budget and the strong part budget; weakly tracked ones the same."""
+        quick, general = Provenance(strong_limit=1000), Provenance(strong_limit=1000)
+        quick.remember_loaded(value, _SOURCE, size)
+        general.remember(value, _SOURCE, size)
+        assert list(quick._strong) == list(general._strong)
+        assert set(quick._weak) == set(general._weak)
 
 
 class TestCommandLine:

@@ -8,6 +8,7 @@ import pytest
 
 import artifact_cache as ac
 from artifact_cache.fingerprint.recipe import KeyRecipe
+from artifact_cache.info import RECORD_FIELDS
 
 BASE: dict[str, Any] = {
     "step_id": "fit",
@@ -38,6 +39,42 @@ BASE: dict[str, Any] = {
 def test_bad_values_are_refused(field: str, value: Any) -> None:
     with pytest.raises(ac.RecordError, match=field):
         ac.ArtifactInfo.from_dict({**BASE, field: value})
+
+
+OPTIONAL = {
+    "mime_type", "code_fingerprint", "duration", "args_repr", "uri", "recipe",
+    "payload_hash", "signature", "inline", "compression",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("field", sorted(RECORD_FIELDS))
+def test_null_is_none_only_in_optional_fields(field: str) -> None:
+    """A JSON null reads as None in the optional fields, and is refused in every other."""
+    if field in OPTIONAL:
+        assert getattr(ac.ArtifactInfo.from_dict({**BASE, field: None}), field) is None
+    else:
+        with pytest.raises(ac.RecordError, match=field):
+            ac.ArtifactInfo.from_dict({**BASE, field: None})
+
+
+@pytest.mark.parametrize(
+    "text, ok",
+    [
+        *[("", True), ("QUJD", True), ("QUI=", True), ("QQ==", True), ("QUJDRA==", True)],
+        *[("+/09", True), ("QUJ", False), ("QQ=", False), ("Q===", False), ("QQ=Q", False)],
+        *[("=QUJ", False), ("QUJD=", False), ("QUJDRA", False), ("QU-D", False)],
+        *[("QU JD", False), ("QUJD\n", False), ("QUJD====", False), ("QUJDR===", False)],
+    ],
+)
+def test_inline_is_padded_base64(text: str, ok: bool) -> None:
+    """Base64 text as b64encode writes it, in groups of four, padded, nothing else."""
+    size = max(0, len(text) // 4 * 3 - text[-2:].count("="))
+    record = {**BASE, "size": size, "inline": text}
+    if ok:
+        assert ac.ArtifactInfo.from_dict(record).inline == text
+    else:
+        with pytest.raises(ac.RecordError, match="inline"):
+            ac.ArtifactInfo.from_dict(record)
 
 
 def test_good_values_round_trip() -> None:
