@@ -15,7 +15,7 @@ import datetime as dt
 import html
 import json
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -595,7 +595,7 @@ class _Unfrozen:
         code_fingerprint: str | None, duration: float | None, args_repr: str | None,
         uri: str | None, recipe: KeyRecipe | None, payload_hash: str | None,
         signature: str | None, inline: str | None, compression: str | None,
-        version: str, extra: Mapping[str, Any], status: str = "active",
+        version: str, extra: Mapping[str, Any], *, status: str = "active",
     ) -> None:  # fmt: skip
         self.step_id = step_id
         self.key = key
@@ -621,9 +621,27 @@ class _Unfrozen:
         self.extra = extra
 
 
+# `pack_checked`'s rows are `_Unfrozen`'s arguments after the step id, in this order.
+assert _Unfrozen.__init__.__code__.co_varnames[1:22] == (*_FIELDS[:20], "extra")
 _probe = object.__new__(_Unfrozen)
-_probe.__class__ = ArtifactInfo  # type: ignore[assignment]  # (fails here if the layouts differ)
+try:
+    _probe.__class__ = ArtifactInfo  # type: ignore[assignment]
+    _SWAP = True
+except TypeError:  # (the layouts differ, as another attrs might make them: field by field)
+    _SWAP = False
 del _probe
+
+
+def _frozen(info: _Unfrozen) -> ArtifactInfo:
+    """``info`` as an ArtifactInfo: the same object where the layouts allow (`_SWAP`),
+    else a copy made field by field."""
+    if _SWAP:
+        info.__class__ = ArtifactInfo  # type: ignore[assignment]
+        return info  # type: ignore[return-value]
+    out: ArtifactInfo = object.__new__(ArtifactInfo)
+    for name in _FIELDS:
+        object.__setattr__(out, name, getattr(info, name))
+    return out
 
 
 def _assemble(
@@ -644,10 +662,9 @@ def _assemble(
         signature, inline, compression,
         # (What the constructor's default gives a record that stores no version.)
         derived_version_id(created, digest) if version is None else version,
-        extra, status,
+        extra, status=status,
     )  # fmt: skip
-    info.__class__ = ArtifactInfo  # type: ignore[assignment]
-    return info  # type: ignore[return-value]
+    return _frozen(info)
 
 
 def pack_checked(info: ArtifactInfo) -> str:
@@ -674,19 +691,10 @@ def unpack_checked(step_id: str, packed: str, out: list[ArtifactInfo]) -> None:
 
     Raises ValueError or TypeError if ``packed`` is not of that form.
     """
-    build_checked(step_id, json.loads(packed), out)
-
-
-def build_checked(step_id: str, rows: Iterable[Sequence[Any]], out: list[ArtifactInfo]) -> None:
-    """Append to ``out`` the records of ``step_id`` whose `pack_checked` forms, decoded,
-    are ``rows`` (each a sequence of plain values: text, numbers, None, lists, dicts).
-
-    Raises ValueError or TypeError if a row is not of that form.
-    """
-    # The rows are in `_Unfrozen`'s order: one call each, then the values that a JSON
+    # The arrays are in `_Unfrozen`'s order: one call each, then the values that a JSON
     # form cannot hold are made.
-    fromisoformat, append, unfrozen = dt.datetime.fromisoformat, out.append, _Unfrozen
-    for row in rows:
+    fromisoformat, append, unfrozen, swap = dt.datetime.fromisoformat, out.append, _Unfrozen, _SWAP
+    for row in json.loads(packed):
         info = unfrozen(step_id, *row)
         info.created = fromisoformat(info.created)  # type: ignore[arg-type]
         info.inputs = tuple(map(_ref, info.inputs)) if info.inputs else ()
@@ -694,5 +702,8 @@ def build_checked(step_id: str, rows: Iterable[Sequence[Any]], out: list[Artifac
             info.recipe = KeyRecipe.from_dict(info.recipe)  # type: ignore[arg-type]
         if not isinstance(info.version, str):
             raise TypeError(f"version {info.version!r:.40} is not text")
-        info.__class__ = ArtifactInfo  # type: ignore[assignment]
-        append(info)  # type: ignore[arg-type]
+        if swap:
+            info.__class__ = ArtifactInfo  # type: ignore[assignment]
+            append(info)  # type: ignore[arg-type]
+        else:
+            append(_frozen(info))

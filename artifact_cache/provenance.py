@@ -77,11 +77,12 @@ class Provenance:
             self._remember(obj, ref, size)
             held = held[1:]
         for part in self._parts(obj):
+            mutable = isinstance(part, self._MUTABLE)  # (each counts, held or weakly tracked)
             if type(part).__weakrefoffset__:
-                self._remember(part, ref, size, strong=False)
-            elif strong > 0 and isinstance(part, self._MUTABLE):
+                self._remember(part, ref, size, strong=mutable and strong > 0)
+            elif mutable and strong > 0:
                 held.append(part)
-                strong -= 1
+            strong -= mutable
         if held:
             with self._lock:
                 for item in held:
@@ -94,7 +95,7 @@ class Provenance:
         found: list[Any] = []
         level: list[Any] = [obj]
         budget = self.PART_MAX
-        kinds, kind_of, leaves = _KINDS, self._kind, _LEAVES
+        kinds, kind_of, leaves = _KINDS, self._kind, self._LEAVES
         for _ in range(self.PART_DEPTH):
             below: list[Any] = []
             for container in level:
@@ -241,11 +242,10 @@ class Provenance:
 
 
 _NESTED, _TRACKED = 1, 2
-_SAMPLES: tuple[Any, ...] = (None, False, 0, 0.0, 0j, "", b"", frozenset(), (), [], {}, set())
-_KINDS: dict[type, int] = {type(v): Provenance._kind(v) for v in (*_SAMPLES, bytearray())}
+_SAMPLES: tuple[Any, ...] = (None, False, 0, 0.0, 0j, "", b"", frozenset(), range(0), (), [], {})
+_KINDS: dict[type, int] = {type(v): Provenance._kind(v) for v in (*_SAMPLES, set(), bytearray())}
 """The kind (`Provenance._kind`) of the most common exact types, found by one lookup."""
-_LEAVES = frozenset(t for t, kind in _KINDS.items() if not kind)
-"""Exact types neither looked into nor tracked: a container of only these has no part."""
+assert {t for t, kind in _KINDS.items() if not kind} == Provenance._LEAVES
 Source = tuple[str, str, str]
 """Where an object came from: step id, key, digest."""
 

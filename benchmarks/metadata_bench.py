@@ -19,6 +19,9 @@ Every ratio compares two measures taken in this same run on this machine:
 from __future__ import annotations
 
 import argparse
+import base64
+import datetime as dt
+import hashlib
 import json
 import os
 import statistics
@@ -35,6 +38,7 @@ from typing import Any, Literal, overload
 from store_bench import timed  # one median timer for every benchmark
 
 import artifact_cache as ac
+from artifact_cache.record_values import new_version_id
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from counting import Counting
@@ -42,16 +46,29 @@ from counting import counting_moto as _counting_moto
 
 
 def fill(store: ac.ArtifactStore, n: int, steps: int) -> None:
-    """n records over ``steps`` step ids, written as files (as a save writes them)."""
+    """n records over ``steps`` step ids, written as files (as a save writes them), each
+    with a payload, digest, time and version of its own (as n saves would have)."""
     template = store.save("template", {"v": 0})
     store.delete("template")
     root = Path(store._storage.root) / "refs"
     base = template.to_dict()
+    size = template.size
+    i = 0
     for s in range(steps):
         folder = root / f"group{s % 10}" / f"step{s}"
         folder.mkdir(parents=True, exist_ok=True)
         for k in range(n // steps):
-            data = dict(base, step_id=f"group{s % 10}/step{s}", key=f"k{k}")
+            i += 1
+            created = template.created + dt.timedelta(microseconds=37 * i)
+            data = dict(
+                base,
+                step_id=f"group{s % 10}/step{s}",
+                key=f"k{k}",
+                digest=hashlib.blake2b(i.to_bytes(8, "little"), digest_size=16).hexdigest(),
+                created=created.isoformat(),
+                version=new_version_id(created),
+                inline=base64.b64encode(os.urandom(size)).decode(),
+            )
             (folder / f"@k{k}.json").write_text(json.dumps(data))
     past = time.time() - 60  # written a while ago: not in the index's racy window
     for folder in root.rglob("*"):

@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import pickle
 import sqlite3
 import subprocess
 import sys
@@ -22,6 +21,7 @@ import pytest
 from test_record_reads import _count_checks
 
 import artifact_cache as ac
+from artifact_cache import info as info_module
 from artifact_cache.info import ArtifactInfo
 from artifact_cache.storage.index import INDEX_NAME, RACY_NS
 
@@ -289,6 +289,8 @@ def test_index_of_an_older_schema_is_made_again(tmp_path: Path) -> None:
     """An index written by a release with other tables is rebuilt from the records, not
     read as if it were of this one (here: it holds an outdated record whose file identity
     and folder time still match)."""
+    import sqlite3
+
     store = ac.ArtifactStore(str(tmp_path / "s"))
     saved = store.save("step", 1, tags={"v": "new"})
     folder = tmp_path / "s" / "refs" / "step"
@@ -315,9 +317,15 @@ def test_index_of_an_older_schema_is_made_again(tmp_path: Path) -> None:
     conn.close()
 
 
-def test_listed_records_equal_their_files(tmp_path: Path) -> None:
+@pytest.mark.parametrize("swap", [True, False])
+def test_listed_records_equal_their_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, swap: bool
+) -> None:
     """What a listing builds from the index (in a store that parsed nothing) equals, field
-    by field, the record parsed from its file: lineage, recipes, unknown fields, times."""
+    by field, the record parsed from its file: lineage, recipes, unknown fields, times;
+    built by re-classing a twin object, or field by field where the layouts differ."""
+    assert info_module._SWAP  # (this interpreter and attrs lay both classes out alike)
+    monkeypatch.setattr(info_module, "_SWAP", swap)
     store = ac.ArtifactStore(str(tmp_path / "s"), signing_key="k")
     first = store.save("a", [1, 2], tags={"z": "1", "a": "2"}, duration=2.5)
     store.save(
@@ -354,6 +362,20 @@ def test_listed_records_equal_their_files(tmp_path: Path) -> None:
         assert cold.verified(info) is (info.key != "odd")
     assert [i.key for i in cold.list("a")][-1] == "odd"  # its time read as UTC
     assert double(4) == 8 and cold.get("b/c") == b"x" * 70_000
+
+
+def test_index_row_of_another_length_is_refused(tmp_path: Path) -> None:
+    """A row of checked fields has exactly as many values as `pack_checked` writes: one
+    more (say, a status) is not taken as a field but refused (damage: the index is made
+    again)."""
+    info = ac.ArtifactStore(str(tmp_path / "s")).save("a", 1)
+    row = json.loads(info_module.pack_checked(info))
+    found: list[ArtifactInfo] = []
+    info_module.unpack_checked("a", json.dumps([row]), found)
+    assert found == [info]
+    for bad in ([*row, "tombstoned"], row[:-1]):
+        with pytest.raises(TypeError):
+            info_module.unpack_checked("a", json.dumps([bad]), [])
 
 
 def attrs_values(info: ArtifactInfo) -> list[Any]:
@@ -418,31 +440,23 @@ def test_sub_folder_made_while_indexing_appears(
     }
 
 
-def test_listing_longer_than_sqlites_longest_value(tmp_path: Path) -> None:
-    """A step whose listing exceeds SQLite's longest value (though each of its records
-    fits) is listed all the same, and its listing is made again rather than kept."""
+def test_listing_longer_than_sqlites_longest_string(tmp_path: Path) -> None:
+    """A step whose records, joined, exceed SQLite's longest string is listed row by row."""
+    import sqlite3
+
     store = ac.ArtifactStore(str(tmp_path / "s"))
     for n in range(10):
         store.save("step", n, key=f"k{n}")
-    assert len(store.list()) == 10
     conn = store._storage._records_index._connection()
-    (listing,) = conn.execute("SELECT listing FROM folders WHERE step_id='step'").fetchone()
-    (longest_row,) = conn.execute("SELECT max(length(info)) FROM records").fetchone()
-    assert longest_row < len(listing)
-    store.save("step", 10, key="k10")  # the folder changes: its listing is made again
-    conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, (longest_row + len(listing)) // 2)
-    for _ in range(2):
-        assert sorted(i.key for i in store.list()) == sorted(f"k{n}" for n in range(11))
-        assert len(store.artifacts("step")) == 11
-        row = conn.execute("SELECT listing FROM folders WHERE step_id='step'").fetchone()
-        assert row == (None,)  # too long to keep: made for each listing
+    conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 3000)
+    assert sorted(i.key for i in store.list()) == [f"k{n}" for n in range(10)]
+    assert len(store.artifacts("step")) == 10
 
 
-@pytest.mark.parametrize("damage", ["names a function", "truncated", "not a list", "text"])
+@pytest.mark.parametrize("damage", ["truncated", "not rows", "a longer row"])
 def test_damaged_listing_in_the_index_is_made_again(tmp_path: Path, damage: str) -> None:
-    """A folder's listing is a pickle of plain values only: one that names any class or
-    function (here one that would write a file) is refused unrun, and a damaged one is
-    not trusted; either way the index is made again from the record files."""
+    """A folder's listing in the index that is not rows of checked fields is not
+    trusted: a new process reading it makes the index again from the record files."""
     store = ac.ArtifactStore(str(tmp_path / "s"))
     saved = {(i.step_id, i.key) for i in (store.save("a/b", n, key=f"k{n}") for n in range(3))}
     for folder in ("refs", "refs/a", "refs/a/b"):
@@ -450,32 +464,26 @@ def test_damaged_listing_in_the_index_is_made_again(tmp_path: Path, damage: str)
     assert _keys(store.list()) == saved
     conn = store._storage._records_index._connection()
     (good,) = conn.execute("SELECT listing FROM folders WHERE step_id='a/b'").fetchone()
-    planted = tmp_path / "ran"
-
-    class Hostile:
-        def __reduce__(self) -> tuple[Any, ...]:
-            return (Path.touch, (planted,))
-
+    first = json.loads(f"[{good}]")[0]
     listing = {
-        "names a function": pickle.dumps([Hostile()]),
         "truncated": good[: len(good) // 2],
-        "not a list": pickle.dumps({"k0": 1}),
-        "text": b'["k0"]',
+        "not rows": '{"k0": 1}',
+        "a longer row": json.dumps([*first, "tombstoned"]),
     }[damage]
     conn.execute("UPDATE folders SET listing=? WHERE step_id='a/b'", (listing,))
-    # A new process: nothing of the listing is known there before it reads the index.
     script = (
         "import json, sys, artifact_cache as ac\n"
         "s = ac.ArtifactStore(sys.argv[1])\n"
-        "print(json.dumps(sorted([i.step_id, i.key] for i in s.list())))\n"
+        "print(json.dumps(sorted([i.step_id, i.key, i.status] for i in s.list())))\n"
     )
     for _ in range(2):  # (the second reads the listing made again)
         done = subprocess.run(
             [sys.executable, "-c", script, str(tmp_path / "s")],
             capture_output=True, text=True, check=True, timeout=60,
         )  # fmt: skip
-        assert {tuple(k) for k in json.loads(done.stdout)} == saved
-        assert not planted.exists()
+        listed = json.loads(done.stdout)
+        assert {(step, key) for step, key, _ in listed} == saved
+        assert {status for _, _, status in listed} == {"active"}
     with contextlib.closing(sqlite3.connect(tmp_path / "s" / INDEX_NAME)) as now:
         (kept,) = now.execute("SELECT listing FROM folders WHERE step_id='a/b'").fetchone()
     assert kept is not None and kept != listing  # made again from the records

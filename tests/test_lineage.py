@@ -319,6 +319,19 @@ class TestPlainData:
         replaced = loaded["rows"] = [1, 2]
         assert ac.lineage_of(replaced) is None
 
+    def test_the_strong_part_budget_counts_every_mutable_part(
+        self, store: ac.ArtifactStore
+    ) -> None:
+        """The first `STRONG_PARTS` mutable parts are all a small artifact tags by identity:
+        sets (tracked weakly) count towards them as lists do, so the ninth part here, a
+        list, is not tagged."""
+        budget = Provenance.STRONG_PARTS
+        store.save("parts", [*({i} for i in range(budget)), [1]], key="k")
+        loaded = store.get("parts", key="k")
+        ref = store.info("parts", key="k").ref
+        assert [ac.lineage_of(p) for p in loaded[:budget]] == [ref] * budget
+        assert ac.lineage_of(loaded[budget]) is None
+
     @settings(derandomize=True, max_examples=150, deadline=None)
     @given(value=_plain_data, size=st.sampled_from([10, 2**21]))
     @example(value=[[i] for i in range(20)], size=10)  # more mutable parts than are held

@@ -1,30 +1,27 @@
 """The SQLite index of a local store's records (``<root>/index.sqlite``).
 
 Per folder of ``refs/`` it keeps the modification time the folder had when it was
-indexed and the names of its sub-folders then, and the fields of its valid records in
-one value (its listing); per record the file's identity (inode, modification time,
-size), whether it is a valid record of its path and, if so, its fields as checked, else
-its text. A lookup stats the folders it covers and re-reads only what changed; see
-`index` for the whole design and its guarantees.
+indexed and the names of its sub-folders then; per record the file's identity (inode,
+modification time, size), whether it is a valid record of its path and, if so, its
+fields as checked, else its text. A lookup stats the folders it covers and re-reads
+only what changed; see `index` for the whole design and its guarantees.
 """
 
 from __future__ import annotations
 
 import contextlib
 import gc
-import io
 import json
 import operator
 import os
-import pickle
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from stat import S_ISDIR
 from typing import Any
 
-from ..info import ArtifactInfo, build_checked, pack_checked, unpack_checked
+from ..info import ArtifactInfo, pack_checked, unpack_checked
 from .layout import RECORD_SUFFIX, RecordName
 from .rows import Bar, IndexedRecord, Reader, examine, no_bar, tags_json
 
@@ -36,7 +33,7 @@ INDEX_NAME = "index.sqlite"
 RACY_NS = 2_000_000_000
 """A folder modified this recently when it was indexed is looked at again next time."""
 
-_SCHEMA = 4
+_SCHEMA = 3
 """Version of the index's tables; an index of another version is made again."""
 _BUSY_SECONDS = 10.0
 
@@ -70,7 +67,7 @@ class _Unavailable(Exception):
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS folders (
-    step_id TEXT PRIMARY KEY, mtime_ns INTEGER NOT NULL, subdirs TEXT NOT NULL, listing BLOB
+    step_id TEXT PRIMARY KEY, mtime_ns INTEGER NOT NULL, subdirs TEXT NOT NULL, listing TEXT
 );
 CREATE TABLE IF NOT EXISTS records (
     step_id TEXT NOT NULL, key TEXT NOT NULL,
@@ -82,10 +79,9 @@ CREATE INDEX IF NOT EXISTS records_by_time ON records (step_id, created);
 CREATE INDEX IF NOT EXISTS records_invalid ON records (step_id) WHERE ok = 0;
 """
 """``folders.subdirs``: the JSON list of the folder's sub-folders when it was indexed;
-``folders.listing``: the ``info`` of its valid records, newest first, decoded and pickled
-as plain values (`_pack_rows`; NULL: not made since the folder was last indexed).
-``records.info``: a valid record's checked fields (`pack_checked`); ``records.data``: an
-invalid record's text."""
+``folders.listing``: the ``info`` of its valid records joined by commas (NULL: not made
+since the folder was last indexed). ``records.info``: a valid record's checked fields
+(`pack_checked`); ``records.data``: an invalid record's text."""
 
 _Listing = tuple[list[ArtifactInfo], list[IndexedRecord]]
 
@@ -288,10 +284,29 @@ class LocalIndex:
                 return memo[1]
         where, args = _scope(folder, step_id)
         infos: list[ArtifactInfo] = []
+        # One string per folder, joined by SQLite when the folder was first listed after
+        # it was indexed: no Python object per record, one row per folder.
+        select = f"SELECT step_id, listing FROM folders WHERE {where}"
+        groups = conn.execute(select, args).fetchall()
+        if any(packed is None for _step, packed in groups):
+            try:
+                with _transaction(conn):
+                    conn.execute(
+                        "UPDATE folders SET listing=coalesce((SELECT group_concat(info, ',') "
+                        "FROM records WHERE records.step_id=folders.step_id AND ok=1), '') "
+                        f"WHERE listing IS NULL AND {where}",
+                        args,
+                    )
+                groups = conn.execute(select, args).fetchall()
+            except sqlite3.DataError:  # longer than SQLite's longest string: row by row
+                groups = conn.execute(
+                    f"SELECT step_id, info FROM records WHERE ok=1 AND {where}", args
+                ).fetchall()
         with _collector_paused():
-            for step, rows in self._listings(conn, where, args):
-                _unpack_rows(step, rows, infos)
-        infos.sort(key=_created, reverse=True)  # (runs of a folder each, newest first)
+            for step, packed in groups:
+                if packed:
+                    _unpack(step, f"[{packed}]", infos)
+        infos.sort(key=_created, reverse=True)
         bad = [
             _row(r)
             for r in conn.execute(f"SELECT {_COLUMNS} FROM records WHERE ok=0 AND {where}", args)
@@ -300,35 +315,6 @@ class LocalIndex:
         if times is not None:
             self._list_memo[folder] = (times, found)
         return found
-
-    def _listings(
-        self, conn: sqlite3.Connection, where: str, args: tuple[Any, ...]
-    ) -> list[tuple[str, bytes]]:
-        """The listing of every folder in scope (one value per folder, not a row per
-        record); those not made since their folder was indexed are made and kept."""
-        select = f"SELECT step_id, listing FROM folders WHERE {where}"
-        found: list[tuple[str, bytes]] = conn.execute(select, args).fetchall()
-        if all(rows is not None for _step, rows in found):
-            return found
-        made = []
-        # In one transaction: no folder is indexed again between reading its records
-        # and keeping its listing.
-        with _transaction(conn):
-            for step, rows in conn.execute(select, args).fetchall():
-                if rows is None:
-                    rows = _pack_rows(
-                        text
-                        for (text,) in conn.execute(
-                            "SELECT info FROM records WHERE step_id=? AND ok=1 "
-                            "ORDER BY created DESC",
-                            (step,),
-                        )
-                    )
-                    # (Longer than SQLite's longest value: used now, made again next time.)
-                    with contextlib.suppress(sqlite3.DataError):
-                        conn.execute("UPDATE folders SET listing=? WHERE step_id=?", (rows, step))
-                made.append((step, rows))
-        return made
 
     # ------------------------------------------------------------------ freshness
     def _stale(self, conn: sqlite3.Connection, steps: list[str], *, recursive: bool) -> list[str]:
@@ -503,40 +489,6 @@ class LocalIndex:
         }
         removed = [key for key in indexed if key not in present]
         return step, mtime, changed, removed, sorted(subdirs)
-
-
-class _PlainUnpickler(pickle.Unpickler):
-    """Unpickles plain values only (lists, text, numbers, None, dicts): a stream naming any
-    class or function is refused before anything of it is looked up, let alone called."""
-
-    def find_class(self, module: str, name: str) -> Any:
-        raise pickle.UnpicklingError(f"names {module}.{name}, not a plain value")
-
-
-def _pack_rows(texts: Iterable[str]) -> bytes:
-    """One folder's listing: its records' `pack_checked` rows, decoded, as one pickle of
-    plain values. Equal texts in it (a type name, a serializer, a mime type) are one
-    object, which a reader makes once; and reading a pickle is about twice as fast as
-    reading the same JSON, and has no UTF-8 to decode."""
-    shared: dict[str, str] = {}
-    rows = [
-        [shared.setdefault(v, v) if type(v) is str else v for v in json.loads(text)]
-        for text in texts
-    ]
-    return pickle.dumps(rows, protocol=5)
-
-
-def _unpack_rows(step_id: str, listing: bytes, out: list[ArtifactInfo]) -> None:
-    """Append the records of a `_pack_rows` listing to ``out``; a listing not of that
-    form (damaged, or not written by this module) is a corrupt index."""
-    try:
-        rows = _PlainUnpickler(io.BytesIO(listing)).load()
-        if type(rows) is not list:
-            raise TypeError(f"a {type(rows).__name__}, not a list")
-        build_checked(step_id, rows, out)
-    except Exception as exc:  # (whatever a damaged pickle raises: made again)
-        msg = f"malformed index listing of {step_id!r}: {type(exc).__name__}: {exc}"
-        raise sqlite3.DatabaseError(msg) from None
 
 
 def _scope(folder: str, step_id: str | None) -> tuple[str, tuple[Any, ...]]:
