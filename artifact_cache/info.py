@@ -10,7 +10,6 @@ stdlib, `artifact_cache.record_values` and `artifact_cache.render`.
 from __future__ import annotations
 
 import base64
-import contextlib
 import datetime as dt
 import html
 import json
@@ -386,77 +385,6 @@ def checked_record(raw: bytes) -> ArtifactInfo:
     return info
 
 
-def new_record(
-    *, step_id: str, key: str, digest: str, size: int, serializer: str, python_type: str,
-    created: dt.datetime, mime_type: str | None, tags: Mapping[str, str] | None,
-    inputs: tuple[ArtifactRef, ...], code_fingerprint: str | None, duration: float | None,
-    args_repr: str | None, uri: str | None, recipe: KeyRecipe | None, inline: str | None,
-    compression: str | None, version: str, extra: Mapping[str, Any] | None,
-) -> ArtifactInfo:  # fmt: skip
-    """The record of a save: ``ArtifactInfo(...)`` of these values, with its converters
-    run only on the values that need them (a save's ids, digest, time and version are
-    made by the store in their final form)."""
-    return _assemble(
-        step_id, key, digest, size, serializer, python_type, created, mime_type,
-        _frozen_tags(tags) if tags else {}, _refs(inputs) if inputs else (),
-        code_fingerprint, None if duration is None else float(duration), args_repr, uri,
-        as_recipe(recipe), None, None, inline, compression, version,
-        dict(extra) if extra else {},
-    )  # fmt: skip
-
-
-def remember_written(raw: bytes, info: ArtifactInfo, *, made: bool = False) -> None:
-    """Note that ``raw`` is ``info.to_json()``, just written, so that reading it back in
-    this process skips parsing it; only where ``info`` is what parsing ``raw`` gives (its
-    fields of the exact types reading makes, and valid), else ``raw`` is parsed here.
-    ``made``: ``info`` is a `new_record` of a save, whose ids, digest, size, version and
-    inline payload the store made valid (only the types of the other fields are checked).
-    """
-    if len(raw) > _ParsedRecords.MAX_BYTES:
-        return
-    duration, inline = info.duration, info.inline
-    simple = not (
-        info.inputs
-        or info.extra
-        or info.recipe is not None
-        or type(info.size) is not int
-        or type(info.serializer) is not str
-        or type(info.python_type) is not str
-        or (duration is not None and type(duration) is not float)
-    )
-    if simple:
-        for value in (
-            info.step_id, info.key, info.digest, info.mime_type, info.code_fingerprint,
-            info.args_repr, info.uri, info.payload_hash, info.signature, inline,
-            info.compression, info.version,
-        ):  # fmt: skip
-            if value is not None and type(value) is not str:
-                simple = False
-                break
-    if simple:
-        try:
-            if not made:
-                _step_id(info.step_id), _key(info.key), _digest(info.digest), _size(info.size)
-                if info.version is not None:
-                    _version_id(info.version)
-                if inline is not None:
-                    _inline(inline)
-                    simple = len(inline) // 4 * 3 - inline[-2:].count("=") == info.size
-            if duration is not None:
-                _seconds(duration)
-            if info.payload_hash is not None:
-                _payload_hash(info.payload_hash)
-            if info.compression is not None:
-                _compression(info.compression)
-        except (RecordError, ValueError, TypeError, OverflowError):
-            simple = False
-    if not simple:
-        with contextlib.suppress(RecordError):
-            checked_record(raw)
-        return
-    _parsed.put(raw, _copy(info))
-
-
 def _copy(info: ArtifactInfo) -> ArtifactInfo:
     """A new ArtifactInfo equal to ``info``, with mappings of its own."""
     tags, extra = info.tags, info.extra
@@ -503,6 +431,12 @@ class _ParsedRecords:
 
 
 _parsed = _ParsedRecords()
+
+
+def keep_checked(raw: bytes, info: ArtifactInfo) -> None:
+    """Note that parsing and checking ``raw`` gives ``info`` (kept as a copy of it), so
+    that `checked_record` of the same bytes in this process skips both."""
+    _parsed.put(raw, _copy(info))
 
 
 def _inputs(value: Any) -> tuple[ArtifactRef, ...]:
@@ -621,15 +555,13 @@ class _Unfrozen:
         self.extra = extra
 
 
-# `pack_checked`'s rows are `_Unfrozen`'s arguments after the step id, in this order.
+# `storage.rows.pack_checked`'s rows are `_Unfrozen`'s arguments after the step id.
 assert _Unfrozen.__init__.__code__.co_varnames[1:22] == (*_FIELDS[:20], "extra")
-_probe = object.__new__(_Unfrozen)
 try:
-    _probe.__class__ = ArtifactInfo  # type: ignore[assignment]
+    object.__new__(_Unfrozen).__class__ = ArtifactInfo  # type: ignore[assignment]
     _SWAP = True
 except TypeError:  # (the layouts differ, as another attrs might make them: field by field)
     _SWAP = False
-del _probe
 
 
 def _frozen(info: _Unfrozen) -> ArtifactInfo:
@@ -665,45 +597,3 @@ def _assemble(
         extra, status=status,
     )  # fmt: skip
     return _frozen(info)
-
-
-def pack_checked(info: ArtifactInfo) -> str:
-    """The fields of a checked record but its step id, as a JSON array in field order.
-
-    What an index keeps of a record it has parsed and checked: `unpack_checked` turns it
-    back into an equal ArtifactInfo without parsing or checking the record again.
-    """
-    return json.dumps(
-        [
-            info.key, info.digest, info.size, info.serializer, info.python_type,
-            info.created.isoformat(), info.mime_type, info.tags,
-            [r.to_dict() for r in info.inputs], info.code_fingerprint, info.duration,
-            info.args_repr, info.uri, info.recipe.to_dict() if info.recipe else None,
-            info.payload_hash, info.signature, info.inline, info.compression, info.version,
-            info.extra,
-        ]
-    )  # fmt: skip
-
-
-def unpack_checked(step_id: str, packed: str, out: list[ArtifactInfo]) -> None:
-    """Append to ``out`` the records of ``step_id`` in ``packed``: a JSON array of
-    `pack_checked` forms (of records checked when they were packed).
-
-    Raises ValueError or TypeError if ``packed`` is not of that form.
-    """
-    # The arrays are in `_Unfrozen`'s order: one call each, then the values that a JSON
-    # form cannot hold are made.
-    fromisoformat, append, unfrozen, swap = dt.datetime.fromisoformat, out.append, _Unfrozen, _SWAP
-    for row in json.loads(packed):
-        info = unfrozen(step_id, *row)
-        info.created = fromisoformat(info.created)  # type: ignore[arg-type]
-        info.inputs = tuple(map(_ref, info.inputs)) if info.inputs else ()
-        if info.recipe is not None:
-            info.recipe = KeyRecipe.from_dict(info.recipe)  # type: ignore[arg-type]
-        if not isinstance(info.version, str):
-            raise TypeError(f"version {info.version!r:.40} is not text")
-        if swap:
-            info.__class__ = ArtifactInfo  # type: ignore[assignment]
-            append(info)  # type: ignore[arg-type]
-        else:
-            append(_frozen(info))

@@ -3,12 +3,15 @@
 The payload is serialised before any I/O, so a failing serializer writes nothing; it is
 published whole (or stored inside its record when small) before the record that names
 it. `ArtifactStore.save` delegates here; the store is passed in (imported for typing
-only). May import errors, info, serializers, compression and storage.
+only). The record is built from values the save made valid (`new_record`), and noted
+as checked for reads in this process (`remember_written`). May import errors, info,
+record_values, serializers, compression and storage.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from functools import partial
@@ -16,24 +19,39 @@ from typing import TYPE_CHECKING, Any
 
 from . import compression as _compression
 from .digest import hash_bytes
-from .errors import MissingDependencyError, SerializationError
-from .fingerprint.recipe import KeyRecipe
+from .errors import MissingDependencyError, RecordError, SerializationError
+from .fingerprint.recipe import KeyRecipe, as_recipe
 from .info import (
     INLINE_MAX,
     ArtifactInfo,
     ArtifactRef,
-    new_record,
+    _assemble,
+    _frozen_tags,
+    _ParsedRecords,
+    _refs,
+    checked_record,
+    keep_checked,
     new_version_id,
-    remember_written,
 )
 from .provenance import tracker as _provenance
+from .record_values import _compression as _codec_field
+from .record_values import (
+    _digest,
+    _inline,
+    _key,
+    _payload_hash,
+    _seconds,
+    _size,
+    _step_id,
+    _version_id,
+)
 from .serializers import get_serializer
 from .stepid import DEFAULT_KEY
 
 if TYPE_CHECKING:
     from .store import ArtifactStore
 
-__all__ = ["save"]
+__all__ = ["new_record", "remember_written", "save"]
 
 _WRITTEN_MAX = 100_000
 """How many digests of payloads it wrote a store remembers (then it forgets them all)."""
@@ -152,6 +170,77 @@ def save(
         store._written.add(digest)
     _provenance.remember(obj, info, size)
     return info
+
+
+def new_record(
+    *, step_id: str, key: str, digest: str, size: int, serializer: str, python_type: str,
+    created: dt.datetime, mime_type: str | None, tags: Mapping[str, str] | None,
+    inputs: tuple[ArtifactRef, ...], code_fingerprint: str | None, duration: float | None,
+    args_repr: str | None, uri: str | None, recipe: KeyRecipe | None, inline: str | None,
+    compression: str | None, version: str, extra: Mapping[str, Any] | None,
+) -> ArtifactInfo:  # fmt: skip
+    """The record of a save: ``ArtifactInfo(...)`` of these values, with its converters
+    run only on the values that need them (a save's ids, digest, time and version are
+    made by the store in their final form)."""
+    return _assemble(
+        step_id, key, digest, size, serializer, python_type, created, mime_type,
+        _frozen_tags(tags) if tags else {}, _refs(inputs) if inputs else (),
+        code_fingerprint, None if duration is None else float(duration), args_repr, uri,
+        as_recipe(recipe), None, None, inline, compression, version,
+        dict(extra) if extra else {},
+    )  # fmt: skip
+
+
+def remember_written(raw: bytes, info: ArtifactInfo, *, made: bool = False) -> None:
+    """Note that ``raw`` is ``info.to_json()``, just written, so that reading it back in
+    this process skips parsing it; only where ``info`` is what parsing ``raw`` gives (its
+    fields of the exact types reading makes, and valid), else ``raw`` is parsed here.
+    ``made``: ``info`` is a `new_record` of a save, whose ids, digest, size, version and
+    inline payload the store made valid (only the types of the other fields are checked).
+    """
+    if len(raw) > _ParsedRecords.MAX_BYTES:
+        return
+    duration, inline = info.duration, info.inline
+    simple = not (
+        info.inputs
+        or info.extra
+        or info.recipe is not None
+        or type(info.size) is not int
+        or type(info.serializer) is not str
+        or type(info.python_type) is not str
+        or (duration is not None and type(duration) is not float)
+    )
+    if simple:
+        for value in (
+            info.step_id, info.key, info.digest, info.mime_type, info.code_fingerprint,
+            info.args_repr, info.uri, info.payload_hash, info.signature, inline,
+            info.compression, info.version,
+        ):  # fmt: skip
+            if value is not None and type(value) is not str:
+                simple = False
+                break
+    if simple:
+        try:
+            if not made:
+                _step_id(info.step_id), _key(info.key), _digest(info.digest), _size(info.size)
+                if info.version is not None:
+                    _version_id(info.version)
+                if inline is not None:
+                    _inline(inline)
+                    simple = len(inline) // 4 * 3 - inline[-2:].count("=") == info.size
+            if duration is not None:
+                _seconds(duration)
+            if info.payload_hash is not None:
+                _payload_hash(info.payload_hash)
+            if info.compression is not None:
+                _codec_field(info.compression)
+        except (RecordError, ValueError, TypeError, OverflowError):
+            simple = False
+    if not simple:
+        with contextlib.suppress(RecordError):
+            checked_record(raw)
+        return
+    keep_checked(raw, info)
 
 
 def _codec(store: ArtifactStore, name: object, ser: Any, step_id: str) -> str:

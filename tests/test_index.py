@@ -23,6 +23,7 @@ from test_record_reads import _count_checks
 import artifact_cache as ac
 from artifact_cache import info as info_module
 from artifact_cache.info import ArtifactInfo
+from artifact_cache.storage import rows
 from artifact_cache.storage.index import INDEX_NAME, RACY_NS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -369,13 +370,13 @@ def test_index_row_of_another_length_is_refused(tmp_path: Path) -> None:
     more (say, a status) is not taken as a field but refused (damage: the index is made
     again)."""
     info = ac.ArtifactStore(str(tmp_path / "s")).save("a", 1)
-    row = json.loads(info_module.pack_checked(info))
+    row = json.loads(rows.pack_checked(info))
     found: list[ArtifactInfo] = []
-    info_module.unpack_checked("a", json.dumps([row]), found)
+    rows.unpack_checked("a", json.dumps([row]), found)
     assert found == [info]
     for bad in ([*row, "tombstoned"], row[:-1]):
         with pytest.raises(TypeError):
-            info_module.unpack_checked("a", json.dumps([bad]), [])
+            rows.unpack_checked("a", json.dumps([bad]), [])
 
 
 def attrs_values(info: ArtifactInfo) -> list[Any]:

@@ -8,17 +8,30 @@ indexes themselves.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import attrs
 
+from .. import info as _info
 from ..errors import RecordError
-from ..info import ArtifactInfo
+from ..fingerprint.recipe import KeyRecipe
+from ..info import ArtifactInfo, _frozen, _ref, _Unfrozen
 from .layout import RecordName
 
-__all__ = ["Bar", "IndexedRecord", "Reader", "examine", "indexed_row", "no_bar", "tags_json"]
+__all__ = [
+    "Bar",
+    "IndexedRecord",
+    "Reader",
+    "examine",
+    "indexed_row",
+    "no_bar",
+    "pack_checked",
+    "tags_json",
+    "unpack_checked",
+]
 
 
 @attrs.frozen
@@ -80,3 +93,50 @@ Bar = Callable[[int], contextlib.AbstractContextManager[Any]]
 def no_bar(total: int) -> contextlib.AbstractContextManager[Any]:
     """No progress bar."""
     return contextlib.nullcontext()
+
+
+def pack_checked(info: ArtifactInfo) -> str:
+    """The fields of a checked record but its step id, as a JSON array in field order.
+
+    What an index keeps of a record it has parsed and checked: `unpack_checked` turns it
+    back into an equal ArtifactInfo without parsing or checking the record again.
+    """
+    return json.dumps(
+        [
+            info.key, info.digest, info.size, info.serializer, info.python_type,
+            info.created.isoformat(), info.mime_type, info.tags,
+            [r.to_dict() for r in info.inputs], info.code_fingerprint, info.duration,
+            info.args_repr, info.uri, info.recipe.to_dict() if info.recipe else None,
+            info.payload_hash, info.signature, info.inline, info.compression, info.version,
+            info.extra,
+        ]
+    )  # fmt: skip
+
+
+def unpack_checked(step_id: str, packed: str, out: list[ArtifactInfo]) -> None:
+    """Append to ``out`` the records of ``step_id`` in ``packed``: a JSON array of
+    `pack_checked` forms (of records checked when they were packed).
+
+    Raises ValueError or TypeError if ``packed`` is not of that form.
+    """
+    # The arrays are in `_Unfrozen`'s order: one call each, then the values that a JSON
+    # form cannot hold are made.
+    fromisoformat, append, unfrozen, swap = (
+        dt.datetime.fromisoformat,
+        out.append,
+        _Unfrozen,
+        _info._SWAP,
+    )
+    for row in json.loads(packed):
+        info = unfrozen(step_id, *row)
+        info.created = fromisoformat(info.created)  # type: ignore[arg-type]
+        info.inputs = tuple(map(_ref, info.inputs)) if info.inputs else ()
+        if info.recipe is not None:
+            info.recipe = KeyRecipe.from_dict(info.recipe)  # type: ignore[arg-type]
+        if not isinstance(info.version, str):
+            raise TypeError(f"version {info.version!r:.40} is not text")
+        if swap:
+            info.__class__ = ArtifactInfo  # type: ignore[assignment]
+            append(info)  # type: ignore[arg-type]
+        else:
+            append(_frozen(info))

@@ -21,9 +21,18 @@ from collections.abc import Callable, Sequence
 from stat import S_ISDIR
 from typing import Any
 
-from ..info import ArtifactInfo, pack_checked, unpack_checked
+from ..info import ArtifactInfo
 from .layout import RECORD_SUFFIX, RecordName
-from .rows import Bar, IndexedRecord, Reader, examine, no_bar, tags_json
+from .rows import (
+    Bar,
+    IndexedRecord,
+    Reader,
+    examine,
+    no_bar,
+    pack_checked,
+    tags_json,
+    unpack_checked,
+)
 
 __all__ = ["INDEX_NAME", "RACY_NS", "LocalIndex"]
 
