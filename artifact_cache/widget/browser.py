@@ -28,6 +28,7 @@ from ..errors import ArtifactStoreError
 from ..info import ArtifactInfo, human_size
 from ..lifecycle.filters import as_time
 from ..lifecycle.lineage import Children, children_of
+from .controls import button, count_box, labelled, text_box
 from .grid import ArtifactGrid
 from .html import (
     _BY_NAME,
@@ -172,66 +173,31 @@ class ArtifactBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
         self._pending: Callable[[], None] | None = None
         self._quiet = False
 
-        narrow = {"description_width": "initial"}
         self.header: widgets.HTML = widgets.HTML(layout=widgets.Layout(flex="1 1 auto"))
-        self.refresh_button: widgets.Button = widgets.Button(
-            description="Refresh",
-            icon="refresh",
-            tooltip="Read the store's records again",
-            layout=widgets.Layout(width="auto", flex="0 0 auto"),
+        self.refresh_button: widgets.Button = button(
+            "Refresh", icon="refresh", tooltip="Read the store's records again"
         )
-        self.filter_box: widgets.Text = widgets.Text(
-            description="Step id",
-            placeholder="contains...",
-            continuous_update=True,
-            style=narrow,
-            layout=widgets.Layout(width="260px"),
+        self.refresh_button.layout.flex = "0 0 auto"
+        self.filter_box: widgets.Text = text_box("Step id", "contains...", "260px")
+        self.tag_box: widgets.Text = text_box("Tags", "key=value, ...", "240px")
+        self.type_box: widgets.Dropdown = labelled(
+            widgets.Dropdown, "Type", "260px", options=[(_ANY_TYPE, "")], value=""
         )
-        self.tag_box: widgets.Text = widgets.Text(
-            description="Tags",
-            placeholder="key=value, ...",
-            continuous_update=True,
-            style=narrow,
-            layout=widgets.Layout(width="240px"),
-        )
-        self.type_box: widgets.Dropdown = widgets.Dropdown(
-            description="Type",
-            options=[(_ANY_TYPE, "")],
-            value="",
-            style=narrow,
-            layout=widgets.Layout(width="260px"),
-        )
-        self.status_box: widgets.Dropdown = widgets.Dropdown(
-            description="Status",
+        self.status_box: widgets.Dropdown = labelled(
+            widgets.Dropdown,
+            "Status",
+            "220px",
             options=_STATUS_OPTIONS,
             value="active",
             tooltip="Which versions to list: the artifacts get finds, or earlier versions",
-            style=narrow,
-            layout=widgets.Layout(width="220px"),
         )
-        self.days_box: widgets.BoundedIntText = widgets.BoundedIntText(
-            description="Last days",
-            value=0,
-            min=0,
-            max=100_000,
-            tooltip="Only artifacts created in the last N days (0: any time)",
-            style=narrow,
-            layout=widgets.Layout(width="140px"),
+        self.days_box: widgets.BoundedIntText = count_box(
+            "Last days", "Only artifacts created in the last N days (0: any time)", "140px", 100_000
         )
-        self.after_picker: widgets.DatePicker = widgets.DatePicker(
-            description="From", style=narrow, layout=widgets.Layout(width="200px")
-        )
-        self.before_picker: widgets.DatePicker = widgets.DatePicker(
-            description="To", style=narrow, layout=widgets.Layout(width="190px")
-        )
-        self.limit_box: widgets.BoundedIntText = widgets.BoundedIntText(
-            description="Newest",
-            value=0,
-            min=0,
-            max=10**9,
-            tooltip="Only the newest N matching artifacts (0: all)",
-            style=narrow,
-            layout=widgets.Layout(width="140px"),
+        self.after_picker: widgets.DatePicker = labelled(widgets.DatePicker, "From", "200px")
+        self.before_picker: widgets.DatePicker = labelled(widgets.DatePicker, "To", "190px")
+        self.limit_box: widgets.BoundedIntText = count_box(
+            "Newest", "Only the newest N matching artifacts (0: all)", "140px", 10**9
         )
         self.hint: widgets.HTML = widgets.HTML(
             f"<span style='{_MUTED}'>Click a row to select it, shift-click for a range, "
@@ -239,38 +205,19 @@ class ArtifactBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
         )
         self.error: widgets.HTML = widgets.HTML()
         self.grid: ArtifactGrid = ArtifactGrid(layout=widgets.Layout(width="100%"))
-        self.prev_button: widgets.Button = widgets.Button(
-            description="Prev", icon="chevron-left", layout=widgets.Layout(width="90px")
-        )
+        self.prev_button: widgets.Button = button("Prev", "90px", icon="chevron-left")
         self.page_label: widgets.Label = widgets.Label()
-        self.next_button: widgets.Button = widgets.Button(
-            description="Next", icon="chevron-right", layout=widgets.Layout(width="90px")
+        self.next_button: widgets.Button = button("Next", "90px", icon="chevron-right")
+        self.preview_button: widgets.Button = button(
+            "Load preview", icon="eye", tooltip="Load the selected artifact's payload and show it"
         )
-        self.preview_button: widgets.Button = widgets.Button(
-            description="Load preview",
-            icon="eye",
-            tooltip="Load the selected artifact's payload and show it",
-            layout=widgets.Layout(width="auto"),
+        self.delete_button: widgets.Button = button(
+            "Delete selected", icon="trash", button_style="warning"
         )
-        self.delete_button: widgets.Button = widgets.Button(
-            description="Delete selected",
-            icon="trash",
-            button_style="warning",
-            layout=widgets.Layout(width="auto"),
-        )
-        self.clear_button: widgets.Button = widgets.Button(
-            description="Clear all",
-            icon="trash",
-            button_style="danger",
-            layout=widgets.Layout(width="auto"),
-        )
+        self.clear_button: widgets.Button = button("Clear all", icon="trash", button_style="danger")
         self.confirm_label: widgets.HTML = widgets.HTML()
-        self.confirm_yes: widgets.Button = widgets.Button(
-            description="Yes", button_style="danger", layout=widgets.Layout(width="auto")
-        )
-        self.confirm_no: widgets.Button = widgets.Button(
-            description="Cancel", layout=widgets.Layout(width="auto")
-        )
+        self.confirm_yes: widgets.Button = button("Yes", button_style="danger")
+        self.confirm_no: widgets.Button = button("Cancel")
         self.confirm_bar: widgets.HBox = widgets.HBox(
             [self.confirm_label, self.confirm_yes, self.confirm_no],
             layout=widgets.Layout(display="none", align_items="center", padding="2px 0"),
