@@ -192,10 +192,12 @@ class StepFunction(Generic[R, P]):
         """The stored record and value for ``key``, or None (broken payloads warn)."""
         store = self.store
         try:
-            info = store.info(self.step_id, key=key)
+            # (The step id was checked when decorating, the key is a digest made here, and
+            # a record read from the store has its digest checked: what `get` skips too.)
+            info = store._keyed(self.step_id, key)
             if self._expired(info):
                 return None
-            return info, store.load(info)
+            return info, store._load(info, None)
         except (PayloadMissingError, IntegrityError) as exc:
             if warn:
                 warnings.warn(f"{exc}; recomputing it", RuntimeWarning, stacklevel=_outside())
@@ -210,11 +212,10 @@ class StepFunction(Generic[R, P]):
         """
         store = self.store
         try:
-            info = store.info(self.step_id, key=key)
+            info = store._keyed(self.step_id, key)
         except IntegrityError as exc:
             if warn:
-                # user, run, _run_steps, _run_step, _execute, _hit, _record_only, here
-                warnings.warn(f"{exc}; recomputing it", RuntimeWarning, stacklevel=8)
+                warnings.warn(f"{exc}; recomputing it", RuntimeWarning, stacklevel=_outside())
             return None
         except ArtifactNotFoundError:
             return None
@@ -226,7 +227,7 @@ class StepFunction(Generic[R, P]):
                     f"the record of step {self.step_id!r} key {key!r} in store "
                     f"{store.location} is not signed by this store's key; recomputing it"
                 )
-                warnings.warn(msg, RuntimeWarning, stacklevel=8)
+                warnings.warn(msg, RuntimeWarning, stacklevel=_outside())
             return None
         return info
 
