@@ -398,17 +398,14 @@ class Storage:
 
     def _cat(self, path: str) -> bytes:
         if self.is_local:
-            # The hit path of a memoised call reads two small files; fsspec's local
-            # cat_file costs more than the read itself.
-            with open(path, "rb") as f:
-                return f.read()
+            # The hit path of a memoised call reads small files; fsspec's local cat_file
+            # costs more than the read itself.
+            return read_small(path)
         # (MemoryFileSystem.cat_file is a dict lookup: no scan of other memory stores.)
         return bytes(self.fs.cat_file(path, **self._get_kw))
 
     def read_record(self, step_id: str, key: str) -> bytes:
-        if self.is_local:
-            return read_small(self.layout.record_path(step_id, key))
-        return self._cat(self.record_path(step_id, key))
+        return self._cat(self.layout.record_path(step_id, key))
 
     def read_records(self, names: Sequence[RecordName]) -> dict[RecordName, bytes | Exception]:
         """Fetch many records at once; a failure is reported per record, not raised."""
@@ -419,9 +416,6 @@ class Storage:
         """Fetch version records and tombstones at once; failures reported per file."""
         paths = {self.layout.version_path(n): n for n in names}
         return {paths[p]: data for p, data in self.read_many(list(paths)).items() if p in paths}
-
-    def has_version(self, name: VersionName) -> bool:
-        return self.exists(self.layout.version_path(name))
 
     def has_record(self, step_id: str, key: str) -> bool:
         return self.exists(self.layout.record_path(step_id, key))

@@ -227,7 +227,7 @@ class LocalIndex:
             return memo[1]
 
         def work(conn: sqlite3.Connection) -> tuple[IndexedRecord | None, list[IndexedRecord]]:
-            stale = self._stale(conn, [step_id], recursive=False)
+            stale = self._stale(conn, [step_id])
             if stale:
                 self._sync(conn, stale, bar or no_bar)
             best = conn.execute(
@@ -274,7 +274,7 @@ class LocalIndex:
         none had changed, else None."""
         times = None
         if step_id is not None:
-            stale = self._stale(conn, [step_id], recursive=False)
+            stale = self._stale(conn, [step_id])
         else:
             seen, stale = self._walk(conn, folder)
             if not stale:
@@ -326,7 +326,7 @@ class LocalIndex:
         return found
 
     # ------------------------------------------------------------------ freshness
-    def _stale(self, conn: sqlite3.Connection, steps: list[str], *, recursive: bool) -> list[str]:
+    def _stale(self, conn: sqlite3.Connection, steps: list[str]) -> list[str]:
         """The folders of ``steps`` whose time differs from the indexed one."""
         out = []
         for step in steps:
