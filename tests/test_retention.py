@@ -702,3 +702,25 @@ class TestVersions:
         # keep_versions=2: the active one and the newest earlier one stay.
         chosen = retention._earlier_versions(earlier, {("x", "default")}, None, 2, now)
         assert chosen == [(earlier[1], "keep_versions")]
+
+
+def test_prune_reads_no_record_the_index_checked(tmp_path: Path) -> None:
+    """A prune of a local store takes the records the index already checked as they are:
+    it reads none of their files again to parse them."""
+    writer = ac.ArtifactStore(str(tmp_path / "s"))
+    for i in range(30):
+        writer.save(f"s{i % 3}", i, key=f"k{i}")
+    assert len(writer.list()) == 30  # the index has checked every record
+    retention._parsed.clear()
+    store = ac.ArtifactStore(str(tmp_path / "s"), max_count=25)
+    asked: list[object] = []
+    real = store._storage.indexed_text
+
+    def counted(names: Any) -> Any:
+        asked.extend(names)
+        return real(names)
+
+    store._storage.indexed_text = counted  # type: ignore[method-assign]
+    report = store.prune(dry_run=True)
+    assert len(report.removed) == 5
+    assert asked == []

@@ -28,9 +28,10 @@ import warnings
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ArtifactStoreError, RecordError
+from ..errors import ArtifactStoreError
 from ..info import ArtifactInfo
 from ..storage import IndexedRecord, RecordName, Storage
+from ..storage.rows import examine
 from . import versions as _versions
 from .access import ACCESS_FLUSH_SECONDS, _compact, _merge, _usage, read_access
 from .policy import CADENCE, Cadence, RetentionPolicy, parse_age, parse_size
@@ -105,6 +106,9 @@ def _heads(storage: Storage) -> list[ArtifactInfo]:
         for row in rows:
             if not row.ok:
                 continue
+            if row.info is not None:  # checked by the index when it read the file
+                out.append(row.info)
+                continue
             cached = _parsed.get((where, row.name))
             if cached is not None and cached[0] == row.token:
                 if cached[1] is not None:
@@ -129,13 +133,7 @@ def _heads(storage: Storage) -> list[ArtifactInfo]:
 
 
 def _parse(name: RecordName, data: bytes | Exception) -> ArtifactInfo | None:
-    if isinstance(data, Exception):
-        return None
-    try:
-        info = ArtifactInfo.from_json(data)
-    except RecordError:
-        return None
-    return info if (info.step_id, info.key) == (name.step_id, name.key) else None
+    return None if isinstance(data, Exception) else examine(name, data)
 
 
 def _when(seconds: float) -> dt.datetime:
