@@ -44,7 +44,6 @@ from .fingerprint.recipe import KeyRecipe
 from .info import (
     ArtifactInfo,
     ArtifactRef,
-    checked_record,
     is_digest,
 )
 from .lifecycle import garbage as _garbage
@@ -60,12 +59,16 @@ from .signing import Signer, redact, redact_url, secret_values
 from .signing import signing_key_from as _signing_key_from
 from .stepid import validate_key, validate_step_id
 from .storage import SizeMismatch, Storage
+from .storage.rows import record_at
 
 if TYPE_CHECKING:
     from .decorators import StepFunction
     from .widget import ArtifactBrowser
 
 __all__ = ["ArtifactList", "ArtifactStore", "GcReport", "lineage_of"]
+
+_REMEDY = "save the step again or delete it"
+"""What an error about an unusable record tells its reader to do."""
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -397,29 +400,9 @@ class ArtifactStore:
 
     # ------------------------------------------------------------------ read
     def _record(self, step_id: str, key: str, data: bytes, *, shared: bool = False) -> ArtifactInfo:
-        """Parse and check the record stored at ``refs/<step_id>/@<key>.json``.
-
-        ``shared``: the instance shared by every reader of the same bytes in this process
-        (`checked_record`), for callers that never hand it out; else a copy of its own.
-
-        Raises:
-            RecordError: the record is not of the documented form, or names another
-                step id or key than where it lives; it is never used.
-        """
-        try:
-            info = checked_record(data) if shared else ArtifactInfo.from_json(data)
-        except RecordError as exc:
-            where = f"the record of step {step_id!r} key {key!r} in store {self.location}"
-            msg = f"{where} is unreadable ({exc}); save the step again or delete it"
-            raise RecordError(msg) from None
-        if info.step_id != step_id or info.key != key:
-            where = f"the record of step {step_id!r} key {key!r} in store {self.location}"
-            msg = (
-                f"{where} says it is step {info.step_id!r} key {info.key!r}; not used "
-                "(save the step again or delete it)"
-            )
-            raise RecordError(msg)
-        return info
+        """The record stored at ``refs/<step_id>/@<key>.json``, parsed and checked
+        (`record_at`, whose errors here say to save the step again or delete it)."""
+        return record_at(step_id, key, data, self.location, remedy=_REMEDY, shared=shared)
 
     @staticmethod
     def _skip(bad: Iterable[RecordError], stacklevel: int = 3) -> None:

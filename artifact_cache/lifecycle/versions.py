@@ -39,6 +39,7 @@ from ..errors import (
 )
 from ..info import STATUSES, ArtifactInfo, is_digest, is_version_id
 from ..storage import RecordName, Storage, VersionName
+from ..storage.rows import record_at
 
 __all__ = [
     "TOMBSTONE_FORMAT",
@@ -63,15 +64,7 @@ Bad = list[tuple[Any, RecordError]]
 # ---------------------------------------------------------------------- parsing
 def _head(storage: Storage, name: RecordName, data: bytes) -> ArtifactInfo:
     """A head record, checked as the store checks it (RecordError if it is bad)."""
-    where = f"the record of step {name.step_id!r} key {name.key!r} in store {storage.url}"
-    try:
-        info = ArtifactInfo.from_json(data)
-    except RecordError as exc:
-        raise RecordError(f"{where} is unreadable ({exc}); not used") from None
-    if (info.step_id, info.key) != (name.step_id, name.key):
-        msg = f"{where} says it is step {info.step_id!r} key {info.key!r}; not used"
-        raise RecordError(msg)
-    return info
+    return record_at(name.step_id, name.key, data, storage.url)
 
 
 def _where(storage: Storage, name: VersionName) -> str:

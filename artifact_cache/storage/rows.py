@@ -18,7 +18,7 @@ import attrs
 from .. import info as _info
 from ..errors import RecordError
 from ..fingerprint.recipe import KeyRecipe
-from ..info import ArtifactInfo, _frozen, _ref, _Unfrozen
+from ..info import ArtifactInfo, _frozen, _ref, _Unfrozen, checked_record
 from .layout import RecordName
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "indexed_row",
     "no_bar",
     "pack_checked",
+    "record_at",
     "tags_json",
     "unpack_checked",
 ]
@@ -58,16 +59,45 @@ class IndexedRecord:
         return json.loads(self.tags_json) if self.tags_json is not None else None
 
 
+def record_at(
+    step_id: str,
+    key: str,
+    data: bytes,
+    store: str,
+    *,
+    remedy: str | None = None,
+    shared: bool = False,
+) -> ArtifactInfo:
+    """The record in ``data``, found at ``refs/<step_id>/@<key>.json`` of ``store``,
+    parsed and checked: every reader of a record file checks it this way.
+
+    ``remedy``: what the errors tell the reader to do (else: "not used"). ``shared``:
+    the instance shared by every reader of the same bytes in this process
+    (`checked_record`), for callers that never hand it out; else a copy of its own.
+
+    Raises:
+        RecordError: the record is not of the documented form, or names another step id
+            or key than where it lives; it is never used.
+    """
+    try:
+        info = checked_record(data) if shared else ArtifactInfo.from_json(data)
+    except RecordError as exc:
+        where = f"the record of step {step_id!r} key {key!r} in store {store}"
+        raise RecordError(f"{where} is unreadable ({exc}); {remedy or 'not used'}") from None
+    if info.step_id != step_id or info.key != key:
+        where = f"the record of step {step_id!r} key {key!r} in store {store}"
+        msg = f"{where} says it is step {info.step_id!r} key {info.key!r}; not used"
+        raise RecordError(msg + (f" ({remedy})" if remedy else ""))
+    return info
+
+
 def examine(name: RecordName, data: bytes) -> ArtifactInfo | None:
     """The record in ``data``, found at ``name``, parsed and checked; None if it is not a
     valid record of that step id and key."""
     try:
-        info = ArtifactInfo.from_json(data)
+        return record_at(name.step_id, name.key, data, "")
     except RecordError:
         return None
-    if (info.step_id, info.key) != (name.step_id, name.key):
-        return None
-    return info
 
 
 def tags_json(info: ArtifactInfo) -> str:

@@ -174,10 +174,12 @@ class ArtifactBrowser(widgets.VBox):  # type: ignore[misc]  # ipywidgets is unty
         self._quiet = False
 
         self.header: widgets.HTML = widgets.HTML(layout=widgets.Layout(flex="1 1 auto"))
-        self.refresh_button: widgets.Button = button(
-            "Refresh", icon="refresh", tooltip="Read the store's records again"
+        self.refresh_button: widgets.Button = widgets.Button(
+            description="Refresh",
+            icon="refresh",
+            tooltip="Read the store's records again",
+            layout=widgets.Layout(width="auto", flex="0 0 auto"),
         )
-        self.refresh_button.layout.flex = "0 0 auto"
         self.filter_box: widgets.Text = text_box("Step id", "contains...", "260px")
         self.tag_box: widgets.Text = text_box("Tags", "key=value, ...", "240px")
         self.type_box: widgets.Dropdown = labelled(
