@@ -29,6 +29,7 @@ import attrs
 from ..errors import InvalidQueryError
 from ..info import ArtifactInfo
 from ..storage import IndexedRecord
+from .policy import _where
 
 __all__ = ["Query", "as_time", "type_matches", "type_name"]
 
@@ -55,7 +56,7 @@ def as_time(value: object, *, what: str, store: str = "") -> dt.datetime:
         >>> as_time(dt.date(2026, 1, 2), what="created_before").isoformat()
         '2026-01-02T00:00:00+00:00'
     """
-    where = f" (store {store})" if store else ""
+    where = _where(store)
     if isinstance(value, str):
         try:
             value = dt.datetime.fromisoformat(value.strip())
@@ -78,7 +79,7 @@ def _type_text(value: object, store: str) -> str | None:
     if isinstance(value, str) and value.strip():
         return value.strip()
     msg = f"type must be a class or a type name such as 'pandas.DataFrame', not {value!r:.60}"
-    raise InvalidQueryError(msg + (f" (store {store})" if store else ""))
+    raise InvalidQueryError(msg + _where(store))
 
 
 def _limit(value: object, store: str) -> int | None:
@@ -86,7 +87,7 @@ def _limit(value: object, store: str) -> int | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         msg = f"limit must be a whole number of 0 or more, not {value!r:.60}"
-        raise InvalidQueryError(msg + (f" (store {store})" if store else ""))
+        raise InvalidQueryError(msg + _where(store))
     return value
 
 
