@@ -651,15 +651,16 @@ def five_steps(store: ac.ArtifactStore, *, scale: int = 2, title: str = "report"
 
 @pytest.fixture
 def loads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The step id of every payload ``ArtifactStore.load`` reads, in order."""
+    """The step id of every payload the store reads, in order (``_load``: where ``load``,
+    ``get`` and memoised hits all read one)."""
     seen: list[str] = []
-    original = ac.ArtifactStore.load
+    original = ac.ArtifactStore._load
 
-    def counted(self: ac.ArtifactStore, info: ac.ArtifactInfo, **options: Any) -> Any:
+    def counted(self: ac.ArtifactStore, info: ac.ArtifactInfo, mmap_mode: Any) -> Any:
         seen.append(info.step_id)
-        return original(self, info, **options)
+        return original(self, info, mmap_mode)
 
-    monkeypatch.setattr(ac.ArtifactStore, "load", counted)
+    monkeypatch.setattr(ac.ArtifactStore, "_load", counted)
     RUNS.clear()
     return seen
 
