@@ -379,6 +379,59 @@ def test_index_row_of_another_length_is_refused(tmp_path: Path) -> None:
             rows.unpack_checked("a", json.dumps([bad]), [])
 
 
+def test_listing_columns_hold_shared_values_once(tmp_path: Path) -> None:
+    """A folder's listing keeps a value every record holds once (the empty tags, inputs
+    and extra among them) and the others as columns; what it gives back equals the
+    records, each with mappings of its own."""
+    store = ac.ArtifactStore(str(tmp_path / "s"))
+    saved = [store.save("a", n, key=f"k{n}", serializer="json") for n in range(3)]
+    saved.append(store.save("a", [1], key="tagged", tags={"t": "1"}, inputs=[saved[0].ref]))
+    packed = [json.loads(rows.pack_checked(i)) for i in saved]
+    columns = rows.pack_columns(packed)
+    # fingerprint, duration, arguments, uri, recipe, payload hash, signature,
+    # compression and extra are one value each; the other fields vary
+    once = [name for name, c in zip(rows._PACKED, columns, strict=True) if type(c) is dict]
+    assert once == [
+        "code_fingerprint", "duration", "args_repr", "uri", "recipe", "payload_hash",
+        "signature", "compression", "extra",
+    ]  # fmt: skip
+    assert rows.pack_columns(packed[:3])[7] == {"=": {}}  # one step's untagged records
+    found: list[ArtifactInfo] = []
+    rows.unpack_columns("a", json.loads(json.dumps(columns)), found)
+    assert found == saved and [type(i) for i in found] == [ArtifactInfo] * 4
+    plain: list[ArtifactInfo] = []
+    rows.unpack_columns("a", json.loads(json.dumps(rows.pack_columns(packed[:3]))), plain)
+    assert plain == saved[:3]
+    assert len({id(i.tags) for i in plain} | {id(i.extra) for i in plain}) == 6
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["no key list", "a short column", "an extra column", "tags for all", "a list version"],
+)
+def test_listing_columns_of_another_form_are_refused(tmp_path: Path, damage: str) -> None:
+    """A listing's columns are as `pack_columns` writes them or refused: never more
+    records than it names keys (a value held for every record is a scalar, or empty
+    tags, inputs or extra), nor values a record cannot hold."""
+    store = ac.ArtifactStore(str(tmp_path / "s"))
+    saved = [store.save("a", n, key=f"k{n}") for n in range(3)]
+    columns = rows.pack_columns([json.loads(rows.pack_checked(i)) for i in saved])
+    assert columns[7] == {"=": {}} and type(columns[18]) is list
+    bad = json.loads(json.dumps(columns))
+    if damage == "no key list":
+        bad[0] = {"=": "k"}  # (would let a few bytes claim any number of records)
+    elif damage == "a short column":
+        bad[1] = bad[1][:-1]
+    elif damage == "an extra column":
+        bad.append({"=": None})
+    elif damage == "tags for all":
+        bad[7] = {"=": {"big": "x" * 1000}}
+    else:
+        bad[18] = {"=": [1]}
+    with pytest.raises((ValueError, TypeError)):
+        rows.unpack_columns("a", bad, [])
+
+
 def attrs_values(info: ArtifactInfo) -> list[Any]:
     import attrs
 
@@ -454,9 +507,11 @@ def test_listing_longer_than_sqlites_longest_string(tmp_path: Path) -> None:
     assert len(store.artifacts("step")) == 10
 
 
-@pytest.mark.parametrize("damage", ["truncated", "not rows", "a longer row"])
+@pytest.mark.parametrize(
+    "damage", ["truncated", "not columns", "an extra column", "more values than keys"]
+)
 def test_damaged_listing_in_the_index_is_made_again(tmp_path: Path, damage: str) -> None:
-    """A folder's listing in the index that is not rows of checked fields is not
+    """A folder's listing in the index that is not columns of checked fields is not
     trusted: a new process reading it makes the index again from the record files."""
     store = ac.ArtifactStore(str(tmp_path / "s"))
     saved = {(i.step_id, i.key) for i in (store.save("a/b", n, key=f"k{n}") for n in range(3))}
@@ -465,11 +520,12 @@ def test_damaged_listing_in_the_index_is_made_again(tmp_path: Path, damage: str)
     assert _keys(store.list()) == saved
     conn = store._storage._records_index._connection()
     (good,) = conn.execute("SELECT listing FROM folders WHERE step_id='a/b'").fetchone()
-    first = json.loads(f"[{good}]")[0]
+    columns = json.loads(good)
     listing = {
         "truncated": good[: len(good) // 2],
-        "not rows": '{"k0": 1}',
-        "a longer row": json.dumps([*first, "tombstoned"]),
+        "not columns": '{"k0": 1}',
+        "an extra column": json.dumps([*columns, {"=": "tombstoned"}]),
+        "more values than keys": json.dumps([columns[0], *([[0] * 4] * 19)]),
     }[damage]
     conn.execute("UPDATE folders SET listing=? WHERE step_id='a/b'", (listing,))
     script = (

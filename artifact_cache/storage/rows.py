@@ -11,6 +11,7 @@ import contextlib
 import datetime as dt
 import json
 from collections.abc import Callable, Sequence
+from itertools import repeat
 from typing import Any
 
 import attrs
@@ -29,9 +30,11 @@ __all__ = [
     "indexed_row",
     "no_bar",
     "pack_checked",
+    "pack_columns",
     "record_at",
     "tags_json",
     "unpack_checked",
+    "unpack_columns",
 ]
 
 
@@ -170,3 +173,83 @@ def unpack_checked(step_id: str, packed: str, out: list[ArtifactInfo]) -> None:
             append(info)  # type: ignore[arg-type]
         else:
             append(_frozen(info))
+
+
+# Positions in a `pack_checked` array of the values a JSON form cannot hold as they are.
+_CREATED, _TAGS, _INPUTS, _RECIPE, _VERSION, _EXTRA = 5, 7, 8, 13, 18, 19
+_PACKED = [f for f in _info._FIELDS if f not in ("step_id", "status")]
+_WIDTH = len(_PACKED)
+assert [_PACKED[i] for i in (_CREATED, _TAGS, _INPUTS, _RECIPE, _VERSION, _EXTRA)] == [
+    "created", "tags", "inputs", "recipe", "version", "extra"
+], "pack_checked's order changed"  # fmt: skip
+_SCALARS = (str, int, float, bool, type(None))
+_EMPTY: dict[int, Any] = {_TAGS: {}, _INPUTS: [], _EXTRA: {}}
+"""The empty container a column may hold for every record (as one value)."""
+
+
+def pack_columns(rows: Sequence[Sequence[Any]]) -> list[Any]:
+    """The `pack_checked` arrays ``rows`` (of one step) as columns: one list per field,
+    or ``{"=": value}`` where every record holds the same scalar (or the empty tags,
+    inputs or extra); the keys always as a list. What a listing keeps per folder
+    (`unpack_columns` reads it): each value shared by a step's records is read once.
+    """
+    out: list[Any] = []
+    for i, column in enumerate(zip(*rows, strict=True)):
+        first = column[0]
+        same = i and (type(first) in _SCALARS or (i in _EMPTY and first == _EMPTY[i]))
+        if same and column.count(first) == len(column) and len(set(map(type, column))) == 1:
+            out.append({"=": first})
+        else:
+            out.append(list(column))
+    if len(out) != _WIDTH:
+        raise ValueError(f"rows of {len(out)} values, not {_WIDTH}")
+    return out
+
+
+def unpack_columns(step_id: str, columns: Any, out: list[ArtifactInfo]) -> None:
+    """Append to ``out`` the records of ``step_id`` in ``columns`` (`pack_columns`'s form,
+    as JSON gives it back; of records checked when they were packed).
+
+    As many records as keys: a value held for every record is one scalar (or empty
+    tags, inputs or extra, made anew for each), never more records than the text
+    names. Raises ValueError or TypeError if ``columns`` is not of that form.
+    """
+    if type(columns) is not list or len(columns) != _WIDTH or type(columns[0]) is not list:
+        raise ValueError("not the columns of a listing")
+    n = len(columns[0])
+    made: list[Any] = []
+    for i, column in enumerate(columns):
+        if type(column) is list:
+            if len(column) != n:
+                raise ValueError(f"column {i} holds {len(column)} values for {n} keys")
+            made.append(_column(i, column))
+            continue
+        if type(column) is not dict or column.keys() != {"="}:
+            raise ValueError(f"column {i} is neither values nor one value")
+        value = column["="]
+        if i in _EMPTY and value == _EMPTY[i] and type(value) is type(_EMPTY[i]):
+            made.append(repeat((), n) if i == _INPUTS else [{} for _ in range(n)])
+        elif type(value) not in _SCALARS or (i == _VERSION and type(value) is not str):
+            raise TypeError(f"column {i} holds {value!r:.40} for every record")
+        else:
+            made.append(repeat(dt.datetime.fromisoformat(value) if i == _CREATED else value, n))
+    infos = list(map(_Unfrozen, repeat(step_id, n), *made))
+    if _info._SWAP:
+        for info in infos:
+            info.__class__ = ArtifactInfo  # type: ignore[assignment]
+        out.extend(infos)  # type: ignore[arg-type]
+    else:
+        out.extend(map(_frozen, infos))
+
+
+def _column(i: int, values: list[Any]) -> list[Any]:
+    """A listing's column of field ``i`` with the values JSON cannot hold made."""
+    if i == _CREATED:
+        return list(map(dt.datetime.fromisoformat, values))
+    if i == _INPUTS:
+        return [tuple(map(_ref, refs)) if refs else () for refs in values]
+    if i == _RECIPE:
+        return [None if r is None else KeyRecipe.from_dict(r) for r in values]
+    if i == _VERSION and not all(type(v) is str for v in values):
+        raise TypeError("a version that is not text")
+    return values

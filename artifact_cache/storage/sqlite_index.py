@@ -30,8 +30,10 @@ from .rows import (
     examine,
     no_bar,
     pack_checked,
+    pack_columns,
     tags_json,
     unpack_checked,
+    unpack_columns,
 )
 
 __all__ = ["INDEX_NAME", "RACY_NS", "LocalIndex"]
@@ -42,7 +44,7 @@ INDEX_NAME = "index.sqlite"
 RACY_NS = 2_000_000_000
 """A folder modified this recently when it was indexed is looked at again next time."""
 
-_SCHEMA = 3
+_SCHEMA = 4
 """Version of the index's tables; an index of another version is made again."""
 _BUSY_SECONDS = 10.0
 
@@ -70,6 +72,17 @@ def _unpack(step_id: str, packed: str, out: list[ArtifactInfo]) -> None:
         raise sqlite3.DatabaseError(f"malformed index row of {step_id!r}: {exc}") from None
 
 
+def _unpack_columns(
+    step_id: str, columns: list[Any] | None, text: str, out: list[ArtifactInfo]
+) -> None:
+    """`unpack_columns` of ``columns``, else of the listing ``text``; a listing not of
+    that form is a corrupt index."""
+    try:
+        unpack_columns(step_id, json.loads(text) if columns is None else columns, out)
+    except (ValueError, TypeError, AttributeError, RecursionError) as exc:
+        raise sqlite3.DatabaseError(f"malformed index listing of {step_id!r}: {exc}") from None
+
+
 class _Unavailable(Exception):
     """The index cannot be used now (locked too long, read-only, ...): read the files."""
 
@@ -88,9 +101,9 @@ CREATE INDEX IF NOT EXISTS records_by_time ON records (step_id, created);
 CREATE INDEX IF NOT EXISTS records_invalid ON records (step_id) WHERE ok = 0;
 """
 """``folders.subdirs``: the JSON list of the folder's sub-folders when it was indexed;
-``folders.listing``: the ``info`` of its valid records joined by commas (NULL: not made
-since the folder was last indexed). ``records.info``: a valid record's checked fields
-(`pack_checked`); ``records.data``: an invalid record's text."""
+``folders.listing``: the fields of its valid records as JSON columns (`pack_columns`;
+NULL: not made since the folder was last indexed). ``records.info``: a valid record's
+checked fields (`pack_checked`); ``records.data``: an invalid record's text."""
 
 _Listing = tuple[list[ArtifactInfo], list[IndexedRecord]]
 
@@ -293,28 +306,28 @@ class LocalIndex:
                 return memo[1]
         where, args = _scope(folder, step_id)
         infos: list[ArtifactInfo] = []
-        # One string per folder, joined by SQLite when the folder was first listed after
-        # it was indexed: no Python object per record, one row per folder.
+        # One text per folder, made when the folder was first listed after it was
+        # indexed: its records' fields as columns, no Python object per record to read.
         select = f"SELECT step_id, listing FROM folders WHERE {where}"
         groups = conn.execute(select, args).fetchall()
+        made: dict[str, list[Any]] = {}
         if any(packed is None for _step, packed in groups):
             try:
-                with _transaction(conn):
-                    conn.execute(
-                        "UPDATE folders SET listing=coalesce((SELECT group_concat(info, ',') "
-                        "FROM records WHERE records.step_id=folders.step_id AND ok=1), '') "
-                        f"WHERE listing IS NULL AND {where}",
-                        args,
-                    )
-                groups = conn.execute(select, args).fetchall()
+                made = self._make_listings(conn, where, args)
             except sqlite3.DataError:  # longer than SQLite's longest string: row by row
-                groups = conn.execute(
-                    f"SELECT step_id, info FROM records WHERE ok=1 AND {where}", args
-                ).fetchall()
+                groups = []
+                with _collector_paused():
+                    for step, packed in conn.execute(
+                        f"SELECT step_id, info FROM records WHERE ok=1 AND {where}", args
+                    ):
+                        _unpack(step, f"[{packed}]", infos)
+            else:
+                groups = conn.execute(select, args).fetchall()
         with _collector_paused():
             for step, packed in groups:
-                if packed:
-                    _unpack(step, f"[{packed}]", infos)
+                columns = made.get(step)
+                if columns is not None or packed:
+                    _unpack_columns(step, columns, packed, infos)
         infos.sort(key=_created, reverse=True)
         bad = [
             _row(r)
@@ -324,6 +337,34 @@ class LocalIndex:
         if times is not None:
             self._list_memo[folder] = (times, found)
         return found
+
+    @staticmethod
+    def _make_listings(
+        conn: sqlite3.Connection, where: str, args: Sequence[str]
+    ) -> dict[str, list[Any]]:
+        """Make the listing of every folder in scope that has none; return the columns of
+        those holding records (raises DataError if one is longer than SQLite allows)."""
+        made: dict[str, list[Any]] = {}
+        with _transaction(conn):
+            missing = conn.execute(
+                f"SELECT step_id FROM folders WHERE listing IS NULL AND {where}", args
+            ).fetchall()
+            for (step,) in missing:
+                (joined,) = conn.execute(
+                    "SELECT group_concat(info, ',') FROM records WHERE step_id=? AND ok=1",
+                    (step,),
+                ).fetchone()
+                listing = ""
+                if joined:
+                    try:
+                        columns = pack_columns(json.loads(f"[{joined}]"))
+                    except (ValueError, TypeError, RecursionError) as exc:
+                        msg = f"malformed index row of {step!r}: {exc}"
+                        raise sqlite3.DatabaseError(msg) from None
+                    listing = json.dumps(columns)
+                    made[step] = columns
+                conn.execute("UPDATE folders SET listing=? WHERE step_id=?", (listing, step))
+        return made
 
     # ------------------------------------------------------------------ freshness
     def _stale(self, conn: sqlite3.Connection, steps: list[str]) -> list[str]:
