@@ -179,9 +179,14 @@ def unpack_checked(step_id: str, packed: str, out: list[ArtifactInfo]) -> None:
 _CREATED, _TAGS, _INPUTS, _RECIPE, _VERSION, _EXTRA = 5, 7, 8, 13, 18, 19
 _PACKED = [f for f in _info._FIELDS if f not in ("step_id", "status")]
 _WIDTH = len(_PACKED)
+assert _PACKED == [
+    "key", "digest", "size", "serializer", "python_type", "created", "mime_type", "tags",
+    "inputs", "code_fingerprint", "duration", "args_repr", "uri", "recipe", "payload_hash",
+    "signature", "inline", "compression", "version", "extra",
+], "ArtifactInfo's fields changed: pack_checked and unpack_columns follow their order"  # fmt: skip
 assert [_PACKED[i] for i in (_CREATED, _TAGS, _INPUTS, _RECIPE, _VERSION, _EXTRA)] == [
     "created", "tags", "inputs", "recipe", "version", "extra"
-], "pack_checked's order changed"  # fmt: skip
+]  # fmt: skip
 _SCALARS = (str, int, float, bool, type(None))
 _EMPTY: dict[int, Any] = {_TAGS: {}, _INPUTS: [], _EXTRA: {}}
 """The empty container a column may hold for every record (as one value)."""
@@ -233,13 +238,42 @@ def unpack_columns(step_id: str, columns: Any, out: list[ArtifactInfo]) -> None:
             raise TypeError(f"column {i} holds {value!r:.40} for every record")
         else:
             made.append(repeat(dt.datetime.fromisoformat(value) if i == _CREATED else value, n))
-    infos = list(map(_Unfrozen, repeat(step_id, n), *made))
-    if _info._SWAP:
-        for info in infos:
-            info.__class__ = ArtifactInfo  # type: ignore[assignment]
-        out.extend(infos)  # type: ignore[arg-type]
-    else:
-        out.extend(map(_frozen, infos))
+    if not _info._SWAP:
+        out.extend(map(_frozen, map(_Unfrozen, repeat(step_id, n), *made)))
+        return
+    # Most of a listing's time is this loop: each record's slots are set in place (no
+    # call per record), then it is made an ArtifactInfo.
+    new, twin, final, append = object.__new__, _Unfrozen, ArtifactInfo, out.append
+    for (
+        key, digest, size, serializer, python_type, created, mime_type, tags, inputs,
+        code_fingerprint, duration, args_repr, uri, recipe, payload_hash, signature,
+        inline, compression, version, extra,
+    ) in zip(*made, strict=False):  # fmt: skip
+        info = new(twin)
+        info.step_id = step_id
+        info.key = key
+        info.digest = digest
+        info.size = size
+        info.serializer = serializer
+        info.python_type = python_type
+        info.created = created
+        info.mime_type = mime_type
+        info.tags = tags
+        info.inputs = inputs
+        info.code_fingerprint = code_fingerprint
+        info.duration = duration
+        info.args_repr = args_repr
+        info.uri = uri
+        info.recipe = recipe
+        info.payload_hash = payload_hash
+        info.signature = signature
+        info.inline = inline
+        info.compression = compression
+        info.version = version
+        info.status = "active"
+        info.extra = extra
+        info.__class__ = final  # type: ignore[assignment]
+        append(info)  # type: ignore[arg-type]
 
 
 def _column(i: int, values: list[Any]) -> list[Any]:
