@@ -109,3 +109,21 @@ class TestParsedOnce:
         assert ac.ArtifactInfo.from_json(one.replace('"size": 3', '"size": 4')).size == 4
         with pytest.raises(ac.RecordError, match="size"):
             ac.ArtifactInfo.from_json(one.replace('"size": 3', '"size": -1'))
+
+
+@pytest.mark.parametrize(
+    "digest, version, written",
+    [
+        ("ab" * 16, "20260101T000000000000Z-abababab", False),  # derived: not written
+        ("ab" * 16, "20260101T000000000001Z-abababab", True),  # the tail, another time
+        ("ab" * 16, "20260101T000000000000Z-1a2b3c4d", True),  # a save's random tail
+        ("ab" * 16, "20260101T000000000000Z-00000000", True),
+        ("not a digest", "20260101T000000000000Z-00000000", False),  # derived from no digest
+    ],
+)
+def test_version_is_written_unless_derived(digest: str, version: str, written: bool) -> None:
+    """A record's text names its version unless it is the one its time and digest
+    derive (so a record from before versions reads back as the same text)."""
+    info = ac.ArtifactInfo(**dict(BASE, digest=digest), version=version)
+    assert ("version" in info.to_dict()) is written
+    assert info.to_dict().get("version", info.derived_version) == version
