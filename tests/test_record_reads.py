@@ -109,3 +109,28 @@ def test_names_of_a_str_subclass_read_back_as_str(tmp_path: Path) -> None:
     read = store.info("step", key="k")
     assert type(read.step_id) is str and type(read.key) is str
     assert store.get("step", key="k") == 1
+
+
+def test_parsed_records_are_bounded_oldest_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The records kept parsed are bounded in count and in bytes; the oldest go first,
+    and a record that went is parsed again when read."""
+    kept = info_module._ParsedRecords()
+    monkeypatch.setattr(kept, "MAX_ITEMS", 3)
+    monkeypatch.setattr(info_module, "_parsed", kept)
+    infos = [
+        ArtifactInfo(step_id="s", key=f"k{n}", digest="ab" * 16, size=n, serializer="json",
+                     python_type="builtins.int")
+        for n in range(5)
+    ]  # fmt: skip
+    raws = [i.to_json().encode() for i in infos]
+    for raw, info in zip(raws, infos, strict=True):
+        info_module.keep_checked(raw, info)
+    assert [kept.get(r) for r in raws[:2]] == [None, None]
+    assert [kept.get(r) for r in raws[2:]] == infos[2:]
+    assert kept._total == sum(map(len, raws[2:]))
+    monkeypatch.setattr(kept, "MAX_TOTAL", len(raws[4]))  # now bounded by bytes (and one)
+    info_module.keep_checked(raws[0], infos[0])
+    assert [r for r in raws if kept.get(r) is not None] == [raws[0], raws[4]]
+    checks = _count_checks(monkeypatch)
+    assert info_module.checked_record(raws[3]) == infos[3] and checks == [1]
+    assert info_module.checked_record(raws[0]) == infos[0] and checks == [1]
