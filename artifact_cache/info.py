@@ -80,8 +80,47 @@ STATUSES = ("active", "superseded", "tombstoned")
 ``delete`` removed (``tombstoned``), or any other (``superseded``)."""
 
 
+class _ReadOnlyDict(dict):  # type: ignore[type-arg]
+    """A record's mapping (its tags, its unknown fields): a dict that refuses changes, as
+    the frozen record holding it does, so that records can be shared (listings in one
+    process return the same ones). ``dict(info.tags)`` is a copy to change."""
+
+    __slots__ = ()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (dict(self),))
+
+    def copy(self) -> dict[Any, Any]:
+        """A dict of the same items, to change."""
+        return dict(self)
+
+
+def _refuse(self: Any, *args: Any, **kwargs: Any) -> Any:
+    raise TypeError(
+        "a record's tags and extra fields cannot be changed (records are immutable); "
+        "change a copy: dict(info.tags)"
+    )
+
+
+for _name in ("__setitem__", "__delitem__", "__ior__", "clear", "pop", "popitem",
+              "setdefault", "update"):  # fmt: skip
+    setattr(_ReadOnlyDict, _name, _refuse)
+
+_EMPTY: Mapping[str, Any] = _ReadOnlyDict()
+"""The mapping of every record without tags (or unknown fields): one, as it cannot change."""
+
+
+def _read_only(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """``value``'s items in a mapping that cannot change (``value`` itself if it is one)."""
+    if type(value) is _ReadOnlyDict:
+        return value
+    return _ReadOnlyDict(value) if value else _EMPTY
+
+
 def _frozen_tags(value: Mapping[str, str] | None) -> Mapping[str, str]:
-    return dict(sorted((str(k), str(v)) for k, v in (value or {}).items()))
+    if not value:
+        return _EMPTY
+    return _ReadOnlyDict(sorted((str(k), str(v)) for k, v in value.items()))
 
 
 _SORTED_JSON = json.JSONEncoder(sort_keys=True)
@@ -95,7 +134,9 @@ class ArtifactRef:
     step_id: str
     key: str
     digest: str
-    extra: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False, hash=False)
+    extra: Mapping[str, Any] = attrs.field(
+        default=_EMPTY, converter=_read_only, repr=False, eq=False, hash=False
+    )
     """Fields this version does not know, kept so that a rewrite does not drop them."""
 
     def to_dict(self) -> dict[str, Any]:
@@ -124,6 +165,9 @@ def _refs(value: Iterable[ArtifactRef | Mapping[str, Any]]) -> tuple[ArtifactRef
 class ArtifactInfo:
     """What is known about one stored artifact, without reading its payload.
 
+    Records are immutable, their ``tags`` and ``extra`` too: those are dicts that refuse
+    changes (``dict(info.tags)`` is a copy to change), so that every reader can share one.
+
     Examples:
         >>> info = ArtifactInfo(step_id="extract", key="default", digest="ab" * 16, size=3,
         ...                     serializer="json", python_type="builtins.list")
@@ -142,7 +186,7 @@ class ArtifactInfo:
     )
     mime_type: str | None = None
     # Mappings take no part in the hash (they are unhashable), only in equality.
-    tags: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen_tags, hash=False)
+    tags: Mapping[str, str] = attrs.field(default=_EMPTY, converter=_frozen_tags, hash=False)
     inputs: tuple[ArtifactRef, ...] = attrs.field(default=(), converter=_refs)
     code_fingerprint: str | None = None
     duration: float | None = attrs.field(default=None, converter=attrs.converters.optional(float))
@@ -169,7 +213,9 @@ class ArtifactInfo:
     """``"active"``, ``"superseded"`` or ``"tombstoned"`` (`STATUSES`): computed by the store
     when it reads the record (never stored in it); a record read as the artifact of its
     step and key is the active one."""
-    extra: Mapping[str, Any] = attrs.field(factory=dict, repr=False, hash=False)
+    extra: Mapping[str, Any] = attrs.field(
+        default=_EMPTY, converter=_read_only, repr=False, hash=False
+    )
     """Fields this version does not know, kept so that a rewrite does not drop them."""
 
     def inline_payload(self) -> bytes | None:
@@ -363,7 +409,8 @@ def _checked(data: Any) -> tuple[dict[str, Any], dict[str, Any]]:
 def checked_record(raw: bytes) -> ArtifactInfo:
     """The record in ``raw``, parsed and checked as `ArtifactInfo.from_json` does, but
     shared with every other caller that reads the same bytes: never hand it out (its
-    mappings are not its own); `ArtifactInfo.from_json` returns a copy of it.
+    recipe's mappings can be changed by whoever holds it); `ArtifactInfo.from_json`
+    returns a copy of it.
 
     Raises:
         RecordError: as `ArtifactInfo.from_json`.
@@ -386,24 +433,23 @@ def checked_record(raw: bytes) -> ArtifactInfo:
     info = _assemble(
         kwargs["step_id"], kwargs["key"], kwargs["digest"], kwargs["size"],
         kwargs["serializer"], kwargs["python_type"], kwargs["created"], get("mime_type"),
-        _frozen_tags(tags) if tags else {}, tuple(inputs) if inputs else (),
+        _frozen_tags(tags), tuple(inputs) if inputs else (),
         get("code_fingerprint"), get("duration"), get("args_repr"), get("uri"),
         get("recipe"), get("payload_hash"), get("signature"), get("inline"),
-        get("compression"), get("version"), extra,
+        get("compression"), get("version"), _read_only(extra),
     )  # fmt: skip
     _parsed.put(raw, info)
     return info
 
 
 def _copy(info: ArtifactInfo) -> ArtifactInfo:
-    """A new ArtifactInfo equal to ``info``, with mappings of its own."""
-    tags, extra = info.tags, info.extra
+    """A new ArtifactInfo equal to ``info`` (sharing its values: none can change)."""
     return _assemble(
         info.step_id, info.key, info.digest, info.size, info.serializer, info.python_type,
-        info.created, info.mime_type, dict(tags) if tags else {}, info.inputs,
-        info.code_fingerprint, info.duration, info.args_repr, info.uri, info.recipe,
-        info.payload_hash, info.signature, info.inline, info.compression, info.version,
-        dict(extra) if extra else {}, info.status,
+        info.created, info.mime_type, info.tags, info.inputs, info.code_fingerprint,
+        info.duration, info.args_repr, info.uri, info.recipe, info.payload_hash,
+        info.signature, info.inline, info.compression, info.version, info.extra,
+        info.status,
     )  # fmt: skip
 
 
@@ -445,9 +491,9 @@ _parsed = _ParsedRecords()
 
 
 def keep_checked(raw: bytes, info: ArtifactInfo) -> None:
-    """Note that parsing and checking ``raw`` gives ``info`` (kept as a copy of it), so
-    that `checked_record` of the same bytes in this process skips both."""
-    _parsed.put(raw, _copy(info))
+    """Note that parsing and checking ``raw`` gives ``info``, so that `checked_record` of
+    the same bytes in this process skips both."""
+    _parsed.put(raw, info)
 
 
 def _inputs(value: Any) -> tuple[ArtifactRef, ...]:

@@ -28,6 +28,7 @@ from .info import (
     _assemble,
     _frozen_tags,
     _ParsedRecords,
+    _read_only,
     _refs,
     checked_record,
     keep_checked,
@@ -184,10 +185,10 @@ def new_record(
     made by the store in their final form)."""
     return _assemble(
         step_id, key, digest, size, serializer, python_type, created, mime_type,
-        _frozen_tags(tags) if tags else {}, _refs(inputs) if inputs else (),
+        _frozen_tags(tags), _refs(inputs) if inputs else (),
         code_fingerprint, None if duration is None else float(duration), args_repr, uri,
         as_recipe(recipe), None, None, inline, compression, version,
-        dict(extra) if extra else {},
+        _read_only(extra),
     )  # fmt: skip
 
 

@@ -382,7 +382,7 @@ def test_index_row_of_another_length_is_refused(tmp_path: Path) -> None:
 def test_listing_columns_hold_shared_values_once(tmp_path: Path) -> None:
     """A folder's listing keeps a value every record holds once (the empty tags, inputs
     and extra among them) and the others as columns; what it gives back equals the
-    records, each with mappings of its own."""
+    records (sharing the empty mappings, which cannot be changed)."""
     store = ac.ArtifactStore(str(tmp_path / "s"))
     saved = [store.save("a", n, key=f"k{n}", serializer="json") for n in range(3)]
     saved.append(store.save("a", [1], key="tagged", tags={"t": "1"}, inputs=[saved[0].ref]))
@@ -402,7 +402,9 @@ def test_listing_columns_hold_shared_values_once(tmp_path: Path) -> None:
     plain: list[ArtifactInfo] = []
     rows.unpack_columns("a", json.loads(json.dumps(rows.pack_columns(packed[:3]))), plain)
     assert plain == saved[:3]
-    assert len({id(i.tags) for i in plain} | {id(i.extra) for i in plain}) == 6
+    assert all(i.tags is i.extra is plain[0].tags for i in plain)  # one, unchangeable
+    with pytest.raises(TypeError):
+        plain[0].tags["a"] = "1"  # type: ignore[index]
 
 
 @pytest.mark.parametrize(

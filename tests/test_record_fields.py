@@ -97,8 +97,10 @@ class TestParsedOnce:
     def test_same_text_gives_independent_records(self) -> None:
         text = ac.ArtifactInfo.from_dict({**BASE, "tags": {"a": "1"}, "future": 1}).to_json()
         first = ac.ArtifactInfo.from_json(text)
-        first.tags["a"] = "changed"  # type: ignore[index]
-        first.extra["future"] = 2  # type: ignore[index]
+        with pytest.raises(TypeError):
+            first.tags["a"] = "changed"  # type: ignore[index]
+        with pytest.raises(TypeError):
+            first.extra["future"] = 2  # type: ignore[index]
         second = ac.ArtifactInfo.from_json(text)
         assert second.tags == {"a": "1"} and second.extra == {"future": 1}
         assert second is not first

@@ -4,6 +4,8 @@ bytes, is not parsed again, and what comes back is what parsing its file gives."
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -80,16 +82,75 @@ def test_plain_saves_read_back_without_parsing(
     assert checks[0] == 0
 
 
+def _change(mapping: Any) -> None:
+    """Every way of changing a mapping in place: each is refused on a record's."""
+    for change in (
+        lambda m: m.__setitem__("a", "changed"),
+        lambda m: m.__delitem__("a"),
+        lambda m: m.update(a="changed"),
+        lambda m: m.setdefault("new", "1"),
+        lambda m: m.pop("a"),
+        lambda m: m.popitem(),
+        lambda m: m.clear(),
+        lambda m: m.__ior__({"a": "changed"}),
+    ):
+        with pytest.raises(TypeError, match="cannot be changed"):
+            change(mapping)
+
+
 def test_shared_records_stay_unchanged(tmp_path: Path) -> None:
-    """Each caller gets a record with mappings of its own: changing one changes no other."""
+    """A record's tags and extra fields cannot be changed, as the record cannot: records
+    are shared (a listing in this process returns the same ones while no folder
+    changed), so a change would show in every other reader's. A copy can be changed."""
     store = ac.ArtifactStore(str(tmp_path / "s"))
-    store.save("step", 1, tags={"a": "1"}, extra={"x": 1})
-    first = store.info("step", key="default")
-    first.tags["a"] = "changed"  # type: ignore[index]
-    first.extra["x"] = 2  # type: ignore[index]
-    again = store.info("step", key="default")
-    assert again.tags == {"a": "1"} and again.extra == {"x": 1}
+    store.save("step", 1, tags={"a": "1"}, extra={"a": 1})
+    for folder in ("refs", "refs/step"):
+        past = time.time() - 60  # settled: listings in this process are kept
+        os.utime(tmp_path / "s" / folder, (past, past))
+    store.list()  # (indexes the folders)
+    listed = store.list()[0]
+    assert store.list()[0] is listed  # (the same record object, kept)
+    saved = store.save("other", 2, tags={"a": "1"})
+    for first in (listed, store.info("step", key="default"), saved):
+        _change(first.tags)
+        if first.extra:
+            _change(first.extra)
+        mine = first.tags.copy()
+        mine["a"] = "changed"
+        assert dict(first.tags) | {"b": "2"} == {"a": "1", "b": "2"}
+        assert first.tags == {"a": "1"} and type(mine) is dict
+    listed_now = [(i.step_id, i.tags, i.extra) for i in store.list()]
+    assert listed_now == [("other", {"a": "1"}, {}), ("step", {"a": "1"}, {"a": 1})]
+    assert store.info("step", key="default").tags == {"a": "1"}
     assert store.get("step", key="default") == 1
+
+
+def test_read_only_mappings_copy_pickle_and_dump_as_dicts(tmp_path: Path) -> None:
+    """A record with its read-only mappings pickles (as Dask and multiprocessing send
+    it), copies and dumps to JSON like one with plain dicts; a record made by hand keeps
+    no reference to the caller's dicts."""
+    import copy
+    import pickle
+
+    import cloudpickle
+
+    tags, extra = {"b": "2", "a": "1"}, {"later": {"n": [1, 2]}}
+    info = ArtifactInfo(step_id="s", key="k", digest="ab" * 16, size=1, serializer="json",
+                        python_type="builtins.int", tags=tags, extra=extra)  # fmt: skip
+    tags["c"] = "3"
+    extra["other"] = 1
+    assert info.tags == {"a": "1", "b": "2"} and list(info.tags) == ["a", "b"]
+    assert info.extra == {"later": {"n": [1, 2]}}
+    for again in (
+        pickle.loads(pickle.dumps(info)),
+        cloudpickle.loads(cloudpickle.dumps(info)),
+        copy.deepcopy(info),
+        copy.copy(info),
+    ):
+        assert again == info and type(again.tags) is type(info.tags)
+        _change(again.tags)
+    assert json.loads(json.dumps(info.tags)) == {"a": "1", "b": "2"}
+    assert isinstance(info.tags, dict) and ArtifactInfo.from_json(info.to_json()) == info
 
 
 def test_record_rewritten_elsewhere_is_read_again(tmp_path: Path) -> None:

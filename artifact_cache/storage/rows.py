@@ -19,7 +19,7 @@ import attrs
 from .. import info as _info
 from ..errors import RecordError
 from ..fingerprint.recipe import KeyRecipe
-from ..info import ArtifactInfo, _frozen, _ref, _Unfrozen, checked_record
+from ..info import ArtifactInfo, _frozen, _read_only, _ref, _Unfrozen, checked_record
 from .layout import RecordName
 
 __all__ = [
@@ -154,15 +154,18 @@ def unpack_checked(step_id: str, packed: str, out: list[ArtifactInfo]) -> None:
     """
     # The arrays are in `_Unfrozen`'s order: one call each, then the values that a JSON
     # form cannot hold are made.
-    fromisoformat, append, unfrozen, swap = (
+    fromisoformat, append, unfrozen, swap, read_only = (
         dt.datetime.fromisoformat,
         out.append,
         _Unfrozen,
         _info._SWAP,
+        _read_only,
     )
     for row in json.loads(packed):
         info = unfrozen(step_id, *row)
         info.created = fromisoformat(info.created)  # type: ignore[arg-type]
+        info.tags = read_only(info.tags)
+        info.extra = read_only(info.extra)
         info.inputs = tuple(map(_ref, info.inputs)) if info.inputs else ()
         if info.recipe is not None:
             info.recipe = KeyRecipe.from_dict(info.recipe)  # type: ignore[arg-type]
@@ -188,7 +191,7 @@ assert [_PACKED[i] for i in (_CREATED, _TAGS, _INPUTS, _RECIPE, _VERSION, _EXTRA
     "created", "tags", "inputs", "recipe", "version", "extra"
 ]  # fmt: skip
 _SCALARS = (str, int, float, bool, type(None))
-_EMPTY: dict[int, Any] = {_TAGS: {}, _INPUTS: [], _EXTRA: {}}
+_SAME_EMPTY: dict[int, Any] = {_TAGS: {}, _INPUTS: [], _EXTRA: {}}
 """The empty container a column may hold for every record (as one value)."""
 
 
@@ -201,7 +204,7 @@ def pack_columns(rows: Sequence[Sequence[Any]]) -> list[Any]:
     out: list[Any] = []
     for i, column in enumerate(zip(*rows, strict=True)):
         first = column[0]
-        same = i and (type(first) in _SCALARS or (i in _EMPTY and first == _EMPTY[i]))
+        same = i and (type(first) in _SCALARS or (i in _SAME_EMPTY and first == _SAME_EMPTY[i]))
         if same and column.count(first) == len(column) and len(set(map(type, column))) == 1:
             out.append({"=": first})
         else:
@@ -232,8 +235,9 @@ def unpack_columns(step_id: str, columns: Any, out: list[ArtifactInfo]) -> None:
         if type(column) is not dict or column.keys() != {"="}:
             raise ValueError(f"column {i} is neither values nor one value")
         value = column["="]
-        if i in _EMPTY and value == _EMPTY[i] and type(value) is type(_EMPTY[i]):
-            made.append(repeat((), n) if i == _INPUTS else [{} for _ in range(n)])
+        if i in _SAME_EMPTY and value == _SAME_EMPTY[i] and type(value) is type(_SAME_EMPTY[i]):
+            # (shared: a record's tags and extra cannot change)
+            made.append(repeat((), n) if i == _INPUTS else repeat(_info._EMPTY, n))
         elif type(value) not in _SCALARS or (i == _VERSION and type(value) is not str):
             raise TypeError(f"column {i} holds {value!r:.40} for every record")
         else:
@@ -282,6 +286,8 @@ def _column(i: int, values: list[Any]) -> list[Any]:
         return list(map(dt.datetime.fromisoformat, values))
     if i == _INPUTS:
         return [tuple(map(_ref, refs)) if refs else () for refs in values]
+    if i in (_TAGS, _EXTRA):
+        return list(map(_read_only, values))
     if i == _RECIPE:
         return [None if r is None else KeyRecipe.from_dict(r) for r in values]
     if i == _VERSION and not all(type(v) is str for v in values):
