@@ -290,6 +290,6 @@ def _column(i: int, values: list[Any]) -> list[Any]:
         return list(map(_read_only, values))
     if i == _RECIPE:
         return [None if r is None else KeyRecipe.from_dict(r) for r in values]
-    if i == _VERSION and not all(type(v) is str for v in values):
+    if i == _VERSION and not {*map(type, values)} <= {str}:
         raise TypeError("a version that is not text")
     return values
