@@ -22,6 +22,9 @@ import attrs
 
 from .errors import RecordError
 from .fingerprint.recipe import KeyRecipe, as_recipe
+from .readonly import EMPTY as _EMPTY
+from .readonly import ReadOnlyDict
+from .readonly import read_only as _read_only
 from .record_values import (
     DIGEST_PATTERN,
     INLINE_MAX,
@@ -80,47 +83,12 @@ STATUSES = ("active", "superseded", "tombstoned")
 ``delete`` removed (``tombstoned``), or any other (``superseded``)."""
 
 
-class _ReadOnlyDict(dict):  # type: ignore[type-arg]
-    """A record's mapping (its tags, its unknown fields): a dict that refuses changes, as
-    the frozen record holding it does, so that records can be shared (listings in one
-    process return the same ones). ``dict(info.tags)`` is a copy to change."""
-
-    __slots__ = ()
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (dict(self),))
-
-    def copy(self) -> dict[Any, Any]:
-        """A dict of the same items, to change."""
-        return dict(self)
-
-
-def _refuse(self: Any, *args: Any, **kwargs: Any) -> Any:
-    raise TypeError(
-        "a record's tags and extra fields cannot be changed (records are immutable); "
-        "change a copy: dict(info.tags)"
-    )
-
-
-for _name in ("__setitem__", "__delitem__", "__ior__", "clear", "pop", "popitem",
-              "setdefault", "update"):  # fmt: skip
-    setattr(_ReadOnlyDict, _name, _refuse)
-
-_EMPTY: Mapping[str, Any] = _ReadOnlyDict()
-"""The mapping of every record without tags (or unknown fields): one, as it cannot change."""
-
-
-def _read_only(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
-    """``value``'s items in a mapping that cannot change (``value`` itself if it is one)."""
-    if type(value) is _ReadOnlyDict:
-        return value
-    return _ReadOnlyDict(value) if value else _EMPTY
-
-
 def _frozen_tags(value: Mapping[str, str] | None) -> Mapping[str, str]:
+    if type(value) is ReadOnlyDict:
+        return value  # (a record's tags: sorted text already)
     if not value:
         return _EMPTY
-    return _ReadOnlyDict(sorted((str(k), str(v)) for k, v in value.items()))
+    return ReadOnlyDict(sorted((str(k), str(v)) for k, v in value.items()))
 
 
 _SORTED_JSON = json.JSONEncoder(sort_keys=True)

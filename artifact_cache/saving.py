@@ -28,13 +28,13 @@ from .info import (
     _assemble,
     _frozen_tags,
     _ParsedRecords,
-    _read_only,
     _refs,
     checked_record,
     keep_checked,
     new_version_id,
 )
 from .provenance import tracker as _provenance
+from .readonly import read_only as _read_only
 from .record_values import _compression as _codec_field
 from .record_values import (
     _digest,

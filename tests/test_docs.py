@@ -206,6 +206,7 @@ class TestDocstrings:
             "artifact_cache.memory",
             "artifact_cache.pipeline",
             "artifact_cache.progress",
+            "artifact_cache.readonly",
             "artifact_cache.record_values",
             "artifact_cache.render",
             "artifact_cache.run_result",

@@ -409,8 +409,12 @@ def test_listing_columns_hold_shared_values_once(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "damage",
-    ["no key list", "a short column", "an extra column", "tags for all", "a list version"],
-)
+    [
+        "no key list", "a short column", "an extra column", "tags for all", "a list version",
+        "a number for every record's tags", "text for every record's inputs",
+        "a number for every record's extra", "text for every record's recipe",
+    ],
+)  # fmt: skip
 def test_listing_columns_of_another_form_are_refused(tmp_path: Path, damage: str) -> None:
     """A listing's columns are as `pack_columns` writes them or refused: never more
     records than it names keys (a value held for every record is a scalar, or empty
@@ -428,10 +432,61 @@ def test_listing_columns_of_another_form_are_refused(tmp_path: Path, damage: str
         bad.append({"=": None})
     elif damage == "tags for all":
         bad[7] = {"=": {"big": "x" * 1000}}
-    else:
+    elif damage == "a list version":
         bad[18] = {"=": [1]}
+    else:  # values a field cannot hold, shared (each would fail later, outside the index)
+        field = {"tags": 7, "inputs": 8, "extra": 19, "recipe": 13}[damage.split("'s ")[1]]
+        bad[field] = {"=": 5 if damage.startswith("a number") else "abc"}
     with pytest.raises((ValueError, TypeError)):
         rows.unpack_columns("a", bad, [])
+
+
+def test_negative_zero_is_listed_as_written(tmp_path: Path) -> None:
+    """Values a listing shares between records are equal and written alike: a duration
+    of -0.0 beside one of 0.0 is listed as -0.0, so the signature over it holds."""
+    store = ac.ArtifactStore(str(tmp_path / "s"), signing_key="k")
+    store.save("a", 1, key="x", duration=0.0)
+    store.save("a", 2, key="y", duration=-0.0)
+    for folder in ("refs", "refs/a"):
+        _age(tmp_path / "s" / folder)
+    assert len(store.list()) == 2  # (the listing is made)
+    fresh = ac.ArtifactStore(str(tmp_path / "s"), signing_key="k")
+    listed = {i.key: i for i in fresh.list()}
+    assert str(listed["y"].duration) == "-0.0" and str(listed["x"].duration) == "0.0"
+    assert [fresh.load(listed[k]) for k in ("x", "y")] == [1, 2]
+
+
+def test_listing_made_while_another_writer_syncs_keeps_every_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The listings a listing made and those it reads are read in one transaction: a
+    writer that changes another folder's listing right after they are made does not make
+    that folder's records go missing."""
+    from artifact_cache.storage import sqlite_index
+
+    store = ac.ArtifactStore(str(tmp_path / "s"))
+    for n in range(3):
+        store.save("a", n, key=f"k{n}")
+        store.save("b", n, key=f"k{n}")
+    for folder in ("refs", "refs/a", "refs/b"):
+        _age(tmp_path / "s" / folder)
+    assert len(store.list()) == 6
+    store.save("a", 99, key="new")  # "a" changed: its listing is made again
+    real = sqlite_index.LocalIndex._make_listings
+
+    def then_another_writer(*args: Any) -> Any:
+        found = real(*args)
+        with contextlib.closing(sqlite3.connect(tmp_path / "s" / INDEX_NAME)) as other:
+            other.execute("UPDATE folders SET listing=NULL WHERE step_id='b'")
+            other.commit()
+        return found
+
+    monkeypatch.setattr(
+        sqlite_index.LocalIndex, "_make_listings", staticmethod(then_another_writer)
+    )
+    assert sorted((i.step_id, i.key) for i in store.list()) == sorted(
+        [("a", f"k{n}") for n in range(3)] + [("a", "new")] + [("b", f"k{n}") for n in range(3)]
+    )
 
 
 def attrs_values(info: ArtifactInfo) -> list[Any]:

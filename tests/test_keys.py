@@ -844,3 +844,20 @@ class TestOtherProcesses:
             key, cached = pool.submit(_key_and_hit, cloudpickle.dumps(step), 1).result(timeout=120)
         assert key == step.key(1)
         assert cached
+
+
+def test_a_records_mappings_fingerprint_as_dicts(tmp_path: Path) -> None:
+    """A record's tags and extra (read-only dicts) key a memoised call as the dicts of
+    their items do: passing ``info.tags`` or ``dict(info.tags)`` is the same call."""
+    store = ac.ArtifactStore(str(tmp_path / "s"))
+    info = store.save("a", 1, tags={"b": "2", "a": "1"}, extra={"x": [1]})
+    assert ac.fingerprint(info.tags) == ac.fingerprint({"a": "1", "b": "2"})
+    assert ac.fingerprint(info.extra) == ac.fingerprint({"x": [1]})
+    calls = []
+
+    @store.step
+    def count(tags: dict[str, str]) -> int:
+        calls.append(1)
+        return len(tags)
+
+    assert count(info.tags) == count(dict(info.tags)) == 2 and len(calls) == 1

@@ -36,6 +36,7 @@ from typing import Any
 import attrs
 import xxhash
 
+from ..readonly import ReadOnlyDict
 from ._registry import Handler, _dispatch, _handler_for, register_fingerprint
 from ._registry import register_builtin as register_builtin  # for the handler modules
 from ._stdlib import STDLIB_ENCODERS
@@ -609,6 +610,7 @@ _EXACT: dict[type, Callable[[_Encoder, Any], None]] = {
     list: _Encoder._list,
     tuple: _Encoder._tuple,
     dict: _Encoder._dict,
+    ReadOnlyDict: _Encoder._dict,  # (a record's tags or extra: as the dict of its items)
     set: _Encoder._set,
     frozenset: _Encoder._set,
     type(...): _Encoder._ellipsis,

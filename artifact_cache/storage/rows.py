@@ -19,7 +19,9 @@ import attrs
 from .. import info as _info
 from ..errors import RecordError
 from ..fingerprint.recipe import KeyRecipe
-from ..info import ArtifactInfo, _frozen, _read_only, _ref, _Unfrozen, checked_record
+from ..info import ArtifactInfo, _frozen, _ref, _Unfrozen, checked_record
+from ..readonly import EMPTY
+from ..readonly import read_only as _read_only
 from .layout import RecordName
 
 __all__ = [
@@ -190,22 +192,37 @@ assert _PACKED == [
 assert [_PACKED[i] for i in (_CREATED, _TAGS, _INPUTS, _RECIPE, _VERSION, _EXTRA)] == [
     "created", "tags", "inputs", "recipe", "version", "extra"
 ]  # fmt: skip
-_SCALARS = (str, int, float, bool, type(None))
 _SAME_EMPTY: dict[int, Any] = {_TAGS: {}, _INPUTS: [], _EXTRA: {}}
-"""The empty container a column may hold for every record (as one value)."""
+
+
+def _shareable(i: int, value: Any) -> bool:
+    """Whether field ``i`` of every record of a listing may be held as this one value:
+    text, an integer, a boolean or null (not a float: 0.0 and -0.0 are equal, but each
+    record's own is what its text and signature hold); no recipe; empty tags, inputs
+    or extra. Never the keys: a listing holds as many records as it names keys."""
+    if i in _SAME_EMPTY:
+        return value == _SAME_EMPTY[i] and type(value) is type(_SAME_EMPTY[i])
+    if i == _RECIPE:
+        return value is None
+    if i in (_CREATED, _VERSION):
+        return type(value) is str
+    return i > 0 and type(value) in (str, int, bool, type(None))
 
 
 def pack_columns(rows: Sequence[Sequence[Any]]) -> list[Any]:
     """The `pack_checked` arrays ``rows`` (of one step) as columns: one list per field,
-    or ``{"=": value}`` where every record holds the same scalar (or the empty tags,
-    inputs or extra); the keys always as a list. What a listing keeps per folder
-    (`unpack_columns` reads it): each value shared by a step's records is read once.
+    or ``{"=": value}`` where every record holds the same value that may be shared
+    (`_shareable`). What a listing keeps per folder (`unpack_columns` reads it): each
+    value shared by a step's records is read once.
     """
     out: list[Any] = []
     for i, column in enumerate(zip(*rows, strict=True)):
         first = column[0]
-        same = i and (type(first) in _SCALARS or (i in _SAME_EMPTY and first == _SAME_EMPTY[i]))
-        if same and column.count(first) == len(column) and len(set(map(type, column))) == 1:
+        if (
+            _shareable(i, first)
+            and column.count(first) == len(column)
+            and len(set(map(type, column))) == 1
+        ):
             out.append({"=": first})
         else:
             out.append(list(column))
@@ -218,9 +235,10 @@ def unpack_columns(step_id: str, columns: Any, out: list[ArtifactInfo]) -> None:
     """Append to ``out`` the records of ``step_id`` in ``columns`` (`pack_columns`'s form,
     as JSON gives it back; of records checked when they were packed).
 
-    As many records as keys: a value held for every record is one scalar (or empty
-    tags, inputs or extra, made anew for each), never more records than the text
-    names. Raises ValueError or TypeError if ``columns`` is not of that form.
+    As many records as keys; a value held for every record is one that may be shared
+    (`_shareable`), and the records share it (empty tags and extra are one mapping,
+    which cannot change). Raises ValueError or TypeError if ``columns`` is not of that
+    form.
     """
     if type(columns) is not list or len(columns) != _WIDTH or type(columns[0]) is not list:
         raise ValueError("not the columns of a listing")
@@ -235,13 +253,13 @@ def unpack_columns(step_id: str, columns: Any, out: list[ArtifactInfo]) -> None:
         if type(column) is not dict or column.keys() != {"="}:
             raise ValueError(f"column {i} is neither values nor one value")
         value = column["="]
-        if i in _SAME_EMPTY and value == _SAME_EMPTY[i] and type(value) is type(_SAME_EMPTY[i]):
-            # (shared: a record's tags and extra cannot change)
-            made.append(repeat((), n) if i == _INPUTS else repeat(_info._EMPTY, n))
-        elif type(value) not in _SCALARS or (i == _VERSION and type(value) is not str):
+        if not _shareable(i, value):
             raise TypeError(f"column {i} holds {value!r:.40} for every record")
-        else:
-            made.append(repeat(dt.datetime.fromisoformat(value) if i == _CREATED else value, n))
+        if i in _SAME_EMPTY:
+            value = () if i == _INPUTS else EMPTY
+        elif i == _CREATED:
+            value = dt.datetime.fromisoformat(value)
+        made.append(repeat(value, n))
     if not _info._SWAP:
         out.extend(map(_frozen, map(_Unfrozen, repeat(step_id, n), *made)))
         return

@@ -313,7 +313,7 @@ class LocalIndex:
         made: dict[str, list[Any]] = {}
         if any(packed is None for _step, packed in groups):
             try:
-                made = self._make_listings(conn, where, args)
+                made, groups = self._make_listings(conn, select, where, args)
             except sqlite3.DataError:  # longer than SQLite's longest string: row by row
                 groups = []
                 with _collector_paused():
@@ -321,8 +321,6 @@ class LocalIndex:
                         f"SELECT step_id, info FROM records WHERE ok=1 AND {where}", args
                     ):
                         _unpack(step, f"[{packed}]", infos)
-            else:
-                groups = conn.execute(select, args).fetchall()
         with _collector_paused():
             for step, packed in groups:
                 columns = made.get(step)
@@ -340,10 +338,12 @@ class LocalIndex:
 
     @staticmethod
     def _make_listings(
-        conn: sqlite3.Connection, where: str, args: Sequence[str]
-    ) -> dict[str, list[Any]]:
+        conn: sqlite3.Connection, select: str, where: str, args: Sequence[str]
+    ) -> tuple[dict[str, list[Any]], list[tuple[str, str]]]:
         """Make the listing of every folder in scope that has none; return the columns of
-        those holding records (raises DataError if one is longer than SQLite allows)."""
+        those holding records, and ``select``'s rows read in the same transaction (no
+        other writer's sync can make one NULL again before they are read). Raises
+        DataError if a listing is longer than SQLite allows."""
         made: dict[str, list[Any]] = {}
         with _transaction(conn):
             missing = conn.execute(
@@ -364,7 +364,8 @@ class LocalIndex:
                     listing = json.dumps(columns)
                     made[step] = columns
                 conn.execute("UPDATE folders SET listing=? WHERE step_id=?", (listing, step))
-        return made
+            groups = conn.execute(select, args).fetchall()
+        return made, groups
 
     # ------------------------------------------------------------------ freshness
     def _stale(self, conn: sqlite3.Connection, steps: list[str]) -> list[str]:
