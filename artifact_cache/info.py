@@ -438,9 +438,9 @@ class _ParsedRecords:
         self._items: OrderedDict[bytes, ArtifactInfo] = OrderedDict()
         self._total = 0
         self._lock = threading.Lock()
-
-    def get(self, raw: bytes) -> ArtifactInfo | None:
-        return self._items.get(raw)
+        self.get: Callable[[bytes], ArtifactInfo | None] = self._items.get
+        """The checked record of these bytes, if kept (the dict's own ``get``: no call
+        of ours on every record read)."""
 
     def put(self, raw: bytes, value: ArtifactInfo) -> None:
         if len(raw) > self.MAX_BYTES:

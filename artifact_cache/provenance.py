@@ -183,12 +183,13 @@ class Provenance:
             >>> tracker.lookup(rows["xs"]).step_id, tracker.lookup(rows["n"])
             ('s', None)
         """
-        if type(obj) in self._PLAIN and size <= self.STRONG_MAX_BYTES and self.PART_DEPTH == 2:
+        if type(obj) in _PLAIN and size <= self.STRONG_MAX_BYTES and self.PART_DEPTH == 2:
             held = self._plain(obj)
             if held is not None:  # (one walk by exact types, one lock)
                 ref = (source.step_id, source.key, source.digest)
-                lru = self._strong
-                with self._lock:
+                lru, lock = self._strong, self._lock
+                lock.acquire()  # (as ``with``, which costs twice as much on every load)
+                try:
                     for item in held:
                         oid = id(item)
                         if oid in lru:
@@ -196,6 +197,8 @@ class Provenance:
                         lru[oid] = (item, ref)
                     while len(lru) > self._limit:
                         lru.popitem(last=False)
+                finally:
+                    lock.release()
                 return
         self.remember(obj, source, size)
 
@@ -204,24 +207,20 @@ class Provenance:
         its first `STRONG_PARTS` mutable parts, in the order `_parts` finds them (two
         levels, as `PART_DEPTH` says). None if a part within reach is of another type (it
         may take weak references): `remember` then takes the general way."""
-        leaves, builtin, held_kinds, nested = self._LEAVES, self._BUILTIN, self._HELD, self._PLAIN
         items = obj.values() if type(obj) is dict else obj
         budget = self.PART_MAX - len(items)
         if budget < 0:  # (only the first PART_MAX items, and nothing below them)
             items, budget = list(islice(items, self.PART_MAX)), 0
-        held = [obj]
-        if leaves.issuperset(map(type, items)):
-            return held  # (numbers, strings and the like only: no part to track)
-        below = []
-        for item in items:
+        held, below = [obj], []
+        for item in items:  # (one look at each: most are leaves)
             kind = type(item)
-            if kind in leaves:
+            if kind in _LEAVES:
                 continue
-            if kind not in builtin:
+            if kind not in _BUILTIN:
                 return None
-            if kind in held_kinds:
+            if kind in _HELD:
                 held.append(item)
-            if kind in nested:
+            if kind in _PLAIN:
                 below.append(item)
         for container in below:  # (the second and last level: looked at, not into)
             if budget <= 0:
@@ -230,13 +229,13 @@ class Provenance:
             if len(items) > budget:
                 items = list(islice(items, budget))
             budget -= len(items)
-            if leaves.issuperset(map(type, items)):
+            if _LEAVES.issuperset(map(type, items)):
                 continue
             for item in items:
                 kind = type(item)
-                if kind in held_kinds:
+                if kind in _HELD:
                     held.append(item)
-                elif kind not in builtin:
+                elif kind not in _BUILTIN:
                     return None
         return held[: self.STRONG_PARTS + 1]
 
@@ -246,6 +245,13 @@ _SAMPLES: tuple[Any, ...] = (None, False, 0, 0.0, 0j, "", b"", frozenset(), rang
 _KINDS: dict[type, int] = {type(v): Provenance._kind(v) for v in (*_SAMPLES, set(), bytearray())}
 """The kind (`Provenance._kind`) of the most common exact types, found by one lookup."""
 assert {t for t, kind in _KINDS.items() if not kind} == Provenance._LEAVES
+_LEAVES, _BUILTIN, _HELD, _PLAIN = (
+    Provenance._LEAVES,
+    Provenance._BUILTIN,
+    Provenance._HELD,
+    Provenance._PLAIN,
+)
+"""`Provenance`'s exact types as globals: `Provenance._plain` reads them on every load."""
 Source = tuple[str, str, str]
 """Where an object came from: step id, key, digest."""
 

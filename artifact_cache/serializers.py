@@ -112,11 +112,16 @@ class PickleSerializer:
         return chunks
 
     def loads(self, data: memoryview) -> Any:
-        if data[:4] != self.MAGIC:
+        head = self._HEAD
+        try:  # (the magic read with the header: one call on every load)
+            magic, count, body_len = head.unpack_from(data)
+        except struct.error:  # shorter than a header: a bare pickle stream, or damaged
+            if data[:4] == self.MAGIC:
+                raise
+            magic = None
+        if magic != self.MAGIC:
             # A bare pickle stream (written by hand or by another tool) still loads.
             return pickle.loads(data)
-        head = self._HEAD
-        _, count, body_len = head.unpack_from(data)
         pos = head.size
         if not count:  # (every small payload: all of it in the pickle stream)
             return pickle.loads(data[pos : pos + body_len])

@@ -195,6 +195,7 @@ class ArtifactStore:
         # Digests of payloads this store has written (object stores: not written again).
         self._written: set[str] = set()
         self._list_memo: tuple[Any, ...] | None = None
+        self._valid_step_id: str | None = None  # the last step id `_check` found valid
         self._limits = {"max_size": max_size, "max_count": max_count, "max_age": max_age}
         self._limits["prune_every"] = prune_every
         policy = _retention.RetentionPolicy.of(**self._limits, store=self.location)
@@ -329,7 +330,9 @@ class ArtifactStore:
         return error
 
     def _check(self, step_id: str, key: str | None) -> None:
-        validate_step_id(step_id, store=self.location)
+        if type(step_id) is not str or step_id != self._valid_step_id:
+            validate_step_id(step_id, store=self.location)
+            self._valid_step_id = step_id  # (calls for the same step, as hits are, skip it)
         if key is not None:
             validate_key(key, step_id=step_id, store=self.location)
 
@@ -486,7 +489,7 @@ class ArtifactStore:
             raise
         except Exception as exc:
             self._fail("reading", step_id, exc)
-        return self._record(step_id, key, data, shared=shared)
+        return record_at(step_id, key, data, self.location, remedy=_REMEDY, shared=shared)
 
     def artifacts(self, step_id: str) -> ArtifactList:
         """Records of exactly this step id (all its keys, not child ids), newest first.

@@ -59,6 +59,21 @@ class TestInvalidStepIds:
         with pytest.raises(ac.InvalidStepIdError):
             mem_store.save(123, 1)  # type: ignore[arg-type]
 
+    @pytest.mark.parametrize("bad", BAD_IDS)
+    def test_rejected_after_good_ones_every_time(
+        self, bad: str, mem_store: ac.ArtifactStore
+    ) -> None:
+        """A store skips checking the step id it checked last: a malformed id, between
+        reads of a good one, is rejected on each call all the same."""
+        mem_store.save("good", 1, key="k")
+        for _ in range(2):
+            assert mem_store.get("good", key="k") == 1
+            with pytest.raises(ac.InvalidStepIdError, match=mem_store.location):
+                mem_store.get(bad, key="k")
+            with pytest.raises(ac.InvalidStepIdError):
+                mem_store.save(bad, 2)
+        assert mem_store.get("good", key="k") == 1
+
     def test_good_ids(self, mem_store: ac.ArtifactStore) -> None:
         """Ids of the allowed form, up to 128 characters a segment, are accepted."""
         for good in ["extract", "deals/DEAL-001/cim", "v1.2_x-y", "a" * 128, "a/" * 5 + "b"]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import enum
 import json
+import threading
 import uuid
 import warnings
 from pathlib import Path
@@ -340,6 +341,7 @@ class TestPlainData:
     @example(value=[[[j] for j in range(30)] for _ in range(3)], size=10)  # it ends below
     @example(value={"a": [[1]] * 40, "b": [[2]] * 30}, size=10)  # one part, seen twice
     @example(value=([bytearray(1), Tagged()], {"s": {1}}), size=10)  # the general way
+    @example(value=[bytearray(b"x") for _ in range(12)], size=10)  # held parts, none below
     def test_plain_data_is_tagged_as_the_general_walk_tags_it(self, value: Any, size: int) -> None:
         """The shortcut for small artifacts of builtin containers holds exactly what the
         general walk holds (the same objects, in the same order), whatever the nesting,
@@ -349,6 +351,50 @@ class TestPlainData:
         general.remember(value, _SOURCE, size)
         assert list(quick._strong) == list(general._strong)
         assert set(quick._weak) == set(general._weak)
+
+    def test_the_strong_lru_keeps_the_newest_loads_as_the_general_walk_does(self) -> None:
+        """Loads fill the LRU of held objects in order and evict the oldest beyond
+        ``strong_limit``; an object loaded again (a serializer may hand back one it keeps)
+        moves to the newest end with its parts: the shortcut and the general walk agree
+        after every load."""
+        quick, general = Provenance(strong_limit=5), Provenance(strong_limit=5)
+        values: list[Any] = [{"n": i, "xs": [i], "m": {"a": i}} for i in range(4)]
+        values += [values[1], [[9], [9]], {"a": values[2]["xs"]}, values[3]]
+        for value in values:
+            quick.remember_loaded(value, _SOURCE, 10)
+            general.remember(value, _SOURCE, 10)
+            assert list(quick._strong) == list(general._strong)
+            assert quick._strong[id(value)][0] is value
+        last = values[-1]
+        assert list(quick._strong)[-3:] == [id(last), id(last["xs"]), id(last["m"])]
+        assert len(quick._strong) == 5 and quick.lookup(values[0]) is None
+
+    def test_loads_in_threads_keep_the_strong_lru_bounded_and_true(self) -> None:
+        """Threads tagging what they load at once: the LRU ends at its limit, each entry
+        under the id of the object it holds, and each of those found by `lookup`."""
+        tracker, limit = Provenance(strong_limit=32), 32
+        start = threading.Barrier(4, timeout=30)
+        loaded: list[list[Any]] = [[] for _ in range(4)]
+
+        def work(n: int) -> None:
+            start.wait()
+            for i in range(300):
+                value = {"n": i, "xs": [n, i]}
+                loaded[n].append(value)  # (kept alive: no id is reused meanwhile)
+                tracker.remember_loaded(value, _SOURCE, 10)
+
+        threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+        try:
+            for thread in threads:
+                thread.start()
+        finally:
+            for thread in threads:
+                thread.join(timeout=60)
+        assert not any(thread.is_alive() for thread in threads)
+        assert len(tracker._strong) == limit
+        for oid, (obj, _) in tracker._strong.items():
+            assert id(obj) == oid and tracker.lookup(obj) == _SOURCE
+        assert all(len(values) == 300 for values in loaded)
 
 
 class TestCommandLine:

@@ -8,6 +8,8 @@ size) so that small arrays go through the same code, chunk by chunk.
 from __future__ import annotations
 
 import os
+import pickle
+import struct
 import threading
 from pathlib import Path
 
@@ -228,3 +230,21 @@ class TestMemoryMmapMode:
         assert out.flags.writeable
         out[:] = -1.0
         assert np.array_equal(plain(5000), np.arange(5000.0))
+
+
+class TestPickleHeader:
+    @pytest.mark.parametrize("value", [1, None, "ab", list(range(30))])
+    def test_bare_pickle_streams_load(self, value: object) -> None:
+        """A payload without the header (a plain pickle stream, shorter than a header or
+        not) loads as pickle does."""
+        data = pickle.dumps(value, protocol=5)
+        assert PickleSerializer().loads(memoryview(data)) == value
+
+    @pytest.mark.parametrize("cut", [4, 9, 15])
+    def test_a_header_cut_short_is_an_error(self, cut: int) -> None:
+        """A payload that starts as ours but is shorter than the header never loads as a
+        bare pickle stream: the header's own error says it is short."""
+        data = b"".join(bytes(c) for c in PickleSerializer().dumps([1, 2]))
+        with pytest.raises(struct.error, match="at least 16 bytes"):
+            PickleSerializer().loads(memoryview(data[:cut]))
+        assert PickleSerializer().loads(memoryview(data)) == [1, 2]

@@ -398,6 +398,39 @@ class TestAccessTimes:
         with pytest.raises(ac.ReadOnlyStoreError):
             reader.prune(max_count=0)
 
+    def test_reads_in_threads_lose_no_access_time(self, mem_store: ac.ArtifactStore) -> None:
+        """Threads reading at once: every artifact read is in the access file the next
+        flush writes, with the time of its latest read."""
+        import threading
+
+        for i in range(8):
+            mem_store.save("t", i, key=f"k{i}")
+        start = threading.Barrier(4, timeout=30)
+
+        def work(n: int) -> None:
+            start.wait()
+            for i in range(50):
+                mem_store.get("t", key=f"k{(n + i) % 8}")
+
+        threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+        try:
+            for thread in threads:
+                thread.start()
+        finally:
+            for thread in threads:
+                thread.join(timeout=60)
+        assert not any(thread.is_alive() for thread in threads)
+        usage, storage = mem_store._retention.usage, mem_store._storage
+        assert usage.dirty
+        before = time.time()
+        mem_store.get("t", key="k0")  # the newest read of k0
+        usage.flush(storage)
+        (entry,) = storage.access_files()
+        data = json.loads(storage.fs.cat_file(entry.path))
+        times = {k: t for s, k, t in data["accessed"] if s == "t"}
+        assert sorted(times) == [f"k{i}" for i in range(8)]
+        assert times["k0"] >= round(before, 3) - 0.001 and not usage.dirty
+
 
 # --------------------------------------------------------------------------- safety
 class TestConcurrentSaves:
