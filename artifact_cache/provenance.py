@@ -172,14 +172,14 @@ class Provenance:
     _HELD = frozenset(t for t in _MUTABLE if not t.__weakrefoffset__)  # (sets: held weakly)
     _BUILTIN = _LEAVES | _PLAIN | _HELD
 
-    def remember_loaded(self, obj: Any, source: ArtifactInfo | ArtifactRef, size: int) -> None:
-        """`remember` an object a load has just made (no other thread has it yet): a small
-        dict, list or tuple of builtin values takes a short way, with the same result.
+    def remember_result(self, obj: Any, source: ArtifactInfo | ArtifactRef, size: int) -> None:
+        """`remember` what a save was given or a load made: a small dict, list or tuple of
+        builtin values takes a short way, with the same result.
 
         Examples:
             >>> tracker, rows = Provenance(), {"n": 2, "xs": [1, 2]}
             >>> source = ArtifactRef(step_id="s", key="k", digest="ab" * 16)
-            >>> tracker.remember_loaded(rows, source, 9)
+            >>> tracker.remember_result(rows, source, 9)
             >>> tracker.lookup(rows["xs"]).step_id, tracker.lookup(rows["n"])
             ('s', None)
         """

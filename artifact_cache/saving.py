@@ -180,7 +180,7 @@ def save(
         if len(store._written) > _WRITTEN_MAX:
             store._written.clear()
         store._written[digest] = -math.inf if put_at is None else put_at
-    _provenance.remember(obj, info, size)
+    _provenance.remember_result(obj, info, size)
     return info
 
 

@@ -646,7 +646,7 @@ class ArtifactStore:
         except Exception as exc:
             msg = f"cannot deserialise {self._where(info)}: {type(exc).__name__}: {exc}"
             raise SerializationError(msg) from exc
-        _provenance.remember_loaded(obj, info, info.size)
+        _provenance.remember_result(obj, info, info.size)
         self._retention.used(info.step_id, info.key)  # kept in memory, written coarsely
         return obj
 

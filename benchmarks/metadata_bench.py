@@ -268,6 +268,31 @@ def s3_requests(matches: int = 10, others: int = 1000) -> dict[str, list[str]]:
         with counter.count() as seen:
             double(21)
         out["decorator hit"] = seen
+        # The same over 16 KiB (INLINE_MAX): the payload is a file of its own.
+        big = list(range(10_000))
+        with counter.count() as seen:
+            store.save("big", big)
+        out["save (new payload > 16 KiB)"] = seen
+        with counter.count() as seen:
+            store.save("big", big)
+        out["save (identical again, > 16 KiB)"] = seen
+        with counter.count() as seen:
+            reader.get("big", key="default")
+        out["get(step, key=) > 16 KiB"] = seen
+        with counter.count() as seen:
+            reader.get("big")
+        out["get(step) > 16 KiB"] = seen
+
+        @reader.step
+        def numbers(n: int) -> list[int]:
+            return list(range(n))
+
+        with counter.count() as seen:
+            numbers(10_000)
+        out["decorator miss > 16 KiB"] = seen
+        with counter.count() as seen:
+            numbers(10_000)
+        out["decorator hit > 16 KiB"] = seen
         # 1,000 artifacts of which 10 match: written directly, as records of one payload.
         info = store.save("tmpl", 1)
         base = info.to_dict()

@@ -347,7 +347,7 @@ class TestPlainData:
         general walk holds (the same objects, in the same order), whatever the nesting,
         the part budget and the strong part budget; weakly tracked ones the same."""
         quick, general = Provenance(strong_limit=1000), Provenance(strong_limit=1000)
-        quick.remember_loaded(value, _SOURCE, size)
+        quick.remember_result(value, _SOURCE, size)
         general.remember(value, _SOURCE, size)
         assert list(quick._strong) == list(general._strong)
         assert set(quick._weak) == set(general._weak)
@@ -361,7 +361,7 @@ class TestPlainData:
         values: list[Any] = [{"n": i, "xs": [i], "m": {"a": i}} for i in range(4)]
         values += [values[1], [[9], [9]], {"a": values[2]["xs"]}, values[3]]
         for value in values:
-            quick.remember_loaded(value, _SOURCE, 10)
+            quick.remember_result(value, _SOURCE, 10)
             general.remember(value, _SOURCE, 10)
             assert list(quick._strong) == list(general._strong)
             assert quick._strong[id(value)][0] is value
@@ -381,7 +381,7 @@ class TestPlainData:
             for i in range(300):
                 value = {"n": i, "xs": [n, i]}
                 loaded[n].append(value)  # (kept alive: no id is reused meanwhile)
-                tracker.remember_loaded(value, _SOURCE, 10)
+                tracker.remember_result(value, _SOURCE, 10)
 
         threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
         try:
