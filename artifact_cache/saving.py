@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import datetime as dt
-import math
 import time
 from collections.abc import Iterable, Mapping
 from functools import partial
@@ -116,7 +115,6 @@ def save(
         digest_of = hashing or partial(hash_bytes, *chunks)
         known = None
         inline = None
-        put_at = None  # (when this store last began uploading the payload, if it did)
         if size <= INLINE_MAX:
             # A small payload goes inside its record: one file, one write, one read.
             digest = known = digest_of()
@@ -126,9 +124,9 @@ def save(
             # again: the record goes first, and the check below puts the payload back
             # if a gc or clear removed it meanwhile (as it does after any save).
             digest = digest_of()
-            if digest in store._written and store._trusted(digest):
-                known, put_at = digest, store._written[digest]
+            known = digest if digest in store._written and store._trusted(digest) else None
             digest_of = partial(str, digest)
+        put_at = None  # (when this save began writing the payload, if it wrote it)
         if known is None:
             started = _clock()
             with store._bar(size, f"saving {step_id}"):
@@ -175,19 +173,17 @@ def save(
         ):
             # A concurrent gc or clear removed the payload between our write (or check)
             # and our record: put it back, so that no visible record lacks its payload.
-            put_at = _clock()
             storage.put_object(digest, chunks, size)
         if len(store._written) > _WRITTEN_MAX:
             store._written.clear()
-        store._written[digest] = -math.inf if put_at is None else put_at
+        store._written.add(digest)
     _provenance.remember_result(obj, info, size)
     return info
 
 
 SETTLE_SECONDS = 1.0
-"""On an object store, a save that wrote its record within this time of the start of
-its payload's upload (by this save, or an earlier one of the same store object) does
-not ask whether the payload is still there: nothing can have removed it. A
+"""On an object store, a save that wrote its payload and then its record within this
+time does not ask whether the payload is still there: nothing can have removed it. A
 ``gc`` or prune keeps payloads younger than their grace period (an hour unless told
 otherwise), and ``clear`` waits this long after removing payloads before it drops the
 records whose payload went. A slower save asks (one HEAD), and puts the payload back
@@ -199,8 +195,8 @@ _clock = time.monotonic
 
 
 def _settled(storage: Any, put_at: float | None) -> bool:
-    """True if a payload whose upload began at ``put_at`` (by `_clock`) cannot have been
-    removed before the record just written: on an object store, where
+    """True if a payload this save wrote (starting at ``put_at``, by `time.monotonic`)
+    cannot have been removed before its record was written: on an object store, where
     asking costs a request, within `SETTLE_SECONDS` (by `_clock`). Elsewhere it is
     always asked."""
     return storage.remote and put_at is not None and _clock() - put_at <= SETTLE_SECONDS

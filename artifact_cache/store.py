@@ -192,9 +192,8 @@ class ArtifactStore:
         # Digests whose payload failed its check here: the next save rewrites them
         # instead of trusting the file that is there.
         self._damaged: set[str] = set()
-        # Payloads this store has written (object stores: not written again), with when
-        # it last began uploading each (`time.monotonic`; -inf: not known).
-        self._written: dict[str, float] = {}
+        # Digests of payloads this store has written (object stores: not written again).
+        self._written: set[str] = set()
         self._list_memo: tuple[Any, ...] | None = None
         self._valid_step_id: str | None = None  # the last step id `_check` found valid
         self._limits = {"max_size": max_size, "max_count": max_count, "max_age": max_age}
