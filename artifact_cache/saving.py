@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import datetime as dt
-import time
 from collections.abc import Iterable, Mapping
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -53,7 +52,7 @@ from .stepid import DEFAULT_KEY
 if TYPE_CHECKING:
     from .store import ArtifactStore
 
-__all__ = ["SETTLE_SECONDS", "new_record", "remember_written", "save"]
+__all__ = ["new_record", "remember_written", "save"]
 
 _WRITTEN_MAX = 100_000
 """How many digests of payloads it wrote a store remembers (then it forgets them all)."""
@@ -126,14 +125,11 @@ def save(
             digest = digest_of()
             known = digest if digest in store._written and store._trusted(digest) else None
             digest_of = partial(str, digest)
-        put_at = None  # (when this save began writing the payload, if it wrote it)
         if known is None:
-            started = _clock()
             with store._bar(size, f"saving {step_id}"):
-                digest, reused = storage.publish_object(
+                digest, _reused = storage.publish_object(
                     chunks, size, digest_of, reuse=store._trusted, hash_of=hash_bytes
                 )
-            put_at = None if reused else started
         else:
             digest = known
         store._damaged.discard(digest)
@@ -166,11 +162,7 @@ def save(
         storage.put_record(step_id, key, record, version=info.version)
         # Read back in this process, it is not parsed again.
         remember_written(record, info, made=signer is None)
-        if (
-            inline is None
-            and not _settled(storage, put_at)
-            and not storage.has_object(digest, size)
-        ):
+        if inline is None and not storage.has_object(digest, size):
             # A concurrent gc or clear removed the payload between our write (or check)
             # and our record: put it back, so that no visible record lacks its payload.
             storage.put_object(digest, chunks, size)
@@ -179,27 +171,6 @@ def save(
         store._written.add(digest)
     _provenance.remember_result(obj, info, size)
     return info
-
-
-SETTLE_SECONDS = 1.0
-"""On an object store, a save that wrote its payload and then its record within this
-time does not ask whether the payload is still there: nothing can have removed it. A
-``gc`` or prune keeps payloads younger than their grace period (an hour unless told
-otherwise), and ``clear`` waits this long after removing payloads before it drops the
-records whose payload went. A slower save asks (one HEAD), and puts the payload back
-if it went. Only durations are compared, each measured by one machine's clock."""
-
-
-_clock = time.monotonic
-"""The clock of `_settled` (durations only)."""
-
-
-def _settled(storage: Any, put_at: float | None) -> bool:
-    """True if a payload this save wrote (starting at ``put_at``, by `time.monotonic`)
-    cannot have been removed before its record was written: on an object store, where
-    asking costs a request, within `SETTLE_SECONDS` (by `_clock`). Elsewhere it is
-    always asked."""
-    return storage.remote and put_at is not None and _clock() - put_at <= SETTLE_SECONDS
 
 
 def new_record(

@@ -842,9 +842,7 @@ class ArtifactStore:
         """Remove payloads no record points to, and temporaries left by crashed saves.
 
         Files younger than ``grace`` seconds are kept: a save in flight writes its
-        payload before its record (and on an object store, a save that took less than a
-        second, ``artifact_cache.saving.SETTLE_SECONDS``, does not check its payload
-        afterwards: a shorter ``grace`` is not safe while other processes save).
+        payload before its record.
         """
         if not dry_run:
             self._writable("collect garbage")

@@ -17,7 +17,6 @@ import pytest
 from counting import Counting, counting_moto
 
 import artifact_cache as ac
-from artifact_cache import saving
 
 
 @pytest.fixture(scope="module")
@@ -51,11 +50,10 @@ def test_save_and_get_budget(s3: tuple[Any, str, dict[str, Any], Counting]) -> N
     store.save("warm", 0)  # the format marker: once per store
     big = list(range(10000))  # above INLINE_MAX: a payload file of its own
     _, seen = _count(counter, lambda: store.save("a", big))
-    # payload PUT, version PUT, record PUT: no HEAD, as the save took under SETTLE_SECONDS
-    assert len(seen) == 3 and all(r.startswith("PUT /") for r in seen), seen
+    # payload PUT, version PUT, record PUT, payload HEAD after the record
+    assert len(seen) == 4, seen
     _, seen = _count(counter, lambda: store.save("a", big))
-    assert len(seen) == 3, seen  # version PUT, record PUT, payload HEAD (not written now)
-    assert seen[-1].startswith("HEAD /"), seen
+    assert len(seen) == 3, seen  # version PUT, record PUT, payload HEAD
     reader = ac.ArtifactStore(url, progress=False, **options)
     reader.exists("warm")  # the format check: once per store
     value, seen = _count(counter, lambda: reader.get("a", key="default"))
@@ -100,33 +98,6 @@ def test_repeated_save_puts_back_a_removed_payload(
     assert other.get("a") == value
 
 
-def test_slow_save_checks_its_payload_and_puts_it_back(
-    s3: tuple[Any, str, dict[str, Any], Counting], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A save that took longer than SETTLE_SECONDS from its payload's PUT to its record's
-    asks whether the payload is still there (a clear may have removed it meanwhile, and
-    read the records before this one was written), and puts it back if not."""
-    _client, url, options, counter = s3
-    store = ac.ArtifactStore(url, progress=False, **options)
-    store.save("warm", 0)
-    value = list(range(10000))
-    storage = store._storage
-    real_put_record = storage.put_record
-
-    def slow_then_cleared(step_id: str, key: str, text: Any, **kw: Any) -> None:
-        clock[0] += saving.SETTLE_SECONDS + 1  # (as if a second went by)
-        storage.remove_payloads()  # a clear's removal, after the payload was written
-        real_put_record(step_id, key, text, **kw)
-
-    clock = [1000.0]
-    monkeypatch.setattr(saving, "_clock", lambda: clock[0])
-    monkeypatch.setattr(storage, "put_record", slow_then_cleared)
-    _, seen = _count(counter, lambda: store.save("a", value))
-    monkeypatch.undo()
-    assert any(r.startswith("HEAD /") for r in seen) and seen[-1].startswith("PUT /"), seen
-    assert ac.ArtifactStore(url, progress=False, **options).get("a") == value
-
-
 def test_decorator_budget(s3: tuple[Any, str, dict[str, Any], Counting]) -> None:
     _client, url, options, counter = s3
     ac.ArtifactStore(url, progress=False, **options).save("warm", 0)  # the marker
@@ -148,7 +119,7 @@ def test_decorator_budget(s3: tuple[Any, str, dict[str, Any], Counting]) -> None
 
 
 def test_decorator_budget_large_result(s3: tuple[Any, str, dict[str, Any], Counting]) -> None:
-    """A result above INLINE_MAX has a payload file: one more PUT, and one more GET."""
+    """A result above INLINE_MAX has a payload file: one more PUT, HEAD and GET."""
     _client, url, options, counter = s3
     ac.ArtifactStore(url, progress=False, **options).save("warm", 0)  # the marker
     store = ac.ArtifactStore(url, progress=False, **options)
@@ -159,8 +130,7 @@ def test_decorator_budget_large_result(s3: tuple[Any, str, dict[str, Any], Count
         return list(range(n))
 
     value, seen = _count(counter, lambda: numbers(10000))
-    # the lookup, then the payload, version and record PUTs (no HEAD: a quick save)
-    assert value == list(range(10000)) and len(seen) == 4, seen
+    assert value == list(range(10000)) and len(seen) == 5, seen
     value, seen = _count(counter, lambda: numbers(10000))
     assert value == list(range(10000)) and len(seen) == 2, seen
 

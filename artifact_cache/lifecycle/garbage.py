@@ -19,7 +19,6 @@ import attrs
 
 from ..errors import ArtifactStoreError, RecordError
 from ..info import ArtifactInfo, is_digest
-from ..saving import SETTLE_SECONDS
 from ..storage import TMP_PREFIX, FileEntry
 from . import versions as _versions
 
@@ -47,11 +46,6 @@ def clear(store: ArtifactStore) -> int:
     storage.remove_records(records)
     storage.remove_version_files()
     storage.remove_payloads()
-    if storage.remote:
-        # A save that wrote its payload and record within SETTLE_SECONDS does not ask
-        # whether the payload is still there: its record is written by now, and read
-        # below (a slower one asks, and puts the payload back).
-        time.sleep(SETTLE_SECONDS)
     # Saves that ran meanwhile may have written a record whose payload went above.
     # Keep the ones whose payload is there; a save still running puts its payload
     # back after writing its record, so no visible record lacks its payload.
