@@ -612,7 +612,7 @@ class ArtifactStore:
                         info.digest, info.size, hasher=hasher, mmap_mode=mmap_mode
                     )
                 except FileNotFoundError:
-                    self._written.pop(info.digest, None)  # (a save uploads it again)
+                    self._written.discard(info.digest)  # (a save uploads it again)
                     msg = (
                         f"the payload of step {info.step_id!r} key {info.key!r} is missing "
                         f"from store {self.location} (digest {info.digest}); save the step again"

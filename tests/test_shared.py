@@ -296,7 +296,8 @@ for i in range(count):
     # New files in one folder and new folders: a clear removing folders races with both.
     store.save("common", {"writer": writer, "i": i}, key=f"k{writer}-{i}")
     if i % 4 == 0:
-        store.save(f"w{writer}/s{i}/leaf", {"writer": writer, "i": i, "pad": "x" * 2000})
+        # (over INLINE_MAX: a payload file of its own, which clear removes too)
+        store.save(f"w{writer}/s{i}/leaf", {"writer": writer, "i": i, "pad": "x" * 20_000})
 print("done", flush=True)
 """
 
@@ -382,6 +383,19 @@ def test_clear_keeps_no_record_without_payload(store: ac.ArtifactStore, monkeypa
     store.save("x", [1, 2, 3])
     monkeypatch.undo()
     assert store.get("x") == [1, 2, 3]
+    # A whole clear (another store object's) between a save's payload and its record:
+    # the save finds its payload gone after writing its record, and puts it back.
+    other = ac.open_store(store.location, skip_instance_cache=True)
+    value = list(range(10000))  # (above INLINE_MAX: a payload file of its own)
+
+    def clear_before_record(step_id: str, key: str, text: str, **kw: Any) -> None:
+        other.clear()
+        real_put_record(step_id, key, text, **kw)
+
+    monkeypatch.setattr(storage, "put_record", clear_before_record)
+    store.save("y", value)
+    monkeypatch.undo()
+    assert store.get("y") == value and other.get("y") == value
 
 
 # --------------------------------------------------------------------------- defect 6
