@@ -244,15 +244,20 @@ def unpack_columns(step_id: str, columns: Any, out: list[ArtifactInfo]) -> None:
         raise ValueError("not the columns of a listing")
     n = len(columns[0])
     made: list[Any] = []
-    for i, column in enumerate(columns):
-        if type(column) is list:
+    for i, column in enumerate(columns):  # (per folder: kept short for small folders)
+        kind = type(column)
+        if kind is list:
             if len(column) != n:
                 raise ValueError(f"column {i} holds {len(column)} values for {n} keys")
-            made.append(_column(i, column))
+            convert = _CONVERT[i]
+            made.append(column if convert is None else convert(column))
             continue
-        if type(column) is not dict or column.keys() != {"="}:
+        if kind is not dict or len(column) != 1 or "=" not in column:
             raise ValueError(f"column {i} is neither values nor one value")
         value = column["="]
+        if value is None and i in _NULLABLE:
+            made.append(repeat(None, n))
+            continue
         if not _shareable(i, value):
             raise TypeError(f"column {i} holds {value!r:.40} for every record")
         if i in _SAME_EMPTY:
@@ -298,16 +303,18 @@ def unpack_columns(step_id: str, columns: Any, out: list[ArtifactInfo]) -> None:
         append(info)  # type: ignore[arg-type]
 
 
-def _column(i: int, values: list[Any]) -> list[Any]:
-    """A listing's column of field ``i`` with the values JSON cannot hold made."""
-    if i == _CREATED:
-        return list(map(dt.datetime.fromisoformat, values))
-    if i == _INPUTS:
-        return [tuple(map(_ref, refs)) if refs else () for refs in values]
-    if i in (_TAGS, _EXTRA):
-        return list(map(_read_only, values))
-    if i == _RECIPE:
-        return [None if r is None else KeyRecipe.from_dict(r) for r in values]
-    if i == _VERSION and not {*map(type, values)} <= {str}:
+def _versions(values: list[Any]) -> list[Any]:
+    if not {*map(type, values)} <= {str}:
         raise TypeError("a version that is not text")
     return values
+
+
+_CONVERT: list[Callable[[list[Any]], list[Any]] | None] = [None] * _WIDTH
+"""How a listing's column of each field is made from what JSON holds (None: as it is)."""
+_CONVERT[_CREATED] = lambda values: list(map(dt.datetime.fromisoformat, values))
+_CONVERT[_INPUTS] = lambda values: [tuple(map(_ref, refs)) if refs else () for refs in values]
+_CONVERT[_TAGS] = _CONVERT[_EXTRA] = lambda values: list(map(_read_only, values))
+_CONVERT[_RECIPE] = lambda values: [None if r is None else KeyRecipe.from_dict(r) for r in values]
+_CONVERT[_VERSION] = _versions
+_NULLABLE = frozenset(i for i in range(_WIDTH) if _shareable(i, None))
+"""The fields a listing may hold as one null for every record."""
