@@ -32,6 +32,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal, overload
 
@@ -240,59 +241,29 @@ def s3_requests(matches: int = 10, others: int = 1000) -> dict[str, list[str]]:
         url = f"s3://{bucket}/store"
         store = ac.ArtifactStore(url, progress=False, **options)
         store.save("warm", 0)  # the marker, once per store
-        with counter.count() as seen:
-            store.save("a", {"x": 1})
-        out["save (new payload)"] = seen
-        with counter.count() as seen:
-            store.save("a", {"x": 1})
-        out["save (identical again)"] = seen
         reader = ac.ArtifactStore(url, progress=False, **options)
         reader.get("warm", key="default")  # the format check, once per store
-        with counter.count() as seen:
-            reader.get("a", key="default")
-        out["get(step, key=)"] = seen
-        with counter.count() as seen:
-            reader.get("a")
-        out["get(step)"] = seen
+        # A small value (inside its record), then one over 16 KiB (INLINE_MAX): the
+        # payload is a file of its own.
+        for size, n in (("", 1), (" > 16 KiB", 10_000)):
+            step, value = f"a{n}", list(range(n))
 
-        calls = [0]
+            @reader.step(f"numbers{n}")
+            def numbers(k: int) -> list[int]:
+                return list(range(k))
 
-        @reader.step
-        def double(x: int) -> int:
-            calls[0] += 1
-            return 2 * x
-
-        with counter.count() as seen:
-            double(21)
-        out["decorator miss"] = seen
-        with counter.count() as seen:
-            double(21)
-        out["decorator hit"] = seen
-        # The same over 16 KiB (INLINE_MAX): the payload is a file of its own.
-        big = list(range(10_000))
-        with counter.count() as seen:
-            store.save("big", big)
-        out["save (new payload > 16 KiB)"] = seen
-        with counter.count() as seen:
-            store.save("big", big)
-        out["save (identical again, > 16 KiB)"] = seen
-        with counter.count() as seen:
-            reader.get("big", key="default")
-        out["get(step, key=) > 16 KiB"] = seen
-        with counter.count() as seen:
-            reader.get("big")
-        out["get(step) > 16 KiB"] = seen
-
-        @reader.step
-        def numbers(n: int) -> list[int]:
-            return list(range(n))
-
-        with counter.count() as seen:
-            numbers(10_000)
-        out["decorator miss > 16 KiB"] = seen
-        with counter.count() as seen:
-            numbers(10_000)
-        out["decorator hit > 16 KiB"] = seen
+            operations = [
+                ("save (new payload)", partial(store.save, step, value)),
+                ("save (identical again)", partial(store.save, step, value)),
+                ("get(step, key=)", partial(reader.get, step, key="default")),
+                ("get(step)", partial(reader.get, step)),
+                ("decorator miss", partial(numbers, n)),
+                ("decorator hit", partial(numbers, n)),
+            ]
+            for name, call in operations:
+                with counter.count() as seen:
+                    call()
+                out[name + size] = seen
         # 1,000 artifacts of which 10 match: written directly, as records of one payload.
         info = store.save("tmpl", 1)
         base = info.to_dict()

@@ -1,4 +1,5 @@
-"""Helpers for the subprocesses tests start: servers of the fixtures, and the command line."""
+"""Helpers for the subprocesses and threads tests start: servers of the fixtures, the
+command line, bounded threads."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import math
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -72,3 +74,16 @@ def run_cli(
         cwd=cwd,
         timeout=timeout,
     )
+
+
+def run_threads(work: Callable[[int], None], count: int = 4, timeout: float = 60) -> None:
+    """Run ``work(0)`` .. ``work(count - 1)`` in threads at once and wait for them (each
+    at most ``timeout`` seconds); fails if one is still running."""
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(count)]
+    try:
+        for thread in threads:
+            thread.start()
+    finally:
+        for thread in threads:
+            thread.join(timeout=timeout)
+    assert not any(thread.is_alive() for thread in threads)

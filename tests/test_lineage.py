@@ -17,6 +17,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from procs import run_cli as run
+from procs import run_threads
 
 import artifact_cache as ac
 from artifact_cache.info import ArtifactInfo, ArtifactRef
@@ -383,14 +384,7 @@ class TestPlainData:
                 loaded[n].append(value)  # (kept alive: no id is reused meanwhile)
                 tracker.remember_result(value, _SOURCE, 10)
 
-        threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
-        try:
-            for thread in threads:
-                thread.start()
-        finally:
-            for thread in threads:
-                thread.join(timeout=60)
-        assert not any(thread.is_alive() for thread in threads)
+        run_threads(work)
         assert len(tracker._strong) == limit
         for oid, (obj, _) in tracker._strong.items():
             assert id(obj) == oid and tracker.lookup(obj) == _SOURCE

@@ -17,6 +17,7 @@ from typing import Any
 
 import attrs
 import pytest
+from procs import run_threads
 
 import artifact_cache as ac
 from artifact_cache.cli import main
@@ -412,14 +413,7 @@ class TestAccessTimes:
             for i in range(50):
                 mem_store.get("t", key=f"k{(n + i) % 8}")
 
-        threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
-        try:
-            for thread in threads:
-                thread.start()
-        finally:
-            for thread in threads:
-                thread.join(timeout=60)
-        assert not any(thread.is_alive() for thread in threads)
+        run_threads(work)
         usage, storage = mem_store._retention.usage, mem_store._storage
         assert usage.dirty
         before = time.time()
