@@ -84,8 +84,6 @@ STATUSES = ("active", "superseded", "tombstoned")
 
 
 def _frozen_tags(value: Mapping[str, str] | None) -> Mapping[str, str]:
-    if type(value) is ReadOnlyDict:
-        return value  # (a record's tags: sorted text already)
     if not value:
         return _EMPTY
     return ReadOnlyDict(sorted((str(k), str(v)) for k, v in value.items()))
@@ -376,9 +374,8 @@ def _checked(data: Any) -> tuple[dict[str, Any], dict[str, Any]]:
 
 def checked_record(raw: bytes) -> ArtifactInfo:
     """The record in ``raw``, parsed and checked as `ArtifactInfo.from_json` does, but
-    shared with every other caller that reads the same bytes: never hand it out (its
-    recipe's mappings can be changed by whoever holds it); `ArtifactInfo.from_json`
-    returns a copy of it.
+    shared with every other caller that reads the same bytes (records cannot change, so
+    sharing is safe); `ArtifactInfo.from_json` returns an object of its own, equal to it.
 
     Raises:
         RecordError: as `ArtifactInfo.from_json`.

@@ -193,7 +193,7 @@ def _recipe(spec: _Spec, prepared: _Prepared, code: CodeFingerprint) -> KeyRecip
     return KeyRecipe(
         identity=spec.function_identity(),
         version=spec.options.version,
-        code_parts=dict(code.parts),
+        code_parts=code.parts,
         arguments=prepared.fingerprints,
         format=_KEY_FORMAT,
     )

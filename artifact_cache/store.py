@@ -332,7 +332,8 @@ class ArtifactStore:
     def _check(self, step_id: str, key: str | None) -> None:
         if type(step_id) is not str or step_id != self._valid_step_id:
             validate_step_id(step_id, store=self.location)
-            self._valid_step_id = step_id  # (calls for the same step, as hits are, skip it)
+            if type(step_id) is str:  # (a subclass may compare equal to anything)
+                self._valid_step_id = step_id  # (calls for the same step, as hits, skip it)
         if key is not None:
             validate_key(key, step_id=step_id, store=self.location)
 
@@ -402,10 +403,10 @@ class ArtifactStore:
         return info
 
     # ------------------------------------------------------------------ read
-    def _record(self, step_id: str, key: str, data: bytes, *, shared: bool = False) -> ArtifactInfo:
+    def _record(self, step_id: str, key: str, data: bytes) -> ArtifactInfo:
         """The record stored at ``refs/<step_id>/@<key>.json``, parsed and checked
         (`record_at`, whose errors here say to save the step again or delete it)."""
-        return record_at(step_id, key, data, self.location, remedy=_REMEDY, shared=shared)
+        return record_at(step_id, key, data, self.location, remedy=_REMEDY)
 
     @staticmethod
     def _skip(bad: Iterable[RecordError], stacklevel: int = 3) -> None:

@@ -78,12 +78,25 @@ def run_cli(
 
 def run_threads(work: Callable[[int], None], count: int = 4, timeout: float = 60) -> None:
     """Run ``work(0)`` .. ``work(count - 1)`` in threads at once and wait for them (each
-    at most ``timeout`` seconds); fails if one is still running."""
-    threads = [threading.Thread(target=work, args=(n,)) for n in range(count)]
+    at most ``timeout`` seconds); fails if one is still running, and raises the first
+    exception a thread raised."""
+    errors: list[BaseException] = []
+
+    def run(n: int) -> None:
+        try:
+            work(n)
+        except BaseException as exc:  # (re-raised in the test's thread)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
+    started = []
     try:
         for thread in threads:
             thread.start()
+            started.append(thread)
     finally:
-        for thread in threads:
+        for thread in started:
             thread.join(timeout=timeout)
-    assert not any(thread.is_alive() for thread in threads)
+    assert not any(thread.is_alive() for thread in started)
+    if errors:
+        raise errors[0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -197,3 +198,22 @@ class TestOpening:
         with pytest.raises(ac.ArtifactStoreError) as err:
             store.save("step-a", 1)
         assert "'step-a'" in str(err.value) and "s3://no-creds-bucket/x" in str(err.value)
+
+
+def test_a_str_subclass_accepted_once_is_not_trusted_for_other_ids(tmp_path: Path) -> None:
+    """A step id of a str subclass that compares equal to anything is checked, but not
+    remembered as the last valid id: a bad id after it is still refused."""
+
+    class Anything(str):
+        def __eq__(self, other: object) -> bool:
+            return True
+
+        def __ne__(self, other: object) -> bool:
+            return False
+
+        __hash__ = str.__hash__
+
+    store = ac.ArtifactStore(str(tmp_path / "s"))
+    store.save(Anything("good"), 1)
+    with pytest.raises(ac.InvalidStepIdError):
+        store.get("../etc", key="default")

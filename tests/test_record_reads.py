@@ -195,3 +195,34 @@ def test_parsed_records_are_bounded_oldest_first(monkeypatch: pytest.MonkeyPatch
     checks = _count_checks(monkeypatch)
     assert info_module.checked_record(raws[3]) == infos[3] and checks == [1]
     assert info_module.checked_record(raws[0]) == infos[0] and checks == [1]
+
+
+def test_a_records_mappings_given_as_tags_are_made_text(tmp_path: Path) -> None:
+    """Another record's read-only ``extra`` given as ``tags`` is converted as any
+    mapping is (keys and values as text, sorted): every reader reads the record."""
+    store = ac.ArtifactStore(str(tmp_path / "s"))
+    source = store.save("src", 1, extra={"n": 1, "b": [1]})
+    info = store.save("x", 2, tags=source.extra)  # type: ignore[arg-type]
+    assert dict(info.tags) == {"b": "[1]", "n": "1"} and list(info.tags) == ["b", "n"]
+    fresh = ac.ArtifactStore(str(tmp_path / "s"))
+    assert fresh.info("x").tags == info.tags
+    assert [i.tags for i in fresh.list() if i.step_id == "x"] == [info.tags]
+
+
+def test_recipes_cannot_be_changed_either(tmp_path: Path) -> None:
+    """A memoised record's recipe (what explain() compares) is as immutable as the
+    record: a change to one reader's would show in every other's."""
+    store = ac.ArtifactStore(str(tmp_path / "s"))
+
+    @store.step
+    def double(x: int) -> int:
+        return 2 * x
+
+    info = double.call(3).info
+    again = store.info(info.step_id, key=info.key)
+    for recipe in (info.recipe, again.recipe, ArtifactInfo.from_json(again.to_json()).recipe):
+        assert recipe is not None and recipe.arguments
+        for mapping in (recipe.arguments, recipe.code_parts):
+            with pytest.raises(TypeError, match="cannot be changed"):
+                mapping["x"] = "changed"  # type: ignore[index]
+    assert store.info(info.step_id, key=info.key).recipe == info.recipe

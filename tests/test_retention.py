@@ -10,6 +10,7 @@ import pickle
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -176,7 +177,6 @@ class TestCadence:
 
     def test_threads_saving(self, store_url: str) -> None:
         """Threads saving into one store with limits prune without errors or warnings."""
-        import threading
         import warnings
 
         store = ac.open_store(store_url, max_count=8, prune_every=3)
@@ -402,7 +402,6 @@ class TestAccessTimes:
     def test_reads_in_threads_lose_no_access_time(self, mem_store: ac.ArtifactStore) -> None:
         """Threads reading at once: every artifact read is in the access file the next
         flush writes, with the time of its latest read."""
-        import threading
 
         for i in range(8):
             mem_store.save("t", i, key=f"k{i}")

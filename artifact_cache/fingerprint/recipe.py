@@ -1,7 +1,8 @@
 """KeyRecipe: what a memoised call's key was made of, kept in its record.
 
 ``.explain()`` reads it back to say what changed; ``.clear()`` and ``.artifacts()`` use
-its ``identity`` to act on one function's artifacts only. Imports only ``attrs``.
+its ``identity`` to act on one function's artifacts only. Imports only ``attrs`` and
+`artifact_cache.readonly` (its mappings cannot change, as the record holding it cannot).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import attrs
+
+from ..readonly import EMPTY, read_only
 
 
 @attrs.frozen(kw_only=True)
@@ -32,11 +35,14 @@ class KeyRecipe:
 
     identity: str
     version: str | None = None
-    # No converters: a record's recipe is parsed on every cache hit.
-    code_parts: Mapping[str, str] = attrs.field(factory=dict, hash=False)
-    arguments: Mapping[str, str] = attrs.field(factory=dict, hash=False)
+    # Read-only, as the records holding a recipe are (a record's text is parsed once per
+    # process, so the conversion is not on the hit path).
+    code_parts: Mapping[str, str] = attrs.field(default=EMPTY, converter=read_only, hash=False)
+    arguments: Mapping[str, str] = attrs.field(default=EMPTY, converter=read_only, hash=False)
     format: str = ""
-    extra: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False, hash=False)
+    extra: Mapping[str, Any] = attrs.field(
+        default=EMPTY, converter=read_only, repr=False, eq=False, hash=False
+    )
     """Parts this version does not know, kept so that a rewrite (or a signature) keeps them."""
 
     def to_dict(self) -> dict[str, Any]:

@@ -78,7 +78,8 @@ def record_at(
 
     ``remedy``: what the errors tell the reader to do (else: "not used"). ``shared``:
     the instance shared by every reader of the same bytes in this process
-    (`checked_record`), for callers that never hand it out; else a copy of its own.
+    (`checked_record`); else an equal object of its own, as `ArtifactInfo.from_json`
+    gives (records cannot change: only their identity differs).
 
     Raises:
         RecordError: the record is not of the documented form, or names another step id
