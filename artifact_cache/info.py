@@ -275,7 +275,7 @@ class ArtifactInfo:
                 or is not a record of the documented form.
         """
         raw = text.encode() if isinstance(text, str) else bytes(text)
-        return _copy(checked_record(raw))
+        return checked_record(raw)
 
     def describe(self) -> list[tuple[str, str]]:
         """The record as (label, text) pairs, for people; empty fields left out.
@@ -373,9 +373,9 @@ def _checked(data: Any) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def checked_record(raw: bytes) -> ArtifactInfo:
-    """The record in ``raw``, parsed and checked as `ArtifactInfo.from_json` does, but
-    shared with every other caller that reads the same bytes (records cannot change, so
-    sharing is safe); `ArtifactInfo.from_json` returns an object of its own, equal to it.
+    """The record in ``raw``, parsed and checked (what `ArtifactInfo.from_json` returns):
+    one object for every reader of the same bytes in this process, as records cannot
+    change.
 
     Raises:
         RecordError: as `ArtifactInfo.from_json`.
@@ -405,17 +405,6 @@ def checked_record(raw: bytes) -> ArtifactInfo:
     )  # fmt: skip
     _parsed.put(raw, info)
     return info
-
-
-def _copy(info: ArtifactInfo) -> ArtifactInfo:
-    """A new ArtifactInfo equal to ``info`` (sharing its values: none can change)."""
-    return _assemble(
-        info.step_id, info.key, info.digest, info.size, info.serializer, info.python_type,
-        info.created, info.mime_type, info.tags, info.inputs, info.code_fingerprint,
-        info.duration, info.args_repr, info.uri, info.recipe, info.payload_hash,
-        info.signature, info.inline, info.compression, info.version, info.extra,
-        info.status,
-    )  # fmt: skip
 
 
 class _ParsedRecords:
@@ -539,46 +528,12 @@ class _Unfrozen:
     """ArtifactInfo's slots, without its frozen ``__setattr__`` nor converters: what
     `_assemble` fills before it turns the object into an ArtifactInfo. Both classes lay
     their slots out alike (the same names, no other slot), which is what CPython checks
-    before it lets ``__class__`` be assigned; so a listing builds each record with plain
-    attribute stores instead of 22 calls."""
+    before it lets ``__class__`` be assigned; so a record is built with plain attribute
+    stores instead of 22 calls."""
 
     __slots__ = _FIELDS
 
-    def __init__(
-        self, step_id: str, key: str, digest: str, size: int, serializer: str,
-        python_type: str, created: dt.datetime, mime_type: str | None,
-        tags: Mapping[str, str], inputs: tuple[ArtifactRef, ...],
-        code_fingerprint: str | None, duration: float | None, args_repr: str | None,
-        uri: str | None, recipe: KeyRecipe | None, payload_hash: str | None,
-        signature: str | None, inline: str | None, compression: str | None,
-        version: str, extra: Mapping[str, Any], *, status: str = "active",
-    ) -> None:  # fmt: skip
-        self.step_id = step_id
-        self.key = key
-        self.digest = digest
-        self.size = size
-        self.serializer = serializer
-        self.python_type = python_type
-        self.created = created
-        self.mime_type = mime_type
-        self.tags = tags
-        self.inputs = inputs
-        self.code_fingerprint = code_fingerprint
-        self.duration = duration
-        self.args_repr = args_repr
-        self.uri = uri
-        self.recipe = recipe
-        self.payload_hash = payload_hash
-        self.signature = signature
-        self.inline = inline
-        self.compression = compression
-        self.version = version
-        self.status = status
-        self.extra = extra
 
-
-# `storage.rows.pack_checked`'s rows are `_Unfrozen`'s arguments after the step id.
-assert _Unfrozen.__init__.__code__.co_varnames[1:22] == (*_FIELDS[:20], "extra")
 try:
     object.__new__(_Unfrozen).__class__ = ArtifactInfo  # type: ignore[assignment]
     _SWAP = True
@@ -604,18 +559,39 @@ def _assemble(
     inputs: tuple[ArtifactRef, ...], code_fingerprint: str | None, duration: float | None,
     args_repr: str | None, uri: str | None, recipe: KeyRecipe | None,
     payload_hash: str | None, signature: str | None, inline: str | None,
-    compression: str | None, version: str | None, extra: Mapping[str, Any],
+    compression: str | None, version: str | None, extra: Mapping[str, Any], *,
     status: str = "active",
 ) -> ArtifactInfo:  # fmt: skip
     """An ArtifactInfo of values already checked and in their final form (UTC time,
-    sorted tags, a tuple of refs, a recipe): what the constructor would make of them,
-    without running its converters again (a listing builds many thousands)."""
-    info = _Unfrozen(
-        step_id, key, digest, size, serializer, python_type, created, mime_type, tags,
-        inputs, code_fingerprint, duration, args_repr, uri, recipe, payload_hash,
-        signature, inline, compression,
-        # (What the constructor's default gives a record that stores no version.)
-        derived_version_id(created, digest) if version is None else version,
-        extra, status=status,
-    )  # fmt: skip
+    sorted text tags, a tuple of refs, a recipe, read-only mappings): what the
+    constructor would make of them, without running its converters again. ``status`` is
+    keyword-only, so a row of one value too many is refused (`storage.rows`)."""
+    info: Any = object.__new__(_Unfrozen)
+    info.step_id = step_id
+    info.key = key
+    info.digest = digest
+    info.size = size
+    info.serializer = serializer
+    info.python_type = python_type
+    info.created = created
+    info.mime_type = mime_type
+    info.tags = tags
+    info.inputs = inputs
+    info.code_fingerprint = code_fingerprint
+    info.duration = duration
+    info.args_repr = args_repr
+    info.uri = uri
+    info.recipe = recipe
+    info.payload_hash = payload_hash
+    info.signature = signature
+    info.inline = inline
+    info.compression = compression
+    # (What the constructor's default gives a record that stores no version.)
+    info.version = derived_version_id(created, digest) if version is None else version
+    info.status = status
+    info.extra = extra
     return _frozen(info)
+
+
+# `storage.rows.pack_checked`'s rows are `_assemble`'s arguments after the step id.
+assert _assemble.__code__.co_varnames[:21] == (*_FIELDS[:20], "extra")

@@ -476,7 +476,7 @@ class ArtifactStore:
         self._skip(bad)
         return ArtifactList(infos)
 
-    def _keyed(self, step_id: str, key: str, *, shared: bool = False) -> ArtifactInfo:
+    def _keyed(self, step_id: str, key: str) -> ArtifactInfo:
         """The record of ``step_id`` and ``key`` (both checked already), read afresh."""
         storage = self._storage
         if not storage._format_checked:
@@ -490,7 +490,7 @@ class ArtifactStore:
             raise
         except Exception as exc:
             self._fail("reading", step_id, exc)
-        return record_at(step_id, key, data, self.location, remedy=_REMEDY, shared=shared)
+        return record_at(step_id, key, data, self.location, remedy=_REMEDY)
 
     def artifacts(self, step_id: str) -> ArtifactList:
         """Records of exactly this step id (all its keys, not child ids), newest first.
@@ -552,8 +552,7 @@ class ArtifactStore:
             info = self.info(step_id, key=key, version=version)
             return self.load(info, mmap_mode=mmap_mode)
         self._check(step_id, key)
-        # The record read is used here only: the instance shared by readers of its bytes.
-        return self._load(self._keyed(step_id, key, shared=True), mmap_mode)
+        return self._load(self._keyed(step_id, key), mmap_mode)
 
     def _where(self, info: ArtifactInfo) -> str:
         """``step 'x' key 'k' in store URL``: what an error about one artifact names."""

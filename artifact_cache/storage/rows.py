@@ -19,7 +19,7 @@ import attrs
 from .. import info as _info
 from ..errors import RecordError
 from ..fingerprint.recipe import KeyRecipe
-from ..info import ArtifactInfo, _frozen, _ref, _Unfrozen, checked_record
+from ..info import ArtifactInfo, _assemble, _ref, _Unfrozen, checked_record
 from ..readonly import EMPTY
 from ..readonly import read_only as _read_only
 from .layout import RecordName
@@ -71,22 +71,19 @@ def record_at(
     store: str,
     *,
     remedy: str | None = None,
-    shared: bool = False,
 ) -> ArtifactInfo:
     """The record in ``data``, found at ``refs/<step_id>/@<key>.json`` of ``store``,
     parsed and checked: every reader of a record file checks it this way.
 
-    ``remedy``: what the errors tell the reader to do (else: "not used"). ``shared``:
-    the instance shared by every reader of the same bytes in this process
-    (`checked_record`); else an equal object of its own, as `ArtifactInfo.from_json`
-    gives (records cannot change: only their identity differs).
+    ``remedy``: what the errors tell the reader to do (else: "not used"). Every reader
+    of the same bytes in this process gets the same record (`checked_record`).
 
     Raises:
         RecordError: the record is not of the documented form, or names another step id
             or key than where it lives; it is never used.
     """
     try:
-        info = checked_record(data) if shared else ArtifactInfo.from_json(data)
+        info = checked_record(data)
     except RecordError as exc:
         where = f"the record of step {step_id!r} key {key!r} in store {store}"
         raise RecordError(f"{where} is unreadable ({exc}); {remedy or 'not used'}") from None
@@ -151,34 +148,16 @@ def pack_checked(info: ArtifactInfo) -> str:
 
 def unpack_checked(step_id: str, packed: str, out: list[ArtifactInfo]) -> None:
     """Append to ``out`` the records of ``step_id`` in ``packed``: a JSON array of
-    `pack_checked` forms (of records checked when they were packed).
+    `pack_checked` forms (of records checked when they were packed), read as the
+    columns they make (`unpack_columns`).
 
     Raises ValueError or TypeError if ``packed`` is not of that form.
     """
-    # The arrays are in `_Unfrozen`'s order: one call each, then the values that a JSON
-    # form cannot hold are made.
-    fromisoformat, append, unfrozen, swap, read_only = (
-        dt.datetime.fromisoformat,
-        out.append,
-        _Unfrozen,
-        _info._SWAP,
-        _read_only,
-    )
-    for row in json.loads(packed):
-        info = unfrozen(step_id, *row)
-        info.created = fromisoformat(info.created)  # type: ignore[arg-type]
-        info.tags = read_only(info.tags)
-        info.extra = read_only(info.extra)
-        info.inputs = tuple(map(_ref, info.inputs)) if info.inputs else ()
-        if info.recipe is not None:
-            info.recipe = KeyRecipe.from_dict(info.recipe)  # type: ignore[arg-type]
-        if not isinstance(info.version, str):
-            raise TypeError(f"version {info.version!r:.40} is not text")
-        if swap:
-            info.__class__ = ArtifactInfo  # type: ignore[assignment]
-            append(info)  # type: ignore[arg-type]
-        else:
-            append(_frozen(info))
+    rows = json.loads(packed)
+    if type(rows) is not list or not all(type(row) is list for row in rows):
+        raise ValueError("not rows of checked fields")
+    if rows:
+        unpack_columns(step_id, [list(column) for column in zip(*rows, strict=True)], out)
 
 
 # Positions in a `pack_checked` array of the values a JSON form cannot hold as they are.
@@ -267,17 +246,16 @@ def unpack_columns(step_id: str, columns: Any, out: list[ArtifactInfo]) -> None:
             value = dt.datetime.fromisoformat(value)
         made.append(repeat(value, n))
     if not _info._SWAP:
-        out.extend(map(_frozen, map(_Unfrozen, repeat(step_id, n), *made)))
+        out.extend(map(_assemble, repeat(step_id, n), *made))
         return
-    # Most of a listing's time is this loop: each record's slots are set in place (no
-    # call per record), then it is made an ArtifactInfo.
+    # Most of a listing's time is this loop: `_assemble` inline (no call per record).
     new, twin, final, append = object.__new__, _Unfrozen, ArtifactInfo, out.append
     for (
         key, digest, size, serializer, python_type, created, mime_type, tags, inputs,
         code_fingerprint, duration, args_repr, uri, recipe, payload_hash, signature,
         inline, compression, version, extra,
     ) in zip(*made, strict=False):  # fmt: skip
-        info = new(twin)
+        info: Any = new(twin)
         info.step_id = step_id
         info.key = key
         info.digest = digest
@@ -300,8 +278,8 @@ def unpack_columns(step_id: str, columns: Any, out: list[ArtifactInfo]) -> None:
         info.version = version
         info.status = "active"
         info.extra = extra
-        info.__class__ = final  # type: ignore[assignment]
-        append(info)  # type: ignore[arg-type]
+        info.__class__ = final
+        append(info)
 
 
 def _versions(values: list[Any]) -> list[Any]:
