@@ -12,12 +12,13 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
-import operator
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from itertools import groupby
+from operator import attrgetter, itemgetter
 from stat import S_ISDIR
 from typing import Any
 
@@ -52,16 +53,22 @@ _BUSY_SECONDS = 10.0
 _COLUMNS = "step_id, key, ino, mtime_ns, size, ok, created, tags, info, data"
 
 
-def _row(row: tuple[Any, ...]) -> IndexedRecord:
-    step_id, key, ino, mtime_ns, size, ok, created, tags, packed, data = row
-    info = None
-    if ok and packed is not None:
-        found: list[ArtifactInfo] = []
-        _unpack(step_id, f"[{packed}]", found)
-        info = found[0]
-    text = bytes(data) if data is not None else None
-    name = RecordName(step_id, key)
-    return IndexedRecord(name, (ino, mtime_ns, size), bool(ok), created, tags, text, info)
+def _rows(rows: Iterable[tuple[Any, ...]]) -> list[IndexedRecord]:
+    """The index's rows as IndexedRecords; the checked fields of the valid ones are read
+    together, a run of one step's rows at a time (`unpack_checked`)."""
+    rows = list(rows)
+    infos: list[ArtifactInfo] = []
+    valid = [row for row in rows if row[5] and row[8] is not None]
+    for step_id, run in groupby(valid, key=itemgetter(0)):
+        _unpack(step_id, "[" + ",".join(row[8] for row in run) + "]", infos)
+    checked = iter(infos)
+    out = []
+    for step_id, key, ino, mtime_ns, size, ok, created, tags, packed, data in rows:
+        info = next(checked) if ok and packed is not None else None
+        text = bytes(data) if data is not None else None
+        name = RecordName(step_id, key)
+        out.append(IndexedRecord(name, (ino, mtime_ns, size), bool(ok), created, tags, text, info))
+    return out
 
 
 def _unpack(step_id: str, packed: str, out: list[ArtifactInfo]) -> None:
@@ -203,7 +210,7 @@ class LocalIndex:
             self._refresh(conn, folder, step_id, bar or no_bar)
             where, args = _scope(folder, step_id)
             rows = conn.execute(f"SELECT {_COLUMNS} FROM records WHERE {where}", args)
-            return [_row(r) for r in rows]
+            return _rows(rows)
 
         try:
             return self._run(work)  # type: ignore[no-any-return]
@@ -251,7 +258,7 @@ class LocalIndex:
             bad = conn.execute(
                 f"SELECT {_COLUMNS} FROM records WHERE step_id=? AND ok=0", (step_id,)
             ).fetchall()
-            found = (_row(best) if best else None), [_row(r) for r in bad]
+            found = (_rows([best])[0] if best else None), _rows(bad)
             if not stale and now is not None:
                 # Indexed at this (settled) folder time: the same answer until it changes.
                 self._newest_memo[step_id] = (now, found)
@@ -316,21 +323,20 @@ class LocalIndex:
                 made, groups = self._make_listings(conn, select, where, args)
             except sqlite3.DataError:  # longer than SQLite's longest string: row by row
                 groups = []
+                rows = conn.execute(
+                    f"SELECT step_id, info FROM records WHERE ok=1 AND {where} ORDER BY step_id",
+                    args,
+                )
                 with _collector_paused():
-                    for step, packed in conn.execute(
-                        f"SELECT step_id, info FROM records WHERE ok=1 AND {where}", args
-                    ):
-                        _unpack(step, f"[{packed}]", infos)
+                    for step, run in groupby(rows, key=itemgetter(0)):
+                        _unpack(step, "[" + ",".join(packed for _step, packed in run) + "]", infos)
         with _collector_paused():
             for step, packed in groups:
                 columns = made.get(step)
                 if columns is not None or packed:
                     _unpack_columns(step, columns, packed, infos)
         infos.sort(key=_created, reverse=True)
-        bad = [
-            _row(r)
-            for r in conn.execute(f"SELECT {_COLUMNS} FROM records WHERE ok=0 AND {where}", args)
-        ]
+        bad = _rows(conn.execute(f"SELECT {_COLUMNS} FROM records WHERE ok=0 AND {where}", args))
         found = (infos, bad)
         if times is not None:
             self._list_memo[folder] = (times, found)
@@ -555,7 +561,7 @@ def _scope(folder: str, step_id: str | None) -> tuple[str, tuple[Any, ...]]:
     return "(step_id=? OR substr(step_id, 1, ?)=?)", (base, len(base) + 1, base + "/")
 
 
-_created = operator.attrgetter("created")
+_created = attrgetter("created")
 
 
 @contextlib.contextmanager
