@@ -490,7 +490,7 @@ class ArtifactStore:
             raise
         except Exception as exc:
             self._fail("reading", step_id, exc)
-        return record_at(step_id, key, data, self.location, remedy=_REMEDY)
+        return self._record(step_id, key, data)
 
     def artifacts(self, step_id: str) -> ArtifactList:
         """Records of exactly this step id (all its keys, not child ids), newest first.

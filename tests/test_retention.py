@@ -402,7 +402,6 @@ class TestAccessTimes:
     def test_reads_in_threads_lose_no_access_time(self, mem_store: ac.ArtifactStore) -> None:
         """Threads reading at once: every artifact read is in the access file the next
         flush writes, with the time of its latest read."""
-
         for i in range(8):
             mem_store.save("t", i, key=f"k{i}")
         start = threading.Barrier(4, timeout=30)
