@@ -542,11 +542,7 @@ except TypeError:  # (the layouts differ, as another attrs might make them: fiel
 
 
 def _frozen(info: _Unfrozen) -> ArtifactInfo:
-    """``info`` as an ArtifactInfo: the same object where the layouts allow (`_SWAP`),
-    else a copy made field by field."""
-    if _SWAP:
-        info.__class__ = ArtifactInfo  # type: ignore[assignment]
-        return info  # type: ignore[return-value]
+    """An ArtifactInfo copied field by field from ``info`` (where the layouts differ)."""
     out: ArtifactInfo = object.__new__(ArtifactInfo)
     for name in _FIELDS:
         object.__setattr__(out, name, getattr(info, name))
@@ -564,33 +560,64 @@ def _assemble(
 ) -> ArtifactInfo:  # fmt: skip
     """An ArtifactInfo of values already checked and in their final form (UTC time,
     sorted text tags, a tuple of refs, a recipe, read-only mappings): what the
-    constructor would make of them, without running its converters again. ``status`` is
-    keyword-only, so a row of one value too many is refused (`storage.rows`)."""
-    info: Any = object.__new__(_Unfrozen)
-    info.step_id = step_id
-    info.key = key
-    info.digest = digest
-    info.size = size
-    info.serializer = serializer
-    info.python_type = python_type
-    info.created = created
-    info.mime_type = mime_type
-    info.tags = tags
-    info.inputs = inputs
-    info.code_fingerprint = code_fingerprint
-    info.duration = duration
-    info.args_repr = args_repr
-    info.uri = uri
-    info.recipe = recipe
-    info.payload_hash = payload_hash
-    info.signature = signature
-    info.inline = inline
-    info.compression = compression
-    # (What the constructor's default gives a record that stores no version.)
-    info.version = derived_version_id(created, digest) if version is None else version
-    info.status = status
-    info.extra = extra
-    return _frozen(info)
+    constructor would make of them, without running its converters again."""
+    if version is None:  # (what the constructor's default gives a record with none)
+        version = derived_version_id(created, digest)
+    out: list[ArtifactInfo] = []
+    values = (
+        key, digest, size, serializer, python_type, created, mime_type, tags, inputs,
+        code_fingerprint, duration, args_repr, uri, recipe, payload_hash, signature,
+        inline, compression, version, extra,
+    )  # fmt: skip
+    _build(step_id, (values,), out.append, status)
+    return out[0]
+
+
+def _build(
+    step_id: str,
+    rows: Iterable[tuple[Any, ...]],
+    append: Callable[[ArtifactInfo], object],
+    status: str = "active",
+) -> None:
+    """``append`` an ArtifactInfo of ``step_id`` for each row of checked values in their
+    final form, in `_assemble`'s order after the step id (a version in each): each
+    object's slots set in place, then its class made ArtifactInfo (`_SWAP`; else copied
+    field by field). What every record read from a store or an index is built by; a
+    listing builds thousands, so there is no call per record."""
+    new, twin, final, swap = object.__new__, _Unfrozen, ArtifactInfo, _SWAP
+    for (
+        key, digest, size, serializer, python_type, created, mime_type, tags, inputs,
+        code_fingerprint, duration, args_repr, uri, recipe, payload_hash, signature,
+        inline, compression, version, extra,
+    ) in rows:  # fmt: skip
+        info: Any = new(twin)
+        info.step_id = step_id
+        info.key = key
+        info.digest = digest
+        info.size = size
+        info.serializer = serializer
+        info.python_type = python_type
+        info.created = created
+        info.mime_type = mime_type
+        info.tags = tags
+        info.inputs = inputs
+        info.code_fingerprint = code_fingerprint
+        info.duration = duration
+        info.args_repr = args_repr
+        info.uri = uri
+        info.recipe = recipe
+        info.payload_hash = payload_hash
+        info.signature = signature
+        info.inline = inline
+        info.compression = compression
+        info.version = version
+        info.status = status
+        info.extra = extra
+        if swap:
+            info.__class__ = final
+            append(info)
+        else:
+            append(_frozen(info))
 
 
 # `storage.rows.pack_checked`'s rows are `_assemble`'s arguments after the step id.

@@ -19,7 +19,7 @@ import attrs
 from .. import info as _info
 from ..errors import RecordError
 from ..fingerprint.recipe import KeyRecipe
-from ..info import ArtifactInfo, _assemble, _ref, _Unfrozen, checked_record
+from ..info import ArtifactInfo, _build, _ref, checked_record
 from ..readonly import EMPTY
 from ..readonly import read_only as _read_only
 from .layout import RecordName
@@ -245,41 +245,7 @@ def unpack_columns(step_id: str, columns: Any, out: list[ArtifactInfo]) -> None:
         elif i == _CREATED:
             value = dt.datetime.fromisoformat(value)
         made.append(repeat(value, n))
-    if not _info._SWAP:
-        out.extend(map(_assemble, repeat(step_id, n), *made))
-        return
-    # Most of a listing's time is this loop: `_assemble` inline (no call per record).
-    new, twin, final, append = object.__new__, _Unfrozen, ArtifactInfo, out.append
-    for (
-        key, digest, size, serializer, python_type, created, mime_type, tags, inputs,
-        code_fingerprint, duration, args_repr, uri, recipe, payload_hash, signature,
-        inline, compression, version, extra,
-    ) in zip(*made, strict=False):  # fmt: skip
-        info: Any = new(twin)
-        info.step_id = step_id
-        info.key = key
-        info.digest = digest
-        info.size = size
-        info.serializer = serializer
-        info.python_type = python_type
-        info.created = created
-        info.mime_type = mime_type
-        info.tags = tags
-        info.inputs = inputs
-        info.code_fingerprint = code_fingerprint
-        info.duration = duration
-        info.args_repr = args_repr
-        info.uri = uri
-        info.recipe = recipe
-        info.payload_hash = payload_hash
-        info.signature = signature
-        info.inline = inline
-        info.compression = compression
-        info.version = version
-        info.status = "active"
-        info.extra = extra
-        info.__class__ = final
-        append(info)
+    _build(step_id, zip(*made, strict=False), out.append)
 
 
 def _versions(values: list[Any]) -> list[Any]:
