@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import html
 import json
 import threading
 from collections import OrderedDict
@@ -54,7 +53,7 @@ from .record_values import (
     is_version_id,
     new_version_id,
 )
-from .render import human_size, infos_html
+from .render import describe, human_size, info_html, infos_html
 
 __all__ = [
     "COMPUTED_FIELDS",
@@ -286,35 +285,10 @@ class ArtifactInfo:
             >>> dict(info.describe())["size"]
             '1.5 KiB (1536 bytes)'
         """
-        rows = [
-            ("step id", self.step_id),
-            ("key", self.key),
-            ("type", self.python_type),
-            ("size", f"{human_size(self.size)} ({self.size} bytes)"),
-            ("created", self.created.strftime("%Y-%m-%d %H:%M:%S UTC")),
-            ("serializer", self.serializer + (f" ({self.mime_type})" if self.mime_type else "")),
-            ("compression", self.compression or ""),
-            ("digest", self.digest),
-            ("tags", ", ".join(f"{k}={v}" for k, v in self.tags.items())),
-            ("inputs", ", ".join(f"{r.step_id}@{r.key}" for r in self.inputs)),
-            ("arguments", self.args_repr or ""),
-            ("code", self.code_fingerprint or ""),
-            ("duration", "" if self.duration is None else f"{self.duration:.3f} s"),
-            ("uri", self.uri or ""),
-            ("version", self.version or ""),
-            ("status", self.status),
-            ("signed", "yes" if self.signed else "no"),
-        ]
-        return [(k, v) for k, v in rows if v]
+        return describe(self)
 
     def _repr_html_(self) -> str:
-        rows = self.describe()
-        body = "".join(
-            f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
-            f"<td style='text-align:left'>{html.escape(str(v))}</td></tr>"
-            for k, v in rows
-        )
-        return f"<table class='artifact-info'>{body}</table>"
+        return info_html(self)
 
 
 COMPUTED_FIELDS = frozenset({"status"})

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .info import ArtifactInfo
 
-__all__ = ["human_size", "infos_html", "store_html"]
+__all__ = ["describe", "human_size", "info_html", "infos_html", "store_html"]
 
 
 def human_size(n: float) -> str:
@@ -28,6 +28,41 @@ def human_size(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     raise AssertionError("unreachable")
+
+
+def describe(info: ArtifactInfo) -> list[tuple[str, str]]:
+    """``info`` as (label, text) pairs, for people; empty fields left out
+    (`ArtifactInfo.describe`)."""
+    rows = [
+        ("step id", info.step_id),
+        ("key", info.key),
+        ("type", info.python_type),
+        ("size", f"{human_size(info.size)} ({info.size} bytes)"),
+        ("created", info.created.strftime("%Y-%m-%d %H:%M:%S UTC")),
+        ("serializer", info.serializer + (f" ({info.mime_type})" if info.mime_type else "")),
+        ("compression", info.compression or ""),
+        ("digest", info.digest),
+        ("tags", ", ".join(f"{k}={v}" for k, v in info.tags.items())),
+        ("inputs", ", ".join(f"{r.step_id}@{r.key}" for r in info.inputs)),
+        ("arguments", info.args_repr or ""),
+        ("code", info.code_fingerprint or ""),
+        ("duration", "" if info.duration is None else f"{info.duration:.3f} s"),
+        ("uri", info.uri or ""),
+        ("version", info.version or ""),
+        ("status", info.status),
+        ("signed", "yes" if info.signed else "no"),
+    ]
+    return [(k, v) for k, v in rows if v]
+
+
+def info_html(info: ArtifactInfo) -> str:
+    """One record as an HTML table of its `describe` rows (what a notebook shows)."""
+    body = "".join(
+        f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
+        f"<td style='text-align:left'>{html.escape(str(v))}</td></tr>"
+        for k, v in describe(info)
+    )
+    return f"<table class='artifact-info'>{body}</table>"
 
 
 def infos_html(infos: Iterable[ArtifactInfo], *, limit: int = 50) -> str:
