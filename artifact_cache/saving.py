@@ -11,7 +11,6 @@ record_values, serializers, compression and storage.
 from __future__ import annotations
 
 import base64
-import contextlib
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from functools import partial
@@ -19,10 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 from . import compression as _compression
 from .digest import hash_bytes
-from .errors import MissingDependencyError, RecordError, SerializationError
+from .errors import InvalidOptionError, MissingDependencyError, RecordError, SerializationError
 from .fingerprint.recipe import KeyRecipe, as_recipe
 from .info import (
     INLINE_MAX,
+    RECORD_FIELDS,
     ArtifactInfo,
     ArtifactRef,
     _assemble,
@@ -35,8 +35,8 @@ from .info import (
 )
 from .provenance import tracker as _provenance
 from .readonly import read_only as _read_only
-from .record_values import _compression as _codec_field
 from .record_values import (
+    _check_depth,
     _digest,
     _inline,
     _key,
@@ -46,6 +46,7 @@ from .record_values import (
     _step_id,
     _version_id,
 )
+from .record_values import _compression as _codec_field
 from .serializers import get_serializer
 from .stepid import DEFAULT_KEY
 
@@ -81,6 +82,16 @@ def save(
     key = DEFAULT_KEY if key is None else key
     store._check(step_id, key)
     store._writable(f"save step {step_id!r}")
+    inputs = tuple(inputs)
+    given = {
+        "mime_type": mime_type,
+        "code_fingerprint": code_fingerprint,
+        "duration": duration,
+        "args_repr": args_repr,
+        "inputs": inputs,
+        "extra": extra,
+    }
+    _check_given(store, step_id, given)
     name = serializer or "pickle"
     try:
         ser = get_serializer(name)
@@ -143,7 +154,7 @@ def save(
             mime_type=mime_type or (None if name == "pickle" else ser.mime_type),
             python_type=_python_type(obj),
             tags=tags,
-            inputs=tuple(inputs),
+            inputs=inputs,
             code_fingerprint=code_fingerprint,
             duration=duration,
             args_repr=args_repr,
@@ -157,11 +168,16 @@ def save(
         )
         if signer is not None and hashing is not None:
             info = signer.seal(info, hashing.strong)
-        # The version record first, then the head naming it (the active version).
         record = info.to_json().encode()
+        try:  # (kept for reads in this process, so it is not parsed again)
+            remember_written(record, info, made=signer is None)
+        except RecordError as exc:  # never a record that readers would refuse
+            msg = (
+                f"cannot save step {step_id!r} in store {store.location}: {exc}; no record written"
+            )
+            raise InvalidOptionError(msg) from None
+        # The version record first, then the head naming it (the active version).
         storage.put_record(step_id, key, record, version=info.version)
-        # Read back in this process, it is not parsed again.
-        remember_written(record, info, made=signer is None)
         if inline is None and not storage.has_object(digest, size):
             # A concurrent gc or clear removed the payload between our write (or check)
             # and our record: put it back, so that no visible record lacks its payload.
@@ -198,6 +214,8 @@ def remember_written(raw: bytes, info: ArtifactInfo, *, made: bool = False) -> N
     fields of the exact types reading makes, and valid), else ``raw`` is parsed here.
     ``made``: ``info`` is a `new_record` of a save, whose ids, digest, size, version and
     inline payload the store made valid (only the types of the other fields are checked).
+
+    Raises RecordError if a reader would refuse ``raw``.
     """
     if len(raw) > _ParsedRecords.MAX_BYTES:
         return
@@ -238,10 +256,36 @@ def remember_written(raw: bytes, info: ArtifactInfo, *, made: bool = False) -> N
         except (RecordError, ValueError, TypeError, OverflowError):
             simple = False
     if not simple:
-        with contextlib.suppress(RecordError):
-            checked_record(raw)
+        checked_record(raw)
         return
     keep_checked(raw, info)
+
+
+def _check_given(store: ArtifactStore, step_id: str, given: Mapping[str, Any]) -> None:
+    """Refuse, before anything is written, a value of the caller's that a reader would
+    refuse in the record (a negative or NaN duration, a code fingerprint that is no
+    text, an input naming an invalid step id, extra fields nested too deep), with the
+    reader's own checks."""
+    for name, value in given.items():
+        if value is None or (name == "inputs" and not value):
+            continue
+        try:
+            if name == "inputs":
+                RECORD_FIELDS[name]([ref.to_dict() for ref in _refs(value)])
+            elif name == "extra":
+                for field, part in dict(value).items():
+                    if isinstance(part, dict | list):
+                        _check_depth(part, f"field {field!r}")
+            elif name == "duration":
+                _seconds(float(value))
+            else:
+                RECORD_FIELDS[name](value)
+        except (RecordError, ValueError, TypeError, AttributeError, OverflowError) as exc:
+            msg = (
+                f"cannot save step {step_id!r} in store {store.location}: {name} {value!r:.60} "
+                f"is refused ({exc}); nothing was written"
+            )
+            raise InvalidOptionError(msg) from None
 
 
 def _codec(store: ArtifactStore, name: object, ser: Any, step_id: str) -> str:

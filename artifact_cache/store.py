@@ -374,6 +374,9 @@ class ArtifactStore:
                 unknown codec or is given for a raw or parquet artifact (nothing is written).
             MissingDependencyError: the serializer or codec needs a package that is not
                 installed (pyarrow, zstandard; the message names the extra).
+            InvalidOptionError: a value for the record is one readers would refuse (a
+                negative or NaN ``duration``, an input naming an invalid step id, ``extra``
+                nested deeper than 32 levels); the previous artifact is intact.
             ArtifactStoreError: the filesystem failed; the previous artifact is intact.
 
         Examples:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 
 import artifact_cache as ac
+from artifact_cache.fingerprint.recipe import KeyRecipe
 from artifact_cache.storage import FORMAT_VERSION
 
 BAD_IDS = [
@@ -217,3 +219,62 @@ def test_a_str_subclass_accepted_once_is_not_trusted_for_other_ids(tmp_path: Pat
     store.save(Anything("good"), 1)
     with pytest.raises(ac.InvalidStepIdError):
         store.get("../etc", key="default")
+
+
+def _deep(levels: int) -> dict[str, Any]:
+    nested: dict[str, Any] = {}
+    for _ in range(levels):
+        nested = {"x": nested}
+    return nested
+
+
+BAD_RECORD_VALUES = {
+    "negative duration": {"duration": -1.0},
+    "NaN duration": {"duration": float("nan")},
+    "duration that is no number": {"duration": "x"},
+    "code fingerprint that is no text": {"code_fingerprint": 5},
+    "args repr of bytes": {"args_repr": b"x"},
+    "mime type of bytes": {"mime_type": b"x"},
+    "input naming an invalid step id": {
+        "inputs": [ac.ArtifactRef(step_id="../x", key="default", digest="0" * 32)]
+    },
+    "input that is no reference": {"inputs": ["junk"]},
+    "extra nested too deep": {"extra": {"d": _deep(40)}},
+}
+
+
+@pytest.mark.parametrize("given", BAD_RECORD_VALUES.values(), ids=list(BAD_RECORD_VALUES))
+def test_values_a_reader_refuses_are_refused_before_anything_is_written(
+    tmp_path: Path, given: dict[str, Any]
+) -> None:
+    """A save given a value its record cannot hold as readers check it (a negative or NaN
+    duration, an input naming an invalid step id, extra fields nested deeper than a
+    record may be) raises a clear error naming the step and the store and writes
+    nothing: before, it replaced a good head by a record every reader refused."""
+    root = tmp_path / "store"
+    store = ac.open_store(str(root))
+    good = store.save("step", list(range(20_000)))  # (a payload file of its own)
+    files = sorted(p.relative_to(root) for p in root.rglob("*") if p.is_file())
+    assert any(p.parts[0] == "objects" for p in files)
+    named = rf"step 'step' in store {re.escape(store.location)}: .* nothing was written"
+    with pytest.raises(ac.InvalidOptionError, match=named):
+        store.save("step", list(range(30_000)), **given)
+    fresh = ac.open_store(str(root))
+    assert fresh.get("step") == list(range(20_000)) and fresh.info("step") == good
+    assert [v.version for v in fresh.versions("step")] == [good.version]
+    after = sorted(p.relative_to(root) for p in root.rglob("*") if p.is_file())
+    assert [p for p in after if p not in files and not p.name.startswith("index.")] == []
+
+
+def test_a_record_readers_would_refuse_is_never_written(tmp_path: Path) -> None:
+    """Whatever the caller's checks miss, the record is checked as readers check it
+    before it is written: a recipe whose argument digest is no text (a reader refuses
+    it) fails the save and the step keeps its good artifact."""
+    store = ac.open_store(str(tmp_path / "store"))
+    store.save("step", 1)
+    bad = KeyRecipe(identity="m:f", arguments={"a": 5})  # type: ignore[dict-item]
+    named = rf"step 'step' in store {re.escape(store.location)}: .*; no record written"
+    with pytest.raises(ac.InvalidOptionError, match=named):
+        store.save("step", 2, recipe=bad)
+    assert ac.open_store(str(tmp_path / "store")).get("step") == 1
+    assert len(store.versions("step")) == 1

@@ -48,22 +48,16 @@ def _fields(info: ArtifactInfo) -> list[tuple[Any, type]]:
         {"mime_type": Text("text/y"), "args_repr": Text("f(1)")},
         {"extra": {"t": (1, 2), "n": {"x": None}}},  # a tuple: read back as a list
         {"inputs": [ac.ArtifactRef(step_id="up", key="default", digest="ab" * 16)]},
-        {"code_fingerprint": "c" * 32, "duration": float("nan")},
+        {"code_fingerprint": "c" * 32, "duration": 0.0},
     ],
 )
 def test_read_back_is_what_its_file_gives(tmp_path: Path, options: dict[str, Any]) -> None:
+    """(A value reading would refuse, such as a NaN duration, is refused by the save
+    itself: test_bad_input.py.)"""
     store = ac.ArtifactStore(str(tmp_path / "s"))
     store.save("step", {"v": 1}, key="k", **options)
     text = Path(store._storage.record_path("step", "k")).read_bytes()
-    try:
-        parsed = ArtifactInfo.from_dict(json.loads(text))
-    except ac.RecordError:
-        # A record reading refuses (a NaN duration) is refused read back too.
-        with pytest.raises(ac.RecordError):
-            store.info("step", key="k")
-        with pytest.raises(ac.RecordError):
-            store.get("step", key="k")
-        return
+    parsed = ArtifactInfo.from_dict(json.loads(text))
     read = store.info("step", key="k")
     assert _fields(read) == _fields(parsed)
     assert read.to_json() == parsed.to_json()
