@@ -23,9 +23,9 @@ if TYPE_CHECKING:
 __all__ = ["link", "publish_inline", "stream"]
 
 
-def stream(store: ArtifactStore, info: ArtifactInfo, key: str | None) -> IO[bytes]:
+def stream(store: ArtifactStore, info: ArtifactInfo) -> IO[bytes]:
     """A binary file object streaming the payload ``info`` names, decompressed: what
-    `ArtifactStore.open` returns (``key``: as it was asked for, for messages)."""
+    `ArtifactStore.open` returns."""
     step_id = info.step_id
     store._check_signature(info)
     store._retention.used(info.step_id, info.key)
@@ -45,13 +45,13 @@ def stream(store: ArtifactStore, info: ArtifactInfo, key: str | None) -> IO[byte
             try:
                 stream = store._storage.open_object(info.digest)
             except FileNotFoundError:
-                raise store._not_found(step_id, key) from None
+                raise store._payload_missing(info) from None
     return stream if codec is None else _compression.reader(stream, codec)
 
 
-def link(store: ArtifactStore, info: ArtifactInfo, key: str | None, expires: int) -> str:
+def link(store: ArtifactStore, info: ArtifactInfo, expires: int) -> str:
     """A URL to the payload ``info`` names, valid ``expires`` seconds where presigned: what
-    `ArtifactStore.url` returns (``key``: as it was asked for, for messages)."""
+    `ArtifactStore.url` returns."""
     step_id = info.step_id
     store._check_signature(info)
     # Only where URLs exist (local, object stores): memory:// has none to give.
@@ -67,7 +67,7 @@ def link(store: ArtifactStore, info: ArtifactInfo, key: str | None, expires: int
         )
         raise ArtifactStoreError(msg) from None
     except FileNotFoundError:
-        raise store._not_found(step_id, key) from None
+        raise store._payload_missing(info) from None
     except Exception as exc:
         store._fail("signing", step_id, exc)
 

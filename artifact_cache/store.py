@@ -317,6 +317,15 @@ class ArtifactStore:
     def _trusted(self, digest: str) -> bool:
         return digest not in self._damaged
 
+    def _payload_missing(self, info: ArtifactInfo) -> PayloadMissingError:
+        """The error for a record whose payload is gone (a later save uploads it again)."""
+        self._written.discard(info.digest)
+        msg = (
+            f"the payload of step {info.step_id!r} key {info.key!r} is missing "
+            f"from store {self.location} (digest {info.digest}); save the step again"
+        )
+        return PayloadMissingError(msg)
+
     def _not_found(self, step_id: str, key: str | None) -> ArtifactNotFoundError:
         which = f" with key {key!r}" if key is not None else ""
         note = missing_folder_note(self.location)
@@ -615,12 +624,7 @@ class ArtifactStore:
                         info.digest, info.size, hasher=hasher, mmap_mode=mmap_mode
                     )
                 except FileNotFoundError:
-                    self._written.discard(info.digest)  # (a save uploads it again)
-                    msg = (
-                        f"the payload of step {info.step_id!r} key {info.key!r} is missing "
-                        f"from store {self.location} (digest {info.digest}); save the step again"
-                    )
-                    raise PayloadMissingError(msg) from None
+                    raise self._payload_missing(info) from None
                 except SizeMismatch as exc:  # a large payload's size, checked before reading
                     data, size = memoryview(b""), exc.actual
                 else:
@@ -788,7 +792,7 @@ class ArtifactStore:
             b'hello'
         """
         info = self.info(step_id, key=key)
-        return _payloads.stream(self, info, key)
+        return _payloads.stream(self, info)
 
     def url(self, step_id: str, *, key: str | None = None, expires: int = 3600) -> str:
         """A URL to the payload: presigned on S3 (valid ``expires`` seconds), file:// locally.
@@ -802,7 +806,7 @@ class ArtifactStore:
         the record (whoever follows the link gets the bytes the record names).
         """
         info = self.info(step_id, key=key)
-        return _payloads.link(self, info, key, expires)
+        return _payloads.link(self, info, expires)
 
     # ------------------------------------------------------------------ remove
     def delete(self, step_id: str, *, key: str | None = None, purge: bool = False) -> bool:

@@ -278,3 +278,19 @@ def test_a_record_readers_would_refuse_is_never_written(tmp_path: Path) -> None:
         store.save("step", 2, recipe=bad)
     assert ac.open_store(str(tmp_path / "store")).get("step") == 1
     assert len(store.versions("step")) == 1
+
+
+def test_open_and_url_of_a_missing_payload_say_it_is_missing(tmp_path: Path) -> None:
+    """A record whose payload file is gone: ``open`` and ``url`` raise what ``get`` does
+    (the payload is missing, save the step again), not "no artifact" for a step that
+    lists, with a "did you mean" naming the very same step."""
+    store = ac.open_store(str(tmp_path / "store"))
+    info = store.save("deals/x", list(range(20_000)))
+    assert info.inline is None
+    Path(store._storage.object_path(info.digest)).unlink()
+    for call in (store.get, store.open, store.url):
+        with pytest.raises(ac.PayloadMissingError) as caught:
+            call("deals/x")
+        message = str(caught.value)
+        assert "step 'deals/x' key 'default'" in message and info.digest in message
+        assert store.location in message and "did you mean" not in message
