@@ -22,7 +22,7 @@ import attrs
 from .errors import RecordError
 from .fingerprint.recipe import KeyRecipe, as_recipe
 from .readonly import EMPTY as _EMPTY
-from .readonly import ReadOnlyDict
+from .readonly import ReadOnlyDict, thawed
 from .readonly import read_only as _read_only
 from .record_values import (
     DIGEST_PATTERN,
@@ -105,8 +105,9 @@ class ArtifactRef:
     """Fields this version does not know, kept so that a rewrite does not drop them."""
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the JSON-able form, including unknown fields read earlier."""
-        out: dict[str, Any] = dict(self.extra)
+        """Return the JSON-able form, including unknown fields read earlier (new dicts
+        and lists throughout, to change at will)."""
+        out: dict[str, Any] = thawed(self.extra)
         out.update(step_id=self.step_id, key=self.key, digest=self.digest)
         return out
 
@@ -203,7 +204,20 @@ class ArtifactInfo:
         return ArtifactRef(step_id=self.step_id, key=self.key, digest=self.digest)
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the JSON-able form, including unknown fields read earlier."""
+        """Return the JSON-able form, including unknown fields read earlier: new dicts
+        and lists throughout, to change at will (the record's own cannot change).
+
+        Examples:
+            >>> info = ArtifactInfo(step_id="s", key="k", digest="ab" * 16, size=1,
+            ...     serializer="pickle", python_type="builtins.int", extra={"n": [1]})
+            >>> form = info.to_dict()
+            >>> form["n"].append(2); form["n"], info.extra["n"]
+            ([1, 2], [1])
+        """
+        return thawed(self._form())  # type: ignore[no-any-return]
+
+    def _form(self) -> dict[str, Any]:
+        """`to_dict`'s form, sharing the record's own read-only parts (for its text)."""
         out: dict[str, Any] = dict(self.extra)
         out.update(
             record_version=RECORD_VERSION,
@@ -246,7 +260,7 @@ class ArtifactInfo:
 
     def to_json(self) -> str:
         """Serialise to a JSON string (sorted keys, so equal records give equal text)."""
-        return _SORTED_JSON.encode(self.to_dict())
+        return _SORTED_JSON.encode(self._form())
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ArtifactInfo:

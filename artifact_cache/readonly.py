@@ -1,21 +1,25 @@
-"""`ReadOnlyDict`: the mappings of a record (its tags, its unknown fields).
+"""`ReadOnlyDict` and `ReadOnlyList`: the mappings of a record (its tags, its unknown
+fields) and the lists and mappings inside them, at any depth.
 
-A record is immutable, so its mappings are too: readers then share one record (a
-listing in one process returns the same records while no folder changed) without one
-reader's change showing in another's. Imports nothing of the package.
+A record is immutable, so its mappings are too, all the way down: readers then share one
+record (a listing in one process returns the same records while no folder changed, and
+every read of the same record text gives the one record) without one reader's change
+showing in another's. Imports nothing of the package.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["EMPTY", "ReadOnlyDict", "read_only"]
+__all__ = ["EMPTY", "ReadOnlyDict", "ReadOnlyList", "read_only", "thawed"]
 
 
 class ReadOnlyDict(dict):  # type: ignore[type-arg]
     """A dict that refuses changes; ``dict(d)`` (or ``d.copy()``) is a copy to change.
 
-    It compares, dumps to JSON, pickles and fingerprints as the dict of its items.
+    It compares, dumps to JSON, pickles and fingerprints as the dict of its items. The
+    dicts and lists among its values are made read-only too (`ReadOnlyDict`,
+    `ReadOnlyList`), at any depth.
 
     Examples:
         >>> tags = ReadOnlyDict(source="crm")
@@ -32,6 +36,9 @@ class ReadOnlyDict(dict):  # type: ignore[type-arg]
     def __new__(cls, *args: Any, **kwargs: Any) -> ReadOnlyDict:
         made = dict.__new__(cls)
         dict.update(made, *args, **kwargs)
+        for key, value in made.items():
+            if type(value) not in _FLAT:  # (text, numbers: most values)
+                dict.__setitem__(made, key, _deep(value))
         return made
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -45,6 +52,33 @@ class ReadOnlyDict(dict):  # type: ignore[type-arg]
         return dict(self)
 
 
+class ReadOnlyList(list):  # type: ignore[type-arg]
+    """A list that refuses changes (inside a record's unknown fields); ``list(x)`` is a
+    copy to change. It compares, dumps to JSON, pickles and fingerprints as a list.
+
+    Examples:
+        >>> parts = ReadOnlyList([1, [2, 3]])
+        >>> parts == [1, [2, 3]], type(parts[1]).__name__
+        (True, 'ReadOnlyList')
+        >>> parts.append(4)
+        Traceback (most recent call last):
+        ...
+        TypeError: a record's tags and extra fields cannot be changed ...
+    """
+
+    __slots__ = ()
+
+    def __init__(self, items: Any = ()) -> None:
+        list.__init__(self, map(_deep, items))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (list(self),))
+
+    def copy(self) -> list[Any]:
+        """A list of the same items, to change."""
+        return list(self)
+
+
 def _refuse(self: Any, *args: Any, **kwargs: Any) -> Any:
     raise TypeError(
         "a record's tags and extra fields cannot be changed (records are immutable); "
@@ -55,7 +89,27 @@ def _refuse(self: Any, *args: Any, **kwargs: Any) -> Any:
 for _name in ("__setitem__", "__delitem__", "__ior__", "clear", "pop", "popitem",
               "setdefault", "update"):  # fmt: skip
     setattr(ReadOnlyDict, _name, _refuse)
+for _name in ("__setitem__", "__delitem__", "__iadd__", "__imul__", "append", "extend",
+              "insert", "pop", "remove", "clear", "sort", "reverse"):  # fmt: skip
+    setattr(ReadOnlyList, _name, _refuse)
 del _name
+
+_FLAT = frozenset((str, int, float, bool, type(None), ReadOnlyDict, ReadOnlyList))
+
+
+def _deep(value: Any) -> Any:
+    """``value`` with its dicts and lists (also inside tuples) made read-only."""
+    kind = type(value)
+    if kind in _FLAT:
+        return value
+    if isinstance(value, dict):
+        return ReadOnlyDict(value)
+    if isinstance(value, list):
+        return ReadOnlyList(value)
+    if kind is tuple:
+        return tuple(map(_deep, value))
+    return value
+
 
 EMPTY = ReadOnlyDict()
 """The mapping of every record without tags (or unknown fields): one, as it cannot change."""
@@ -66,3 +120,20 @@ def read_only(value: Any) -> ReadOnlyDict:
     if type(value) is ReadOnlyDict:
         return value
     return ReadOnlyDict(value) if value else EMPTY
+
+
+def thawed(value: Any) -> Any:
+    """``value`` with its read-only dicts and lists (at any depth) as new dicts and lists,
+    to change at will; other values as they are.
+
+    Examples:
+        >>> thawed(ReadOnlyDict(a=[1, {"b": 2}])) == {"a": [1, {"b": 2}]}
+        True
+    """
+    if isinstance(value, dict):
+        return {k: thawed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [thawed(v) for v in value]
+    if type(value) is tuple:
+        return tuple(map(thawed, value))
+    return value

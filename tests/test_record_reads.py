@@ -14,6 +14,7 @@ import pytest
 
 import artifact_cache as ac
 from artifact_cache import info as info_module
+from artifact_cache.fingerprint.recipe import KeyRecipe
 from artifact_cache.info import ArtifactInfo
 
 
@@ -220,3 +221,86 @@ def test_recipes_cannot_be_changed_either(tmp_path: Path) -> None:
             with pytest.raises(TypeError, match="cannot be changed"):
                 mapping["x"] = "changed"  # type: ignore[index]
     assert store.info(info.step_id, key=info.key).recipe == info.recipe
+
+
+def _change_list(items: Any) -> None:
+    """Every way of changing a list in place: each is refused inside a record."""
+    for change in (
+        lambda x: x.__setitem__(0, "changed"),
+        lambda x: x.__delitem__(0),
+        lambda x: x.__iadd__([1]),
+        lambda x: x.__imul__(2),
+        lambda x: x.append(1),
+        lambda x: x.extend([1]),
+        lambda x: x.insert(0, 1),
+        lambda x: x.pop(),
+        lambda x: x.remove(items[0]),
+        lambda x: x.clear(),
+        lambda x: x.sort(),
+        lambda x: x.reverse(),
+    ):
+        with pytest.raises(TypeError, match="cannot be changed"):
+            change(items)
+
+
+def test_nested_parts_of_a_record_cannot_be_changed_either(tmp_path: Path) -> None:
+    """The lists and dicts inside a record's unknown fields, its recipe's and its inputs'
+    are read-only too, at any depth: every reader of the same record text shares them.
+    Before, a change to one (through ``to_dict()``, whose nested parts were the record's
+    own) showed in every later read of the unchanged file. ``to_dict()`` gives new dicts
+    and lists to change; the record's text, fingerprint and equality are unchanged."""
+    store = ac.ArtifactStore(str(tmp_path / "s"))
+    source = ac.ArtifactRef(step_id="raw", key="default", digest="ab" * 16)
+    recipe = KeyRecipe(identity="m:f", extra={"future": {"a": [1]}})
+    extra = {"meta": [1, {"deep": [2, 3]}], "pair": (4, [5])}
+    saved = store.save("x", 1, inputs=[source], extra=extra, recipe=recipe)
+    text = Path(store._storage.record_path("x", "default")).read_text()
+    read = store.info("x")
+    for info in (saved, read, ac.ArtifactStore(str(tmp_path / "s")).list()[0]):
+        _change_list(info.extra["meta"])
+        _change_list(info.extra["meta"][1]["deep"])
+        _change(info.extra["meta"][1])
+        _change(info.recipe.extra["future"])
+        _change_list(info.recipe.extra["future"]["a"])
+        form = info.to_dict()
+        form["meta"][1]["deep"].append(9)
+        form["recipe"]["future"]["a"].append(9)
+        assert type(form["meta"]) is list and type(form["meta"][1]) is dict
+        mine = info.recipe.to_dict()
+        mine["future"]["a"].append(9)
+        assert info.extra["meta"] == [1, {"deep": [2, 3]}]
+        assert info.recipe.extra["future"] == {"a": [1]}
+    assert Path(store._storage.record_path("x", "default")).read_text() == text
+    again = store.info("x")
+    assert again.extra["meta"] == [1, {"deep": [2, 3]}] and again.to_json() == read.to_json()
+    assert ac.fingerprint(again.extra) == ac.fingerprint(
+        {"meta": [1, {"deep": [2, 3]}], "pair": [4, [5]]}
+    )
+    assert extra == {"meta": [1, {"deep": [2, 3]}], "pair": (4, [5])}  # (the caller's own)
+    extra["meta"].append("later")
+    assert saved.extra["meta"] == [1, {"deep": [2, 3]}]
+
+
+def test_a_pipeline_keys_on_what_was_saved_whatever_a_reader_changes(tmp_path: Path) -> None:
+    """A pipeline keys a step on its input's output fingerprint, kept in the input's
+    record: a reader changing that record's parts (here through ``to_dict()``) cannot
+    make a later run take another input's result."""
+    from artifact_cache.pipeline import Pipeline, Step
+
+    store = ac.ArtifactStore(str(tmp_path / "s"))
+
+    def run(n: int) -> Any:
+        steps = [
+            Step("extract", lambda n: list(range(n)), params={"n": n}),
+            Step("total", sum, input_from="extract"),
+        ]
+        return Pipeline(store, steps).run()
+
+    assert run(3).load("total") == 3
+    old = store.info("extract").to_dict()["output_fingerprint"]["digest"]
+    assert run(5).load("total") == 10
+    exported = store.info("extract").to_dict()
+    exported["output_fingerprint"]["digest"] = old  # (the first run's input)
+    assert store.info("extract").to_dict()["output_fingerprint"]["digest"] != old
+    again = run(5)
+    assert again.load("total") == 10 and "total" in again.cached

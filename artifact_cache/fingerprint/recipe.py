@@ -14,7 +14,7 @@ from typing import Any
 
 import attrs
 
-from ..readonly import EMPTY, read_only
+from ..readonly import EMPTY, read_only, thawed
 
 
 @attrs.frozen(kw_only=True)
@@ -46,8 +46,9 @@ class KeyRecipe:
     """Parts this version does not know, kept so that a rewrite (or a signature) keeps them."""
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the JSON-able form, including unknown parts read earlier."""
-        out: dict[str, Any] = dict(self.extra)
+        """Return the JSON-able form, including unknown parts read earlier (new dicts and
+        lists throughout, to change at will)."""
+        out: dict[str, Any] = thawed(self.extra)
         out.update(
             identity=self.identity,
             version=self.version,

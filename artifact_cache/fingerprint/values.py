@@ -36,7 +36,7 @@ from typing import Any
 import attrs
 import xxhash
 
-from ..readonly import ReadOnlyDict
+from ..readonly import ReadOnlyDict, ReadOnlyList
 from ._registry import Handler, _dispatch, _handler_for, register_fingerprint
 from ._registry import register_builtin as register_builtin  # for the handler modules
 from ._stdlib import STDLIB_ENCODERS
@@ -611,6 +611,7 @@ _EXACT: dict[type, Callable[[_Encoder, Any], None]] = {
     tuple: _Encoder._tuple,
     dict: _Encoder._dict,
     ReadOnlyDict: _Encoder._dict,  # (a record's tags or extra: as the dict of its items)
+    ReadOnlyList: _Encoder._list,  # (a list inside a record's extra: as a list)
     set: _Encoder._set,
     frozenset: _Encoder._set,
     type(...): _Encoder._ellipsis,
