@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 import warnings
 from pathlib import Path
 from typing import Any
@@ -297,6 +298,54 @@ class TestLocal:
         assert os.stat(head).st_ino != os.stat(version).st_ino
         assert not list((tmp_path / "s").rglob(".tmp-*"))
         assert store.get("x", version=info.version) == "copied"
+
+
+class TestWriteIfAbsent:
+    def test_writes_only_where_nothing_is(self, store: ac.ArtifactStore) -> None:
+        """put_version_if_absent / put_record_if_absent write a missing file, and leave
+        an existing one as it is (False); no temporary is left behind."""
+        storage = store._storage
+        name = VersionName("x", "default", "20261202T031500123456Z-1a2b3c4d")
+        assert storage.put_version_if_absent(name, b"first") is True
+        assert storage.put_version_if_absent(name, b"second") is False
+        assert storage.read_versions([name])[name] == b"first"
+        assert storage.put_record_if_absent("x", "k", b"head") is True
+        assert storage.put_record_if_absent("x", "k", b"other") is False
+        assert storage.read_record("x", "k") == b"head"
+        assert [e.name for e in storage.files("versions")] == [
+            "@default@20261202T031500123456Z-1a2b3c4d.json"
+        ]
+
+    def test_threads_racing_write_once(self, tmp_path: Path) -> None:
+        """Of threads writing one name at once on a local disk, exactly one writes it."""
+        storage = ac.open_store(str(tmp_path / "s"))._storage
+        results: dict[int, bool] = {}
+
+        def write(i: int) -> None:
+            results[i] = storage.put_record_if_absent("x", "default", f"{i}".encode())
+
+        threads = [threading.Thread(target=write, args=(i,)) for i in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert sorted(results.values()) == [False] * 7 + [True]
+        [winner] = [i for i, wrote in results.items() if wrote]
+        assert storage.read_record("x", "default") == str(winner).encode()
+        assert not list((tmp_path / "s").rglob(".tmp-*"))
+
+    def test_where_links_fail(self, tmp_path: Path, monkeypatch: Any) -> None:
+        """Where hard links are refused it looks, then renames (never over a file)."""
+        storage = ac.open_store(str(tmp_path / "s"))._storage
+
+        def refuse(src: str, dst: str) -> None:
+            raise PermissionError(1, "Operation not permitted")
+
+        monkeypatch.setattr("artifact_cache.storage.writes.os.link", refuse)
+        assert storage.put_record_if_absent("x", "default", b"first") is True
+        assert storage.put_record_if_absent("x", "default", b"second") is False
+        assert storage.read_record("x", "default") == b"first"
+        assert not list((tmp_path / "s").rglob(".tmp-*"))
 
 
 class TestOlderStores:

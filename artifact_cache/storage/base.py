@@ -49,7 +49,7 @@ from .marker import FORMAT_VERSION, MARKER, marker_text, read_marker
 from .memory import dt_now, memory_index
 from .rows import Bar, IndexedRecord
 from .sqlite_index import LocalIndex
-from .writes import publish_local, put_local, put_remote
+from .writes import publish_local, put_local, put_local_if_absent, put_remote
 
 __all__ = ["FORMAT_VERSION", "SizeMismatch", "Storage"]
 
@@ -346,6 +346,45 @@ class Storage:
         """Write a version's record or tombstone (whole, in one step)."""
         data = text.encode()
         self._put(self.layout.version_path(name), [data], len(data))
+
+    def _put_if_absent(self, path: str, data: bytes) -> bool:
+        """Make ``path`` hold ``data`` unless a file is there already (never over one);
+        True if this call wrote it.
+
+        Atomic on a local disk (a hard link that fails if the name is taken), in
+        ``memory://`` (one ``setdefault``) and on S3 (after a look, a conditional PUT:
+        fsspec's ``mode="create"``); other filesystems look, then write.
+        """
+        if self.is_local:
+            return put_local_if_absent(path, data)
+        if self._mem is not None:
+            made = MemoryFile(self.fs, path, data)
+            if self._mem.setdefault(path, made) is not made:
+                return False
+            self._index.add(path)
+            return True
+        if self.exists(path):  # (the usual case on a second look: one request, no upload)
+            return False
+        try:
+            try:
+                self.fs.pipe_file(path, data, mode="create")
+            except FileNotFoundError:
+                if hasattr(self.fs, "split_path"):  # an object store: no folders to make
+                    raise
+                self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+                self.fs.pipe_file(path, data, mode="create")
+        except FileExistsError:
+            return False
+        return True
+
+    def put_record_if_absent(self, step_id: str, key: str, data: bytes) -> bool:
+        """Write a record unless one is there (never over a newer save's); True if written."""
+        return self._put_if_absent(self.record_path(step_id, key), data)
+
+    def put_version_if_absent(self, name: VersionName, data: bytes) -> bool:
+        """Write a version's record unless its file is there (version records never
+        change); True if written."""
+        return self._put_if_absent(self.layout.version_path(name), data)
 
     # ----------------------------------------------------------------- reads
     def read_object(
