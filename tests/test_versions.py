@@ -81,6 +81,41 @@ class TestVersions:
         assert store.delete("model", key="default") is True
         assert [i.status for i in store.versions("model")][:2] == ["tombstoned", "tombstoned"]
 
+    @pytest.mark.payload_files
+    def test_delete_keeps_a_head_whose_version_record_is_gone(
+        self, store: ac.ArtifactStore
+    ) -> None:
+        """A head whose version record is gone (trimmed while the head was being written)
+        still is that version: delete gives it its record (the head's exact text) before
+        the tombstone, so the history keeps it, gc keeps its payload and it loads."""
+        info = store.save("x", "the value")
+        storage = store._storage
+        name = VersionName("x", "default", info.version)
+        head = storage.read_record("x", "default")
+        storage.remove_versions([name])
+        assert [(i.version, i.status) for i in store.versions("x")] == [(info.version, "active")]
+        assert store.delete("x") is True
+        assert [(i.version, i.status) for i in store.versions("x")] == [
+            (info.version, "tombstoned")
+        ]
+        assert storage.read_versions([name])[name] == head
+        assert store.gc(grace=0).removed == 0
+        assert store.get("x", version=info.version) == "the value"
+
+    def test_delete_never_writes_over_a_version_record(self, store: ac.ArtifactStore) -> None:
+        """Version records never change: delete leaves an existing one as it is, even
+        when its text is not the head's."""
+        info = store.save("x", "v")
+        record = dict(info.to_dict(), note="another writer's text")
+        text = json.dumps(record, indent=1).encode()
+        _write(store, f"versions/x/@default@{info.version}.json", text)
+        store.delete("x")
+        name = VersionName("x", "default", info.version)
+        assert store._storage.read_versions([name])[name] == text
+        assert [(i.version, i.status) for i in store.versions("x")] == [
+            (info.version, "tombstoned")
+        ]
+
     def test_purge_leaves_nothing(self, store: ac.ArtifactStore) -> None:
         """delete(purge=True) removes the head and every version file of the step."""
         infos = [store.save("x", i, key=k) for i in range(2) for k in ("a", "b")]

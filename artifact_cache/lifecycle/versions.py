@@ -267,9 +267,10 @@ def delete(storage: Storage, step_id: str, key: str | None, *, purge: bool) -> b
     """Remove the head of a step (and key), leaving a tombstone for the version it named;
     with ``purge``, remove the whole version history too. True if anything was there.
 
-    A head that is not a valid record is removed without a tombstone. A head written
-    before versions existed first gets its version record (its own text), so that its
-    history keeps it.
+    A head that is not a valid record is removed without a tombstone. A head whose
+    version record is missing (one written before versions existed, or whose record was
+    trimmed while it was being written) first gets it, of its own text, so that its
+    history keeps it; an existing version record is never written over.
     """
     heads = [RecordName(step_id, key)] if key is not None else storage.step_record_names(step_id)
     found = storage.read_records(heads)
@@ -287,8 +288,11 @@ def delete(storage: Storage, step_id: str, key: str | None, *, purge: bool) -> b
         except RecordError:
             continue
         version = info.version or info.derived_version
-        if version == info.derived_version:
-            storage.put_version(VersionName(head.step_id, head.key, version), data.decode())
+        # A head whose version record is missing (written before versions existed, or
+        # its record trimmed while the head was being written) is still that version:
+        # its record is made first, of the head's text, so the history keeps it once
+        # the head is gone (an existing one is never changed: version records are not).
+        storage.put_version_if_absent(VersionName(head.step_id, head.key, version), data)
         name = VersionName(head.step_id, head.key, version, tombstone=True)
         storage.put_version(name, tombstone_text(head.step_id, head.key, version))
     storage.remove_records(present)

@@ -363,8 +363,13 @@ class Storage:
                 return False
             self._index.add(path)
             return True
-        if self.exists(path):  # (the usual case on a second look: one request, no upload)
+        try:
+            # A look first (the usual answer on a second look: one GET, no upload, and
+            # no listing that a HEAD answered "not found" adds on s3fs).
+            self._cat(path)
             return False
+        except FileNotFoundError:
+            pass
         try:
             try:
                 self.fs.pipe_file(path, data, mode="create")
