@@ -351,6 +351,20 @@ class TestWriteIfAbsent:
             "@default@20261202T031500123456Z-1a2b3c4d.json"
         ]
 
+    def test_s3_write_is_conditional(self, s3_url: str, monkeypatch: Any) -> None:
+        """On S3 a record written between the look and the write is not written over:
+        the PUT is conditional (If-None-Match), as the moto server checks."""
+        storage = ac.open_store(s3_url)._storage
+        storage.put_record_if_absent("x", "default", b"first")
+
+        def missed(path: str) -> bytes:
+            raise FileNotFoundError(path)  # as if the other writer came just after it
+
+        monkeypatch.setattr(storage, "_cat", missed)
+        assert storage.put_record_if_absent("x", "default", b"second") is False
+        monkeypatch.undo()
+        assert storage.read_record("x", "default") == b"first"
+
     def test_threads_racing_write_once(self, tmp_path: Path) -> None:
         """Of threads writing one name at once on a local disk, exactly one writes it."""
         storage = ac.open_store(str(tmp_path / "s"))._storage

@@ -352,8 +352,9 @@ class Storage:
         True if this call wrote it.
 
         Atomic on a local disk (a hard link that fails if the name is taken), in
-        ``memory://`` (one ``setdefault``) and on S3 (after a look, a conditional PUT:
-        fsspec's ``mode="create"``); other filesystems look, then write.
+        ``memory://`` (one ``setdefault``) and on object stores that honour fsspec's
+        ``mode="create"`` (after a look, a conditional PUT on S3). Other filesystems
+        look, then write the usual way.
         """
         if self.is_local:
             return put_local_if_absent(path, data)
@@ -370,16 +371,16 @@ class Storage:
             return False
         except FileNotFoundError:
             pass
+        if self._renaming or not hasattr(self.fs, "split_path"):
+            # Folders (sftp, ...): the look was all; the write is atomic by a rename.
+            self._put(path, [data], len(data))
+            return True
         try:
-            try:
-                self.fs.pipe_file(path, data, mode="create")
-            except FileNotFoundError:
-                if hasattr(self.fs, "split_path"):  # an object store: no folders to make
-                    raise
-                self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
-                self.fs.pipe_file(path, data, mode="create")
+            self.fs.pipe_file(path, data, mode="create")
         except FileExistsError:
             return False
+        except TypeError:  # (a pipe_file that knows no mode: the look was all)
+            self._put(path, [data], len(data))
         return True
 
     def put_record_if_absent(self, step_id: str, key: str, data: bytes) -> bool:
