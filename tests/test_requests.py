@@ -17,6 +17,7 @@ import pytest
 from counting import Counting, counting_moto
 
 import artifact_cache as ac
+from artifact_cache.storage import VersionName
 
 
 @pytest.fixture(scope="module")
@@ -185,3 +186,26 @@ def test_list_budget(s3: tuple[Any, str, dict[str, Any], Counting]) -> None:
     assert len(found) == 51 and len(seen) == 2 and ".manifest" in seen[1], seen
     found, seen = _count(counter, reader.list)
     assert len(found) == 51 and len(seen) == 1, seen
+
+
+def test_delete_budget(s3: tuple[Any, str, dict[str, Any], Counting]) -> None:
+    """delete of one key: the record's GET, a look at its version record (it must not be
+    written over), the tombstone's PUT, the record's DELETE. A version record that is
+    missing (trimmed while the head was written) is put back: one conditional PUT more."""
+    _client, url, options, counter = s3
+    store = ac.ArtifactStore(url, progress=False, **options)
+    store.save("warm", 0)  # the format marker: once per store
+    store.save("a", {"x": 1})
+    _, seen = _count(counter, lambda: store.delete("a", key="default"))
+    version = "/store/versions/a/@default@"
+    assert [r.split("?")[0].split(" ")[0] for r in seen] == ["GET", "GET", "PUT", "POST"], seen
+    assert "/refs/a/@default.json" in seen[0] and version in seen[1] and version in seen[2]
+    info = store.save("b", {"x": 2})
+    name = VersionName("b", "default", info.version)
+    store._storage.remove_versions([name])
+    _, seen = _count(counter, lambda: store.delete("b", key="default"))
+    assert [r.split(" ")[0] for r in seen] == ["GET", "GET", "PUT", "PUT", "POST"], seen
+    assert seen[2].startswith(
+        f"PUT {url.removeprefix('s3:/')}/versions/b/@default@{info.version}.json"
+    )
+    assert [(i.version, i.status) for i in store.versions("b")] == [(info.version, "tombstoned")]

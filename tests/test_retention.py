@@ -475,6 +475,87 @@ class TestConcurrentSaves:
         monkeypatch.undo()
         assert store.get("late") == blob(7)
 
+    def test_save_between_the_last_read_and_the_removal_stays(
+        self, store: ac.ArtifactStore, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A save of a chosen artifact that lands between the prune's last read of its
+        record and the removal keeps its value, head and version (the head is put back
+        from its version record); the chosen version and its history go."""
+        old = [store.save("a", f"old {i}") for i in range(2)]
+        real = retention._same
+        saved: list[ac.ArtifactInfo] = []
+
+        def read_then_save(storage: Any, chosen: Any, start: float) -> Any:
+            now = real(storage, chosen, start)
+            saved.append(store.save(chosen.step_id, "new", key=chosen.key))  # another writer
+            return now
+
+        monkeypatch.setattr(retention, "_same", read_then_save)
+        report = store.prune(max_count=0)
+        monkeypatch.undo()
+        assert report.removed == () and report.skipped == 1
+        [new] = saved
+        assert store.get("a") == "new" and store.info("a").version == new.version
+        assert [(i.version, i.status) for i in store.versions("a")] == [(new.version, "active")]
+        assert store.get("a", version=new.version) == "new"
+        with pytest.raises(ac.ArtifactNotFoundError):
+            store.get("a", version=old[1].version)
+
+    def test_newer_head_is_never_written_over(
+        self, store: ac.ArtifactStore, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A save between the prune's read and the removal, and another one after the
+        removal: the head is not put back over the newer save's."""
+        store.save("a", "old")
+        storage = store._storage
+        real_same, real_read = retention._same, storage.read_versions
+        saved: list[ac.ArtifactInfo] = []
+
+        def read_then_save(storage: Any, chosen: Any, start: float) -> Any:
+            now = real_same(storage, chosen, start)
+            saved.append(store.save("a", "between"))
+            return now
+
+        def save_then_read(names: Any) -> Any:
+            if len(saved) == 1:  # (after the removal, before the head is put back)
+                saved.append(store.save("a", "newest"))
+            return real_read(names)
+
+        monkeypatch.setattr(retention, "_same", read_then_save)
+        monkeypatch.setattr(storage, "read_versions", save_then_read)
+        report = store.prune(max_count=0)
+        monkeypatch.undo()
+        between, newest = saved
+        assert report.removed == () and report.skipped == 1
+        assert store.get("a") == "newest" and store.info("a").version == newest.version
+        assert [(i.version, i.status) for i in store.versions("a")] == [
+            (newest.version, "active"),
+            (between.version, "superseded"),
+        ]
+
+    def test_save_deleted_since_stays_deleted(
+        self, store: ac.ArtifactStore, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A save between the prune's read and the removal that someone deleted
+        meanwhile is not brought back; its tombstoned version stays in the history."""
+        store.save("a", "old")
+        real = retention._same
+        saved: list[ac.ArtifactInfo] = []
+
+        def read_save_delete(storage: Any, chosen: Any, start: float) -> Any:
+            now = real(storage, chosen, start)
+            saved.append(store.save("a", "new"))
+            store.delete("a")
+            return now
+
+        monkeypatch.setattr(retention, "_same", read_save_delete)
+        store.prune(max_count=0)
+        monkeypatch.undo()
+        assert not store.exists("a")
+        assert [(i.version, i.status) for i in store.versions("a")] == [
+            (saved[0].version, "tombstoned")
+        ]
+
     def test_artifacts_newer_than_the_prune_stay(
         self, mem_store: ac.ArtifactStore, monkeypatch: pytest.MonkeyPatch
     ) -> None:
@@ -568,6 +649,114 @@ def test_prune_while_another_process_saves(
     assert any(r.kept > 5 for r in reports)
     for info in left.values():
         store.load(info)  # every record left has its payload
+
+
+RESAVER = textwrap.dedent(
+    """
+    import sys
+    import artifact_cache as ac
+    store = ac.open_store(sys.argv[1], prune_every=0)
+    print("ready", flush=True)
+    for line in sys.stdin:  # a step id to save again, as the prune asks
+        info = store.save(line.strip(), ("new", line.strip()))
+        print(info.step_id, info.version, info.created.isoformat(), flush=True)
+    """
+)
+
+FREE_RESAVER = textwrap.dedent(
+    """
+    import sys
+    import artifact_cache as ac
+    store = ac.open_store(sys.argv[1], prune_every=0)
+    print("ready", flush=True)
+    sys.stdin.readline()
+    for i in reversed(range(int(sys.argv[2]))):
+        info = store.save(f"s/{i:03d}", ("free", i))
+        print(info.step_id, info.version, info.created.isoformat(), flush=True)
+    """
+)
+
+
+@pytest.mark.parametrize("backend", ["local", "s3"])
+def test_prune_keeps_saves_made_while_it_removes(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """prune(max_count=0) over old steps while other processes save them again: one
+    process saves every third step between the prune's last read of its record and
+    the removal (the prune waits for it), another saves them all, unasked, from the
+    moment the prune has chosen (all of them, in the order it removes). Every save
+    made after the prune started keeps its head (or a later save's) and its version,
+    and loads; nothing is removed unreported."""
+    from conftest import make_url
+
+    count = 60 if backend == "local" else 15
+    url = make_url(backend, tmp_path, request)
+    store = ac.open_store(url, prune_every=0)
+    for i in range(count):
+        store.save(f"s/{i:03d}", ("old", i))
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, url, str(count)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for script in (RESAVER, FREE_RESAVER)
+    ]
+    asked, free = procs
+    saved: list[list[str]] = []
+    real = retention._same
+
+    def read_then_save(storage: Any, chosen: Any, start: float) -> Any:
+        now = real(storage, chosen, start)
+        if not saved:  # the prune has chosen: the unasked saves begin
+            assert free.stdin is not None
+            free.stdin.write("go\n")
+            free.stdin.flush()
+        if int(chosen.step_id[2:]) % 3 == 0:
+            assert asked.stdin is not None and asked.stdout is not None
+            asked.stdin.write(f"{chosen.step_id}\n")
+            asked.stdin.flush()
+            saved.append(asked.stdout.readline().split())
+        return now
+
+    try:
+        for proc in procs:
+            assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
+        monkeypatch.setattr(retention, "_same", read_then_save)
+        report = store.prune(max_count=0, grace=0)
+        monkeypatch.undo()
+        for proc in procs:
+            assert proc.stdin is not None and proc.stdout is not None
+            proc.stdin.close()
+            proc.wait(timeout=120)
+            if proc is free:
+                saved.extend(line.split() for line in proc.stdout.read().splitlines())
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    for proc in procs:
+        assert proc.returncode == 0, proc.stderr.read()[-3000:] if proc.stderr else ""
+    assert report.started is not None and len(saved) == count + (count + 2) // 3
+    assert report.skipped >= (count + 2) // 3  # every asked save was kept
+    removed = {(a.step_id, a.created) for a in report.removed}
+    heads = {i.step_id: i for i in store.list()}
+    for step_id, version, created in saved:
+        when = dt.datetime.fromisoformat(created)
+        if when < report.started and (step_id, when) in removed:
+            continue  # saved before the prune started, and reported removed
+        head = heads.get(step_id)
+        assert head is not None, f"{step_id} {version} lost its head"
+        # One of the saves made since (of two at once, the last head written wins).
+        assert head.version in {v for s, v, _c in saved if s == step_id}, step_id
+        assert store.get(step_id, version=version)[1] in (step_id, int(step_id[2:]))
+    for step_id, head in heads.items():
+        assert store.load(head) is not None
+        statuses = [i.status for i in store.versions(step_id)]
+        assert statuses.count("active") == 1, (step_id, statuses)
 
 
 # --------------------------------------------------------------------------- step(max_age)

@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 import warnings
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,41 @@ class TestVersions:
         }
         assert store.delete("model", key="default") is True
         assert [i.status for i in store.versions("model")][:2] == ["tombstoned", "tombstoned"]
+
+    @pytest.mark.payload_files
+    def test_delete_keeps_a_head_whose_version_record_is_gone(
+        self, store: ac.ArtifactStore
+    ) -> None:
+        """A head whose version record is gone (trimmed while the head was being written)
+        still is that version: delete gives it its record (the head's exact text) before
+        the tombstone, so the history keeps it, gc keeps its payload and it loads."""
+        info = store.save("x", "the value")
+        storage = store._storage
+        name = VersionName("x", "default", info.version)
+        head = storage.read_record("x", "default")
+        storage.remove_versions([name])
+        assert [(i.version, i.status) for i in store.versions("x")] == [(info.version, "active")]
+        assert store.delete("x") is True
+        assert [(i.version, i.status) for i in store.versions("x")] == [
+            (info.version, "tombstoned")
+        ]
+        assert storage.read_versions([name])[name] == head
+        assert store.gc(grace=0).removed == 0
+        assert store.get("x", version=info.version) == "the value"
+
+    def test_delete_never_writes_over_a_version_record(self, store: ac.ArtifactStore) -> None:
+        """Version records never change: delete leaves an existing one as it is, even
+        when its text is not the head's."""
+        info = store.save("x", "v")
+        record = dict(info.to_dict(), note="another writer's text")
+        text = json.dumps(record, indent=1).encode()
+        _write(store, f"versions/x/@default@{info.version}.json", text)
+        store.delete("x")
+        name = VersionName("x", "default", info.version)
+        assert store._storage.read_versions([name])[name] == text
+        assert [(i.version, i.status) for i in store.versions("x")] == [
+            (info.version, "tombstoned")
+        ]
 
     def test_purge_leaves_nothing(self, store: ac.ArtifactStore) -> None:
         """delete(purge=True) removes the head and every version file of the step."""
@@ -297,6 +333,68 @@ class TestLocal:
         assert os.stat(head).st_ino != os.stat(version).st_ino
         assert not list((tmp_path / "s").rglob(".tmp-*"))
         assert store.get("x", version=info.version) == "copied"
+
+
+class TestWriteIfAbsent:
+    def test_writes_only_where_nothing_is(self, store: ac.ArtifactStore) -> None:
+        """put_version_if_absent / put_record_if_absent write a missing file, and leave
+        an existing one as it is (False); no temporary is left behind."""
+        storage = store._storage
+        name = VersionName("x", "default", "20261202T031500123456Z-1a2b3c4d")
+        assert storage.put_version_if_absent(name, b"first") is True
+        assert storage.put_version_if_absent(name, b"second") is False
+        assert storage.read_versions([name])[name] == b"first"
+        assert storage.put_record_if_absent("x", "k", b"head") is True
+        assert storage.put_record_if_absent("x", "k", b"other") is False
+        assert storage.read_record("x", "k") == b"head"
+        assert [e.name for e in storage.files("versions")] == [
+            "@default@20261202T031500123456Z-1a2b3c4d.json"
+        ]
+
+    def test_s3_write_is_conditional(self, s3_url: str, monkeypatch: Any) -> None:
+        """On S3 a record written between the look and the write is not written over:
+        the PUT is conditional (If-None-Match), as the moto server checks."""
+        storage = ac.open_store(s3_url)._storage
+        storage.put_record_if_absent("x", "default", b"first")
+
+        def missed(path: str) -> bytes:
+            raise FileNotFoundError(path)  # as if the other writer came just after it
+
+        monkeypatch.setattr(storage, "_cat", missed)
+        assert storage.put_record_if_absent("x", "default", b"second") is False
+        monkeypatch.undo()
+        assert storage.read_record("x", "default") == b"first"
+
+    def test_threads_racing_write_once(self, tmp_path: Path) -> None:
+        """Of threads writing one name at once on a local disk, exactly one writes it."""
+        storage = ac.open_store(str(tmp_path / "s"))._storage
+        results: dict[int, bool] = {}
+
+        def write(i: int) -> None:
+            results[i] = storage.put_record_if_absent("x", "default", f"{i}".encode())
+
+        threads = [threading.Thread(target=write, args=(i,)) for i in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert sorted(results.values()) == [False] * 7 + [True]
+        [winner] = [i for i, wrote in results.items() if wrote]
+        assert storage.read_record("x", "default") == str(winner).encode()
+        assert not list((tmp_path / "s").rglob(".tmp-*"))
+
+    def test_where_links_fail(self, tmp_path: Path, monkeypatch: Any) -> None:
+        """Where hard links are refused it looks, then renames (never over a file)."""
+        storage = ac.open_store(str(tmp_path / "s"))._storage
+
+        def refuse(src: str, dst: str) -> None:
+            raise PermissionError(1, "Operation not permitted")
+
+        monkeypatch.setattr("artifact_cache.storage.writes.os.link", refuse)
+        assert storage.put_record_if_absent("x", "default", b"first") is True
+        assert storage.put_record_if_absent("x", "default", b"second") is False
+        assert storage.read_record("x", "default") == b"first"
+        assert not list((tmp_path / "s").rglob(".tmp-*"))
 
 
 class TestOlderStores:

@@ -9,8 +9,10 @@ The read times come from `access` (kept in memory by each process, shared throug
 small access files, which a prune merges and compacts); the limits and how often saves
 prune come from `policy`.
 
-Removing an artifact is what ``store.delete`` does to its record, after reading the
-record again to make sure it is still the one chosen and older than the prune; its
+Removing an artifact removes its record and its history up to it (never a later
+version's files), after reading the record again to make sure it is still the one
+chosen and older than the prune; a save whose head lands between that read and the
+removal gets its head back from its version record (`versions.remove_pruned`). Its
 payload then goes the way ``gc`` removes garbage (kept if any record names it, or if it
 is younger than the grace period). May import errors, info, storage and the lifecycle
 modules below it (policy, access, versions); the store is passed in (imported for typing
@@ -254,19 +256,21 @@ def _pruned_version(version: ArtifactInfo, rule: str) -> PrunedArtifact:
     return _pruned(version, rule, last_used=version.created, version=version.version)
 
 
-def _same(storage: Storage, chosen: PrunedArtifact, start: float) -> bool:
-    """True if the record at the chosen name is still the one chosen, older than ``start``."""
+def _same(storage: Storage, chosen: PrunedArtifact, start: float) -> ArtifactInfo | None:
+    """The record at the chosen name if it is still the one chosen, older than ``start``."""
     try:
         data = storage.read_record(chosen.step_id, chosen.key)
     except FileNotFoundError:
-        return False
+        return None
     now = _parse(RecordName(chosen.step_id, chosen.key), data)
-    return (
+    if (
         now is not None
         and now.digest == chosen.digest
         and now.created == chosen.created
         and now.created.timestamp() < start
-    )
+    ):
+        return now
+    return None
 
 
 def _stored_size(infos: Iterable[ArtifactInfo]) -> int:
@@ -282,10 +286,13 @@ def prune(
 ) -> PruneReport:
     """Enforce ``policy`` on ``store`` now (see the module's docstring); what it removed.
 
-    Safe while other processes save: an artifact created after the prune started is
-    never chosen, a chosen record is read again and removed only if it is unchanged, and
-    a payload goes only if no record names it on a last look (and it is older than
-    ``grace`` seconds). `ArtifactStore.prune` calls it with the store's limits.
+    Safe while other processes save; it removes nothing they saved after it started: an
+    artifact created after the prune started is never chosen, a chosen record is read
+    again and removed only if it is unchanged, a save that writes its head between that
+    read and the removal gets it back (only where no newer head is) and keeps its
+    version, and a payload goes only if no record names it on a last look (and it is
+    older than ``grace`` seconds). `ArtifactStore.prune` calls it with the store's
+    limits.
 
     Examples:
         >>> import artifact_cache as ac
@@ -352,8 +359,12 @@ def prune(
     removed: list[PrunedArtifact] = []
     skipped = 0
     for item in chosen:
-        # Read again just before removing: a save since the listing wins.
-        if _same(storage, item, start) and store.delete(item.step_id, key=item.key, purge=True):
+        # Read again just before removing: a save since the listing wins, and so does
+        # one that writes its head between this read and the removal (remove_pruned).
+        now = _same(storage, item, start)
+        with store._io("pruning", item.step_id):
+            went = now is not None and _versions.remove_pruned(storage, now)
+        if went:
             removed.append(item)
         else:
             skipped += 1

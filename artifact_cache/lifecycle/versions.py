@@ -50,6 +50,7 @@ __all__ = [
     "listing",
     "referenced",
     "remove",
+    "remove_pruned",
     "tombstone_text",
     "trim_versions",
 ]
@@ -267,9 +268,10 @@ def delete(storage: Storage, step_id: str, key: str | None, *, purge: bool) -> b
     """Remove the head of a step (and key), leaving a tombstone for the version it named;
     with ``purge``, remove the whole version history too. True if anything was there.
 
-    A head that is not a valid record is removed without a tombstone. A head written
-    before versions existed first gets its version record (its own text), so that its
-    history keeps it.
+    A head that is not a valid record is removed without a tombstone. A head whose
+    version record is missing (one written before versions existed, or whose record was
+    trimmed while it was being written) first gets it, of its own text, so that its
+    history keeps it; an existing version record is never written over.
     """
     heads = [RecordName(step_id, key)] if key is not None else storage.step_record_names(step_id)
     found = storage.read_records(heads)
@@ -287,8 +289,11 @@ def delete(storage: Storage, step_id: str, key: str | None, *, purge: bool) -> b
         except RecordError:
             continue
         version = info.version or info.derived_version
-        if version == info.derived_version:
-            storage.put_version(VersionName(head.step_id, head.key, version), data.decode())
+        # A head whose version record is missing (written before versions existed, or
+        # its record trimmed while the head was being written) is still that version:
+        # its record is made first, of the head's text, so the history keeps it once
+        # the head is gone (an existing one is never changed: version records are not).
+        storage.put_version_if_absent(VersionName(head.step_id, head.key, version), data)
         name = VersionName(head.step_id, head.key, version, tombstone=True)
         storage.put_version(name, tombstone_text(head.step_id, head.key, version))
     storage.remove_records(present)
@@ -299,6 +304,51 @@ def delete(storage: Storage, step_id: str, key: str | None, *, purge: bool) -> b
         storage.prune_version_folders(step_id)
         history_removed = bool(names)
     return bool(present) or history_removed
+
+
+def _upto(name: VersionName, version: str) -> bool:
+    """True if ``name`` is of ``version`` or of a version made before it: its id's time
+    (the first 22 characters) is earlier, or it is the very same id."""
+    return name.version == version or name.version[:22] < version[:22]
+
+
+def remove_pruned(storage: Storage, chosen: ArtifactInfo) -> bool:
+    """Remove an artifact a prune chose (its head, just read again and found unchanged)
+    with its history up to it; False if, instead, a later save stands.
+
+    A save of the same step and key may write its head between the prune's read and
+    this removal, and that head goes with the chosen one. Such a save wrote its version
+    record first, so after removing the head this lists the key's version files and
+    removes only those of the chosen version and of versions made before it (by their
+    ids' time), never a later one's. If the newest later version has its record and no
+    tombstone, the head is written again from that record (its exact text), only if no
+    head is there: a save that wrote its head since is never written over.
+    That version is active again and False is returned (a later version written out of
+    order, before the prune began, comes back the same way: nothing is lost).
+    """
+    step_id, key = chosen.step_id, chosen.key
+    storage.remove_records([RecordName(step_id, key)])
+    version = chosen.version or chosen.derived_version
+    names = storage.step_version_names(step_id, key)
+    storage.remove_versions([n for n in names if _upto(n, version)])
+    storage.prune_version_folders(step_id)
+    later = [n for n in names if not _upto(n, version)]
+    deleted = {n.version for n in later if n.tombstone}
+    records = [n for n in later if not n.tombstone]
+    found = storage.read_versions(records)
+    for name in sorted(later, key=lambda n: (n.version, n.tombstone), reverse=True):
+        if name.version in deleted:
+            return True  # the newest was deleted since: it stays deleted
+        data = found.get(name)
+        if data is None or isinstance(data, Exception):
+            continue  # gone meanwhile (trimmed), or unreadable: not restored
+        try:
+            _version(storage, name, data)
+        except RecordError:
+            continue
+        storage.put_record_if_absent(step_id, key, data)
+        return False
+    return True
 
 
 def _doomed(infos: Sequence[ArtifactInfo], keep: int) -> list[ArtifactInfo]:

@@ -49,7 +49,7 @@ from .marker import FORMAT_VERSION, MARKER, marker_text, read_marker
 from .memory import dt_now, memory_index
 from .rows import Bar, IndexedRecord
 from .sqlite_index import LocalIndex
-from .writes import publish_local, put_local, put_remote
+from .writes import publish_local, put_local, put_local_if_absent, put_remote
 
 __all__ = ["FORMAT_VERSION", "SizeMismatch", "Storage"]
 
@@ -346,6 +346,51 @@ class Storage:
         """Write a version's record or tombstone (whole, in one step)."""
         data = text.encode()
         self._put(self.layout.version_path(name), [data], len(data))
+
+    def _put_if_absent(self, path: str, data: bytes) -> bool:
+        """Make ``path`` hold ``data`` unless a file is there already (never over one);
+        True if this call wrote it.
+
+        Atomic on a local disk (a hard link that fails if the name is taken), in
+        ``memory://`` (one ``setdefault``) and on object stores that honour fsspec's
+        ``mode="create"`` (after a look, a conditional PUT on S3). Other filesystems
+        look, then write the usual way.
+        """
+        if self.is_local:
+            return put_local_if_absent(path, data)
+        if self._mem is not None:
+            made = MemoryFile(self.fs, path, data)
+            if self._mem.setdefault(path, made) is not made:
+                return False
+            self._index.add(path)
+            return True
+        try:
+            # A look first (the usual answer on a second look: one GET, no upload, and
+            # no listing that a HEAD answered "not found" adds on s3fs).
+            self._cat(path)
+            return False
+        except FileNotFoundError:
+            pass
+        if self._renaming or not hasattr(self.fs, "split_path"):
+            # Folders (sftp, ...): the look was all; the write is atomic by a rename.
+            self._put(path, [data], len(data))
+            return True
+        try:
+            self.fs.pipe_file(path, data, mode="create")
+        except FileExistsError:
+            return False
+        except TypeError:  # (a pipe_file that knows no mode: the look was all)
+            self._put(path, [data], len(data))
+        return True
+
+    def put_record_if_absent(self, step_id: str, key: str, data: bytes) -> bool:
+        """Write a record unless one is there (never over a newer save's); True if written."""
+        return self._put_if_absent(self.record_path(step_id, key), data)
+
+    def put_version_if_absent(self, name: VersionName, data: bytes) -> bool:
+        """Write a version's record unless its file is there (version records never
+        change); True if written."""
+        return self._put_if_absent(self.layout.version_path(name), data)
 
     # ----------------------------------------------------------------- reads
     def read_object(

@@ -21,7 +21,7 @@ from .. import progress
 from .layout import TMP_PREFIX
 from .local import temporary_name, write_file
 
-__all__ = ["SMALL_PUT", "publish_local", "put_local", "put_remote"]
+__all__ = ["SMALL_PUT", "publish_local", "put_local", "put_local_if_absent", "put_remote"]
 
 Chunks = Sequence[bytes | bytearray | memoryview]
 
@@ -61,6 +61,48 @@ def put_local(path: str, chunks: Chunks, *, first: str | None = None) -> None:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
+
+
+def put_local_if_absent(path: str, data: bytes) -> bool:
+    """Make the local file ``path`` hold ``data`` unless a file is there already; True if
+    this call made it.
+
+    Never over an existing file, even one written at the same moment: the complete
+    temporary file is hard-linked to ``path``, which fails if the name is taken. Where
+    hard links are refused it looks, then renames.
+    """
+    if os.path.exists(path):
+        return False
+    folder = path.rsplit("/", 1)[0]
+    for attempt in range(_ATTEMPTS):
+        tmp = f"{folder}/{temporary_name(TMP_PREFIX)}"
+        try:
+            if attempt:  # (the folder is made only when it is missing)
+                os.makedirs(folder, exist_ok=True)
+            write_file(tmp, [data])
+            try:
+                os.link(tmp, path)
+            except (FileExistsError, FileNotFoundError):
+                raise
+            except OSError:  # no hard links here
+                if os.path.exists(path):
+                    return False
+                os.replace(tmp, path)
+            return True
+        except FileExistsError:
+            if os.path.exists(path):
+                return False
+            # makedirs met a folder a concurrent clear was removing: again.
+            if attempt == _ATTEMPTS - 1:
+                raise
+        except FileNotFoundError:
+            # No folder yet, or a concurrent clear removed it: again.
+            if attempt == _ATTEMPTS - 1:
+                raise
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+    return False  # (not reached: the last attempt raises)
 
 
 def _link_or_copy(tmp: str, target: str, chunks: Chunks) -> None:
