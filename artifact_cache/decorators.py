@@ -184,6 +184,11 @@ class StepFunction(Generic[R, P]):
             n: v.fingerprint(n) if isinstance(v, Deferred) else fingerprint(v, name=n)
             for n, v in arguments.items()
         }
+        owner = spec.owner
+        if owner is not None:
+            # A bound method (`store.step(model.predict)`): its instance is an input.
+            arguments = {owner: spec.func.__self__, **arguments}  # type: ignore[attr-defined]
+            fingerprints = {owner: spec.instance_fingerprint(), **fingerprints}
         # Names and digests are separator-free text, so this encoding is unambiguous.
         text = "".join(f"\x00{n}\x01{d}" for n, d in fingerprints.items())
         return _Prepared(hash_bytes(spec.prefix(), text.encode()), fingerprints, arguments)

@@ -11,12 +11,20 @@ from __future__ import annotations
 
 import inspect
 import threading
+import types
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
 
-from .fingerprint import CodeFingerprint, code_fingerprint, fingerprint, function_identity
+from .fingerprint import (
+    CodeFingerprint,
+    FingerprintError,
+    code_fingerprint,
+    fingerprint,
+    function_identity,
+)
+from .fingerprint.values import _Failure, digest_or_failure, qualified
 from .step_options import StepOptions
 from .stepid import sanitize_step_id, validate_step_id
 from .store import ArtifactStore
@@ -46,6 +54,8 @@ class _Spec:
     options: StepOptions
     first_param: str | None
     part: str
+    # For a bound method (``store.step(obj.method)``): the name its instance is keyed by.
+    owner: str | None
     # For the fast binder: set when every parameter is positional-or-keyword.
     names: tuple[str, ...] | None
     defaults: dict[str, Any]
@@ -96,6 +106,27 @@ class _Spec:
             prefix = fingerprint((_KEY_FORMAT, self.step_id, identity, term)).encode()
             self.key_prefix = prefix
         return prefix
+
+    def instance_fingerprint(self) -> str:
+        """The digest of a bound method's instance, taken on every call: its state is
+        an input of the method, and it may change between calls (a refitted model)."""
+        instance = self.func.__self__  # type: ignore[attr-defined]
+        try:
+            return digest_or_failure(instance)
+        except _Failure as failure:
+            inside = "".join(reversed(failure.segments))
+            what = qualified(type(instance))
+            msg = (
+                f"store.step({self.step_id!r}) in store {self.store.location}: "
+                f"{self.part} is a method bound to a {what} object, which is part of "
+                f"every key, and it cannot be fingerprinted ({self.owner}{inside}: "
+                f"{failure.reason}). Give the class an __artifact_fingerprint__() method "
+                "returning what the method's results depend on, register its type with "
+                "artifact_cache.register_fingerprint(), or memoise a plain function that "
+                "takes those values as arguments."
+            )
+            path = f"arg {self.owner!r}" + (f" -> {inside}" if inside else "")
+            raise FingerprintError(msg, path=path) from None
 
     def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
         """The arguments by parameter name, defaults applied, in signature order."""
@@ -152,6 +183,11 @@ def _make_spec(
         validate_step_id(step_id, store=store.location)
     signature = inspect.signature(func)
     params = list(signature.parameters)
+    owner = None
+    if isinstance(func, types.MethodType):
+        # The bound signature has no `self`: the instance is keyed under that name.
+        unbound = list(inspect.signature(func.__func__).parameters)
+        owner = unbound[0] if unbound and unbound[0] not in params else "self"
     plain = all(p.kind is p.POSITIONAL_OR_KEYWORD for p in signature.parameters.values())
     unknown = sorted(n for n in options.ignore if n not in signature.parameters)
     if unknown:
@@ -168,6 +204,7 @@ def _make_spec(
         options=options,
         first_param=params[0] if params else None,
         part=_function_part(func),
+        owner=owner,
         names=tuple(params) if plain else None,
         defaults={
             n: _MISSING if p.default is p.empty else p.default

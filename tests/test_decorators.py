@@ -648,6 +648,47 @@ class TestMethods:
         assert Scaler(2).scale(5) == 10 and Scaler(3).scale(5) == 15
         assert Scaler(2).scale.key(5) == Scaler(2).scale.key(5)
 
+    def test_bound_method_keys_its_instance(self, mem_store: ac.ArtifactStore) -> None:
+        """``store.step(obj.method)``: the instance's state is keyed, on every call."""
+
+        class Model:
+            def __init__(self, weight: int) -> None:
+                self.weight = weight
+
+            def predict(self, x: int) -> int:
+                return x * self.weight
+
+        light = mem_store.step("predict")(Model(2).predict)
+        model = Model(10)
+        heavy = mem_store.step("predict")(model.predict)
+        assert (light(5), heavy(5)) == (10, 50)
+        assert light.key(5) != heavy.key(5)
+        assert heavy.key(5) == mem_store.step("predict")(Model(10).predict).key(5)
+        model.weight = 3  # refitted in place: the same wrapper sees it
+        explanation = heavy.explain(5)
+        assert not explanation.hit and explanation.changed_arguments == ("self",)
+        call = heavy.call(5)
+        assert (call.cached, call.value) == (False, 15)
+
+    def test_bound_method_of_unkeyable_instance_refused(
+        self, mem_store: ac.ArtifactStore
+    ) -> None:
+        """An instance that cannot be fingerprinted is refused, naming step and store."""
+
+        class Client:
+            def __init__(self) -> None:
+                self.lock = threading.Lock()
+
+            def fetch(self, x: int) -> int:
+                return x
+
+        fetch = mem_store.step("fetch")(Client().fetch)
+        with pytest.raises(ac.FingerprintError, match="__artifact_fingerprint__") as info:
+            fetch(1)
+        assert "'fetch'" in str(info.value) and mem_store.location in str(info.value)
+        assert info.value.path == "arg 'self' -> .lock"
+        assert mem_store.list() == []
+
     def test_module_level_step_pickles_by_reference(self) -> None:
         """A step defined at module level pickles by reference, methods bound or not."""
         from userhelpers import stepmod
