@@ -165,7 +165,10 @@ class StepFunction(Generic[R, P]):
         if _importable(self, qualname):
             return qualname  # pickled by reference; the worker imports the module
         # By value (closures, __main__, notebooks): the worker may have no source to
-        # fingerprint, so the code fingerprint and the identity travel with the function.
+        # fingerprint, so the code fingerprint and the identity travel with the function,
+        # checked first: a helper rebound since they were taken (a re-run cell) must not
+        # send the old code's key to a worker, which has no way to notice.
+        spec.prefix()
         code = spec.code
         if code is None and spec.options.version is None:
             code = spec.code_fingerprint()

@@ -786,6 +786,28 @@ class TestProcesses:
         assert (cached, value, second_cached, key) == (True, 11, False, add.key(1))
         assert add.call(2).cached
 
+    def test_pickled_after_helper_rebound_sends_new_code(self, tmp_path: Path) -> None:
+        """A step pickled after its helper was redefined (a re-run cell) gives the worker
+        the new code's key, not the one taken at its first call."""
+        store = ac.open_store(str(tmp_path / "store"))
+
+        def helper(x: int) -> int:
+            return x + 1
+
+        @store.step("worker/helper")
+        def compute(x: int) -> int:
+            return helper(x)
+
+        assert compute(1) == 2
+
+        def helper(x: int) -> int:  # noqa: F811 (the cell re-run, edited)
+            return x * 100
+
+        path = tmp_path / "step.pkl"
+        path.write_bytes(cloudpickle.dumps(compute))
+        cached, value, second_cached, key = json.loads(run_python(self.WORKER, str(path)))
+        assert (cached, value, second_cached, key) == (False, 100, False, compute.key(1))
+
 
 def test_misspelt_option_fails_at_decoration(mem_store: ac.ArtifactStore) -> None:
     """A misspelt decorator option is refused at once, naming it and the valid ones."""
