@@ -9,9 +9,11 @@ step_options.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import threading
 import types
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -63,6 +65,10 @@ class _Spec:
     code: CodeFingerprint | None = None
     key_prefix: bytes | None = None
     identity: str | None = None
+    # What the identity was made from and may change under it: the closure cells and
+    # the values they held, and a callable object's state digest (None: no such object).
+    cells: tuple[tuple[Any, object], ...] = ()
+    state: str | None = None
 
     lock: threading.Lock = attrs.field(factory=threading.Lock)
 
@@ -83,16 +89,55 @@ class _Spec:
         """The function's ``module:qualname`` (and closure values): never shared."""
         identity = self.identity
         if identity is None:
+            # Taken first: a closure rebound meanwhile is seen at the next call.
+            self.cells = _closure_cells(self.func)
+            self.state = self.object_state()
             identity = self.identity = function_identity(self.func)
         return identity
+
+    def object_state(self) -> str | None:
+        """The state digest of a memoised callable object; None for anything else."""
+        target: Any = inspect.unwrap(self.func)
+        if isinstance(target, _NOT_OBJECTS):
+            return None
+        try:
+            return digest_or_failure(target)
+        except _Failure as failure:
+            if self.state is None:
+                msg = (
+                    f"store.step({self.step_id!r}) in store {self.store.location}: the "
+                    f"state of the {qualified(type(target))} object it memoises cannot "
+                    f"be fingerprinted ({failure.reason}), so it counts by its type: "
+                    "changing the object will not change the keys. Give the class an "
+                    "__artifact_fingerprint__() method, or pass its parameters as "
+                    "arguments."
+                )
+                warnings.warn(msg, RuntimeWarning, stacklevel=2)
+            return "unkeyable"
+
+    def rebound(self) -> bool:
+        """True if something the key's prefix was made from changed since: a name the
+        code fingerprint followed (not with a pinned version: it replaces the code), a
+        closure variable (whatever the version: it pins the code, not the values the
+        function captured), or a memoised callable object's state."""
+        if self.options.version is None and self.code is not None and self.code.stale():
+            return True
+        for cell, value in self.cells:
+            try:
+                current = cell.cell_contents
+            except ValueError:  # still (or again) unassigned
+                current = _EMPTY
+            if current is not value:
+                return True
+        return self.state is not None and self.object_state() != self.state
 
     def prefix(self) -> bytes:
         """What every key of the step starts from: the step id and the code or version."""
         prefix = self.key_prefix
         version = self.options.version
-        if prefix is not None and version is None and self.code and self.code.stale():
+        if prefix is not None and self.rebound():
             # A helper (or the function's global or closure) was rebound since: a notebook
-            # cell re-run, a module reload. Fingerprint the code again.
+            # cell re-run, a module reload, a callable object changed. Fingerprint again.
             with self.lock:
                 self.code = self.key_prefix = self.identity = prefix = None
         if prefix is None:
@@ -154,6 +199,35 @@ class _Spec:
             raise TypeError(f"{self.part}(): {exc}") from None
         bound.apply_defaults()
         return bound.arguments
+
+
+_NOT_OBJECTS = (
+    types.FunctionType,
+    types.MethodType,
+    types.BuiltinFunctionType,
+    functools.partial,
+    type,
+)
+
+
+def _closure_cells(func: Callable[..., Any]) -> tuple[tuple[Any, object], ...]:
+    """The closure cells the function identity reads, with the values they hold now."""
+    target: Any = inspect.unwrap(func)
+    while isinstance(target, types.MethodType | functools.partial):
+        inner = target.__func__ if isinstance(target, types.MethodType) else target.func
+        target = inspect.unwrap(inner)
+    if not isinstance(target, types.FunctionType) or not target.__closure__:
+        return ()
+    cells = []
+    for cell in target.__closure__:
+        try:
+            cells.append((cell, cell.cell_contents))
+        except ValueError:  # not assigned yet: an assignment is a rebinding
+            cells.append((cell, _EMPTY))
+    return tuple(cells)
+
+
+_EMPTY = object()
 
 
 @attrs.frozen

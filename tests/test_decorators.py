@@ -670,9 +670,7 @@ class TestMethods:
         call = heavy.call(5)
         assert (call.cached, call.value) == (False, 15)
 
-    def test_bound_method_of_unkeyable_instance_refused(
-        self, mem_store: ac.ArtifactStore
-    ) -> None:
+    def test_bound_method_of_unkeyable_instance_refused(self, mem_store: ac.ArtifactStore) -> None:
         """An instance that cannot be fingerprinted is refused, naming step and store."""
 
         class Client:

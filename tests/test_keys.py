@@ -747,6 +747,63 @@ class TestOtherCallables:
         cubes = store.step("power_obj", version="1")(Power(3))
         assert (squares(2), cubes(2)) == (4, 8)
 
+    @pytest.mark.parametrize("version", ["1", None])
+    def test_closure_rebound_after_first_call(
+        self, mem_store: ac.ArtifactStore, version: str | None
+    ) -> None:
+        """A closure variable rebound after the first call changes the key, with or
+        without a pinned version (it pins the code, not the captured values)."""
+        factor = 2
+
+        @mem_store.step("scale", version=version)
+        def scale(x: int) -> int:
+            return x * factor
+
+        first = scale.key(5)
+        assert scale(5) == 10 and scale.call(5).cached
+        factor = 3
+        call = scale.call(5)
+        assert (call.cached, call.value) == (False, 15)
+        assert scale.key(5) != first
+        factor = 2
+        assert scale.key(5) == first and scale.call(5).cached
+
+    def test_callable_object_changed_in_place(self, mem_store: ac.ArtifactStore) -> None:
+        """A memoised callable object's state is checked on every call: changed in
+        place, it misses; a fresh wrapper keys it as the long-lived one does."""
+
+        class Scaler:
+            def __init__(self, k: int) -> None:
+                self.k = k
+
+            def __call__(self, x: int) -> int:
+                return x * self.k
+
+        scaler = Scaler(2)
+        scaled = mem_store.step("scaled")(scaler)
+        assert scaled(5) == 10 and scaled.call(5).cached
+        scaler.k = 3  # refitted in place
+        call = scaled.call(5)
+        assert (call.cached, call.value) == (False, 15)
+        assert scaled.key(5) == mem_store.step("scaled")(scaler).key(5)
+
+    def test_callable_object_without_keyable_state_warns(self, mem_store: ac.ArtifactStore) -> None:
+        """A callable object whose state cannot be fingerprinted warns that changing
+        it will not change the keys, naming the step and the store."""
+
+        class Guarded:
+            def __init__(self) -> None:
+                self.lock = threading.Lock()
+
+            def __call__(self, x: int) -> int:
+                return x
+
+        guarded = mem_store.step("guarded")(Guarded())
+        with pytest.warns(RuntimeWarning, match="'guarded'.*cannot be fingerprinted") as seen:
+            assert guarded(1) == 1
+        assert mem_store.location in str(seen[0].message)
+        assert guarded.call(1).cached
+
 
 class TestRecipeRecord:
     def test_recipe_round_trips_through_json(self, mem_store: ac.ArtifactStore) -> None:
