@@ -175,6 +175,19 @@ class StepFunction(Generic[R, P]):
         identity = spec.function_identity()
         return (_rebuild, (spec.store, spec.func, spec.step_id, spec.options, code, identity))
 
+    def __artifact_fingerprint__(self) -> tuple[Any, ...]:
+        """What this memoised function is as a value (an argument of another step): what
+        its own keys start from (step id, identity, code or version, checked for
+        rebinding), plus the instance when its keys hold one. Its qualified name alone
+        would let a caller's result survive an edit of this function's code."""
+        spec = self._spec
+        instance: tuple[str, ...] = ()
+        if spec.owner is not None:
+            instance = (spec.instance_fingerprint(),)
+        elif self._instance is not _NO_INSTANCE and spec.options.include_self:
+            instance = (fingerprint(self._instance, name=spec.first_param),)
+        return ("memoised function", spec.prefix().decode(), instance)
+
     def _prepare(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> _Prepared:
         spec = self._spec
         if self._instance is not _NO_INSTANCE:

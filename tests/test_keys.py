@@ -260,6 +260,72 @@ class TestCallablesAsArguments:
         assert "guarded" in caught.value.path
         assert mod.apply.artifacts() == []  # nothing was run or stored
 
+    def test_memoised_function_argument_keyed_by_its_code(self, tmp_path: Path) -> None:
+        """A memoised function passed to another step counts by its code, as a plain
+        function does: after its module is edited, a fresh process misses."""
+        steps = textwrap.dedent(
+            """
+            import os
+            import artifact_cache as ac
+
+            store = ac.open_store(os.environ["STORE"])
+
+            @store.step
+            def featurise(x):
+                return x * {factor}
+
+            @store.step
+            def evaluate(fn, x):
+                return fn(x) + 1
+            """
+        )
+        code = "import json, steps; c = steps.evaluate.call(steps.featurise, 10)\n"
+        code += "print(json.dumps([c.value, c.cached]))"
+        env = dict(
+            os.environ,
+            PYTHONPATH=os.pathsep.join([str(REPO_ROOT), str(tmp_path)]),
+            STORE=str(tmp_path / "store"),
+            PYTHONDONTWRITEBYTECODE="1",
+        )
+        seen = []
+        for factor in (2, 3, 3):
+            (tmp_path / "steps.py").write_text(steps.format(factor=factor))
+            out = subprocess.run(
+                [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+            )
+            assert out.returncode == 0, out.stderr
+            seen.append(json.loads(out.stdout))
+        assert seen == [[21, False], [31, False], [31, True]]
+
+    def test_memoised_function_argument_in_process(self, mem_store: ac.ArtifactStore) -> None:
+        """In one process too: a redefined memoised argument (a re-run cell) misses, and
+        the bound methods of two instances differ."""
+
+        @mem_store.step
+        def evaluate(fn: Any, x: int) -> int:
+            return int(fn(x)) + 1
+
+        def make(factor: int) -> Any:
+            @mem_store.step("featurise", version="1")
+            def featurise(x: int) -> int:
+                return x * factor
+
+            return featurise
+
+        assert evaluate(make(2), 10) == 21 and evaluate(make(3), 10) == 31
+        assert fingerprint(make(2)) == fingerprint(make(2))
+
+        class Model:
+            def __init__(self, weight: int) -> None:
+                self.weight = weight
+
+            def predict(self, x: int) -> int:
+                return x * self.weight
+
+        light = mem_store.step("predict")(Model(2).predict)
+        heavy = mem_store.step("predict")(Model(10).predict)
+        assert (evaluate(light, 1), evaluate(heavy, 1)) == (3, 11)
+
 
 class TestForeignTypes:
     """Defect 3: pyarrow, torch, xarray, polars and scipy.sparse values by content."""
