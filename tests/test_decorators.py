@@ -458,6 +458,58 @@ class TestCodeInvalidation:
         finally:
             sys.modules.pop(name, None)
 
+    def test_file_edited_without_reload_keeps_its_own_key(self, tmp_path: Path) -> None:
+        """A module file edited after import (a long-lived kernel, no reload) still runs
+        the old code: its results must not be stored under the new code's key, which a
+        fresh process with the new code would hit."""
+        module = "import os\nimport artifact_cache as ac\n"
+        module += "store = ac.open_store(os.environ['STORE'])\n\n@store.step\n"
+        old = module + "def price(x):\n    return x * 2\n"
+        new = module + "def price(x):\n    return x * 2 + 1000  # edited\n"
+        (tmp_path / "pricing.py").write_text(old)
+        kernel = """
+            import json, os, sys
+            import pricing
+            with open(pricing.__file__, "w") as f:
+                f.write(os.environ["NEW"])
+            call = pricing.price.call(1)
+            print(json.dumps([call.value, call.cached]))
+        """
+        fresh = """
+            import json
+            import pricing
+            call = pricing.price.call(1)
+            print(json.dumps([call.value, call.cached]))
+        """
+        env = {
+            "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]),
+            "STORE": str(tmp_path / "store"),
+            "NEW": new,
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+        runs = [json.loads(run_python(script, env=env)) for script in (kernel, fresh, fresh)]
+        assert runs == [[2, False], [1002, False], [1002, True]]
+
+    def test_file_edit_elsewhere_keeps_the_source_fingerprint(
+        self, mem_store: ac.ArtifactStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A file edit that leaves the function's code and lines as they were keeps
+        its fingerprint (from source); one that changes its code does not."""
+        name = f"editmod_{uuid.uuid4().hex[:8]}"
+        path = tmp_path / f"{name}.py"
+        source = "def price(x):\n    return x * 2{tail}\n\n\ndef other():\n    return {n}\n"
+        path.write_text(source.format(tail="", n=1))
+        monkeypatch.syspath_prepend(str(tmp_path))
+        module = importlib.import_module(name)
+        try:
+            first = mem_store.step(module.price).key(1)
+            path.write_text(source.format(tail="  # a comment", n=22))
+            assert mem_store.step(module.price).key(1) == first
+            path.write_text(source.format(tail=" + 1000", n=1))
+            assert mem_store.step(module.price).key(1) != first
+        finally:
+            sys.modules.pop(name, None)
+
     def test_depends_on_invalidates(self, mem_store: ac.ArtifactStore) -> None:
         """A ``depends_on`` value with different contents gives different keys."""
 

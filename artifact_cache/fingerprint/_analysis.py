@@ -289,12 +289,48 @@ def _function_node(func: types.FunctionType) -> ast.AST | None:
             and first.name == func.__name__
         ):
             node = first
-    if node is None:
+    if node is None or not _source_runs(func):
         return None
     if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
         node.decorator_list = []
     _strip_docstrings(node)
     return node
+
+
+def _source_runs(func: types.FunctionType) -> bool:
+    """True if the function's source, as its file reads now, compiles to the code that
+    runs. A module file edited since it was imported (no reload: a long-lived kernel)
+    still runs the old code, whose key must not be the new code's."""
+    code = func.__code__
+    try:
+        lines, _ = inspect.findsource(func)
+    except (OSError, TypeError):
+        return False
+    found = _compiled(code.co_filename, "".join(lines))
+    if found is None:
+        return False
+    digest = _code_digest(code)
+    same_place = found.get((code.co_qualname, code.co_firstlineno), ())
+    return any(_code_digest(other) == digest for other in same_place)
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled(filename: str, source: str) -> dict[tuple[str, int], list[types.CodeType]] | None:
+    """The code objects ``source`` compiles to, by qualified name and first line."""
+    try:
+        # As the file's own code is compiled: its __future__ imports, not this module's.
+        module = compile(
+            source, filename, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True
+        )
+    except (SyntaxError, ValueError):
+        return None
+    found: dict[tuple[str, int], list[types.CodeType]] = {}
+    pending = [module]
+    while pending:
+        code = pending.pop()
+        found.setdefault((code.co_qualname, code.co_firstlineno), []).append(code)
+        pending.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
+    return found
 
 
 def _code_digest(code: types.CodeType) -> str:
