@@ -616,7 +616,8 @@ def step(store: ArtifactStore, func_or_id: Any = None, /, **options: Any) -> Any
         ignore: parameter names left out of the key (``verbose``, ``n_jobs``).
         version: pin the code part of the key to this string instead of the code
             fingerprint; change it to invalidate. The function's identity
-            (``module:qualname``) stays in the key.
+            (``module:qualname``) stays in the key; every script and notebook is
+            ``__main__``, so give functions pinned there a step id of their own.
         tags: tags saved on every artifact of the step.
         depends_on: extra things whose change invalidates the cache (modules, data
             files' contents, config dicts), passed to ``code_fingerprint``.
