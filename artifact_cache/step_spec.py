@@ -262,6 +262,14 @@ def _make_spec(
         # The bound signature has no `self`: the instance is keyed under that name.
         unbound = list(inspect.signature(func.__func__).parameters)
         owner = unbound[0] if unbound and unbound[0] not in params else "self"
+    elif (
+        # A C method bound to an object (`table.get`, `rng.normal`); a module's builtin
+        # function (`len`, `math.sqrt`) has its module as __self__, and no instance.
+        isinstance(func, types.BuiltinMethodType | types.MethodWrapperType)
+        and not isinstance(func.__self__, types.ModuleType | None)
+        and "self" not in params
+    ):
+        owner = "self"
     plain = all(p.kind is p.POSITIONAL_OR_KEYWORD for p in signature.parameters.values())
     unknown = sorted(n for n in options.ignore if n not in signature.parameters)
     if unknown:

@@ -722,6 +722,16 @@ class TestMethods:
         call = heavy.call(5)
         assert (call.cached, call.value) == (False, 15)
 
+    def test_builtin_bound_method_keys_its_object(self, mem_store: ac.ArtifactStore) -> None:
+        """A C method bound to an object (``table.get``) keys the object; a module's
+        builtin function (``len``) has none to key."""
+        english, german = {"one": 1}, {"one": "eins"}
+        assert mem_store.step("get")(english.get)("one") == 1
+        assert mem_store.step("get")(german.get)("one") == "eins"
+        german["one"] = "EINS"  # changed in place
+        assert mem_store.step("get")(german.get)("one") == "EINS"
+        assert mem_store.step(len)([1, 2]) == 2 and mem_store.step(len).call([1, 2]).cached
+
     def test_bound_method_of_unkeyable_instance_refused(self, mem_store: ac.ArtifactStore) -> None:
         """An instance that cannot be fingerprinted is refused, naming step and store."""
 
