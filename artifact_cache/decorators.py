@@ -165,12 +165,28 @@ class StepFunction(Generic[R, P]):
         if _importable(self, qualname):
             return qualname  # pickled by reference; the worker imports the module
         # By value (closures, __main__, notebooks): the worker may have no source to
-        # fingerprint, so the code fingerprint and the identity travel with the function.
+        # fingerprint, so the code fingerprint and the identity travel with the function,
+        # checked first: a helper rebound since they were taken (a re-run cell) must not
+        # send the old code's key to a worker, which has no way to notice.
+        spec.prefix()
         code = spec.code
         if code is None and spec.options.version is None:
             code = spec.code_fingerprint()
         identity = spec.function_identity()
         return (_rebuild, (spec.store, spec.func, spec.step_id, spec.options, code, identity))
+
+    def __artifact_fingerprint__(self) -> tuple[Any, ...]:
+        """What this memoised function is as a value (an argument of another step): what
+        its own keys start from (step id, identity, code or version, checked for
+        rebinding), plus the instance when its keys hold one. Its qualified name alone
+        would let a caller's result survive an edit of this function's code."""
+        spec = self._spec
+        instance: tuple[str, ...] = ()
+        if spec.owner is not None:
+            instance = (spec.instance_fingerprint(),)
+        elif self._instance is not _NO_INSTANCE and spec.options.include_self:
+            instance = (fingerprint(self._instance, name=spec.first_param),)
+        return ("memoised function", spec.prefix().decode(), instance)
 
     def _prepare(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> _Prepared:
         spec = self._spec
@@ -184,6 +200,11 @@ class StepFunction(Generic[R, P]):
             n: v.fingerprint(n) if isinstance(v, Deferred) else fingerprint(v, name=n)
             for n, v in arguments.items()
         }
+        owner = spec.owner
+        if owner is not None:
+            # A bound method (`store.step(model.predict)`): its instance is an input.
+            arguments = {owner: spec.func.__self__, **arguments}  # type: ignore[attr-defined]
+            fingerprints = {owner: spec.instance_fingerprint(), **fingerprints}
         # Names and digests are separator-free text, so this encoding is unambiguous.
         text = "".join(f"\x00{n}\x01{d}" for n, d in fingerprints.items())
         return _Prepared(hash_bytes(spec.prefix(), text.encode()), fingerprints, arguments)
@@ -595,7 +616,8 @@ def step(store: ArtifactStore, func_or_id: Any = None, /, **options: Any) -> Any
         ignore: parameter names left out of the key (``verbose``, ``n_jobs``).
         version: pin the code part of the key to this string instead of the code
             fingerprint; change it to invalidate. The function's identity
-            (``module:qualname``) stays in the key.
+            (``module:qualname``) stays in the key; every script and notebook is
+            ``__main__``, so give functions pinned there a step id of their own.
         tags: tags saved on every artifact of the step.
         depends_on: extra things whose change invalidates the cache (modules, data
             files' contents, config dicts), passed to ``code_fingerprint``.

@@ -9,14 +9,24 @@ step_options.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import threading
+import types
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
 
-from .fingerprint import CodeFingerprint, code_fingerprint, fingerprint, function_identity
+from .fingerprint import (
+    CodeFingerprint,
+    FingerprintError,
+    code_fingerprint,
+    fingerprint,
+    function_identity,
+)
+from .fingerprint.values import _Failure, digest_or_failure, qualified
 from .step_options import StepOptions
 from .stepid import sanitize_step_id, validate_step_id
 from .store import ArtifactStore
@@ -46,6 +56,8 @@ class _Spec:
     options: StepOptions
     first_param: str | None
     part: str
+    # For a bound method (``store.step(obj.method)``): the name its instance is keyed by.
+    owner: str | None
     # For the fast binder: set when every parameter is positional-or-keyword.
     names: tuple[str, ...] | None
     defaults: dict[str, Any]
@@ -53,6 +65,10 @@ class _Spec:
     code: CodeFingerprint | None = None
     key_prefix: bytes | None = None
     identity: str | None = None
+    # What the identity was made from and may change under it: the closure cells and
+    # the values they held, and a callable object's state digest (None: no such object).
+    cells: tuple[tuple[Any, object], ...] = ()
+    state: str | None = None
 
     lock: threading.Lock = attrs.field(factory=threading.Lock)
 
@@ -73,16 +89,55 @@ class _Spec:
         """The function's ``module:qualname`` (and closure values): never shared."""
         identity = self.identity
         if identity is None:
+            # Taken first: a closure rebound meanwhile is seen at the next call.
+            self.cells = _closure_cells(self.func)
+            self.state = self.object_state()
             identity = self.identity = function_identity(self.func)
         return identity
+
+    def object_state(self) -> str | None:
+        """The state digest of a memoised callable object; None for anything else."""
+        target: Any = inspect.unwrap(self.func)
+        if isinstance(target, _NOT_OBJECTS):
+            return None
+        try:
+            return digest_or_failure(target)
+        except _Failure as failure:
+            if self.state is None:
+                msg = (
+                    f"store.step({self.step_id!r}) in store {self.store.location}: the "
+                    f"state of the {qualified(type(target))} object it memoises cannot "
+                    f"be fingerprinted ({failure.reason}), so it counts by its type: "
+                    "changing the object will not change the keys. Give the class an "
+                    "__artifact_fingerprint__() method, or pass its parameters as "
+                    "arguments."
+                )
+                warnings.warn(msg, RuntimeWarning, stacklevel=2)
+            return "unkeyable"
+
+    def rebound(self) -> bool:
+        """True if something the key's prefix was made from changed since: a name the
+        code fingerprint followed (not with a pinned version: it replaces the code), a
+        closure variable (whatever the version: it pins the code, not the values the
+        function captured), or a memoised callable object's state."""
+        if self.options.version is None and self.code is not None and self.code.stale():
+            return True
+        for cell, value in self.cells:
+            try:
+                current = cell.cell_contents
+            except ValueError:  # still (or again) unassigned
+                current = _EMPTY
+            if current is not value:
+                return True
+        return self.state is not None and self.object_state() != self.state
 
     def prefix(self) -> bytes:
         """What every key of the step starts from: the step id and the code or version."""
         prefix = self.key_prefix
         version = self.options.version
-        if prefix is not None and version is None and self.code and self.code.stale():
+        if prefix is not None and self.rebound():
             # A helper (or the function's global or closure) was rebound since: a notebook
-            # cell re-run, a module reload. Fingerprint the code again.
+            # cell re-run, a module reload, a callable object changed. Fingerprint again.
             with self.lock:
                 self.code = self.key_prefix = self.identity = prefix = None
         if prefix is None:
@@ -96,6 +151,27 @@ class _Spec:
             prefix = fingerprint((_KEY_FORMAT, self.step_id, identity, term)).encode()
             self.key_prefix = prefix
         return prefix
+
+    def instance_fingerprint(self) -> str:
+        """The digest of a bound method's instance, taken on every call: its state is
+        an input of the method, and it may change between calls (a refitted model)."""
+        instance = self.func.__self__  # type: ignore[attr-defined]
+        try:
+            return digest_or_failure(instance)
+        except _Failure as failure:
+            inside = "".join(reversed(failure.segments))
+            what = qualified(type(instance))
+            msg = (
+                f"store.step({self.step_id!r}) in store {self.store.location}: "
+                f"{self.part} is a method bound to a {what} object, which is part of "
+                f"every key, and it cannot be fingerprinted ({self.owner}{inside}: "
+                f"{failure.reason}). Give the class an __artifact_fingerprint__() method "
+                "returning what the method's results depend on, register its type with "
+                "artifact_cache.register_fingerprint(), or memoise a plain function that "
+                "takes those values as arguments."
+            )
+            path = f"arg {self.owner!r}" + (f" -> {inside}" if inside else "")
+            raise FingerprintError(msg, path=path) from None
 
     def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
         """The arguments by parameter name, defaults applied, in signature order."""
@@ -125,6 +201,35 @@ class _Spec:
         return bound.arguments
 
 
+_NOT_OBJECTS = (
+    types.FunctionType,
+    types.MethodType,
+    types.BuiltinFunctionType,
+    functools.partial,
+    type,
+)
+
+
+def _closure_cells(func: Callable[..., Any]) -> tuple[tuple[Any, object], ...]:
+    """The closure cells the function identity reads, with the values they hold now."""
+    target: Any = inspect.unwrap(func)
+    while isinstance(target, types.MethodType | functools.partial):
+        inner = target.__func__ if isinstance(target, types.MethodType) else target.func
+        target = inspect.unwrap(inner)
+    if not isinstance(target, types.FunctionType) or not target.__closure__:
+        return ()
+    cells = []
+    for cell in target.__closure__:
+        try:
+            cells.append((cell, cell.cell_contents))
+        except ValueError:  # not assigned yet: an assignment is a rebinding
+            cells.append((cell, _EMPTY))
+    return tuple(cells)
+
+
+_EMPTY = object()
+
+
 @attrs.frozen
 class _Prepared:
     key: str
@@ -152,6 +257,19 @@ def _make_spec(
         validate_step_id(step_id, store=store.location)
     signature = inspect.signature(func)
     params = list(signature.parameters)
+    owner = None
+    if isinstance(func, types.MethodType):
+        # The bound signature has no `self`: the instance is keyed under that name.
+        unbound = list(inspect.signature(func.__func__).parameters)
+        owner = unbound[0] if unbound and unbound[0] not in params else "self"
+    elif (
+        # A C method bound to an object (`table.get`, `rng.normal`); a module's builtin
+        # function (`len`, `math.sqrt`) has its module as __self__, and no instance.
+        isinstance(func, types.BuiltinMethodType | types.MethodWrapperType)
+        and not isinstance(func.__self__, types.ModuleType | None)
+        and "self" not in params
+    ):
+        owner = "self"
     plain = all(p.kind is p.POSITIONAL_OR_KEYWORD for p in signature.parameters.values())
     unknown = sorted(n for n in options.ignore if n not in signature.parameters)
     if unknown:
@@ -168,6 +286,7 @@ def _make_spec(
         options=options,
         first_param=params[0] if params else None,
         part=_function_part(func),
+        owner=owner,
         names=tuple(params) if plain else None,
         defaults={
             n: _MISSING if p.default is p.empty else p.default

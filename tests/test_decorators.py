@@ -458,6 +458,58 @@ class TestCodeInvalidation:
         finally:
             sys.modules.pop(name, None)
 
+    def test_file_edited_without_reload_keeps_its_own_key(self, tmp_path: Path) -> None:
+        """A module file edited after import (a long-lived kernel, no reload) still runs
+        the old code: its results must not be stored under the new code's key, which a
+        fresh process with the new code would hit."""
+        module = "import os\nimport artifact_cache as ac\n"
+        module += "store = ac.open_store(os.environ['STORE'])\n\n@store.step\n"
+        old = module + "def price(x):\n    return x * 2\n"
+        new = module + "def price(x):\n    return x * 2 + 1000  # edited\n"
+        (tmp_path / "pricing.py").write_text(old)
+        kernel = """
+            import json, os, sys
+            import pricing
+            with open(pricing.__file__, "w") as f:
+                f.write(os.environ["NEW"])
+            call = pricing.price.call(1)
+            print(json.dumps([call.value, call.cached]))
+        """
+        fresh = """
+            import json
+            import pricing
+            call = pricing.price.call(1)
+            print(json.dumps([call.value, call.cached]))
+        """
+        env = {
+            "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]),
+            "STORE": str(tmp_path / "store"),
+            "NEW": new,
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+        runs = [json.loads(run_python(script, env=env)) for script in (kernel, fresh, fresh)]
+        assert runs == [[2, False], [1002, False], [1002, True]]
+
+    def test_file_edit_elsewhere_keeps_the_source_fingerprint(
+        self, mem_store: ac.ArtifactStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A file edit that leaves the function's code and lines as they were keeps
+        its fingerprint (from source); one that changes its code does not."""
+        name = f"editmod_{uuid.uuid4().hex[:8]}"
+        path = tmp_path / f"{name}.py"
+        source = "def price(x):\n    return x * 2{tail}\n\n\ndef other():\n    return {n}\n"
+        path.write_text(source.format(tail="", n=1))
+        monkeypatch.syspath_prepend(str(tmp_path))
+        module = importlib.import_module(name)
+        try:
+            first = mem_store.step(module.price).key(1)
+            path.write_text(source.format(tail="  # a comment", n=22))
+            assert mem_store.step(module.price).key(1) == first
+            path.write_text(source.format(tail=" + 1000", n=1))
+            assert mem_store.step(module.price).key(1) != first
+        finally:
+            sys.modules.pop(name, None)
+
     def test_depends_on_invalidates(self, mem_store: ac.ArtifactStore) -> None:
         """A ``depends_on`` value with different contents gives different keys."""
 
@@ -648,6 +700,55 @@ class TestMethods:
         assert Scaler(2).scale(5) == 10 and Scaler(3).scale(5) == 15
         assert Scaler(2).scale.key(5) == Scaler(2).scale.key(5)
 
+    def test_bound_method_keys_its_instance(self, mem_store: ac.ArtifactStore) -> None:
+        """``store.step(obj.method)``: the instance's state is keyed, on every call."""
+
+        class Model:
+            def __init__(self, weight: int) -> None:
+                self.weight = weight
+
+            def predict(self, x: int) -> int:
+                return x * self.weight
+
+        light = mem_store.step("predict")(Model(2).predict)
+        model = Model(10)
+        heavy = mem_store.step("predict")(model.predict)
+        assert (light(5), heavy(5)) == (10, 50)
+        assert light.key(5) != heavy.key(5)
+        assert heavy.key(5) == mem_store.step("predict")(Model(10).predict).key(5)
+        model.weight = 3  # refitted in place: the same wrapper sees it
+        explanation = heavy.explain(5)
+        assert not explanation.hit and explanation.changed_arguments == ("self",)
+        call = heavy.call(5)
+        assert (call.cached, call.value) == (False, 15)
+
+    def test_builtin_bound_method_keys_its_object(self, mem_store: ac.ArtifactStore) -> None:
+        """A C method bound to an object (``table.get``) keys the object; a module's
+        builtin function (``len``) has none to key."""
+        english, german = {"one": 1}, {"one": "eins"}
+        assert mem_store.step("get")(english.get)("one") == 1
+        assert mem_store.step("get")(german.get)("one") == "eins"
+        german["one"] = "EINS"  # changed in place
+        assert mem_store.step("get")(german.get)("one") == "EINS"
+        assert mem_store.step(len)([1, 2]) == 2 and mem_store.step(len).call([1, 2]).cached
+
+    def test_bound_method_of_unkeyable_instance_refused(self, mem_store: ac.ArtifactStore) -> None:
+        """An instance that cannot be fingerprinted is refused, naming step and store."""
+
+        class Client:
+            def __init__(self) -> None:
+                self.lock = threading.Lock()
+
+            def fetch(self, x: int) -> int:
+                return x
+
+        fetch = mem_store.step("fetch")(Client().fetch)
+        with pytest.raises(ac.FingerprintError, match="__artifact_fingerprint__") as info:
+            fetch(1)
+        assert "'fetch'" in str(info.value) and mem_store.location in str(info.value)
+        assert info.value.path == "arg 'self' -> .lock"
+        assert mem_store.list() == []
+
     def test_module_level_step_pickles_by_reference(self) -> None:
         """A step defined at module level pickles by reference, methods bound or not."""
         from userhelpers import stepmod
@@ -744,6 +845,28 @@ class TestProcesses:
         cached, value, second_cached, key = json.loads(run_python(self.WORKER, str(path)))
         assert (cached, value, second_cached, key) == (True, 11, False, add.key(1))
         assert add.call(2).cached
+
+    def test_pickled_after_helper_rebound_sends_new_code(self, tmp_path: Path) -> None:
+        """A step pickled after its helper was redefined (a re-run cell) gives the worker
+        the new code's key, not the one taken at its first call."""
+        store = ac.open_store(str(tmp_path / "store"))
+
+        def helper(x: int) -> int:
+            return x + 1
+
+        @store.step("worker/helper")
+        def compute(x: int) -> int:
+            return helper(x)
+
+        assert compute(1) == 2
+
+        def helper(x: int) -> int:  # noqa: F811 (the cell re-run, edited)
+            return x * 100
+
+        path = tmp_path / "step.pkl"
+        path.write_bytes(cloudpickle.dumps(compute))
+        cached, value, second_cached, key = json.loads(run_python(self.WORKER, str(path)))
+        assert (cached, value, second_cached, key) == (False, 100, False, compute.key(1))
 
 
 def test_misspelt_option_fails_at_decoration(mem_store: ac.ArtifactStore) -> None:

@@ -403,6 +403,24 @@ class TestCodeFingerprint:
         assert code_fingerprint(plain) == code_fingerprint(commented)
         assert code_fingerprint(plain) != code_fingerprint(edited)
 
+    def test_source_counts_only_if_it_compiles_to_the_running_code(self) -> None:
+        """A cell's source is used whatever __future__ features the cell inherited; once
+        its text no longer compiles to the code that runs, the code object is hashed."""
+        source = "def k(x: int) -> int:\n    return x + 1\n"
+        inherited = run_cell(source, "f1")["k"]  # with this module's `annotations`
+        filename = "<notebook-cell-f2>"
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        namespace: dict[str, Any] = {"__name__": "__main__"}
+        exec(compile(source, filename, "exec", dont_inherit=True), namespace)
+        assert code_fingerprint(inherited) == code_fingerprint(namespace["k"])
+        edited = "def k(x: int) -> int:\n    return x + 2\n"
+        new = code_fingerprint(run_cell(edited, "f3")["k"])
+        # The first cell's text replaced, as an edited file is: its k runs the old code.
+        lines = edited.splitlines(True)
+        linecache.cache["<notebook-cell-f1>"] = (len(edited), None, lines, "<notebook-cell-f1>")
+        old = code_fingerprint(inherited)
+        assert old != new and old != code_fingerprint(namespace["k"])
+
     def test_functions_without_source_fall_back_to_bytecode(self) -> None:
         """Without any source, docstrings and comments still do not count."""
         namespaces: list[dict[str, Any]] = [{}, {}, {}]

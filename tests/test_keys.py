@@ -260,6 +260,72 @@ class TestCallablesAsArguments:
         assert "guarded" in caught.value.path
         assert mod.apply.artifacts() == []  # nothing was run or stored
 
+    def test_memoised_function_argument_keyed_by_its_code(self, tmp_path: Path) -> None:
+        """A memoised function passed to another step counts by its code, as a plain
+        function does: after its module is edited, a fresh process misses."""
+        steps = textwrap.dedent(
+            """
+            import os
+            import artifact_cache as ac
+
+            store = ac.open_store(os.environ["STORE"])
+
+            @store.step
+            def featurise(x):
+                return x * {factor}
+
+            @store.step
+            def evaluate(fn, x):
+                return fn(x) + 1
+            """
+        )
+        code = "import json, steps; c = steps.evaluate.call(steps.featurise, 10)\n"
+        code += "print(json.dumps([c.value, c.cached]))"
+        env = dict(
+            os.environ,
+            PYTHONPATH=os.pathsep.join([str(REPO_ROOT), str(tmp_path)]),
+            STORE=str(tmp_path / "store"),
+            PYTHONDONTWRITEBYTECODE="1",
+        )
+        seen = []
+        for factor in (2, 3, 3):
+            (tmp_path / "steps.py").write_text(steps.format(factor=factor))
+            out = subprocess.run(
+                [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+            )
+            assert out.returncode == 0, out.stderr
+            seen.append(json.loads(out.stdout))
+        assert seen == [[21, False], [31, False], [31, True]]
+
+    def test_memoised_function_argument_in_process(self, mem_store: ac.ArtifactStore) -> None:
+        """In one process too: a redefined memoised argument (a re-run cell) misses, and
+        the bound methods of two instances differ."""
+
+        @mem_store.step
+        def evaluate(fn: Any, x: int) -> int:
+            return int(fn(x)) + 1
+
+        def make(factor: int) -> Any:
+            @mem_store.step("featurise", version="1")
+            def featurise(x: int) -> int:
+                return x * factor
+
+            return featurise
+
+        assert evaluate(make(2), 10) == 21 and evaluate(make(3), 10) == 31
+        assert fingerprint(make(2)) == fingerprint(make(2))
+
+        class Model:
+            def __init__(self, weight: int) -> None:
+                self.weight = weight
+
+            def predict(self, x: int) -> int:
+                return x * self.weight
+
+        light = mem_store.step("predict")(Model(2).predict)
+        heavy = mem_store.step("predict")(Model(10).predict)
+        assert (evaluate(light, 1), evaluate(heavy, 1)) == (3, 11)
+
 
 class TestForeignTypes:
     """Defect 3: pyarrow, torch, xarray, polars and scipy.sparse values by content."""
@@ -746,6 +812,63 @@ class TestOtherCallables:
         squares = store.step("power_obj", version="1")(Power(2))
         cubes = store.step("power_obj", version="1")(Power(3))
         assert (squares(2), cubes(2)) == (4, 8)
+
+    @pytest.mark.parametrize("version", ["1", None])
+    def test_closure_rebound_after_first_call(
+        self, mem_store: ac.ArtifactStore, version: str | None
+    ) -> None:
+        """A closure variable rebound after the first call changes the key, with or
+        without a pinned version (it pins the code, not the captured values)."""
+        factor = 2
+
+        @mem_store.step("scale", version=version)
+        def scale(x: int) -> int:
+            return x * factor
+
+        first = scale.key(5)
+        assert scale(5) == 10 and scale.call(5).cached
+        factor = 3
+        call = scale.call(5)
+        assert (call.cached, call.value) == (False, 15)
+        assert scale.key(5) != first
+        factor = 2
+        assert scale.key(5) == first and scale.call(5).cached
+
+    def test_callable_object_changed_in_place(self, mem_store: ac.ArtifactStore) -> None:
+        """A memoised callable object's state is checked on every call: changed in
+        place, it misses; a fresh wrapper keys it as the long-lived one does."""
+
+        class Scaler:
+            def __init__(self, k: int) -> None:
+                self.k = k
+
+            def __call__(self, x: int) -> int:
+                return x * self.k
+
+        scaler = Scaler(2)
+        scaled = mem_store.step("scaled")(scaler)
+        assert scaled(5) == 10 and scaled.call(5).cached
+        scaler.k = 3  # refitted in place
+        call = scaled.call(5)
+        assert (call.cached, call.value) == (False, 15)
+        assert scaled.key(5) == mem_store.step("scaled")(scaler).key(5)
+
+    def test_callable_object_without_keyable_state_warns(self, mem_store: ac.ArtifactStore) -> None:
+        """A callable object whose state cannot be fingerprinted warns that changing
+        it will not change the keys, naming the step and the store."""
+
+        class Guarded:
+            def __init__(self) -> None:
+                self.lock = threading.Lock()
+
+            def __call__(self, x: int) -> int:
+                return x
+
+        guarded = mem_store.step("guarded")(Guarded())
+        with pytest.warns(RuntimeWarning, match="'guarded'.*cannot be fingerprinted") as seen:
+            assert guarded(1) == 1
+        assert mem_store.location in str(seen[0].message)
+        assert guarded.call(1).cached
 
 
 class TestRecipeRecord:

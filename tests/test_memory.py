@@ -153,6 +153,19 @@ class TestCache:
         assert isinstance(bare, ac.MemorizedFunc) and bare.__name__ == "bare"
         assert memory.cache(bare).func is bare.func  # re-wrapping unwraps
 
+    def test_bound_methods_of_two_instances(self, memory: ac.Memory) -> None:
+        """cache(obj.method) keys the instance, as joblib does."""
+
+        class Model:
+            def __init__(self, weight: int) -> None:
+                self.weight = weight
+
+            def predict(self, x: int) -> int:
+                return x * self.weight
+
+        assert memory.cache(Model(2).predict)(5) == 10
+        assert memory.cache(Model(10).predict)(5) == 50
+
     def test_call_forces_a_recompute(self, memory: ac.Memory, tmp_path: Path) -> None:
         """joblib's trap, kept: MemorizedFunc.call computes again and returns metadata."""
         log = tmp_path / "calls.log"

@@ -8,6 +8,7 @@ and `.values`.
 """
 
 from __future__ import annotations
+import __future__
 
 import ast
 import collections
@@ -18,6 +19,7 @@ import enum
 import fractions
 import functools
 import inspect
+import operator
 import os
 import pathlib
 import site
@@ -32,6 +34,13 @@ from .values import fingerprint
 
 # Module-level containers larger than this are treated as data, not as code constants.
 _MAX_CONSTANT_ITEMS = 10_000
+# The compiler flags of __future__ features (nested_scopes' is also an ordinary code flag).
+_FUTURE_FLAGS = (
+    functools.reduce(
+        operator.or_, (getattr(__future__, f).compiler_flag for f in __future__.all_feature_names)
+    )
+    & ~inspect.CO_NESTED
+)
 # 3.14+ marks a docstring with a flag; before that, co_consts[0] is the docstring or None.
 _CO_HAS_DOCSTRING = 0x4000000
 # Methods that change a list, dict, set or deque in place: a module-level container the
@@ -289,12 +298,49 @@ def _function_node(func: types.FunctionType) -> ast.AST | None:
             and first.name == func.__name__
         ):
             node = first
-    if node is None:
+    if node is None or not _source_runs(func):
         return None
     if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
         node.decorator_list = []
     _strip_docstrings(node)
     return node
+
+
+def _source_runs(func: types.FunctionType) -> bool:
+    """True if the function's source, as its file reads now, compiles to the code that
+    runs. A module file edited since it was imported (no reload: a long-lived kernel)
+    still runs the old code, whose key must not be the new code's."""
+    code = func.__code__
+    try:
+        lines, _ = inspect.findsource(func)
+    except (OSError, TypeError):
+        return False
+    # The __future__ features it was compiled with, which a cell or an exec inherits.
+    found = _compiled(code.co_filename, "".join(lines), code.co_flags & _FUTURE_FLAGS)
+    if found is None:
+        return False
+    digest = _code_digest(code)
+    same_place = found.get((code.co_qualname, code.co_firstlineno), ())
+    return any(_code_digest(other) == digest for other in same_place)
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled(
+    filename: str, source: str, flags: int
+) -> dict[tuple[str, int], list[types.CodeType]] | None:
+    """The code objects ``source`` compiles to, by qualified name and first line."""
+    try:
+        flags |= ast.PyCF_ALLOW_TOP_LEVEL_AWAIT  # a notebook cell may await
+        module = compile(source, filename, "exec", flags=flags, dont_inherit=True)
+    except (SyntaxError, ValueError):
+        return None
+    found: dict[tuple[str, int], list[types.CodeType]] = {}
+    pending = [module]
+    while pending:
+        code = pending.pop()
+        found.setdefault((code.co_qualname, code.co_firstlineno), []).append(code)
+        pending.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
+    return found
 
 
 def _code_digest(code: types.CodeType) -> str:
