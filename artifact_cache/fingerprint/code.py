@@ -477,7 +477,9 @@ class _CodeTracer:
         keeps, not an input: it counts by its type, so that the key does not depend on
         how many times the function ran.
         """
-        identity = self._bind_code(value, frozenset())
+        identity = self._bind_code(
+            value, frozenset(), lambda inner, at: self.bind_value(inner, where + at, mutated)
+        )
         if identity is not None:
             return identity
         if mutated:
@@ -527,8 +529,19 @@ class _CodeTracer:
             return f"external {qualified(cls)} {name}"
         return "instance of " + qualified(cls)
 
-    def _bind_code(self, value: object, names: frozenset[str]) -> str | None:
-        """The identity of a function, class, method or wrapper; None for plain data."""
+    def _bind_code(
+        self,
+        value: object,
+        names: frozenset[str],
+        bind_data: Callable[[object, str], str] | None = None,
+    ) -> str | None:
+        """The identity of a function, class, method or wrapper; None for plain data.
+
+        A bound method's instance and a partial's arguments are bound by ``bind_data``
+        (given the value and where it sits), as the value holding them is: by content
+        in a closure or default, as a global otherwise.
+        """
+        bind = bind_data or (lambda inner, at: self._bind(inner, None, names))
         if isinstance(value, types.FunctionType):
             if _is_user_function(value):
                 return "function " + self._follow(value)
@@ -537,13 +550,20 @@ class _CodeTracer:
                 return f"{qualified(value)} wrapping {self._bind(wrapped, None, names)}"
             return "external " + qualified(value)
         if isinstance(value, types.MethodType):
-            return f"method {self._bind(value.__func__, None, names)}"
+            instance = bind(value.__self__, ".__self__")
+            return f"method {self._bind(value.__func__, None, names)} of {instance}"
         if isinstance(value, type):
             if _is_user_class(value):
                 return "class " + self._follow(value)
             return "external " + qualified(value)
         if isinstance(value, functools.partial):
-            return f"partial of {self._bind(value.func, None, names)}"
+            positional = [bind(v, f".args[{i}]") for i, v in enumerate(value.args)]
+            keywords = [
+                f"{k}={bind(v, f'.keywords[{k!r}]')}"
+                for k, v in sorted(value.keywords.items())
+            ]
+            bound = ", ".join(positional + keywords)
+            return f"partial of {self._bind(value.func, None, names)} ({bound})"
         if isinstance(value, types.ModuleType):
             return f"module {value.__name__}"
         wrapped = inspect.getattr_static(value, "__wrapped__", None)

@@ -1,0 +1,119 @@
+"""What a memoised function's code reaches must reach its key.
+
+Regression tests for values that a code fingerprint used to drop: a partial's
+arguments and a bound method's instance (through globals, closures and defaults), a
+global mistaken for state because a local shares its name, a library factory's
+closure passed as an argument, a builtin shadowed later, and a decorator's arguments
+under ``@store.step``.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import linecache
+import textwrap
+import uuid
+from typing import Any
+
+import artifact_cache as ac
+from artifact_cache.fingerprint import code_fingerprint
+
+_cells = itertools.count(1)
+
+
+def run_cell(source: str, namespace: dict[str, Any]) -> None:
+    """Execute ``source`` as a notebook cell does: a fresh file name, in ``__main__``."""
+    source = textwrap.dedent(source)
+    filename = f"<ipython-input-{next(_cells)}-{uuid.uuid4().hex[:12]}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    exec(compile(source, filename, "exec"), namespace)
+
+
+def notebook(store: ac.ArtifactStore) -> dict[str, Any]:
+    return {"__name__": "__main__", "store": store}
+
+
+def power(x: int, exp: int) -> int:
+    return x**exp
+
+
+class Scaler:
+    def __init__(self, k: int) -> None:
+        self.k = k
+
+    def run(self, x: int) -> int:
+        return x * self.k
+
+
+def apply_step(store: ac.ArtifactStore, op: Any) -> Any:
+    @store.step("apply")
+    def apply(x: int) -> int:
+        return op(x)
+
+    return apply
+
+
+class TestPartialsAndBoundMethods:
+    def test_a_global_partial_rebound_in_a_cell(self, mem_store: ac.ArtifactStore) -> None:
+        ns = notebook(mem_store)
+        run_cell(
+            """
+            import functools
+
+            def scale(x, factor):
+                return x * factor
+
+            SCALE = functools.partial(scale, factor=3)
+
+            @store.step
+            def transform(x):
+                return SCALE(x)
+            """,
+            ns,
+        )
+        assert ns["transform"](2) == 6
+        first = ns["transform"].key(2)
+        run_cell("SCALE = functools.partial(scale, factor=5)", ns)
+        assert ns["transform"].key(2) != first
+        assert ns["transform"](2) == 10
+        fresh = mem_store.step("transform")(ns["transform"].__wrapped__)
+        assert fresh(2) == 10 and fresh.call(2).cached
+
+    def test_partials_in_closures_differ_by_their_arguments(
+        self, mem_store: ac.ArtifactStore
+    ) -> None:
+        square = apply_step(mem_store, functools.partial(power, exp=2))
+        cube = apply_step(mem_store, functools.partial(power, exp=3))
+        assert square.key(3) != cube.key(3)
+        assert (square(3), cube(3)) == (9, 27)
+        again = apply_step(mem_store, functools.partial(power, exp=3))
+        assert again.key(3) == cube.key(3) and again.call(3).cached
+
+    def test_positional_partial_arguments_count(self, mem_store: ac.ArtifactStore) -> None:
+        def raise_to(exp: int, x: int) -> int:
+            return x**exp
+
+        two = apply_step(mem_store, functools.partial(raise_to, 2))
+        three = apply_step(mem_store, functools.partial(raise_to, 3))
+        assert two.key(3) != three.key(3)
+        assert (two(3), three(3)) == (9, 27)
+
+    def test_bound_methods_in_closures_differ_by_their_instance(
+        self, mem_store: ac.ArtifactStore
+    ) -> None:
+        by_two = apply_step(mem_store, Scaler(2).run)
+        by_seven = apply_step(mem_store, Scaler(7).run)
+        assert by_two.key(3) != by_seven.key(3)
+        assert (by_two(3), by_seven(3)) == (6, 21)
+        assert apply_step(mem_store, Scaler(7).run).key(3) == by_seven.key(3)
+
+    def test_a_partial_default_counts(self) -> None:
+        def make(exp: int) -> Any:
+            def raised(x: int, op: Any = functools.partial(power, exp=exp)) -> int:
+                return op(x)
+
+            return raised
+
+        assert code_fingerprint(make(2)).digest != code_fingerprint(make(3)).digest
+        assert code_fingerprint(make(2)).digest == code_fingerprint(make(2)).digest
