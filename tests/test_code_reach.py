@@ -117,3 +117,61 @@ class TestPartialsAndBoundMethods:
 
         assert code_fingerprint(make(2)).digest != code_fingerprint(make(3)).digest
         assert code_fingerprint(make(2)).digest == code_fingerprint(make(2)).digest
+
+
+class TestStateIsDecidedByScope:
+    CELL = """
+    config = {{"scale": {scale}}}
+
+    def with_defaults(config):
+        config.setdefault("offset", 0)
+        return config
+
+    @store.step("compute")
+    def compute(x):
+        cfg = with_defaults(dict(config))
+        return x * cfg["scale"] + cfg["offset"]
+    """
+
+    def test_a_parameter_named_like_a_global(self, mem_store: ac.ArtifactStore) -> None:
+        ns = notebook(mem_store)
+        run_cell(self.CELL.format(scale=3), ns)
+        assert ns["compute"](10) == 30
+        first = ns["compute"].key(10)
+        run_cell(self.CELL.format(scale=5), ns)
+        assert ns["compute"].key(10) != first
+        assert ns["compute"](10) == 50
+
+    def test_a_local_named_like_a_global(self) -> None:
+        source = """
+        LIMITS = [{n}]
+
+        def top():
+            return max(LIMITS)
+
+        def step(x):
+            LIMITS = []
+            LIMITS.append(x)
+            return LIMITS[0] + top()
+        """
+        digests = []
+        for n in (1, 2):
+            ns: dict[str, Any] = {"__name__": "__main__"}
+            run_cell(source.format(n=n), ns)
+            digests.append(code_fingerprint(ns["step"]).digest)
+        assert digests[0] != digests[1]
+
+    def test_a_global_changed_in_place_is_still_state(self) -> None:
+        source = """
+        LOG = [{n}]
+
+        def step(x):
+            LOG.append(x)
+            return x
+        """
+        digests = []
+        for n in (1, 2):
+            ns: dict[str, Any] = {"__name__": "__main__"}
+            run_cell(source.format(n=n), ns)
+            digests.append(code_fingerprint(ns["step"]).digest)
+        assert digests[0] == digests[1]

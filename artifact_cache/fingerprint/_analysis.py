@@ -179,6 +179,27 @@ def _stored_globals(code: types.CodeType, names: set[str]) -> None:
             _stored_globals(const, names)
 
 
+def _global_names(code: types.CodeType, names: set[str]) -> None:
+    """Names that ``code`` (or code nested in it) reads or writes as module globals.
+
+    Unlike ``co_names`` this leaves out attribute names; locals, parameters and closure
+    variables are never among them, even where one shares a global's name.
+    """
+    names.update(
+        ins.argval
+        for ins in dis.get_instructions(code)
+        if ins.opname in _GLOBAL_ACCESS
+    )
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            _global_names(const, names)
+
+
+_GLOBAL_ACCESS = frozenset(
+    {"LOAD_GLOBAL", "LOAD_NAME", "STORE_GLOBAL", "DELETE_GLOBAL", "STORE_NAME", "DELETE_NAME"}
+)
+
+
 def _mutated_in_bytecode(code: types.CodeType, names: set[str]) -> None:
     """Names whose objects ``code`` changes in place, read from bytecode (no source)."""
     recent: collections.deque[str] = collections.deque(maxlen=4)

@@ -26,6 +26,7 @@ from ._analysis import (
     _code_digest,
     _code_names,
     _function_node,
+    _global_names,
     _is_simple,
     _is_user_class,
     _is_user_function,
@@ -423,11 +424,17 @@ class _CodeTracer:
             body = ("code", _code_digest(func.__code__))
             _mutated_in_bytecode(func.__code__, mutated)
         namespace = func.__globals__
-        self._mutated.update((id(namespace), n) for n in mutated)
+        # Only a name the code reaches as a global is a global: a parameter or local
+        # that shares its name (a helper filling in its `config` argument) is not.
+        global_names: set[str] = set()
+        _global_names(func.__code__, global_names)
+        self._mutated.update(
+            (id(namespace), n) for n in mutated if n.partition(".")[0] in global_names
+        )
         for dotted in mutated:
             root, _, attr = dotted.partition(".")
             module = namespace.get(root)
-            if attr and isinstance(module, types.ModuleType):
+            if attr and root in global_names and isinstance(module, types.ModuleType):
                 self._mutated.add((id(vars(module)), attr))  # module.NAME.append(...)
         code = func.__code__
         positional = code.co_varnames[: code.co_argcount]
