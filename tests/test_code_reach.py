@@ -110,7 +110,7 @@ class TestPartialsAndBoundMethods:
 
     def test_a_partial_default_counts(self) -> None:
         def make(exp: int) -> Any:
-            def raised(x: int, op: Any = functools.partial(power, exp=exp)) -> int:
+            def raised(x: int, op: Any = functools.partial(power, exp=exp)) -> int:  # noqa: B008
                 return op(x)
 
             return raised

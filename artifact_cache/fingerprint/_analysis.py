@@ -185,11 +185,7 @@ def _global_names(code: types.CodeType, names: set[str]) -> None:
     Unlike ``co_names`` this leaves out attribute names; locals, parameters and closure
     variables are never among them, even where one shares a global's name.
     """
-    names.update(
-        ins.argval
-        for ins in dis.get_instructions(code)
-        if ins.opname in _GLOBAL_ACCESS
-    )
+    names.update(ins.argval for ins in dis.get_instructions(code) if ins.opname in _GLOBAL_ACCESS)
     for const in code.co_consts:
         if isinstance(const, types.CodeType):
             _global_names(const, names)

@@ -566,8 +566,7 @@ class _CodeTracer:
         if isinstance(value, functools.partial):
             positional = [bind(v, f".args[{i}]") for i, v in enumerate(value.args)]
             keywords = [
-                f"{k}={bind(v, f'.keywords[{k!r}]')}"
-                for k, v in sorted(value.keywords.items())
+                f"{k}={bind(v, f'.keywords[{k!r}]')}" for k, v in sorted(value.keywords.items())
             ]
             bound = ", ".join(positional + keywords)
             return f"partial of {self._bind(value.func, None, names)} ({bound})"
