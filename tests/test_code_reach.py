@@ -175,3 +175,44 @@ class TestStateIsDecidedByScope:
             run_cell(source.format(n=n), ns)
             digests.append(code_fingerprint(ns["step"]).digest)
         assert digests[0] == digests[1]
+
+
+class TestNamesDefinedLater:
+    def test_a_builtin_shadowed_by_a_later_cell(self, mem_store: ac.ArtifactStore) -> None:
+        ns = notebook(mem_store)
+        run_cell(
+            """
+            @store.step("price")
+            def price(x):
+                return round(x * 1.2345, 2)
+            """,
+            ns,
+        )
+        assert ns["price"](10) == round(10 * 1.2345, 2)
+        first = ns["price"].key(10)
+        run_cell(
+            """
+            def round(x, n):
+                return int(x)
+            """,
+            ns,
+        )
+        assert ns["price"].key(10) != first
+        assert ns["price"](10) == 12
+        run_cell("del round", ns)
+        assert ns["price"].key(10) == first and ns["price"].call(10).cached
+
+    def test_an_unrelated_new_global_keeps_the_fingerprint(self) -> None:
+        ns: dict[str, Any] = {"__name__": "__main__"}
+        run_cell(
+            """
+            def total(xs):
+                return sum(len(x) for x in xs)
+            """,
+            ns,
+        )
+        fp = code_fingerprint(ns["total"])
+        run_cell("xs = [1]\nsummary = 2", ns)
+        assert not fp.stale()
+        run_cell("def len(x):\n    return 1", ns)
+        assert fp.stale()

@@ -106,6 +106,9 @@ class CodeFingerprint:
     def stale(self) -> bool:
         """True if a name the fingerprint followed is now bound to another object.
 
+        A global name the code reads that was not defined (a builtin such as ``round``)
+        counts too: defining it later makes the fingerprint stale.
+
         A notebook re-run of a helper's cell, or a reload of its module, rebinds the
         name; checking identities costs a dictionary lookup a name, so a memoised
         function can look on every call. Changes made in place (a mutated global
@@ -436,6 +439,11 @@ class _CodeTracer:
             module = namespace.get(root)
             if attr and root in global_names and isinstance(module, types.ModuleType):
                 self._mutated.add((id(vars(module)), attr))  # module.NAME.append(...)
+        # A global name not defined yet (a builtin, or a helper a later cell defines)
+        # is watched as absent: defining it changes what the code calls.
+        self.watch.extend(
+            (namespace, n, _GONE) for n in sorted(global_names & names) if n not in namespace
+        )
         code = func.__code__
         positional = code.co_varnames[: code.co_argcount]
         values = func.__defaults__ or ()
