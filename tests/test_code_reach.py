@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import itertools
 import linecache
+import shutil
 import textwrap
 import uuid
 from typing import Any
@@ -216,3 +217,25 @@ class TestNamesDefinedLater:
         assert not fp.stale()
         run_cell("def len(x):\n    return 1", ns)
         assert fp.stale()
+
+
+class TestLibraryClosuresAsArguments:
+    def test_a_library_factorys_closures_differ(self, mem_store: ac.ArtifactStore) -> None:
+        @mem_store.step
+        def kept(names: list[str], ignore: Any) -> list[str]:
+            return sorted(set(names) - ignore("/src", names))
+
+        names = ["a.py", "a.pyc", "notes.txt"]
+        no_pyc, no_txt = shutil.ignore_patterns("*.pyc"), shutil.ignore_patterns("*.txt")
+        assert kept.key(names, no_pyc) != kept.key(names, no_txt)
+        assert kept(names, no_pyc) == ["a.py", "notes.txt"]
+        assert kept(names, no_txt) == ["a.py", "a.pyc"]
+        assert kept.call(names, shutil.ignore_patterns("*.txt")).cached
+
+    def test_captured_values_count_by_content(self) -> None:
+        assert ac.fingerprint(shutil.ignore_patterns("*.pyc")) == ac.fingerprint(
+            shutil.ignore_patterns("*.pyc")
+        )
+        assert ac.fingerprint(shutil.ignore_patterns("*.pyc")) != ac.fingerprint(
+            shutil.ignore_patterns("*.pyc", "*.txt")
+        )

@@ -14,6 +14,7 @@ import ast
 import collections
 import functools
 import inspect
+import sys
 import threading
 import types
 import weakref
@@ -274,7 +275,60 @@ _class_cache: weakref.WeakKeyDictionary[type, CodeFingerprint] = weakref.WeakKey
 
 
 def _function_value(func: types.FunctionType) -> object:
-    return ("function", _trace(func, strict=True).digest)
+    digest = _trace(func, strict=True).digest
+    captures = func.__closure__ or func.__defaults__ or func.__kwdefaults__
+    if not captures or _is_user_function(func) or _defined_at_import(func):
+        return ("function", digest)
+    # Made at run time by a library factory (shutil.ignore_patterns("*.pyc")): its code
+    # counts by name, what it captured by content.
+    return ("function", digest, _captured(func))
+
+
+def _defined_at_import(func: types.FunctionType) -> bool:
+    """True if ``func`` is what its module's ``qualname`` or ``name`` names: fixed by
+    its package when imported (``os.fsencode``), not made by a call."""
+    module: Any = sys.modules.get(func.__module__ or "")
+    obj = module
+    try:
+        for name in func.__qualname__.split("."):
+            obj = getattr(obj, name, None)
+        return obj is func or getattr(module, func.__name__, None) is func
+    except Exception:  # a module's __getattr__ or a descriptor that fails
+        return False
+
+
+def _captured(func: types.FunctionType) -> str:
+    """A function's closure values and defaults, by content (code followed).
+
+    A value with nothing to hash counts by its type, as a global object does; one the
+    function changes in place (a memo dict) is state and counts by its type too.
+    """
+    tracer = _CodeTracer(strict=False)
+    node = _function_node(func)
+    if node is not None:
+        mutated = _mutated_in_source(node)
+    else:
+        mutated = set()
+        _mutated_in_bytecode(func.__code__, mutated)
+    cells = []
+    for var, cell in zip(func.__code__.co_freevars, func.__closure__ or (), strict=False):
+        try:
+            value = cell.cell_contents
+        except ValueError:  # not assigned yet
+            cells.append((var, "empty"))
+            continue
+        cells.append((var, tracer.bind_value(value, f"<closure {var}>", var in mutated)))
+    defaults = tuple(
+        tracer.bind_value(v, f".__defaults__[{i}]") for i, v in enumerate(func.__defaults__ or ())
+    )
+    kwdefaults = tuple(
+        (k, tracer.bind_value(v, f".__kwdefaults__[{k!r}]"))
+        for k, v in sorted((func.__kwdefaults__ or {}).items())
+    )
+    parts = tracer.run()
+    return fingerprint(
+        ("captured", tuple(cells), defaults, kwdefaults, tuple(sorted(parts.items())))
+    )
 
 
 _tracing = threading.local()
