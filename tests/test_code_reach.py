@@ -18,7 +18,7 @@ import uuid
 from typing import Any
 
 import artifact_cache as ac
-from artifact_cache.fingerprint import code_fingerprint
+from artifact_cache.fingerprint import code_fingerprint, function_identity
 
 _cells = itertools.count(1)
 
@@ -239,3 +239,72 @@ class TestLibraryClosuresAsArguments:
         assert ac.fingerprint(shutil.ignore_patterns("*.pyc")) != ac.fingerprint(
             shutil.ignore_patterns("*.pyc", "*.txt")
         )
+
+
+def rounded(n: int) -> Any:
+    def deco(f: Any) -> Any:
+        @functools.wraps(f)
+        def wrapper(*args: Any) -> Any:
+            return round(f(*args), n)
+
+        return wrapper
+
+    return deco
+
+
+class TestDecoratorsUnderTheStep:
+    CELL = """
+    @store.step("ratio")
+    @rounded({n})
+    def ratio(a, b):
+        return a / b
+    """
+
+    def test_a_decorators_arguments_count(self, mem_store: ac.ArtifactStore) -> None:
+        ns = notebook(mem_store)
+        ns["rounded"] = rounded
+        run_cell(self.CELL.format(n=2), ns)
+        assert ns["ratio"](2, 3) == 0.67
+        first = ns["ratio"].key(2, 3)
+        run_cell(self.CELL.format(n=4), ns)
+        assert ns["ratio"].key(2, 3) != first
+        assert ns["ratio"](2, 3) == 0.6667
+        run_cell(self.CELL.format(n=2), ns)
+        assert ns["ratio"].key(2, 3) == first and ns["ratio"].call(2, 3).cached
+
+    def test_the_identity_and_the_functions_part_stay(self, mem_store: ac.ArtifactStore) -> None:
+        ns = notebook(mem_store)
+        ns["rounded"] = rounded
+        run_cell(self.CELL.format(n=2), ns)
+        parts = code_fingerprint(ns["ratio"].__wrapped__).parts
+        assert "__main__:ratio" in parts
+        assert f"{__name__}:rounded.<locals>.deco.<locals>.wrapper" in parts
+        assert function_identity(ns["ratio"].__wrapped__) == "__main__:ratio"
+
+    def test_editing_the_wrappers_code_counts(self) -> None:
+        source = """
+        import functools
+
+        def logged(f):
+            @functools.wraps(f)
+            def wrapper(x):
+                return f(x) {op} 1
+            return wrapper
+
+        @logged
+        def double(x):
+            return 2 * x
+        """
+        digests = []
+        for op in ("+", "-"):
+            ns: dict[str, Any] = {"__name__": "__main__"}
+            run_cell(source.format(op=op), ns)
+            digests.append(code_fingerprint(ns["double"]).digest)
+        assert digests[0] != digests[1]
+
+    def test_a_wrapped_function_passed_as_an_argument(self) -> None:
+        def ratio(a: float, b: float) -> float:
+            return a / b
+
+        assert ac.fingerprint(rounded(2)(ratio)) != ac.fingerprint(rounded(4)(ratio))
+        assert ac.fingerprint(rounded(2)(ratio)) == ac.fingerprint(rounded(2)(ratio))

@@ -276,8 +276,11 @@ def _parse(source: str) -> ast.Module | None:
 
 def _function_node(func: types.FunctionType) -> ast.AST | None:
     """The function's own AST node from its source, or None if it has none we can trust."""
+    # getsource(func) reads the function a functools.wraps wrapper wraps: read its code's.
+    wrapper = hasattr(func, "__wrapped__")
+    own_name = func.__code__.co_name if wrapper else func.__name__
     try:
-        source = inspect.getsource(func)
+        source = inspect.getsource(func.__code__ if wrapper else func)
     except (OSError, TypeError):
         return None
     tree = _parse(source)
@@ -301,10 +304,7 @@ def _function_node(func: types.FunctionType) -> ast.AST | None:
         if isinstance(first, ast.If):  # the wrapper added by _parse
             first = first.body[0]
         # A file edited since import can put another function at the recorded line.
-        if (
-            isinstance(first, ast.FunctionDef | ast.AsyncFunctionDef)
-            and first.name == func.__name__
-        ):
+        if isinstance(first, ast.FunctionDef | ast.AsyncFunctionDef) and first.name == own_name:
             node = first
     if node is None:
         return None

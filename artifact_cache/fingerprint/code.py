@@ -269,6 +269,22 @@ def _dependency_digest(dependency: object) -> str:
     return digest_or_failure(dependency)
 
 
+def _wrappers(func: object) -> list[object]:
+    """The ``__wrapped__`` chain above the innermost function, outermost first."""
+    layers: list[object] = []
+    seen = {id(func)}
+    while True:
+        try:
+            inner = getattr(func, "__wrapped__", None)
+        except Exception:  # a proxy whose attribute lookup fails
+            return layers
+        if inner is None or id(inner) in seen:
+            return layers
+        layers.append(func)
+        seen.add(id(inner))
+        func = inner
+
+
 # --------------------------------------------------------------------------- values
 # Classes are fingerprinted once per process (re-done when a name they follow is rebound).
 _class_cache: weakref.WeakKeyDictionary[type, CodeFingerprint] = weakref.WeakKeyDictionary()
@@ -403,6 +419,13 @@ class _CodeTracer:
             target = target.__func__
         if isinstance(target, functools.partial):
             target = target.func
+        for layer in _wrappers(target):
+            # A decorator of the user's own under the cache's: its code and closure (the
+            # decorator's arguments, the function it wraps) are a part of their own,
+            # named where the wrapper is defined (functools.wraps copies the name).
+            if isinstance(layer, types.FunctionType) and _is_user_function(layer):
+                module = layer.__globals__.get("__name__")
+                self._follow(layer, f"{module}:{layer.__code__.co_qualname}")
         target = inspect.unwrap(target)
         if isinstance(target, types.FunctionType) and _is_user_function(target):
             return self._follow(target)
@@ -435,12 +458,12 @@ class _CodeTracer:
                 self.parts[key] = fingerprint(value)
         return self.parts
 
-    def _follow(self, obj: Any) -> str:
+    def _follow(self, obj: Any, name: str | None = None) -> str:
         """The part name of a user function or class, queueing it the first time."""
         key = self._keys.get(id(obj))
         if key is not None:
             return key
-        key = self._unique(qualified(obj))
+        key = self._unique(name or qualified(obj))
         self._keys[id(obj)] = key
         self._alive.append(obj)
         self._queue.append((key, obj))
