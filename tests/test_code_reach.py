@@ -11,16 +11,22 @@ from __future__ import annotations
 
 import functools
 import itertools
+import json
 import linecache
+import os
 import shutil
+import subprocess
+import sys
 import textwrap
 import uuid
+from pathlib import Path
 from typing import Any
 
 import artifact_cache as ac
 from artifact_cache.fingerprint import code_fingerprint, function_identity
 
 _cells = itertools.count(1)
+REPO_ROOT = Path(ac.__file__).resolve().parents[1]
 
 
 def run_cell(source: str, namespace: dict[str, Any]) -> None:
@@ -308,3 +314,83 @@ class TestDecoratorsUnderTheStep:
 
         assert ac.fingerprint(rounded(2)(ratio)) != ac.fingerprint(rounded(4)(ratio))
         assert ac.fingerprint(rounded(2)(ratio)) == ac.fingerprint(rounded(2)(ratio))
+
+
+MODULE = """
+import functools
+
+import artifact_cache as ac
+
+store = ac.open_store({url!r})
+
+
+def scale(x, factor):
+    return x * factor
+
+
+SCALE = functools.partial(scale, factor={factor})
+
+
+def rounded(n):
+    def deco(f):
+        @functools.wraps(f)
+        def wrapper(*args):
+            return round(f(*args), n)
+
+        return wrapper
+
+    return deco
+
+
+@store.step
+def transform(x):
+    return SCALE(x)
+
+
+@store.step
+@rounded({digits})
+def ratio(a, b):
+    return a / b
+"""
+
+DRIVER = """
+import json
+
+import reachmod
+
+calls = {"transform": reachmod.transform.call(2), "ratio": reachmod.ratio.call(2, 3)}
+print(json.dumps({name: [c.value, c.cached] for name, c in calls.items()}))
+"""
+
+
+def run_driver(tmp_path: Path, seed: str) -> dict[str, list[Any]]:
+    process = subprocess.Popen(
+        [sys.executable, "-c", DRIVER],
+        env=dict(
+            os.environ,
+            PYTHONHASHSEED=seed,
+            PYTHONPATH=os.pathsep.join([str(tmp_path), str(REPO_ROOT)]),
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    )
+    try:
+        stdout, stderr = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode == 0, stderr
+    result: dict[str, list[Any]] = json.loads(stdout)
+    return result
+
+
+class TestFreshProcesses:
+    def test_an_edited_module_misses_and_an_unchanged_one_hits(self, tmp_path: Path) -> None:
+        url = (tmp_path / "cache").as_uri()
+        module = tmp_path / "reachmod.py"
+        module.write_text(MODULE.format(url=url, factor=3, digits=2))
+        assert run_driver(tmp_path, "1") == {"transform": [6, False], "ratio": [0.67, False]}
+        assert run_driver(tmp_path, "2") == {"transform": [6, True], "ratio": [0.67, True]}
+        module.write_text(MODULE.format(url=url, factor=5, digits=4))
+        assert run_driver(tmp_path, "3") == {"transform": [10, False], "ratio": [0.6667, False]}
