@@ -18,12 +18,15 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import threading
 import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 import artifact_cache as ac
-from artifact_cache.fingerprint import code_fingerprint, function_identity
+from artifact_cache.fingerprint import FingerprintError, code_fingerprint, function_identity
 
 _cells = itertools.count(1)
 REPO_ROOT = Path(ac.__file__).resolve().parents[1]
@@ -114,6 +117,29 @@ class TestPartialsAndBoundMethods:
         assert by_two.key(3) != by_seven.key(3)
         assert (by_two(3), by_seven(3)) == (6, 21)
         assert apply_step(mem_store, Scaler(7).run).key(3) == by_seven.key(3)
+
+    def test_an_instance_with_nothing_to_hash_is_named(self, mem_store: ac.ArtifactStore) -> None:
+        class Guarded:
+            def __init__(self) -> None:
+                self.lock = threading.Lock()
+
+            def run(self, x: int) -> int:
+                return x
+
+        def make(op: Any) -> Any:
+            def call(x: int) -> int:
+                return op(x)
+
+            return call
+
+        @mem_store.step
+        def apply(f: Any, x: int) -> int:
+            return f(x)
+
+        with pytest.raises(FingerprintError) as caught:
+            apply(make(Guarded().run), 1)
+        assert "<closure op>.__self__.lock" in caught.value.path
+        assert apply.artifacts() == []
 
     def test_a_partial_default_counts(self) -> None:
         def make(exp: int) -> Any:

@@ -273,7 +273,7 @@ def _wrappers(func: object) -> list[object]:
     """The ``__wrapped__`` chain above the innermost function, outermost first."""
     layers: list[object] = []
     seen = {id(func)}
-    while True:
+    while len(layers) < 100:  # a proxy could make a new __wrapped__ on every lookup
         try:
             inner = getattr(func, "__wrapped__", None)
         except Exception:  # a proxy whose attribute lookup fails
@@ -283,6 +283,7 @@ def _wrappers(func: object) -> list[object]:
         layers.append(func)
         seen.add(id(inner))
         func = inner
+    return layers
 
 
 # --------------------------------------------------------------------------- values
