@@ -264,6 +264,27 @@ class TestLibraryClosuresAsArguments:
         assert kept(names, no_txt) == ["a.py", "a.pyc"]
         assert kept.call(names, shutil.ignore_patterns("*.txt")).cached
 
+    def test_a_library_closure_held_by_a_global(self, mem_store: ac.ArtifactStore) -> None:
+        ns = notebook(mem_store)
+        run_cell(
+            """
+            import shutil
+
+            IGNORE = shutil.ignore_patterns("*.pyc")
+
+            @store.step
+            def kept(names):
+                return sorted(set(names) - IGNORE("/src", names))
+            """,
+            ns,
+        )
+        names = ["a.py", "a.pyc", "notes.txt"]
+        assert ns["kept"](names) == ["a.py", "notes.txt"]
+        first = ns["kept"].key(names)
+        run_cell('IGNORE = shutil.ignore_patterns("*.txt")', ns)
+        assert ns["kept"].key(names) != first
+        assert ns["kept"](names) == ["a.py", "a.pyc"]
+
     def test_captured_values_count_by_content(self) -> None:
         assert ac.fingerprint(shutil.ignore_patterns("*.pyc")) == ac.fingerprint(
             shutil.ignore_patterns("*.pyc")

@@ -293,59 +293,30 @@ _class_cache: weakref.WeakKeyDictionary[type, CodeFingerprint] = weakref.WeakKey
 
 def _function_value(func: types.FunctionType) -> object:
     digest = _trace(func, strict=True).digest
-    captures = func.__closure__ or func.__defaults__ or func.__kwdefaults__
-    if not captures or _is_user_function(func) or _defined_at_import(func):
+    if _is_user_function(func) or not _made_at_run_time(func):
         return ("function", digest)
     # Made at run time by a library factory (shutil.ignore_patterns("*.pyc")): its code
     # counts by name, what it captured by content.
-    return ("function", digest, _captured(func))
+    tracer = _CodeTracer(strict=False)
+    captured = tracer.captures(func, tracer.bind_value)
+    parts = tuple(sorted(tracer.run().items()))
+    return ("function", digest, fingerprint(("captured", captured, parts)))
 
 
-def _defined_at_import(func: types.FunctionType) -> bool:
-    """True if ``func`` is what its module's ``qualname`` or ``name`` names: fixed by
-    its package when imported (``os.fsencode``), not made by a call."""
+def _made_at_run_time(func: types.FunctionType) -> bool:
+    """True for a function with captured values that its module does not name: made by
+    a factory call (``shutil.ignore_patterns("*.pyc")``), not fixed when its package
+    was imported (``os.fsencode``, whose closure is the package's own code)."""
+    if not (func.__closure__ or func.__defaults__ or func.__kwdefaults__):
+        return False
     module: Any = sys.modules.get(func.__module__ or "")
     obj = module
     try:
         for name in func.__qualname__.split("."):
             obj = getattr(obj, name, None)
-        return obj is func or getattr(module, func.__name__, None) is func
+        return obj is not func and getattr(module, func.__name__, None) is not func
     except Exception:  # a module's __getattr__ or a descriptor that fails
-        return False
-
-
-def _captured(func: types.FunctionType) -> str:
-    """A function's closure values and defaults, by content (code followed).
-
-    A value with nothing to hash counts by its type, as a global object does; one the
-    function changes in place (a memo dict) is state and counts by its type too.
-    """
-    tracer = _CodeTracer(strict=False)
-    node = _function_node(func)
-    if node is not None:
-        mutated = _mutated_in_source(node)
-    else:
-        mutated = set()
-        _mutated_in_bytecode(func.__code__, mutated)
-    cells = []
-    for var, cell in zip(func.__code__.co_freevars, func.__closure__ or (), strict=False):
-        try:
-            value = cell.cell_contents
-        except ValueError:  # not assigned yet
-            cells.append((var, "empty"))
-            continue
-        cells.append((var, tracer.bind_value(value, f"<closure {var}>", var in mutated)))
-    defaults = tuple(
-        tracer.bind_value(v, f".__defaults__[{i}]") for i, v in enumerate(func.__defaults__ or ())
-    )
-    kwdefaults = tuple(
-        (k, tracer.bind_value(v, f".__kwdefaults__[{k!r}]"))
-        for k, v in sorted((func.__kwdefaults__ or {}).items())
-    )
-    parts = tracer.run()
-    return fingerprint(
-        ("captured", tuple(cells), defaults, kwdefaults, tuple(sorted(parts.items())))
-    )
+        return True
 
 
 _tracing = threading.local()
@@ -641,6 +612,8 @@ class _CodeTracer:
             wrapped = inspect.getattr_static(value, "__wrapped__", None)
             if wrapped is not None:
                 return f"{qualified(value)} wrapping {self._bind(wrapped, None, names)}"
+            if _made_at_run_time(value):
+                return f"external {qualified(value)} capturing ({self.captures(value, bind)})"
             return "external " + qualified(value)
         if isinstance(value, types.MethodType):
             instance = bind(value.__self__, ".__self__")
@@ -664,6 +637,34 @@ class _CodeTracer:
         if isinstance(value, types.BuiltinFunctionType):
             return "external " + qualified(value)
         return None
+
+    def captures(self, func: types.FunctionType, bind: Callable[[object, str], str]) -> str:
+        """A library function's closure values and defaults, each bound by ``bind``.
+
+        A closure value the function changes in place (a memo dict) is state: by type.
+        """
+        node = _function_node(func)
+        if node is not None:
+            mutated = _mutated_in_source(node)
+        else:
+            mutated = set()
+            _mutated_in_bytecode(func.__code__, mutated)
+        bound = []
+        for var, cell in zip(func.__code__.co_freevars, func.__closure__ or (), strict=False):
+            try:
+                value = cell.cell_contents
+            except ValueError:  # not assigned yet
+                bound.append(f"{var}=empty")
+                continue
+            if var in mutated:
+                bound.append(f"{var}=state {qualified(type(value))}")
+            else:
+                bound.append(f"{var}={bind(value, f'<closure {var}>')}")
+        for i, value in enumerate(func.__defaults__ or ()):
+            bound.append(f"[{i}]={bind(value, f'.__defaults__[{i}]')}")
+        for k, value in sorted((func.__kwdefaults__ or {}).items()):
+            bound.append(f"{k}={bind(value, f'.__kwdefaults__[{k!r}]')}")
+        return ", ".join(bound)
 
     def _class_digest(self, cls: type) -> str:
         """A class is its name, its bases and its members; methods become parts."""
