@@ -188,6 +188,23 @@ def _stored_globals(code: types.CodeType, names: set[str]) -> None:
             _stored_globals(const, names)
 
 
+def _global_names(code: types.CodeType, names: set[str]) -> None:
+    """Names that ``code`` (or code nested in it) reads or writes as module globals.
+
+    Unlike ``co_names`` this leaves out attribute names; locals, parameters and closure
+    variables are never among them, even where one shares a global's name.
+    """
+    names.update(ins.argval for ins in dis.get_instructions(code) if ins.opname in _GLOBAL_ACCESS)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            _global_names(const, names)
+
+
+_GLOBAL_ACCESS = frozenset(
+    {"LOAD_GLOBAL", "LOAD_NAME", "STORE_GLOBAL", "DELETE_GLOBAL", "STORE_NAME", "DELETE_NAME"}
+)
+
+
 def _mutated_in_bytecode(code: types.CodeType, names: set[str]) -> None:
     """Names whose objects ``code`` changes in place, read from bytecode (no source)."""
     recent: collections.deque[str] = collections.deque(maxlen=4)
@@ -268,8 +285,11 @@ def _parse(source: str) -> ast.Module | None:
 
 def _function_node(func: types.FunctionType) -> ast.AST | None:
     """The function's own AST node from its source, or None if it has none we can trust."""
+    # getsource(func) reads the function a functools.wraps wrapper wraps: read its code's.
+    wrapper = hasattr(func, "__wrapped__")
+    own_name = func.__code__.co_name if wrapper else func.__name__
     try:
-        source = inspect.getsource(func)
+        source = inspect.getsource(func.__code__ if wrapper else func)
     except (OSError, TypeError):
         return None
     tree = _parse(source)
@@ -293,10 +313,7 @@ def _function_node(func: types.FunctionType) -> ast.AST | None:
         if isinstance(first, ast.If):  # the wrapper added by _parse
             first = first.body[0]
         # A file edited since import can put another function at the recorded line.
-        if (
-            isinstance(first, ast.FunctionDef | ast.AsyncFunctionDef)
-            and first.name == func.__name__
-        ):
+        if isinstance(first, ast.FunctionDef | ast.AsyncFunctionDef) and first.name == own_name:
             node = first
     if node is None or not _source_runs(func):
         return None

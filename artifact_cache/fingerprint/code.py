@@ -14,6 +14,7 @@ import ast
 import collections
 import functools
 import inspect
+import sys
 import threading
 import types
 import weakref
@@ -26,6 +27,7 @@ from ._analysis import (
     _code_digest,
     _code_names,
     _function_node,
+    _global_names,
     _is_simple,
     _is_user_class,
     _is_user_function,
@@ -104,6 +106,9 @@ class CodeFingerprint:
 
     def stale(self) -> bool:
         """True if a name the fingerprint followed is now bound to another object.
+
+        A global name the code reads that was not defined (a builtin such as ``round``)
+        counts too: defining it later makes the fingerprint stale.
 
         A notebook re-run of a helper's cell, or a reload of its module, rebinds the
         name; checking identities costs a dictionary lookup a name, so a memoised
@@ -264,13 +269,54 @@ def _dependency_digest(dependency: object) -> str:
     return digest_or_failure(dependency)
 
 
+def _wrappers(func: object) -> list[object]:
+    """The ``__wrapped__`` chain above the innermost function, outermost first."""
+    layers: list[object] = []
+    seen = {id(func)}
+    while len(layers) < 100:  # a proxy could make a new __wrapped__ on every lookup
+        try:
+            inner = getattr(func, "__wrapped__", None)
+        except Exception:  # a proxy whose attribute lookup fails
+            return layers
+        if inner is None or id(inner) in seen:
+            return layers
+        layers.append(func)
+        seen.add(id(inner))
+        func = inner
+    return layers
+
+
 # --------------------------------------------------------------------------- values
 # Classes are fingerprinted once per process (re-done when a name they follow is rebound).
 _class_cache: weakref.WeakKeyDictionary[type, CodeFingerprint] = weakref.WeakKeyDictionary()
 
 
 def _function_value(func: types.FunctionType) -> object:
-    return ("function", _trace(func, strict=True).digest)
+    digest = _trace(func, strict=True).digest
+    if _is_user_function(func) or not _made_at_run_time(func):
+        return ("function", digest)
+    # Made at run time by a library factory (shutil.ignore_patterns("*.pyc")): its code
+    # counts by name, what it captured by content.
+    tracer = _CodeTracer(strict=False)
+    captured = tracer.captures(func, tracer.bind_value)
+    parts = tuple(sorted(tracer.run().items()))
+    return ("function", digest, fingerprint(("captured", captured, parts)))
+
+
+def _made_at_run_time(func: types.FunctionType) -> bool:
+    """True for a function with captured values that its module does not name: made by
+    a factory call (``shutil.ignore_patterns("*.pyc")``), not fixed when its package
+    was imported (``os.fsencode``, whose closure is the package's own code)."""
+    if not (func.__closure__ or func.__defaults__ or func.__kwdefaults__):
+        return False
+    module: Any = sys.modules.get(func.__module__ or "")
+    obj = module
+    try:
+        for name in func.__qualname__.split("."):
+            obj = getattr(obj, name, None)
+        return obj is not func and getattr(module, func.__name__, None) is not func
+    except Exception:  # a module's __getattr__ or a descriptor that fails
+        return True
 
 
 _tracing = threading.local()
@@ -345,6 +391,13 @@ class _CodeTracer:
             target = target.__func__
         if isinstance(target, functools.partial):
             target = target.func
+        for layer in _wrappers(target):
+            # A decorator of the user's own under the cache's: its code and closure (the
+            # decorator's arguments, the function it wraps) are a part of their own,
+            # named where the wrapper is defined (functools.wraps copies the name).
+            if isinstance(layer, types.FunctionType) and _is_user_function(layer):
+                module = layer.__globals__.get("__name__")
+                self._follow(layer, f"{module}:{layer.__code__.co_qualname}")
         target = inspect.unwrap(target)
         if isinstance(target, types.FunctionType) and _is_user_function(target):
             return self._follow(target)
@@ -377,12 +430,12 @@ class _CodeTracer:
                 self.parts[key] = fingerprint(value)
         return self.parts
 
-    def _follow(self, obj: Any) -> str:
+    def _follow(self, obj: Any, name: str | None = None) -> str:
         """The part name of a user function or class, queueing it the first time."""
         key = self._keys.get(id(obj))
         if key is not None:
             return key
-        key = self._unique(qualified(obj))
+        key = self._unique(name or qualified(obj))
         self._keys[id(obj)] = key
         self._alive.append(obj)
         self._queue.append((key, obj))
@@ -423,12 +476,23 @@ class _CodeTracer:
             body = ("code", _code_digest(func.__code__))
             _mutated_in_bytecode(func.__code__, mutated)
         namespace = func.__globals__
-        self._mutated.update((id(namespace), n) for n in mutated)
+        # Only a name the code reaches as a global is a global: a parameter or local
+        # that shares its name (a helper filling in its `config` argument) is not.
+        global_names: set[str] = set()
+        _global_names(func.__code__, global_names)
+        self._mutated.update(
+            (id(namespace), n) for n in mutated if n.partition(".")[0] in global_names
+        )
         for dotted in mutated:
             root, _, attr = dotted.partition(".")
             module = namespace.get(root)
-            if attr and isinstance(module, types.ModuleType):
+            if attr and root in global_names and isinstance(module, types.ModuleType):
                 self._mutated.add((id(vars(module)), attr))  # module.NAME.append(...)
+        # A global name not defined yet (a builtin, or a helper a later cell defines)
+        # is watched as absent: defining it changes what the code calls.
+        self.watch.extend(
+            (namespace, n, _GONE) for n in sorted(global_names & names) if n not in namespace
+        )
         code = func.__code__
         positional = code.co_varnames[: code.co_argcount]
         values = func.__defaults__ or ()
@@ -477,7 +541,9 @@ class _CodeTracer:
         keeps, not an input: it counts by its type, so that the key does not depend on
         how many times the function ran.
         """
-        identity = self._bind_code(value, frozenset())
+        identity = self._bind_code(
+            value, frozenset(), lambda inner, at: self.bind_value(inner, where + at, mutated)
+        )
         if identity is not None:
             return identity
         if mutated:
@@ -527,23 +593,42 @@ class _CodeTracer:
             return f"external {qualified(cls)} {name}"
         return "instance of " + qualified(cls)
 
-    def _bind_code(self, value: object, names: frozenset[str]) -> str | None:
-        """The identity of a function, class, method or wrapper; None for plain data."""
+    def _bind_code(
+        self,
+        value: object,
+        names: frozenset[str],
+        bind_data: Callable[[object, str], str] | None = None,
+    ) -> str | None:
+        """The identity of a function, class, method or wrapper; None for plain data.
+
+        A bound method's instance and a partial's arguments are bound by ``bind_data``
+        (given the value and where it sits), as the value holding them is: by content
+        in a closure or default, as a global otherwise.
+        """
+        bind = bind_data or (lambda inner, at: self._bind(inner, None, names))
         if isinstance(value, types.FunctionType):
             if _is_user_function(value):
                 return "function " + self._follow(value)
             wrapped = inspect.getattr_static(value, "__wrapped__", None)
             if wrapped is not None:
                 return f"{qualified(value)} wrapping {self._bind(wrapped, None, names)}"
+            if _made_at_run_time(value):
+                return f"external {qualified(value)} capturing ({self.captures(value, bind)})"
             return "external " + qualified(value)
         if isinstance(value, types.MethodType):
-            return f"method {self._bind(value.__func__, None, names)}"
+            instance = bind(value.__self__, ".__self__")
+            return f"method {self._bind(value.__func__, None, names)} of {instance}"
         if isinstance(value, type):
             if _is_user_class(value):
                 return "class " + self._follow(value)
             return "external " + qualified(value)
         if isinstance(value, functools.partial):
-            return f"partial of {self._bind(value.func, None, names)}"
+            positional = [bind(v, f".args[{i}]") for i, v in enumerate(value.args)]
+            keywords = [
+                f"{k}={bind(v, f'.keywords[{k!r}]')}" for k, v in sorted(value.keywords.items())
+            ]
+            bound = ", ".join(positional + keywords)
+            return f"partial of {self._bind(value.func, None, names)} ({bound})"
         if isinstance(value, types.ModuleType):
             return f"module {value.__name__}"
         wrapped = inspect.getattr_static(value, "__wrapped__", None)
@@ -552,6 +637,34 @@ class _CodeTracer:
         if isinstance(value, types.BuiltinFunctionType):
             return "external " + qualified(value)
         return None
+
+    def captures(self, func: types.FunctionType, bind: Callable[[object, str], str]) -> str:
+        """A library function's closure values and defaults, each bound by ``bind``.
+
+        A closure value the function changes in place (a memo dict) is state: by type.
+        """
+        node = _function_node(func)
+        if node is not None:
+            mutated = _mutated_in_source(node)
+        else:
+            mutated = set()
+            _mutated_in_bytecode(func.__code__, mutated)
+        bound = []
+        for var, cell in zip(func.__code__.co_freevars, func.__closure__ or (), strict=False):
+            try:
+                value = cell.cell_contents
+            except ValueError:  # not assigned yet
+                bound.append(f"{var}=empty")
+                continue
+            if var in mutated:
+                bound.append(f"{var}=state {qualified(type(value))}")
+            else:
+                bound.append(f"{var}={bind(value, f'<closure {var}>')}")
+        for i, value in enumerate(func.__defaults__ or ()):
+            bound.append(f"[{i}]={bind(value, f'.__defaults__[{i}]')}")
+        for k, value in sorted((func.__kwdefaults__ or {}).items()):
+            bound.append(f"{k}={bind(value, f'.__kwdefaults__[{k!r}]')}")
+        return ", ".join(bound)
 
     def _class_digest(self, cls: type) -> str:
         """A class is its name, its bases and its members; methods become parts."""
