@@ -7,12 +7,21 @@ a dataclass's fields, subclasses of numpy and pandas types, and shared reference
 
 from __future__ import annotations
 
+import enum
+import http
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 import artifact_cache as ac
 from artifact_cache.fingerprint import fingerprint
+
+REPO_ROOT = Path(ac.__file__).resolve().parents[1]
 
 
 class TestMaskedArrays:
@@ -34,3 +43,70 @@ class TestMaskedArrays:
         # The default fill value is the one nobody set: equal to an unset one.
         default = np.ma.array([1.0, 2.0], mask=[0, 1], fill_value=1e20)
         assert fingerprint(soft) == fingerprint(default)
+
+
+def make_level(threshold: int) -> Any:
+    class Level(enum.Enum):
+        HIGH = threshold
+
+    return Level
+
+
+class TestEnums:
+    def test_members_of_classes_with_one_name_differ_by_value(
+        self, mem_store: ac.ArtifactStore
+    ) -> None:
+        """A factory's (or a re-run cell's) enum with another value is another argument."""
+
+        @mem_store.step
+        def cutoff(level: Any) -> int:
+            return int(level.value) * 2
+
+        low, high = make_level(10).HIGH, make_level(50).HIGH
+        assert cutoff(low) == 20
+        assert cutoff(high) == 100
+        assert cutoff.call(make_level(50).HIGH).cached
+        ns: dict[str, Any] = {"__name__": "__main__"}
+        exec("import enum\nclass Mode(enum.Enum):\n    FAST = 1\n", ns)
+        first = ns["Mode"].FAST
+        exec("import enum\nclass Mode(enum.Enum):\n    FAST = 2\n", ns)
+        assert fingerprint(first) != fingerprint(ns["Mode"].FAST)
+
+    def test_an_edited_enum_module_changes_the_key_in_a_new_process(self, tmp_path: Path) -> None:
+        """A member's value (or method) edited between two processes is a new key, though
+        the step's own code never names the enum."""
+        (tmp_path / "levels.py").write_text(
+            "import enum\n\n\nclass Level(enum.Enum):\n    HIGH = 50\n\n"
+            "    def scaled(self):\n        return self.value * 2\n"
+        )
+        (tmp_path / "steps.py").write_text(
+            "import artifact_cache as ac\n\n"
+            f"store = ac.open_store({(tmp_path / 'store').as_uri()!r})\n\n\n"
+            "@store.step\ndef cutoff(level):\n    return level.scaled()\n"
+        )
+        script = "import levels, steps; print(steps.cutoff.key(levels.Level.HIGH))"
+
+        def key() -> str:
+            out = subprocess.run(
+                [sys.executable, "-c", script],
+                env=dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO_ROOT), str(tmp_path)])),
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert out.returncode == 0, out.stderr
+            return out.stdout.strip()
+
+        original = key()
+        assert key() == original  # stable across processes
+        levels = tmp_path / "levels.py"
+        levels.write_text(levels.read_text().replace("HIGH = 50", "HIGH = 100"))
+        edited_value = key()
+        levels.write_text(levels.read_text().replace("* 2", "* 3"))
+        edited_method = key()
+        assert len({original, edited_value, edited_method}) == 3
+
+    def test_enums_of_the_stdlib_keep_their_keys(self) -> None:
+        """Enums of the stdlib and installed packages count by name and member, as before."""
+        assert fingerprint(re.IGNORECASE) != fingerprint(re.MULTILINE)
+        assert fingerprint(http.HTTPStatus.OK) == fingerprint(http.HTTPStatus(200))

@@ -9,8 +9,9 @@ handlers are registered the same way by sibling modules (``_numpy``, ``_pandas``
 each imported only the first time a value of its package is met. Functions and classes
 are registered by ``code.py``.
 
-Imports only the stdlib, ``attrs``, ``xxhash``, ``._registry`` and ``._stdlib``. The
-rules are in ``docs/keys.md``.
+Imports only the stdlib, ``attrs``, ``xxhash``, ``._registry`` and ``._stdlib`` (and
+``._analysis``, which imports this module, when an enum member is met). The rules are in
+``docs/keys.md``.
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ _T_PATH = b"p"
 _T_BUILTIN = b"C"
 _T_METHOD = b"M"
 _T_ENUM = b"n"
+_T_USER_ENUM = b"u"
 _T_NAMEDTUPLE = b"w"
 _T_DATACLASS = b"K"
 _T_ATTRS = b"A"
@@ -445,8 +447,7 @@ class _Encoder:
             self.encode(value.__func__)
             self.encode(value.__self__)
         elif isinstance(value, enum.Enum):
-            self._text(_T_ENUM, qualified(cls))
-            self.encode(value.value if value.name is None else value.name)
+            self._enum(value)
         elif isinstance(value, pathlib.PurePath):
             self._text(_T_PATH, cls.__name__)
             self._tuple(value.parts)
@@ -462,6 +463,26 @@ class _Encoder:
             self._fields(_T_ATTRS, value, [a.name for a in attrs.fields(cls)])
         else:
             self._reduced(value)
+
+    def _enum(self, value: enum.Enum) -> None:
+        from ._analysis import _is_user_class  # it imports this module
+
+        cls = type(value)
+        if not _is_user_class(cls):
+            # An enum of the stdlib or an installed package counts by name, as its class.
+            self._text(_T_ENUM, qualified(cls))
+            self.encode(value.value if value.name is None else value.name)
+            return
+        # Two classes of one qualified name (a factory, a re-run notebook cell, an edited
+        # module in a later process) can give one member name other values or methods.
+        self._text(_T_USER_ENUM, qualified(cls))
+        self._class(cls)
+        self.encode(value.name)
+        try:
+            self.encode(value.value)
+        except _Failure as failure:
+            failure.segments.append(".value")
+            raise
 
     def _registered(self, value: object, handler: Handler) -> None:
         if self._backref(value):
