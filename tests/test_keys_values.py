@@ -7,19 +7,23 @@ a dataclass's fields, subclasses of numpy and pandas types, and shared reference
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import http
 import os
 import re
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
+import attrs
 import numpy as np
+import pytest
 
 import artifact_cache as ac
-from artifact_cache.fingerprint import fingerprint
+from artifact_cache.fingerprint import FingerprintError, fingerprint
 
 REPO_ROOT = Path(ac.__file__).resolve().parents[1]
 
@@ -110,3 +114,64 @@ class TestEnums:
         """Enums of the stdlib and installed packages count by name and member, as before."""
         assert fingerprint(re.IGNORECASE) != fingerprint(re.MULTILINE)
         assert fingerprint(http.HTTPStatus.OK) == fingerprint(http.HTTPStatus(200))
+
+
+@dataclasses.dataclass
+class Ridge:
+    alpha: float = 1.0
+
+    def fit(self, xs: list[float], ys: list[float]) -> Ridge:
+        num = sum(x * y for x, y in zip(xs, ys, strict=True))
+        self.coef_ = num / (sum(x * x for x in xs) + self.alpha)
+        return self
+
+
+@attrs.define(slots=False)
+class Scaler:
+    scale: float = 1.0
+
+
+@dataclasses.dataclass(slots=True)
+class Slotted:
+    a: int = 1
+
+
+class SlottedMore(Slotted):
+    __slots__ = ("cache",)
+
+
+class TestStateOutsideFields:
+    def test_a_dataclass_attribute_set_by_a_method_is_keyed(
+        self, mem_store: ac.ArtifactStore
+    ) -> None:
+        """Two fitted models with equal fields but other coefficients are two calls."""
+
+        @mem_store.step
+        def predict(model: Ridge, x: float) -> float:
+            return float(model.coef_ * x)
+
+        a = Ridge().fit([1, 2, 3], [2, 4, 6])
+        b = Ridge().fit([1, 2, 3], [-1, -2, -3])
+        assert predict(a, 10) == pytest.approx(a.coef_ * 10)
+        assert predict(b, 10) == pytest.approx(b.coef_ * 10)
+        assert predict.call(Ridge().fit([1, 2, 3], [-1, -2, -3]), 10).cached
+        assert fingerprint(Ridge()) != fingerprint(a)
+
+    def test_attrs_and_slotted_instances_key_what_they_hold_besides_fields(self) -> None:
+        """A non-slotted attrs instance's __dict__ and a subclass's set slots count."""
+        plain, offset = Scaler(2.0), Scaler(2.0)
+        offset.offset = 5  # type: ignore[attr-defined]
+        assert fingerprint(plain) == fingerprint(Scaler(2.0))
+        assert fingerprint(plain) != fingerprint(offset)
+        empty, full = SlottedMore(), SlottedMore()
+        full.cache = {"x": 1}
+        assert fingerprint(empty) == fingerprint(SlottedMore())  # an unset slot: nothing
+        assert fingerprint(empty) != fingerprint(full)
+
+    def test_state_that_cannot_be_hashed_is_a_clear_error(self) -> None:
+        """An unhashable attribute outside the fields fails naming it, not silently."""
+        model = Ridge()
+        model.lock = threading.Lock()  # type: ignore[attr-defined]
+        with pytest.raises(FingerprintError) as caught:
+            fingerprint(model, name="model")
+        assert caught.value.path == "arg 'model' -> .lock"

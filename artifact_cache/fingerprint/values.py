@@ -31,6 +31,7 @@ import enum
 import pathlib
 import struct
 import types
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -79,6 +80,8 @@ _T_USER_ENUM = b"u"
 _T_NAMEDTUPLE = b"w"
 _T_DATACLASS = b"K"
 _T_ATTRS = b"A"
+_T_DATACLASS_EXTRA = b"k"
+_T_ATTRS_EXTRA = b"a"
 _T_HOOK = b"H"
 _T_SET_SUBCLASS = b"S"
 _T_GLOBAL = b"G"
@@ -458,9 +461,11 @@ class _Encoder:
         ):
             self._fields(_T_NAMEDTUPLE, value, fields)
         elif dataclasses.is_dataclass(value):
-            self._fields(_T_DATACLASS, value, [f.name for f in dataclasses.fields(value)])
+            names = [f.name for f in dataclasses.fields(value)]
+            self._fields(_T_DATACLASS, value, names, extra_tag=_T_DATACLASS_EXTRA)
         elif attrs.has(cls):
-            self._fields(_T_ATTRS, value, [a.name for a in attrs.fields(cls)])
+            names = [a.name for a in attrs.fields(cls)]
+            self._fields(_T_ATTRS, value, names, extra_tag=_T_ATTRS_EXTRA)
         else:
             self._reduced(value)
 
@@ -531,12 +536,17 @@ class _Encoder:
                 raise
         self._h.update(digest)
 
-    def _fields(self, tag: bytes, value: object, names: Sequence[str]) -> None:
+    def _fields(
+        self, tag: bytes, value: object, names: Sequence[str], extra_tag: bytes | None = None
+    ) -> None:
         if self._backref(value):
             return
         self._push(value)
         try:
-            self._h.update(tag)
+            # State outside the fields (set by a method, as a fitted model's coef_) is
+            # hashed after them, under another tag: without any, the bytes are as before.
+            extra = None if extra_tag is None else _state_outside(value, names)
+            self._h.update(extra_tag if extra and extra_tag else tag)
             self._class(type(value))
             self._count(b"", len(names))
             for name in names:
@@ -550,6 +560,8 @@ class _Encoder:
                 except _Failure as failure:
                     failure.segments.append(f".{name}")
                     raise
+            if extra:
+                self._pairs(_T_DICT, extra.items(), ordered=False, attribute_style=True)
         finally:
             self._pop()
 
@@ -616,6 +628,56 @@ class _Encoder:
             self._pairs(_T_DICT, state.items(), ordered=False, attribute_style=True)
         else:
             self.encode(state)
+
+
+_SLOTS: weakref.WeakKeyDictionary[type, tuple[tuple[str, Any], ...]] = weakref.WeakKeyDictionary()
+
+
+def slots_of(cls: type, stop: type = object) -> tuple[tuple[str, Any], ...]:
+    """The slots the classes of ``cls``'s MRO before ``stop`` declare: (name, descriptor)."""
+    found = _SLOTS.get(cls) if stop is object else None
+    if found is None:
+        found = ()
+        for klass in cls.__mro__:
+            if klass is stop:
+                break
+            slots = klass.__dict__.get("__slots__", ())
+            for name in (slots,) if isinstance(slots, str) else slots:
+                if name.startswith("__") and not name.endswith("__"):
+                    name = f"_{klass.__name__.lstrip('_')}{name}"  # mangled, as stored
+                descriptor = klass.__dict__.get(name)
+                if isinstance(descriptor, types.MemberDescriptorType):
+                    found += ((name, descriptor),)
+        if stop is object:
+            _SLOTS[cls] = found
+    return found
+
+
+def instance_state(
+    value: object, slots: Iterable[tuple[str, Any]], skip: Iterable[str] = ()
+) -> dict[str, Any]:
+    """An object's ``__dict__`` and its set ``slots``, minus the names in ``skip``.
+
+    Slots are read through their descriptors: an unset one is left out, and a class's
+    ``__getattr__`` (which may compute a cached value) is not called.
+    """
+    skipped = set(skip)
+    attributes = getattr(value, "__dict__", None)
+    state = {}
+    if type(attributes) is dict:
+        state = {k: v for k, v in attributes.items() if k not in skipped}
+    for name, descriptor in slots:
+        if name not in skipped and name not in state:
+            try:
+                state[name] = descriptor.__get__(value, type(value))
+            except AttributeError:
+                continue
+    return state
+
+
+def _state_outside(value: object, fields: Sequence[str]) -> dict[str, Any]:
+    """What an attrs or dataclass instance holds besides its fields."""
+    return instance_state(value, slots_of(type(value)), fields)
 
 
 _EXACT: dict[type, Callable[[_Encoder, Any], None]] = {
