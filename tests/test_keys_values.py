@@ -20,6 +20,7 @@ from typing import Any
 
 import attrs
 import numpy as np
+import pandas as pd
 import pytest
 
 import artifact_cache as ac
@@ -175,3 +176,65 @@ class TestStateOutsideFields:
         with pytest.raises(FingerprintError) as caught:
             fingerprint(model, name="model")
         assert caught.value.path == "arg 'model' -> .lock"
+
+
+class Quantity(np.ndarray):  # numpy's documented "InfoArray" pattern
+    def __new__(cls, values: Any, unit: str) -> Quantity:
+        obj = np.asarray(values, dtype=float).view(cls)
+        obj.unit = unit
+        return obj
+
+    def __array_finalize__(self, obj: Any) -> None:
+        self.unit = getattr(obj, "unit", None)
+
+
+class Plain(np.ndarray):
+    pass
+
+
+class GeoFrame(pd.DataFrame):  # pandas' documented subclassing pattern
+    _metadata = ["crs"]
+
+    @property
+    def _constructor(self) -> type[GeoFrame]:
+        return GeoFrame
+
+
+class TestSubclassesOfRegisteredTypes:
+    def test_an_array_subclass_is_keyed_by_its_own_attributes(
+        self, mem_store: ac.ArtifactStore
+    ) -> None:
+        """1 m and 1 km are two calls, though their buffers are equal."""
+
+        @mem_store.step
+        def in_metres(q: Quantity) -> float:
+            return float(q.sum()) * {"m": 1, "km": 1000}[q.unit]
+
+        assert in_metres(Quantity([1.0], "m")) == 1.0
+        assert in_metres(Quantity([1.0], "km")) == 1000.0
+        assert in_metres.call(Quantity([1.0], "km")).cached
+        # A subclass without state of its own, and numpy's own subclasses, as before.
+        assert fingerprint(np.arange(3).view(Plain)) == fingerprint(np.arange(3).view(Plain))
+        assert fingerprint(np.arange(3).view(Plain)) != fingerprint(np.arange(3))
+
+    def test_a_frame_subclass_is_keyed_by_its_metadata(self, mem_store: ac.ArtifactStore) -> None:
+        """A DataFrame subclass's _metadata (a CRS) is part of its key."""
+
+        @mem_store.step
+        def describe(frame: GeoFrame) -> str:
+            return f"{len(frame)} rows in {frame.crs}"
+
+        a, b = GeoFrame({"x": [1]}), GeoFrame({"x": [1]})
+        a.crs, b.crs = "EPSG:4326", "EPSG:3857"
+        assert describe(a) == "1 rows in EPSG:4326"
+        assert describe(b) == "1 rows in EPSG:3857"
+        assert fingerprint(GeoFrame({"x": [1]})) == fingerprint(GeoFrame({"x": [1]}))
+        assert fingerprint(GeoFrame({"x": [1]})) != fingerprint(a)
+
+    def test_a_subclass_state_that_cannot_be_hashed_is_a_clear_error(self) -> None:
+        """An attribute of a subclass that has nothing to hash fails naming it."""
+        q = Quantity([1.0], "m")
+        q.lock = threading.Lock()  # type: ignore[attr-defined]
+        with pytest.raises(FingerprintError) as caught:
+            fingerprint(q, name="q")
+        assert caught.value.path == "arg 'q' -> .lock"

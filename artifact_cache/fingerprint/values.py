@@ -39,7 +39,7 @@ import attrs
 import xxhash
 
 from ..readonly import ReadOnlyDict
-from ._registry import Handler, _dispatch, _handler_for, register_fingerprint
+from ._registry import Handler, _dispatch, _handler_for, _subclass_of, register_fingerprint
 from ._registry import register_builtin as register_builtin  # for the handler modules
 from ._stdlib import STDLIB_ENCODERS
 
@@ -88,6 +88,7 @@ _T_GLOBAL = b"G"
 _T_OBJECT = b"O"
 _T_MISSING = b"_"
 _T_REGISTERED = b"Y"
+_T_REGISTERED_EXTRA = b"y"
 _T_RAW = b"W"
 _T_ELEMENTS = b"*"
 
@@ -494,7 +495,11 @@ class _Encoder:
             return
         self._push(value)
         try:
-            self._text(_T_REGISTERED, qualified(type(value)))
+            # A subclass's own state (an array's unit, a frame's _metadata) is hashed
+            # after what the base's handler returns, under another tag.
+            base = _subclass_of.get(type(value))
+            extra = None if base is None else _subclass_state(value, base)
+            self._text(_T_REGISTERED_EXTRA if extra else _T_REGISTERED, qualified(type(value)))
             try:
                 surrogate = handler(value)
             except _Failure:
@@ -507,6 +512,8 @@ class _Encoder:
                 )
                 raise failure from exc
             self.encode(surrogate)
+            if extra:
+                self._pairs(_T_DICT, extra.items(), ordered=False, attribute_style=True)
         finally:
             self._pop()
 
@@ -654,18 +661,22 @@ def slots_of(cls: type, stop: type = object) -> tuple[tuple[str, Any], ...]:
 
 
 def instance_state(
-    value: object, slots: Iterable[tuple[str, Any]], skip: Iterable[str] = ()
+    value: object,
+    slots: Iterable[tuple[str, Any]],
+    skip: Iterable[str] = (),
+    *,
+    attributes: bool = True,
 ) -> dict[str, Any]:
-    """An object's ``__dict__`` and its set ``slots``, minus the names in ``skip``.
+    """An object's ``__dict__`` (if ``attributes``) and its set ``slots``, minus ``skip``.
 
     Slots are read through their descriptors: an unset one is left out, and a class's
     ``__getattr__`` (which may compute a cached value) is not called.
     """
     skipped = set(skip)
-    attributes = getattr(value, "__dict__", None)
+    instance_dict = getattr(value, "__dict__", None) if attributes else None
     state = {}
-    if type(attributes) is dict:
-        state = {k: v for k, v in attributes.items() if k not in skipped}
+    if type(instance_dict) is dict:
+        state = {k: v for k, v in instance_dict.items() if k not in skipped}
     for name, descriptor in slots:
         if name not in skipped and name not in state:
             try:
@@ -673,6 +684,25 @@ def instance_state(
             except AttributeError:
                 continue
     return state
+
+
+def _subclass_state(value: object, base: type) -> dict[str, Any]:
+    """What a subclass instance of a type with a built-in handler holds beyond the base."""
+    cls = type(value)
+    carried = getattr(base, "_metadata", None)
+    if isinstance(carried, list | tuple):
+        # pandas: the attributes named in _metadata are the ones a subclass adds.
+        state = {}
+        for name in getattr(cls, "_metadata", ()):
+            if name not in carried:
+                try:
+                    state[name] = object.__getattribute__(value, name)
+                except AttributeError:
+                    continue
+        return state
+    # Without a __dict__ on the base's instances (an ndarray's), all of one is the
+    # subclass's; otherwise only the slots the subclass declares can be told apart.
+    return instance_state(value, slots_of(cls, stop=base), attributes=not base.__dictoffset__)
 
 
 def _state_outside(value: object, fields: Sequence[str]) -> dict[str, Any]:
