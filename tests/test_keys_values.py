@@ -7,6 +7,7 @@ a dataclass's fields, subclasses of numpy and pandas types, and shared reference
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import enum
 import http
@@ -238,3 +239,106 @@ class TestSubclassesOfRegisteredTypes:
         with pytest.raises(FingerprintError) as caught:
             fingerprint(q, name="q")
         assert caught.value.path == "arg 'q' -> .lock"
+
+
+class Node:
+    def __init__(self, n: int, items: list[int]) -> None:
+        self.n, self.items = n, items
+
+
+SHARED_ACROSS_PROCESSES = """
+import json, random, sys
+from artifact_cache import fingerprint
+from keys_values_nodes import Node
+
+shared = [1, 2]
+names = ["a", "b", "c", "d"]
+random.Random(int(sys.argv[1])).shuffle(names)
+table = {name: shared if name in "ab" else [1, 2] for name in names}
+nodes = {Node(1, shared), Node(2, [3])}
+print(json.dumps([fingerprint([table, shared]), fingerprint([nodes, shared])]))
+"""
+
+
+class TestSharedReferences:
+    def test_one_list_twice_and_two_equal_lists_are_two_calls(
+        self, mem_store: ac.ArtifactStore
+    ) -> None:
+        """A function that changes one item in place sees the other change or not."""
+
+        @mem_store.step
+        def grow(pair: list[list[int]]) -> int:
+            pair[0].append(0)
+            return len(pair[1])
+
+        a = [1]
+        assert grow([a, a]) == 2
+        b = [1]
+        assert grow([b, [1]]) == 1
+        assert grow.key([[1], [1]]) != grow.key([c := [1], c])
+        arr = np.zeros(3)
+        assert fingerprint([arr, arr]) != fingerprint([arr, arr.copy()])
+        assert fingerprint({"x": a, "y": a}) != fingerprint({"x": a, "y": [1]})
+
+    def test_sharing_is_keyed_canonically(self) -> None:
+        """Equal graphs give equal keys: insertion order, a deep copy, the objects' ids
+        do not matter; which place an object is shared with does."""
+        one, other = [1], [2]
+        first = {"k1": one, "k2": other}
+        second = {"k2": other, "k1": one}
+        assert fingerprint([first, one]) == fingerprint([second, one])
+        assert fingerprint([first, one]) != fingerprint([first, other])
+        value = [one, {"z": one}, (one,)]
+        assert fingerprint(value) == fingerprint(copy.deepcopy(value))
+        node = Node(1, one)
+        assert fingerprint([node, node]) != fingerprint([node, Node(1, one)])
+        assert fingerprint([Node(1, one), one]) != fingerprint([Node(1, [1]), one])
+
+    def test_canonical_in_processes_with_other_hash_seeds(self, tmp_path: Path) -> None:
+        """Dict order and set iteration order (by hash seed and address) do not count."""
+        (tmp_path / "keys_values_nodes.py").write_text(
+            "class Node:\n"
+            "    def __init__(self, n, items):\n"
+            "        self.n, self.items = n, items\n"
+        )
+        results = set()
+        for seed in ("1", "2", "3"):
+            out = subprocess.run(
+                [sys.executable, "-c", SHARED_ACROSS_PROCESSES, seed],
+                env=dict(
+                    os.environ,
+                    PYTHONHASHSEED=seed,
+                    PYTHONPATH=os.pathsep.join([str(REPO_ROOT), str(tmp_path)]),
+                ),
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert out.returncode == 0, out.stderr
+            results.add(out.stdout.strip())
+        assert len(results) == 1
+
+    def test_values_without_sharing_keep_their_digests(self) -> None:
+        """Pinned: sharing adds to a key only where there is some; immutable values
+        (tuples, strings) met twice, code met twice and cycles are as they were."""
+        pinned = {
+            "4a93ff2878eae4ab0e03308e3e47dcf2": [1, [2, 3], {"a": 4}],
+            "b0619be6db2f6b6b58def1184ca51384": {"a": [1], "b": {1, 2}},
+            "b7b6c525d7f89332a6f08a4591ea7d13": ("x", "x"),
+            "294b08973d1f9d48041e48cc0cb3c6bc": {1, 2, "a"},
+            "044674983d602c5ddcc2c6abd8571903": np.arange(6.0),
+            "b384498d0ed1728c6d107d0ead701ef5": np.ma.array([1, 2, 3], mask=[0, 1, 0]),
+            "d8652bd101a6450f166184f4e6ef0d21": bytearray(b"ab"),
+        }
+        for digest, value in pinned.items():
+            assert fingerprint(value) == digest, value
+        cycle: list[Any] = [1]
+        cycle.append(cycle)
+        assert fingerprint(cycle) == "5b448616e6ac5430b7f0940ec35fc9b9"
+        loop: dict[str, Any] = {}
+        loop["self"] = loop
+        assert fingerprint(loop) == "418cd755feb31e2701d01f643fe8570d"
+        pair = (1,)
+        assert fingerprint((pair, pair)) == fingerprint(((1,), (1,)))
+        assert fingerprint([len, len]) == fingerprint([len, len])
+        assert fingerprint([make_level, make_level]) == fingerprint([make_level, make_level])

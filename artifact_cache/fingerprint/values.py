@@ -91,6 +91,7 @@ _T_REGISTERED = b"Y"
 _T_REGISTERED_EXTRA = b"y"
 _T_RAW = b"W"
 _T_ELEMENTS = b"*"
+_T_ALIASES = b"&"
 
 
 class FingerprintError(TypeError):
@@ -186,6 +187,7 @@ def fingerprint(value: object, *, name: str | None = None) -> str:
     encoder = _Encoder()
     try:
         encoder.encode(value)
+        encoder.finish(value)
     except _Failure as failure:
         prefix = "value" if name is None else f"arg {name!r}"
         raise failure.to_error(prefix) from failure.__cause__
@@ -200,6 +202,7 @@ def digest_or_failure(value: object) -> str:
     encoder = _Encoder()
     try:
         encoder.encode(value)
+        encoder.finish(value)
     except RecursionError:
         raise _Failure("it is nested too deeply") from None
     return encoder.hexdigest()
@@ -228,25 +231,53 @@ def _float_bytes(value: float) -> bytes:
 
 
 _MISSING = object()
+_DONE = -1  # a container's position once encoded (see _Encoder._positions)
 _UNRESOLVED: Any = object()
 
 
 class _Encoder:
     """Feeds the canonical encoding of values into one xxh3_128 hasher."""
 
-    __slots__ = ("_classes", "_h", "_positions", "_stack")
+    __slots__ = (
+        "_classes",
+        "_h",
+        "_held",
+        "_opaque",
+        "_positions",
+        "_saved",
+        "_shared",
+        "_stack",
+    )
 
     def __init__(self) -> None:
         self._h = xxhash.xxh3_128(_FORMAT)
-        # Containers being encoded, to turn cycles into back-references.
+        # Containers being encoded, to turn cycles into back-references: id -> position
+        # on the stack. A mutable one stays at _DONE once encoded (held, so that no id
+        # is reused), to notice one met twice; not inside what a handler or hook
+        # returns in a value's place (while _opaque).
         self._stack: list[int] = []
         self._positions: dict[int, int] = {}
+        self._held: list[object] = []
+        self._saved: list[int | None] = []
+        self._shared = False
+        self._opaque = 0
         # Digests of the classes of objects met in this value: a list of ten thousand
         # instances fingerprints their class once.
         self._classes: dict[type, bytes] = {}
 
     def hexdigest(self) -> str:
         return self._h.hexdigest()
+
+    def finish(self, value: object) -> None:
+        """After ``encode(value)``: add which places hold one object, if any do."""
+        if not self._shared:
+            return
+        groups = _AliasEncoder.shared_places(value)
+        if groups:
+            self._count(_T_ALIASES, len(groups))
+            for places in groups:
+                self._count(b"", len(places))
+                self._h.update(struct.pack(f"<{len(places)}Q", *places))
 
     def encode(self, value: object) -> None:
         handler = _EXACT.get(type(value))
@@ -282,15 +313,48 @@ class _Encoder:
         position = self._positions.get(id(obj))
         if position is None:
             return False
+        if position == _DONE:  # met before: encoded again, and its places noted
+            if not self._opaque:
+                self._shared = True
+            return False
         self._count(_T_BACKREF, len(self._stack) - position)
         return True
 
     def _push(self, obj: object) -> None:
+        """Enter a mutable container or object; `_pop` leaves it noted as met."""
+        key = id(obj)
+        if self._opaque:  # not noted: `_pop` puts back what was there
+            self._saved.append(self._positions.get(key))
+        else:
+            self._held.append(obj)
+        self._positions[key] = len(self._stack)
+        self._stack.append(key)
+
+    def _pop(self) -> None:
+        key = self._stack.pop()
+        if not self._opaque:
+            self._positions[key] = _DONE
+        elif self._saved.pop() is None:
+            del self._positions[key]
+        else:
+            self._positions[key] = _DONE
+
+    def _push_code(self, obj: object) -> None:
+        """Enter a class or function: code, whose sharing does not count."""
         self._positions[id(obj)] = len(self._stack)
         self._stack.append(id(obj))
 
-    def _pop(self) -> None:
+    def _pop_code(self) -> None:
+        """Leave a class or function: code, whose sharing does not count."""
         del self._positions[self._stack.pop()]
+
+    def _meet(self, obj: object) -> None:
+        """Note a mutable object that is not pushed (a set, a bytearray)."""
+        if self._positions.get(id(obj)) == _DONE:
+            self._shared = True
+        else:
+            self._positions[id(obj)] = _DONE
+            self._held.append(obj)
 
     # -- builtins --------------------------------------------------------------------
 
@@ -319,6 +383,8 @@ class _Encoder:
         self._blob(_T_BYTES, value)
 
     def _bytearray(self, value: bytearray) -> None:
+        if not self._opaque:
+            self._meet(value)
         self._blob(_T_BYTEARRAY, value)
 
     def _memoryview(self, value: memoryview) -> None:
@@ -384,6 +450,8 @@ class _Encoder:
 
     def _set(self, value: set[object] | frozenset[object]) -> None:
         tag = _T_SET if type(value) is set else _T_FROZENSET
+        if tag is _T_SET and not self._opaque:
+            self._meet(value)
         self._elements(tag, value)
 
     def _elements(self, tag: bytes, value: set[object] | frozenset[object]) -> None:
@@ -493,7 +561,11 @@ class _Encoder:
     def _registered(self, value: object, handler: Handler) -> None:
         if self._backref(value):
             return
-        self._push(value)
+        code = isinstance(value, type | types.FunctionType)
+        if code:
+            self._push_code(value)
+        else:
+            self._push(value)
         try:
             # A subclass's own state (an array's unit, a frame's _metadata) is hashed
             # after what the base's handler returns, under another tag.
@@ -511,11 +583,18 @@ class _Encoder:
                     f"{qualified(type(value))} raised {type(exc).__name__}: {exc}"
                 )
                 raise failure from exc
-            self.encode(surrogate)
+            self._opaque += 1
+            try:
+                self.encode(surrogate)
+            finally:
+                self._opaque -= 1
             if extra:
                 self._pairs(_T_DICT, extra.items(), ordered=False, attribute_style=True)
         finally:
-            self._pop()
+            if code:
+                self._pop_code()
+            else:
+                self._pop()
 
     def _hook(self, value: Any) -> None:
         if self._backref(value):
@@ -524,11 +603,14 @@ class _Encoder:
         try:
             self._class(type(value))
             self._h.update(_T_HOOK)
+            self._opaque += 1
             try:
                 self.encode(value.__artifact_fingerprint__())
             except _Failure as failure:
                 failure.segments.append(".__artifact_fingerprint__()")
                 raise
+            finally:
+                self._opaque -= 1
         finally:
             self._pop()
 
@@ -573,6 +655,8 @@ class _Encoder:
             self._pop()
 
     def _set_subclass(self, value: set[object] | frozenset[object]) -> None:
+        if isinstance(value, set) and not self._opaque:
+            self._meet(value)
         # Their pickles list the elements in iteration order, which depends on the seed.
         self._h.update(_T_SET_SUBCLASS)
         self._class(type(value))
@@ -635,6 +719,74 @@ class _Encoder:
             self._pairs(_T_DICT, state.items(), ordered=False, attribute_style=True)
         else:
             self.encode(state)
+
+
+class _AliasEncoder(_Encoder):
+    """Walks a value as `_Encoder` does, listing the mutable objects met, in canonical
+    order: dict items and set elements in the order of their digests."""
+
+    __slots__ = ("_log",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._log: list[object] = []
+
+    @classmethod
+    def shared_places(cls, value: object) -> list[list[int]]:
+        """Each object met more than once: the places (indexes in that order) it is at."""
+        walker = cls()
+        walker.encode(value)
+        places: dict[int, list[int]] = {}
+        for place, obj in enumerate(walker._log):
+            places.setdefault(id(obj), []).append(place)
+        return [group for group in places.values() if len(group) > 1]
+
+    def _meet(self, obj: object) -> None:
+        self._log.append(obj)
+
+    def _push(self, obj: object) -> None:
+        super()._push(obj)
+        if not self._opaque:
+            self._log.append(obj)
+
+    def _pairs(
+        self,
+        tag: bytes,
+        items: Iterable[tuple[object, object]],
+        *,
+        ordered: bool,
+        attribute_style: bool = False,
+    ) -> None:
+        if ordered:
+            super()._pairs(tag, items, ordered=True, attribute_style=attribute_style)
+            return
+        outer, met = self._log, []
+        try:
+            for key, item in items:
+                self._log = []
+                digest = self._sub(key) + self._sub(item)
+                met.append((digest, self._log))
+        finally:
+            self._log = outer
+        self._sorted(tag, met)
+
+    def _elements(self, tag: bytes, value: set[object] | frozenset[object]) -> None:
+        outer, met = self._log, []
+        try:
+            for item in value:
+                self._log = []
+                met.append((self._sub(item), self._log))
+        finally:
+            self._log = outer
+        self._sorted(tag, met)
+
+    def _sorted(self, tag: bytes, met: list[tuple[bytes, list[object]]]) -> None:
+        """Hash the digests as `_Encoder` does; list their objects in that order."""
+        met.sort(key=lambda entry: entry[0])
+        self._count(tag, len(met))
+        self._h.update(b"".join(digest for digest, _ in met))
+        for _, log in met:
+            self._log.extend(log)
 
 
 _SLOTS: weakref.WeakKeyDictionary[type, tuple[tuple[str, Any], ...]] = weakref.WeakKeyDictionary()
