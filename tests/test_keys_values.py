@@ -340,5 +340,8 @@ class TestSharedReferences:
         assert fingerprint(loop) == "418cd755feb31e2701d01f643fe8570d"
         pair = (1,)
         assert fingerprint((pair, pair)) == fingerprint(((1,), (1,)))
+        scalar, stamp = np.float64(1.5), pd.Timestamp("2024-01-01")
+        assert fingerprint([scalar, scalar]) == fingerprint([scalar, np.float64(1.5)])
+        assert fingerprint([stamp, stamp]) == fingerprint([stamp, pd.Timestamp("2024-01-01")])
         assert fingerprint([len, len]) == fingerprint([len, len])
         assert fingerprint([make_level, make_level]) == fingerprint([make_level, make_level])

@@ -84,5 +84,5 @@ def _masked_value(value: Any) -> object:
 
 register_builtin("numpy.ndarray", array_value)
 register_builtin("numpy.ma.MaskedArray", _masked_value)
-register_builtin("numpy.generic", _scalar_value)
-register_builtin("numpy.dtype", dtype_value)
+register_builtin("numpy.generic", _scalar_value, immutable=True)
+register_builtin("numpy.dtype", dtype_value, immutable=True)

@@ -28,6 +28,10 @@ _dispatch: dict[type, Handler | None] = {}  # resolved per concrete type, cleare
 # base holds (filled and cleared with _dispatch).
 _subclass_of: dict[type, type] = {}
 _builtin: set[type | str] = set()  # the registrations made by register_builtin
+# Built-in registrations for immutable values (numpy scalars, timestamps, Arrow data),
+# and the concrete types resolved to one: one such object met twice is not sharing.
+_immutable: set[type | str] = set()
+_immutable_types: set[type] = set()
 _registry_lock = threading.RLock()
 
 # Built-in handlers by top-level package: the module that registers them is imported the
@@ -85,28 +89,34 @@ def register_fingerprint(type_or_name: type | str, fn: Handler | None = None, /)
     return fn
 
 
-def register_builtin(type_or_name: type | str, fn: Handler) -> None:
-    """Register a built-in handler; a user's registration for the same type is kept."""
-    _register(type_or_name, fn, replace=False)
+def register_builtin(type_or_name: type | str, fn: Handler, *, immutable: bool = False) -> None:
+    """Register a built-in handler; a user's registration for the same type is kept.
+
+    ``immutable``: the type's values cannot change, so one met twice in an argument is
+    not sharing that the key must tell apart.
+    """
+    _register(type_or_name, fn, replace=False, immutable=immutable)
 
 
-def _register(type_or_name: type | str, fn: Handler, *, replace: bool) -> None:
+def _register(
+    type_or_name: type | str, fn: Handler, *, replace: bool, immutable: bool = False
+) -> None:
     if not callable(fn):
         raise TypeError(f"register_fingerprint needs a function, not {type(fn).__name__}")
     with _registry_lock:
         if isinstance(type_or_name, type):
             if replace or type_or_name not in _by_type:
                 _by_type[type_or_name] = fn
-                _mark(type_or_name, builtin=not replace)
+                _mark(type_or_name, builtin=not replace, immutable=immutable)
         elif isinstance(type_or_name, str) and "." in type_or_name.strip("."):
             resolved = _lookup(type_or_name)
             if isinstance(resolved, type):
                 if replace or resolved not in _by_type:
                     _by_type[resolved] = fn
-                    _mark(resolved, builtin=not replace)
+                    _mark(resolved, builtin=not replace, immutable=immutable)
             elif replace or type_or_name not in _by_name:
                 _by_name[type_or_name] = fn
-                _mark(type_or_name, builtin=not replace)
+                _mark(type_or_name, builtin=not replace, immutable=immutable)
         else:
             msg = (
                 "register_fingerprint takes a class or a dotted name such as "
@@ -115,13 +125,18 @@ def _register(type_or_name: type | str, fn: Handler, *, replace: bool) -> None:
             raise TypeError(msg)
         _dispatch.clear()
         _subclass_of.clear()
+        _immutable_types.clear()
 
 
-def _mark(key: type | str, *, builtin: bool) -> None:
+def _mark(key: type | str, *, builtin: bool, immutable: bool = False) -> None:
     if builtin:
         _builtin.add(key)
     else:
         _builtin.discard(key)
+    if builtin and immutable:
+        _immutable.add(key)
+    else:
+        _immutable.discard(key)
 
 
 def _lookup(name: str) -> object:
@@ -158,9 +173,10 @@ def _handler_for(cls: type) -> Handler | None:
             if isinstance(resolved, type):
                 if resolved not in _by_type:
                     _by_type[resolved] = _by_name[name]
-                    _mark(resolved, builtin=name in _builtin)
+                    _mark(resolved, builtin=name in _builtin, immutable=name in _immutable)
                 del _by_name[name]
                 _builtin.discard(name)
+                _immutable.discard(name)
         found: Handler | None = None
         for base in mro:
             found = _by_type.get(base)
@@ -173,6 +189,8 @@ def _handler_for(cls: type) -> Handler | None:
                 outside = base is not cls and _top_module(cls) != top
                 if outside and key in _builtin and top in _FAMILIES:
                     _subclass_of[cls] = base
+                if key in _immutable:
+                    _immutable_types.add(cls)
                 break
         _dispatch[cls] = found
         return found

@@ -39,7 +39,14 @@ import attrs
 import xxhash
 
 from ..readonly import ReadOnlyDict
-from ._registry import Handler, _dispatch, _handler_for, _subclass_of, register_fingerprint
+from ._registry import (
+    Handler,
+    _dispatch,
+    _handler_for,
+    _immutable_types,
+    _subclass_of,
+    register_fingerprint,
+)
 from ._registry import register_builtin as register_builtin  # for the handler modules
 from ._stdlib import STDLIB_ENCODERS
 
@@ -340,12 +347,12 @@ class _Encoder:
             self._positions[key] = _DONE
 
     def _push_code(self, obj: object) -> None:
-        """Enter a class or function: code, whose sharing does not count."""
+        """Enter a class, function or immutable value, whose sharing does not count."""
         self._positions[id(obj)] = len(self._stack)
         self._stack.append(id(obj))
 
     def _pop_code(self) -> None:
-        """Leave a class or function: code, whose sharing does not count."""
+        """Leave what `_push_code` entered."""
         del self._positions[self._stack.pop()]
 
     def _meet(self, obj: object) -> None:
@@ -561,7 +568,8 @@ class _Encoder:
     def _registered(self, value: object, handler: Handler) -> None:
         if self._backref(value):
             return
-        code = isinstance(value, type | types.FunctionType)
+        # Code (classes, functions) and immutable values met twice are not sharing.
+        code = isinstance(value, type | types.FunctionType) or type(value) in _immutable_types
         if code:
             self._push_code(value)
         else:
