@@ -33,7 +33,7 @@ from .errors import (
 from .info import ArtifactInfo
 from .run_result import RunResult, StepResult, _Printer
 from .run_result import _format_table as _format_table  # the command line's tables
-from .step_inputs import Deferred, output_fingerprint, recording_inputs
+from .step_inputs import Deferred, output_fingerprint, step_inputs
 from .stepid import validate_step_id
 from .store import ArtifactStore
 
@@ -478,8 +478,9 @@ class Pipeline:
         step = self._by_id[step_id]
         args = tuple(self._input(step, dep, outputs, last=None) for dep in step.inputs)
         infos = [outputs[dep].info for dep in step.inputs]
-        with recording_inputs(info.ref for info in infos if info is not None):
-            call = self._function(step)._execute(
+        function = self._function(step)
+        with step_inputs(function._spec, (info.ref for info in infos if info is not None)):
+            call = function._execute(
                 args,
                 dict(step.params),
                 refresh=True,
@@ -507,10 +508,12 @@ class Pipeline:
             )
         # Lineage from where the inputs were read, not from recognising the objects.
         refs = [outputs[dep].info for dep in step.inputs]
-        with recording_inputs(info.ref for info in refs if info is not None):
+        function = self._function(step)
+        # Recorded for this step's own save only, not for memoised calls in its body.
+        with step_inputs(function._spec, (info.ref for info in refs if info is not None)):
             # A hit is found by its record alone: inputs and output are read only if
             # this step, or a later one, must compute.
-            call = self._function(step)._execute(
+            call = function._execute(
                 args, dict(step.params), load=False, fingerprint_output=step.id in self._feeding
             )
         return StepResult(

@@ -167,9 +167,33 @@ def recording_inputs(refs: Iterable[ArtifactRef]) -> Iterator[None]:
         _INPUTS.reset(token)
 
 
-def _lineage(values: Iterable[Any]) -> tuple[ArtifactRef, ...]:
+# The inputs a pipeline read for one step, with the spec of the step they belong to:
+# only that step's own save records them, not the memoised calls its body makes.
+_STEP_INPUTS: ContextVar[tuple[object, tuple[ArtifactRef, ...]] | None] = ContextVar(
+    "artifact_cache_step_inputs", default=None
+)
+
+
+@contextlib.contextmanager
+def step_inputs(spec: object, refs: Iterable[ArtifactRef]) -> Iterator[None]:
+    """Record ``refs`` as inputs of what the step of ``spec`` saves inside the block.
+
+    Other memoised calls inside the block (made by the step's body) record neither
+    ``refs`` nor the refs of an enclosing `recording_inputs`.
+    """
+    token = _STEP_INPUTS.set((spec, tuple(refs)))
+    try:
+        with recording_inputs(()):
+            yield
+    finally:
+        _STEP_INPUTS.reset(token)
+
+
+def _lineage(values: Iterable[Any], spec: object = None) -> tuple[ArtifactRef, ...]:
     """Artifacts the argument values came from: each value and items one level down."""
-    found: dict[ArtifactRef, None] = dict.fromkeys(_INPUTS.get())  # ordered, no duplicates
+    step = _STEP_INPUTS.get()
+    refs = step[1] if step is not None and step[0] is spec else _INPUTS.get()
+    found: dict[ArtifactRef, None] = dict.fromkeys(refs)  # ordered, no duplicates
 
     def add(obj: Any) -> None:
         ref = lineage_of(obj)
@@ -233,7 +257,7 @@ def _save_record(
         tags=spec.options.tags,
         serializer=spec.options.serializer,
         compress=spec.options.compress,
-        inputs=_lineage(arguments.values()),
+        inputs=_lineage(arguments.values(), spec),
         code_fingerprint=code.digest,
         duration=duration,
         args_repr=_short_args(arguments),

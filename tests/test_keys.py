@@ -984,3 +984,17 @@ def test_a_records_mappings_fingerprint_as_dicts(tmp_path: Path) -> None:
         return len(tags)
 
     assert count(info.tags) == count(dict(info.tags)) == 2 and len(calls) == 1
+
+
+def test_records_sharing_their_empty_tags_key_as_separate_dicts(tmp_path: Path) -> None:
+    """Records without tags share one read-only empty mapping, and nested parts of a
+    record are read-only: meeting one twice in an argument is not sharing that a change
+    could show, so the key is that of separate plain dicts and lists."""
+    store = ac.ArtifactStore(str(tmp_path / "s"))
+    first, second = store.save("a", 1), store.save("b", 2, extra={"x": [1]})
+    assert first.tags is second.tags
+    assert ac.fingerprint([first.tags, second.tags]) == ac.fingerprint([{}, {}])
+    nested = second.extra["x"]
+    assert ac.fingerprint([nested, nested]) == ac.fingerprint([[1], [1]])
+    shared: list[int] = [1]
+    assert ac.fingerprint([shared, shared]) != ac.fingerprint([[1], [1]])

@@ -600,6 +600,32 @@ class TestLineageOfLargeInputs:
         assert info.inputs[0].digest == pstore.info("extract").digest
 
 
+class TestLineageOfCallsInABody:
+    def test_a_memoised_call_in_a_step_body_records_only_its_own_inputs(
+        self, mem_store: ac.ArtifactStore
+    ) -> None:
+        """The inputs a pipeline read for a step are that step's lineage, not the
+        lineage of the memoised helpers its body calls."""
+
+        @mem_store.step
+        def tax_rate(country: str) -> float:
+            return {"fr": 0.2, "de": 0.19}[country]
+
+        def extract() -> list[int]:
+            return [100, 250]
+
+        def invoice(rows: list[int]) -> list[float]:
+            return [r * (1 + tax_rate("fr")) for r in rows]
+
+        steps = [ac.Step("extract", extract), ac.Step("invoice", invoice, input_from="extract")]
+        result = ac.Pipeline(mem_store, steps).run()
+        invoice_info = result["invoice"].info
+        assert invoice_info is not None
+        assert [r.step_id for r in invoice_info.inputs] == ["extract"]
+        assert tax_rate.call("fr").info.inputs == ()
+        assert sorted(i.step_id for i in mem_store.downstream("extract")) == ["invoice"]
+
+
 # --------------------------------------------------------------------------- loads
 RUNS: dict[str, int] = {}
 

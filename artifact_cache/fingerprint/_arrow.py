@@ -52,10 +52,10 @@ def _scalar(scalar: Any) -> object:
     return ("scalar", _array(pa.array([scalar.as_py()], type=scalar.type)))
 
 
-register_builtin("pyarrow.Table", _table)
-register_builtin("pyarrow.RecordBatch", _batch)
-register_builtin("pyarrow.Array", _array)
-register_builtin("pyarrow.ChunkedArray", _array)
-register_builtin("pyarrow.Schema", _schema)
-register_builtin("pyarrow.DataType", _data_type)
-register_builtin("pyarrow.Scalar", _scalar)
+register_builtin("pyarrow.Table", _table, immutable=True)
+register_builtin("pyarrow.RecordBatch", _batch, immutable=True)
+register_builtin("pyarrow.Array", _array, immutable=True)
+register_builtin("pyarrow.ChunkedArray", _array, immutable=True)
+register_builtin("pyarrow.Schema", _schema, immutable=True)
+register_builtin("pyarrow.DataType", _data_type, immutable=True)
+register_builtin("pyarrow.Scalar", _scalar, immutable=True)

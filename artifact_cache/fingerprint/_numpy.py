@@ -72,10 +72,17 @@ def _scalar_value(value: Any) -> object:
 
 
 def _masked_value(value: Any) -> object:
-    return ("masked", array_value(np.asarray(value.data)), array_value(np.ma.getmaskarray(value)))
+    data, mask = array_value(np.asarray(value.data)), array_value(np.ma.getmaskarray(value))
+    # filled() and arithmetic read the fill value; a hard mask changes what assigning
+    # does. Both are left out only at their defaults, which keeps those keys as they were.
+    fill = np.asarray(value.fill_value)
+    default = np.asarray(np.ma.default_fill_value(value), dtype=fill.dtype)
+    if not value.hardmask and fill.tobytes() == default.tobytes():
+        return ("masked", data, mask)
+    return ("masked", data, mask, array_value(fill), bool(value.hardmask))
 
 
 register_builtin("numpy.ndarray", array_value)
 register_builtin("numpy.ma.MaskedArray", _masked_value)
-register_builtin("numpy.generic", _scalar_value)
-register_builtin("numpy.dtype", dtype_value)
+register_builtin("numpy.generic", _scalar_value, immutable=True)
+register_builtin("numpy.dtype", dtype_value, immutable=True)

@@ -23,6 +23,15 @@ _F = TypeVar("_F", bound=Handler)
 _by_type: dict[type, Handler] = {}
 _by_name: dict[str, Handler] = {}  # dotted names whose module is not imported yet
 _dispatch: dict[type, Handler | None] = {}  # resolved per concrete type, cleared on change
+# A subclass, defined outside the package, of a type a built-in handler of a family
+# below is registered for: the registered base, whose handler hashes only what the
+# base holds (filled and cleared with _dispatch).
+_subclass_of: dict[type, type] = {}
+_builtin: set[type | str] = set()  # the registrations made by register_builtin
+# Built-in registrations for immutable values (numpy scalars, timestamps, Arrow data),
+# and the concrete types resolved to one: one such object met twice is not sharing.
+_immutable: set[type | str] = set()
+_immutable_types: set[type] = set()
 _registry_lock = threading.RLock()
 
 # Built-in handlers by top-level package: the module that registers them is imported the
@@ -80,25 +89,34 @@ def register_fingerprint(type_or_name: type | str, fn: Handler | None = None, /)
     return fn
 
 
-def register_builtin(type_or_name: type | str, fn: Handler) -> None:
-    """Register a built-in handler; a user's registration for the same type is kept."""
-    _register(type_or_name, fn, replace=False)
+def register_builtin(type_or_name: type | str, fn: Handler, *, immutable: bool = False) -> None:
+    """Register a built-in handler; a user's registration for the same type is kept.
+
+    ``immutable``: the type's values cannot change, so one met twice in an argument is
+    not sharing that the key must tell apart.
+    """
+    _register(type_or_name, fn, replace=False, immutable=immutable)
 
 
-def _register(type_or_name: type | str, fn: Handler, *, replace: bool) -> None:
+def _register(
+    type_or_name: type | str, fn: Handler, *, replace: bool, immutable: bool = False
+) -> None:
     if not callable(fn):
         raise TypeError(f"register_fingerprint needs a function, not {type(fn).__name__}")
     with _registry_lock:
         if isinstance(type_or_name, type):
             if replace or type_or_name not in _by_type:
                 _by_type[type_or_name] = fn
+                _mark(type_or_name, builtin=not replace, immutable=immutable)
         elif isinstance(type_or_name, str) and "." in type_or_name.strip("."):
             resolved = _lookup(type_or_name)
             if isinstance(resolved, type):
                 if replace or resolved not in _by_type:
                     _by_type[resolved] = fn
+                    _mark(resolved, builtin=not replace, immutable=immutable)
             elif replace or type_or_name not in _by_name:
                 _by_name[type_or_name] = fn
+                _mark(type_or_name, builtin=not replace, immutable=immutable)
         else:
             msg = (
                 "register_fingerprint takes a class or a dotted name such as "
@@ -106,6 +124,19 @@ def _register(type_or_name: type | str, fn: Handler, *, replace: bool) -> None:
             )
             raise TypeError(msg)
         _dispatch.clear()
+        _subclass_of.clear()
+        _immutable_types.clear()
+
+
+def _mark(key: type | str, *, builtin: bool, immutable: bool = False) -> None:
+    if builtin:
+        _builtin.add(key)
+    else:
+        _builtin.discard(key)
+    if builtin and immutable:
+        _immutable.add(key)
+    else:
+        _immutable.discard(key)
 
 
 def _lookup(name: str) -> object:
@@ -140,13 +171,32 @@ def _handler_for(cls: type) -> Handler | None:
         for name in list(_by_name):
             resolved = _lookup(name)
             if isinstance(resolved, type):
-                _by_type.setdefault(resolved, _by_name.pop(name))
+                if resolved not in _by_type:
+                    _by_type[resolved] = _by_name[name]
+                    _mark(resolved, builtin=name in _builtin, immutable=name in _immutable)
+                del _by_name[name]
+                _builtin.discard(name)
+                _immutable.discard(name)
         found: Handler | None = None
         for base in mro:
             found = _by_type.get(base)
+            key: type | str = base
             if found is None:
-                found = _by_name.get(f"{getattr(base, '__module__', '')}.{base.__qualname__}")
+                key = f"{getattr(base, '__module__', '')}.{base.__qualname__}"
+                found = _by_name.get(key)
             if found is not None:
+                top = _top_module(base)
+                outside = base is not cls and _top_module(cls) != top
+                if outside and key in _builtin and top in _FAMILIES:
+                    _subclass_of[cls] = base
+                if key in _immutable:
+                    _immutable_types.add(cls)
                 break
         _dispatch[cls] = found
         return found
+
+
+def subclass_base(cls: type) -> type | None:
+    """The registered base of ``cls`` if it is a subclass whose own state the built-in
+    handler leaves out (asked after `_handler_for` resolved ``cls``)."""
+    return _subclass_of.get(cls)

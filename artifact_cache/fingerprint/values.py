@@ -9,8 +9,9 @@ handlers are registered the same way by sibling modules (``_numpy``, ``_pandas``
 each imported only the first time a value of its package is met. Functions and classes
 are registered by ``code.py``.
 
-Imports only the stdlib, ``attrs``, ``xxhash``, ``._registry`` and ``._stdlib``. The
-rules are in ``docs/keys.md``.
+Imports only the stdlib, ``attrs``, ``xxhash``, ``._registry`` and ``._stdlib`` (and
+``._analysis``, which imports this module, when an enum member is met). The rules are in
+``docs/keys.md``.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import enum
 import pathlib
 import struct
 import types
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -37,7 +39,14 @@ import attrs
 import xxhash
 
 from ..readonly import ReadOnlyDict, ReadOnlyList
-from ._registry import Handler, _dispatch, _handler_for, register_fingerprint
+from ._registry import (
+    Handler,
+    _dispatch,
+    _handler_for,
+    _immutable_types,
+    _subclass_of,
+    register_fingerprint,
+)
 from ._registry import register_builtin as register_builtin  # for the handler modules
 from ._stdlib import STDLIB_ENCODERS
 
@@ -74,17 +83,22 @@ _T_PATH = b"p"
 _T_BUILTIN = b"C"
 _T_METHOD = b"M"
 _T_ENUM = b"n"
+_T_USER_ENUM = b"u"
 _T_NAMEDTUPLE = b"w"
 _T_DATACLASS = b"K"
 _T_ATTRS = b"A"
+_T_DATACLASS_EXTRA = b"k"
+_T_ATTRS_EXTRA = b"a"
 _T_HOOK = b"H"
 _T_SET_SUBCLASS = b"S"
 _T_GLOBAL = b"G"
 _T_OBJECT = b"O"
 _T_MISSING = b"_"
 _T_REGISTERED = b"Y"
+_T_REGISTERED_EXTRA = b"y"
 _T_RAW = b"W"
 _T_ELEMENTS = b"*"
+_T_ALIASES = b"&"
 
 
 class FingerprintError(TypeError):
@@ -180,6 +194,7 @@ def fingerprint(value: object, *, name: str | None = None) -> str:
     encoder = _Encoder()
     try:
         encoder.encode(value)
+        encoder.finish(value)
     except _Failure as failure:
         prefix = "value" if name is None else f"arg {name!r}"
         raise failure.to_error(prefix) from failure.__cause__
@@ -194,6 +209,7 @@ def digest_or_failure(value: object) -> str:
     encoder = _Encoder()
     try:
         encoder.encode(value)
+        encoder.finish(value)
     except RecursionError:
         raise _Failure("it is nested too deeply") from None
     return encoder.hexdigest()
@@ -222,25 +238,53 @@ def _float_bytes(value: float) -> bytes:
 
 
 _MISSING = object()
+_DONE = -1  # a container's position once encoded (see _Encoder._positions)
 _UNRESOLVED: Any = object()
 
 
 class _Encoder:
     """Feeds the canonical encoding of values into one xxh3_128 hasher."""
 
-    __slots__ = ("_classes", "_h", "_positions", "_stack")
+    __slots__ = (
+        "_classes",
+        "_h",
+        "_held",
+        "_opaque",
+        "_positions",
+        "_saved",
+        "_shared",
+        "_stack",
+    )
 
     def __init__(self) -> None:
         self._h = xxhash.xxh3_128(_FORMAT)
-        # Containers being encoded, to turn cycles into back-references.
+        # Containers being encoded, to turn cycles into back-references: id -> position
+        # on the stack. A mutable one stays at _DONE once encoded (held, so that no id
+        # is reused), to notice one met twice; not inside what a handler or hook
+        # returns in a value's place (while _opaque).
         self._stack: list[int] = []
         self._positions: dict[int, int] = {}
+        self._held: list[object] = []
+        self._saved: list[int | None] = []
+        self._shared = False
+        self._opaque = 0
         # Digests of the classes of objects met in this value: a list of ten thousand
         # instances fingerprints their class once.
         self._classes: dict[type, bytes] = {}
 
     def hexdigest(self) -> str:
         return self._h.hexdigest()
+
+    def finish(self, value: object) -> None:
+        """After ``encode(value)``: add which places hold one object, if any do."""
+        if not self._shared:
+            return
+        groups = _AliasEncoder.shared_places(value)
+        if groups:
+            self._count(_T_ALIASES, len(groups))
+            for places in groups:
+                self._count(b"", len(places))
+                self._h.update(struct.pack(f"<{len(places)}Q", *places))
 
     def encode(self, value: object) -> None:
         handler = _EXACT.get(type(value))
@@ -276,15 +320,48 @@ class _Encoder:
         position = self._positions.get(id(obj))
         if position is None:
             return False
+        if position == _DONE:  # met before: encoded again, and its places noted
+            if not self._opaque:
+                self._shared = True
+            return False
         self._count(_T_BACKREF, len(self._stack) - position)
         return True
 
     def _push(self, obj: object) -> None:
+        """Enter a mutable container or object; `_pop` leaves it noted as met."""
+        key = id(obj)
+        if self._opaque:  # not noted: `_pop` puts back what was there
+            self._saved.append(self._positions.get(key))
+        else:
+            self._held.append(obj)
+        self._positions[key] = len(self._stack)
+        self._stack.append(key)
+
+    def _pop(self) -> None:
+        key = self._stack.pop()
+        if not self._opaque:
+            self._positions[key] = _DONE
+        elif self._saved.pop() is None:
+            del self._positions[key]
+        else:
+            self._positions[key] = _DONE
+
+    def _push_code(self, obj: object) -> None:
+        """Enter a class, function or immutable value, whose sharing does not count."""
         self._positions[id(obj)] = len(self._stack)
         self._stack.append(id(obj))
 
-    def _pop(self) -> None:
+    def _pop_code(self) -> None:
+        """Leave what `_push_code` entered."""
         del self._positions[self._stack.pop()]
+
+    def _meet(self, obj: object) -> None:
+        """Note a mutable object that is not pushed (a set, a bytearray)."""
+        if self._positions.get(id(obj)) == _DONE:
+            self._shared = True
+        else:
+            self._positions[id(obj)] = _DONE
+            self._held.append(obj)
 
     # -- builtins --------------------------------------------------------------------
 
@@ -313,6 +390,8 @@ class _Encoder:
         self._blob(_T_BYTES, value)
 
     def _bytearray(self, value: bytearray) -> None:
+        if not self._opaque:
+            self._meet(value)
         self._blob(_T_BYTEARRAY, value)
 
     def _memoryview(self, value: memoryview) -> None:
@@ -340,6 +419,15 @@ class _Encoder:
 
     def _tuple(self, value: tuple[object, ...]) -> None:
         self._sequence(_T_TUPLE, value)
+
+    # A record's read-only dicts and lists, as dicts and lists: they can neither change nor
+    # hold themselves, so where one is met twice (every record without tags shares one
+    # empty mapping) nothing is shared that a change could show.
+    def _read_only_dict(self, value: ReadOnlyDict) -> None:
+        self._pairs(_T_DICT, value.items(), ordered=False)
+
+    def _read_only_list(self, value: ReadOnlyList) -> None:
+        self._sequence(_T_LIST, value)
 
     def _dict(self, value: dict[object, object]) -> None:
         if self._backref(value):
@@ -378,6 +466,8 @@ class _Encoder:
 
     def _set(self, value: set[object] | frozenset[object]) -> None:
         tag = _T_SET if type(value) is set else _T_FROZENSET
+        if tag is _T_SET and not self._opaque:
+            self._meet(value)
         self._elements(tag, value)
 
     def _elements(self, tag: bytes, value: set[object] | frozenset[object]) -> None:
@@ -445,8 +535,7 @@ class _Encoder:
             self.encode(value.__func__)
             self.encode(value.__self__)
         elif isinstance(value, enum.Enum):
-            self._text(_T_ENUM, qualified(cls))
-            self.encode(value.value if value.name is None else value.name)
+            self._enum(value)
         elif isinstance(value, pathlib.PurePath):
             self._text(_T_PATH, cls.__name__)
             self._tuple(value.parts)
@@ -457,18 +546,49 @@ class _Encoder:
         ):
             self._fields(_T_NAMEDTUPLE, value, fields)
         elif dataclasses.is_dataclass(value):
-            self._fields(_T_DATACLASS, value, [f.name for f in dataclasses.fields(value)])
+            names = [f.name for f in dataclasses.fields(value)]
+            self._fields(_T_DATACLASS, value, names, extra_tag=_T_DATACLASS_EXTRA)
         elif attrs.has(cls):
-            self._fields(_T_ATTRS, value, [a.name for a in attrs.fields(cls)])
+            names = [a.name for a in attrs.fields(cls)]
+            self._fields(_T_ATTRS, value, names, extra_tag=_T_ATTRS_EXTRA)
         else:
             self._reduced(value)
+
+    def _enum(self, value: enum.Enum) -> None:
+        from ._analysis import _is_user_class  # it imports this module
+
+        cls = type(value)
+        if not _is_user_class(cls):
+            # An enum of the stdlib or an installed package counts by name, as its class.
+            self._text(_T_ENUM, qualified(cls))
+            self.encode(value.value if value.name is None else value.name)
+            return
+        # Two classes of one qualified name (a factory, a re-run notebook cell, an edited
+        # module in a later process) can give one member name other values or methods.
+        self._text(_T_USER_ENUM, qualified(cls))
+        self._class(cls)
+        self.encode(value.name)
+        try:
+            self.encode(value.value)
+        except _Failure as failure:
+            failure.segments.append(".value")
+            raise
 
     def _registered(self, value: object, handler: Handler) -> None:
         if self._backref(value):
             return
-        self._push(value)
+        # Code (classes, functions) and immutable values met twice are not sharing.
+        code = isinstance(value, type | types.FunctionType) or type(value) in _immutable_types
+        if code:
+            self._push_code(value)
+        else:
+            self._push(value)
         try:
-            self._text(_T_REGISTERED, qualified(type(value)))
+            # A subclass's own state (an array's unit, a frame's _metadata) is hashed
+            # after what the base's handler returns, under another tag.
+            base = _subclass_of.get(type(value))
+            extra = None if base is None else _subclass_state(value, base)
+            self._text(_T_REGISTERED_EXTRA if extra else _T_REGISTERED, qualified(type(value)))
             try:
                 surrogate = handler(value)
             except _Failure:
@@ -480,9 +600,18 @@ class _Encoder:
                     f"{qualified(type(value))} raised {type(exc).__name__}: {exc}"
                 )
                 raise failure from exc
-            self.encode(surrogate)
+            self._opaque += 1
+            try:
+                self.encode(surrogate)
+            finally:
+                self._opaque -= 1
+            if extra:
+                self._pairs(_T_DICT, extra.items(), ordered=False, attribute_style=True)
         finally:
-            self._pop()
+            if code:
+                self._pop_code()
+            else:
+                self._pop()
 
     def _hook(self, value: Any) -> None:
         if self._backref(value):
@@ -491,11 +620,14 @@ class _Encoder:
         try:
             self._class(type(value))
             self._h.update(_T_HOOK)
+            self._opaque += 1
             try:
                 self.encode(value.__artifact_fingerprint__())
             except _Failure as failure:
                 failure.segments.append(".__artifact_fingerprint__()")
                 raise
+            finally:
+                self._opaque -= 1
         finally:
             self._pop()
 
@@ -510,12 +642,17 @@ class _Encoder:
                 raise
         self._h.update(digest)
 
-    def _fields(self, tag: bytes, value: object, names: Sequence[str]) -> None:
+    def _fields(
+        self, tag: bytes, value: object, names: Sequence[str], extra_tag: bytes | None = None
+    ) -> None:
         if self._backref(value):
             return
         self._push(value)
         try:
-            self._h.update(tag)
+            # State outside the fields (set by a method, as a fitted model's coef_) is
+            # hashed after them, under another tag: without any, the bytes are as before.
+            extra = None if extra_tag is None else _state_outside(value, names)
+            self._h.update(extra_tag if extra and extra_tag else tag)
             self._class(type(value))
             self._count(b"", len(names))
             for name in names:
@@ -529,10 +666,14 @@ class _Encoder:
                 except _Failure as failure:
                     failure.segments.append(f".{name}")
                     raise
+            if extra:
+                self._pairs(_T_DICT, extra.items(), ordered=False, attribute_style=True)
         finally:
             self._pop()
 
     def _set_subclass(self, value: set[object] | frozenset[object]) -> None:
+        if isinstance(value, set) and not self._opaque:
+            self._meet(value)
         # Their pickles list the elements in iteration order, which depends on the seed.
         self._h.update(_T_SET_SUBCLASS)
         self._class(type(value))
@@ -597,6 +738,147 @@ class _Encoder:
             self.encode(state)
 
 
+class _AliasEncoder(_Encoder):
+    """Walks a value as `_Encoder` does, listing the mutable objects met, in canonical
+    order: dict items and set elements in the order of their digests."""
+
+    __slots__ = ("_log",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._log: list[object] = []
+
+    @classmethod
+    def shared_places(cls, value: object) -> list[list[int]]:
+        """Each object met more than once: the places (indexes in that order) it is at."""
+        walker = cls()
+        walker.encode(value)
+        places: dict[int, list[int]] = {}
+        for place, obj in enumerate(walker._log):
+            places.setdefault(id(obj), []).append(place)
+        return [group for group in places.values() if len(group) > 1]
+
+    def _meet(self, obj: object) -> None:
+        self._log.append(obj)
+
+    def _push(self, obj: object) -> None:
+        super()._push(obj)
+        if not self._opaque:
+            self._log.append(obj)
+
+    def _pairs(
+        self,
+        tag: bytes,
+        items: Iterable[tuple[object, object]],
+        *,
+        ordered: bool,
+        attribute_style: bool = False,
+    ) -> None:
+        if ordered:
+            super()._pairs(tag, items, ordered=True, attribute_style=attribute_style)
+            return
+        outer, met = self._log, []
+        try:
+            for key, item in items:
+                self._log = []
+                digest = self._sub(key) + self._sub(item)
+                met.append((digest, self._log))
+        finally:
+            self._log = outer
+        self._sorted(tag, met)
+
+    def _elements(self, tag: bytes, value: set[object] | frozenset[object]) -> None:
+        outer, met = self._log, []
+        try:
+            for item in value:
+                self._log = []
+                met.append((self._sub(item), self._log))
+        finally:
+            self._log = outer
+        self._sorted(tag, met)
+
+    def _sorted(self, tag: bytes, met: list[tuple[bytes, list[object]]]) -> None:
+        """Hash the digests as `_Encoder` does; list their objects in that order."""
+        met.sort(key=lambda entry: entry[0])
+        self._count(tag, len(met))
+        self._h.update(b"".join(digest for digest, _ in met))
+        for _, log in met:
+            self._log.extend(log)
+
+
+_SLOTS: weakref.WeakKeyDictionary[type, tuple[tuple[str, Any], ...]] = weakref.WeakKeyDictionary()
+
+
+def slots_of(cls: type, stop: type = object) -> tuple[tuple[str, Any], ...]:
+    """The slots the classes of ``cls``'s MRO before ``stop`` declare: (name, descriptor)."""
+    found = _SLOTS.get(cls) if stop is object else None
+    if found is None:
+        found = ()
+        for klass in cls.__mro__:
+            if klass is stop:
+                break
+            slots = klass.__dict__.get("__slots__", ())
+            for name in (slots,) if isinstance(slots, str) else slots:
+                if name.startswith("__") and not name.endswith("__"):
+                    name = f"_{klass.__name__.lstrip('_')}{name}"  # mangled, as stored
+                descriptor = klass.__dict__.get(name)
+                if isinstance(descriptor, types.MemberDescriptorType):
+                    found += ((name, descriptor),)
+        if stop is object:
+            _SLOTS[cls] = found
+    return found
+
+
+def instance_state(
+    value: object,
+    slots: Iterable[tuple[str, Any]],
+    skip: Iterable[str] = (),
+    *,
+    attributes: bool = True,
+) -> dict[str, Any]:
+    """An object's ``__dict__`` (if ``attributes``) and its set ``slots``, minus ``skip``.
+
+    Slots are read through their descriptors: an unset one is left out, and a class's
+    ``__getattr__`` (which may compute a cached value) is not called.
+    """
+    skipped = set(skip)
+    instance_dict = getattr(value, "__dict__", None) if attributes else None
+    state = {}
+    if type(instance_dict) is dict:
+        state = {k: v for k, v in instance_dict.items() if k not in skipped}
+    for name, descriptor in slots:
+        if name not in skipped and name not in state:
+            try:
+                state[name] = descriptor.__get__(value, type(value))
+            except AttributeError:
+                continue
+    return state
+
+
+def _subclass_state(value: object, base: type) -> dict[str, Any]:
+    """What a subclass instance of a type with a built-in handler holds beyond the base."""
+    cls = type(value)
+    carried = getattr(base, "_metadata", None)
+    if isinstance(carried, list | tuple):
+        # pandas: the attributes named in _metadata are the ones a subclass adds.
+        state = {}
+        for name in getattr(cls, "_metadata", ()):
+            if name not in carried:
+                try:
+                    state[name] = object.__getattribute__(value, name)
+                except AttributeError:
+                    continue
+        return state
+    # Without a __dict__ on the base's instances (an ndarray's), all of one is the
+    # subclass's; otherwise only the slots the subclass declares can be told apart.
+    return instance_state(value, slots_of(cls, stop=base), attributes=not base.__dictoffset__)
+
+
+def _state_outside(value: object, fields: Sequence[str]) -> dict[str, Any]:
+    """What an attrs or dataclass instance holds besides its fields."""
+    return instance_state(value, slots_of(type(value)), fields)
+
+
 _EXACT: dict[type, Callable[[_Encoder, Any], None]] = {
     type(None): _Encoder._none,
     bool: _Encoder._bool,
@@ -610,8 +892,8 @@ _EXACT: dict[type, Callable[[_Encoder, Any], None]] = {
     list: _Encoder._list,
     tuple: _Encoder._tuple,
     dict: _Encoder._dict,
-    ReadOnlyDict: _Encoder._dict,  # (a record's tags or extra: as the dict of its items)
-    ReadOnlyList: _Encoder._list,  # (a list inside a record's extra: as a list)
+    ReadOnlyDict: _Encoder._read_only_dict,  # (a record's tags or extra: as a dict)
+    ReadOnlyList: _Encoder._read_only_list,  # (a list inside a record's extra: as a list)
     set: _Encoder._set,
     frozenset: _Encoder._set,
     type(...): _Encoder._ellipsis,
