@@ -157,6 +157,15 @@ class StepFunction(Generic[R, P]):
             return self
         return type(self)(self._spec, instance, self)
 
+    def __set_name__(self, owner: type, name: str) -> None:
+        # Defined in a class body: the method's code reaches the class's other members
+        # through self, so the code fingerprint follows the class (the first one only:
+        # `other = Model.fit` in another class body names it again).
+        spec = self._spec
+        qualname = getattr(inspect.unwrap(spec.func), "__qualname__", "")
+        if spec.owner is None and qualname.startswith(f"{owner.__qualname__}."):
+            spec.owner = owner
+
     def __reduce__(self) -> str | tuple[Any, ...]:
         if self._instance is not _NO_INSTANCE:
             return (_bind, (self._unbound or type(self)(self._spec), self._instance))

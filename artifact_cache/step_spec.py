@@ -53,6 +53,9 @@ class _Spec:
     code: CodeFingerprint | None = None
     key_prefix: bytes | None = None
     identity: str | None = None
+    # The class whose body defines the function (set by StepFunction.__set_name__):
+    # a method's helpers called through self are part of its code.
+    owner: type | None = None
 
     lock: threading.Lock = attrs.field(factory=threading.Lock)
 
@@ -65,7 +68,9 @@ class _Spec:
             with self.lock:
                 fp = self.code
                 if fp is None:
-                    fp = code_fingerprint(self.func, depends_on=self.options.depends_on)
+                    fp = code_fingerprint(
+                        self.func, depends_on=self.options.depends_on, owner=self.owner
+                    )
                     self.code = fp
         return fp
 

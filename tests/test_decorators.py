@@ -648,6 +648,99 @@ class TestMethods:
         assert Scaler(2).scale(5) == 10 and Scaler(3).scale(5) == 15
         assert Scaler(2).scale.key(5) == Scaler(2).scale.key(5)
 
+    HELPER_CELL = """
+        class Model:
+            def _scale(self, x):
+                return x * {factor}
+
+            @store.step
+            def predict(self, x):
+                return self._scale(x) + 1
+    """
+
+    def test_helper_method_edit_misses(self, mem_store: ac.ArtifactStore) -> None:
+        """Editing a helper the method calls through self (class cell re-run) misses."""
+        ns = notebook(mem_store)
+        run_cell(self.HELPER_CELL.format(factor=2), ns)
+        assert ns["Model"]().predict(10) == 21
+        run_cell(self.HELPER_CELL.format(factor=3), ns)
+        explanation = ns["Model"]().predict.explain(10)
+        assert explanation.changed_code == ("__main__:Model._scale",)
+        call = ns["Model"]().predict.call(10)
+        assert (call.cached, call.value) == (False, 31)
+
+    def test_helper_method_of_local_class_is_followed(self, mem_store: ac.ArtifactStore) -> None:
+        """A class defined in a function (no module name reaches it) is followed too."""
+
+        def make(factor: int) -> Any:
+            class Model:
+                def _scale(self, x: int) -> int:
+                    return x * factor
+
+                @mem_store.step
+                def predict(self, x: int) -> int:
+                    return self._scale(x) + 1
+
+            return Model
+
+        double, triple = make(2)(), make(3)()
+        assert double.predict.step_id == triple.predict.step_id
+        assert double.predict(10) == 21
+        assert triple.predict.call(10).value == 31
+        assert double.predict.key(10) != triple.predict.key(10)
+        assert make(2)().predict.call(10).cached
+
+    def test_only_methods_reading_self_follow_their_class(self) -> None:
+        """A method that reads self follows its class; one that never does keeps its key."""
+        from userhelpers import stepmod
+
+        from artifact_cache.fingerprint import code_fingerprint
+
+        parts = code_fingerprint(stepmod.Scaler.scale).parts
+        assert set(parts) == {
+            f"userhelpers.stepmod:Scaler{name}" for name in ("", ".__init__", ".scale")
+        }
+
+        class Plain:
+            def twice(self, x: int) -> int:
+                return 2 * x
+
+        assert set(code_fingerprint(Plain.twice, owner=Plain).parts) == {
+            f"{__name__}:{Plain.twice.__qualname__}"
+        }
+
+    def test_helper_method_edit_misses_in_a_new_process(self, tmp_path: Path) -> None:
+        """A module's helper method edited between two processes: the second one misses."""
+        module = textwrap.dedent(
+            """
+            import os
+            import artifact_cache as ac
+            store = ac.open_store(os.environ["STORE"])
+
+            class Model:
+                def _scale(self, x):
+                    return x * {factor}
+
+                @store.step
+                def predict(self, x):
+                    return self._scale(x) + 1
+            """
+        )
+        script = """
+            import sys
+            sys.path.insert(0, sys.argv[1])
+            import model_helper_edit as m
+            call = m.Model().predict.call(10)
+            print(call.value, call.cached)
+        """
+        env = {"STORE": str(tmp_path / "store"), "PYTHONDONTWRITEBYTECODE": "1"}
+        path = tmp_path / "model_helper_edit.py"
+        results = []
+        for factor in (2, 3, 3):
+            path.write_text(module.format(factor=factor))
+            results.append(run_python(script, str(tmp_path), env=env).split())
+        assert results == [["21", "False"], ["31", "False"], ["31", "True"]]
+
     def test_module_level_step_pickles_by_reference(self) -> None:
         """A step defined at module level pickles by reference, methods bound or not."""
         from userhelpers import stepmod

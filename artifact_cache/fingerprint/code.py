@@ -34,6 +34,7 @@ from ._analysis import (
     _mutated_in_bytecode,
     _mutated_in_source,
     _stored_globals,
+    _uses_first_argument,
 )
 from .values import (
     _Failure,
@@ -153,7 +154,10 @@ def _rebuild_fingerprint(digest: str, parts: dict[str, str]) -> CodeFingerprint:
 
 
 def code_fingerprint(
-    func: Callable[..., object], *, depends_on: Sequence[object] = ()
+    func: Callable[..., object],
+    *,
+    depends_on: Sequence[object] = (),
+    owner: type | None = None,
 ) -> CodeFingerprint:
     """Fingerprint a function's code and the user code it calls, ignoring trivia.
 
@@ -164,6 +168,11 @@ def code_fingerprint(
     classes or constants of the user's own code are followed recursively; installed
     packages and the stdlib count only by name. ``depends_on`` items are added as
     ``"depends_on[i]"`` parts.
+
+    A method that reads its ``self`` (or ``cls``) also follows the class whose body
+    defines it, so the helpers it calls through ``self`` count. That class is found
+    from the method's qualified name; pass ``owner`` when it cannot be (a class
+    defined inside a function).
 
     Raises:
         FingerprintError: a closure value, a default or a ``depends_on`` item cannot
@@ -176,16 +185,20 @@ def code_fingerprint(
         True
     """
     try:
-        return _trace(func, depends_on)
+        return _trace(func, depends_on, owner=owner)
     except _Failure as failure:
         raise failure.to_error(qualified(func)) from failure.__cause__
 
 
 def _trace(
-    func: Callable[..., object], depends_on: Sequence[object] = (), *, strict: bool = False
+    func: Callable[..., object],
+    depends_on: Sequence[object] = (),
+    *,
+    strict: bool = False,
+    owner: type | None = None,
 ) -> CodeFingerprint:
     tracer = _CodeTracer(strict=strict)
-    root = tracer.root(func)
+    root = tracer.root(func, owner)
     parts = tracer.run()
     for i, dependency in enumerate(depends_on):
         try:
@@ -246,6 +259,30 @@ def function_identity(func: Callable[..., object]) -> str:
             continue
         values.append((var, tracer.bind_value(value, f"<closure {var}>", var in mutated)))
     return f"{name}#{fingerprint(tuple(values))}"
+
+
+def _owner_class(func: types.FunctionType) -> type | None:
+    """The class whose body defines the method ``func``, from its qualified name.
+
+    None for a function that is not a method, a static method, or a class that the
+    module's names do not reach (one defined inside a function).
+    """
+    *path, name = func.__qualname__.split(".")
+    if not path or "<locals>" in path:
+        return None
+    obj = func.__globals__.get(path[0])
+    for attr in path[1:]:
+        obj = inspect.getattr_static(obj, attr, None)
+    if not isinstance(obj, type):
+        return None
+    member = vars(obj).get(name)
+    if isinstance(member, classmethod):
+        member = member.__func__
+    try:
+        found = inspect.unwrap(member) if callable(member) else member
+    except ValueError:  # a __wrapped__ cycle
+        return None
+    return obj if found is func else None
 
 
 def _dependency_digest(dependency: object) -> str:
@@ -339,7 +376,7 @@ class _CodeTracer:
         self._mutated: set[tuple[int, str]] = set()  # (id(namespace), name)
         self.watch: list[tuple[Any, str | None, object]] = []  # see CodeFingerprint.stale
 
-    def root(self, func: Callable[..., object]) -> str:
+    def root(self, func: Callable[..., object], owner: type | None = None) -> str:
         target: Any = func
         if isinstance(target, types.MethodType):
             target = target.__func__
@@ -347,7 +384,13 @@ class _CodeTracer:
             target = target.func
         target = inspect.unwrap(target)
         if isinstance(target, types.FunctionType) and _is_user_function(target):
-            return self._follow(target)
+            key = self._follow(target)
+            # A method reaches its helpers through self (self._scale(x)), which no
+            # global names: its class is followed, with every member.
+            cls = owner if owner is not None else _owner_class(target)
+            if cls is not None and _is_user_class(cls) and _uses_first_argument(target.__code__):
+                self._follow(cls)
+            return key
         if isinstance(target, type) and _is_user_class(target):
             return self._follow(target)
         if not isinstance(target, type | types.FunctionType | types.BuiltinFunctionType):
