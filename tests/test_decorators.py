@@ -458,6 +458,82 @@ class TestCodeInvalidation:
         finally:
             sys.modules.pop(name, None)
 
+    def test_rebound_class_member_misses(self, mem_store: ac.ArtifactStore) -> None:
+        """Rebinding an attribute or a method of a class the step uses misses, with the
+        key a new wrapper (as in a new process) computes."""
+
+        class Model:
+            scale = 1
+
+            def apply(self, x: int) -> int:
+                return x * self.scale
+
+        @mem_store.step
+        def predict(x: int) -> int:
+            return Model().apply(x)
+
+        assert predict(2) == 2
+        Model.scale = 10
+        assert (predict.call(2).cached, predict(2)) == (False, 20)
+        assert predict.key(2) == mem_store.step(predict.__wrapped__).key(2)
+
+        def negate(self: Model, x: int) -> int:
+            return -x
+
+        Model.apply = negate  # type: ignore[method-assign]
+        assert f"{__name__}:{negate.__qualname__}" in predict.explain(2).changed_code
+        assert (predict.call(2).cached, predict(2)) == (False, -2)
+        assert predict.key(2) == mem_store.step(predict.__wrapped__).key(2)
+
+    def test_override_added_to_subclass_misses(self, mem_store: ac.ArtifactStore) -> None:
+        """An attribute set on a subclass, overriding what it inherited, misses."""
+
+        class Base:
+            scale = 1
+
+            def apply(self, x: int) -> int:
+                return x * self.scale
+
+        class Sub(Base):
+            pass
+
+        @mem_store.step
+        def predict(x: int) -> int:
+            return Sub().apply(x)
+
+        assert predict(2) == 2
+        Sub.scale = 7
+        assert (predict.call(2).cached, predict(2)) == (False, 14)
+
+    ARGUMENT_CLASS = """
+        import sys
+        import artifact_cache as ac
+        store = ac.open_store(sys.argv[1])
+
+        class Model:
+            scale = 1
+            def apply(self, x):
+                return x * self.scale
+
+        @store.step
+        def predict(model, x):
+            return model.apply(x)
+
+        if sys.argv[2] == "first":
+            print(predict(Model(), 2), predict.key(Model(), 2))
+        Model.scale = 10
+        print(predict(Model(), 2), predict.key(Model(), 2))
+    """
+
+    def test_argument_class_attribute_rebound(self, tmp_path: Path) -> None:
+        """An instance argument's class attribute rebound after a call: the key is the
+        one a fresh process computes, and the result is the new one."""
+        url = str(tmp_path / "store")
+        first, after = run_python(self.ARGUMENT_CLASS, url, "first").splitlines()
+        (fresh,) = run_python(self.ARGUMENT_CLASS, url, "fresh").splitlines()
+        assert first.split()[0] == "2" and after.split()[0] == "20"
+        assert after == fresh and first.split()[1] != after.split()[1]
+
     def test_depends_on_invalidates(self, mem_store: ac.ArtifactStore) -> None:
         """A ``depends_on`` value with different contents gives different keys."""
 

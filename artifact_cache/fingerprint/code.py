@@ -358,6 +358,19 @@ _IGNORED_CLASS_ATTRIBUTES = frozenset(
 )
 
 
+class _ClassMembers:
+    """A class's namespace as `CodeFingerprint.stale` reads it, without keeping the class."""
+
+    __slots__ = ("_cls",)
+
+    def __init__(self, cls: type) -> None:
+        self._cls = weakref.ref(cls)
+
+    def get(self, name: str, default: object) -> object:
+        cls = self._cls()
+        return default if cls is None else vars(cls).get(name, default)
+
+
 class _CodeTracer:
     """Walks from a function to the user functions, classes and constants it reaches."""
 
@@ -599,9 +612,12 @@ class _CodeTracer:
     def _class_digest(self, cls: type) -> str:
         """A class is its name, its bases and its members; methods become parts."""
         members = []
+        view = _ClassMembers(cls)
         for name, member in sorted(vars(cls).items()):
             if name in _IGNORED_CLASS_ATTRIBUTES:
                 continue
+            # `Model.scale = 10` or `Model.apply = f` after the fingerprint: stale.
+            self.watch.append((view, name, member))
             if isinstance(member, staticmethod | classmethod):
                 member = member.__func__
             if isinstance(member, property):
@@ -612,6 +628,13 @@ class _CodeTracer:
             else:
                 identity = self._bind(member, None, frozenset())
             members.append((name, identity))
+        # `Sub.scale = 5` would override what Sub inherits: the inherited names are
+        # watched as absent from Sub.
+        own = vars(cls)
+        inherited = {
+            n for base in cls.__mro__[1:] if _is_user_class(base) for n in vars(base)
+        } - set(own)
+        self.watch.extend((view, n, _GONE) for n in sorted(inherited - _IGNORED_CLASS_ATTRIBUTES))
         bases = tuple(self._bind(base, None, frozenset()) for base in cls.__bases__)
         return fingerprint(("class", cls.__qualname__, bases, tuple(members)))
 
