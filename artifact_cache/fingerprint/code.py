@@ -623,6 +623,10 @@ class _CodeTracer:
             if isinstance(member, property):
                 accessors = (member.fget, member.fset, member.fdel)
                 identity = ", ".join(self._bind(f, None, frozenset()) for f in accessors)
+            elif isinstance(member, functools.cached_property):
+                # Its function is code, as a property's getter (it holds a lock on 3.11,
+                # which has no content to hash).
+                identity = "cached_property " + self._bind(member.func, None, frozenset())
             elif self._bind_code(member, frozenset()) is None and not _is_simple(member):
                 identity = self._member(member, name)
             else:
