@@ -510,27 +510,37 @@ class TestCodeInvalidation:
         import artifact_cache as ac
         store = ac.open_store(sys.argv[1])
 
+        TABLE = {"k": 1}
+
         class Model:
             scale = 1
+            weights = [1]
             def apply(self, x):
-                return x * self.scale
+                return x * self.scale * self.weights[0] * TABLE["k"]
 
         @store.step
         def predict(model, x):
             return model.apply(x)
 
-        if sys.argv[2] == "first":
+        if sys.argv[3] == "first":
             print(predict(Model(), 2), predict.key(Model(), 2))
-        Model.scale = 10
+        if sys.argv[2] == "rebind":
+            Model.scale = 10
+        elif sys.argv[2] == "in-place":
+            Model.weights[0] = 10
+        else:
+            TABLE["k"] = 10
         print(predict(Model(), 2), predict.key(Model(), 2))
     """
 
-    def test_argument_class_attribute_rebound(self, tmp_path: Path) -> None:
-        """An instance argument's class attribute rebound after a call: the key is the
-        one a fresh process computes, and the result is the new one."""
+    @pytest.mark.parametrize("change", ["rebind", "in-place", "constant"])
+    def test_argument_class_attribute_changed(self, tmp_path: Path, change: str) -> None:
+        """An instance argument's class attribute rebound or changed in place (or a
+        constant its method reads) after a call: the key is the one a fresh process
+        computes, and the result is the new one."""
         url = str(tmp_path / "store")
-        first, after = run_python(self.ARGUMENT_CLASS, url, "first").splitlines()
-        (fresh,) = run_python(self.ARGUMENT_CLASS, url, "fresh").splitlines()
+        first, after = run_python(self.ARGUMENT_CLASS, url, change, "first").splitlines()
+        (fresh,) = run_python(self.ARGUMENT_CLASS, url, change, "fresh").splitlines()
         assert first.split()[0] == "2" and after.split()[0] == "20"
         assert after == fresh and first.split()[1] != after.split()[1]
 

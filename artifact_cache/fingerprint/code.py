@@ -23,6 +23,7 @@ from typing import Any
 import attrs
 
 from ._analysis import (
+    _SIMPLE_SCALARS,
     _code_digest,
     _code_names,
     _function_node,
@@ -196,10 +197,13 @@ def _trace(
     *,
     strict: bool = False,
     owner: type | None = None,
+    data: list[tuple[object, str]] | None = None,
 ) -> CodeFingerprint:
     tracer = _CodeTracer(strict=strict)
     root = tracer.root(func, owner)
     parts = tracer.run()
+    if data is not None:
+        data.extend(tracer.data)
     for i, dependency in enumerate(depends_on):
         try:
             parts[f"depends_on[{i}]"] = _dependency_digest(dependency)
@@ -304,6 +308,12 @@ def _dependency_digest(dependency: object) -> str:
 # --------------------------------------------------------------------------- values
 # Classes are fingerprinted once per process (re-done when a name they follow is rebound).
 _class_cache: weakref.WeakKeyDictionary[type, CodeFingerprint] = weakref.WeakKeyDictionary()
+# The mutable data each cached class fingerprint hashed (class attributes, constants its
+# methods read), with its identity then: changed in place, the class is fingerprinted
+# again, so the key is the one a fresh process computes.
+_class_data: weakref.WeakKeyDictionary[type, tuple[tuple[object, str], ...]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def _function_value(func: types.FunctionType) -> object:
@@ -316,20 +326,35 @@ _tracing = threading.local()
 def _class_value(cls: type) -> object:
     if not _is_user_class(cls):
         return ("class", qualified(cls))
-    fp = _class_cache.get(cls)
-    if fp is None or fp.stale():
-        busy: set[int] = _tracing.__dict__.setdefault("classes", set())
-        if id(cls) in busy:
-            # A class attribute holding an instance of the class: the class is being
-            # fingerprinted further up, so it counts here by name.
-            return ("class being fingerprinted", qualified(cls))
-        busy.add(id(cls))
-        try:
-            fp = _trace(cls, strict=True)
-        finally:
-            busy.discard(id(cls))
-        _class_cache[cls] = fp
+    busy: set[int] = _tracing.__dict__.setdefault("classes", set())
+    if id(cls) in busy:
+        # A class attribute holding an instance of the class: the class is being
+        # fingerprinted (or checked) further up, so it counts here by name.
+        return ("class being fingerprinted", qualified(cls))
+    busy.add(id(cls))
+    try:
+        fp = _class_cache.get(cls)
+        if fp is None or fp.stale() or _data_changed(_class_data.get(cls, ())):
+            data: list[tuple[object, str]] = []
+            fp = _trace(cls, strict=True, data=data)
+            _class_cache[cls] = fp
+            _class_data[cls] = tuple(data)
+    finally:
+        busy.discard(id(cls))
     return ("class", fp.digest)
+
+
+def _data_changed(data: Sequence[tuple[object, str]]) -> bool:
+    return any(_data_identity(value) != identity for value, identity in data)
+
+
+def _data_identity(value: object) -> str:
+    """Data by content, or by type if it has none to hash."""
+    try:
+        return "value " + digest_or_failure(value)
+    except _Failure:
+        # A lock, a client, a cache: state of the class, not what it computes.
+        return "instance of " + qualified(type(value))
 
 
 register_builtin(types.FunctionType, _function_value)
@@ -388,6 +413,7 @@ class _CodeTracer:
         self._constants: dict[str, tuple[int, str, object]] = {}
         self._mutated: set[tuple[int, str]] = set()  # (id(namespace), name)
         self.watch: list[tuple[Any, str | None, object]] = []  # see CodeFingerprint.stale
+        self.data: list[tuple[object, str]] = []  # mutable data hashed, see _class_data
 
     def root(self, func: Callable[..., object], owner: type | None = None) -> str:
         target: Any = func
@@ -431,6 +457,8 @@ class _CodeTracer:
                 self.parts[key] = fingerprint(("state", qualified(type(value))))
             else:
                 self.parts[key] = fingerprint(value)
+                if type(value) not in _SIMPLE_SCALARS:
+                    self.data.append((value, "value " + self.parts[key]))
         return self.parts
 
     def _follow(self, obj: Any) -> str:
@@ -631,6 +659,8 @@ class _CodeTracer:
                 identity = self._member(member, name)
             else:
                 identity = self._bind(member, None, frozenset())
+            if identity.startswith("value ") and type(member) not in _SIMPLE_SCALARS:
+                self.data.append((member, identity))  # a list or dict, changed in place?
             members.append((name, identity))
         # `Sub.scale = 5` would override what Sub inherits: the inherited names are
         # watched as absent from Sub.
@@ -644,8 +674,4 @@ class _CodeTracer:
 
     def _member(self, member: object, name: str) -> str:
         """A class attribute holding data: by content, or by type if it has none to hash."""
-        try:
-            return "value " + digest_or_failure(member)
-        except _Failure:
-            # A lock, a client, a cache: state of the class, not what it computes.
-            return "instance of " + qualified(type(member))
+        return _data_identity(member)
