@@ -384,16 +384,28 @@ _IGNORED_CLASS_ATTRIBUTES = frozenset(
 
 
 class _ClassMembers:
-    """A class's namespace as `CodeFingerprint.stale` reads it, without keeping the class."""
+    """The members of a class that a fingerprint followed, as one watch entry.
 
-    __slots__ = ("_cls",)
+    `CodeFingerprint.stale` reads ``entry.get("", _GONE)``: the entry itself while
+    every member is bound as it was (and every inherited name still not overridden),
+    ``_GONE`` otherwise. Holds the class by a weak reference.
+    """
 
-    def __init__(self, cls: type) -> None:
+    __slots__ = ("_cls", "_members")
+
+    def __init__(self, cls: type, members: Sequence[tuple[str, object]]) -> None:
         self._cls = weakref.ref(cls)
+        self._members = tuple(members)
 
     def get(self, name: str, default: object) -> object:
         cls = self._cls()
-        return default if cls is None else vars(cls).get(name, default)
+        if cls is None:
+            return default
+        namespace = vars(cls)
+        for member, obj in self._members:
+            if namespace.get(member, _GONE) is not obj:
+                return default
+        return self
 
 
 class _CodeTracer:
@@ -640,12 +652,12 @@ class _CodeTracer:
     def _class_digest(self, cls: type) -> str:
         """A class is its name, its bases and its members; methods become parts."""
         members = []
-        view = _ClassMembers(cls)
+        watched: list[tuple[str, object]] = []
         for name, member in sorted(vars(cls).items()):
             if name in _IGNORED_CLASS_ATTRIBUTES:
                 continue
             # `Model.scale = 10` or `Model.apply = f` after the fingerprint: stale.
-            self.watch.append((view, name, member))
+            watched.append((name, member))
             if isinstance(member, staticmethod | classmethod):
                 member = member.__func__
             if isinstance(member, property):
@@ -668,7 +680,9 @@ class _CodeTracer:
         inherited = {
             n for base in cls.__mro__[1:] if _is_user_class(base) for n in vars(base)
         } - set(own)
-        self.watch.extend((view, n, _GONE) for n in sorted(inherited - _IGNORED_CLASS_ATTRIBUTES))
+        watched.extend((n, _GONE) for n in sorted(inherited - _IGNORED_CLASS_ATTRIBUTES))
+        view = _ClassMembers(cls, watched)
+        self.watch.append((view, "", view))
         bases = tuple(self._bind(base, None, frozenset()) for base in cls.__bases__)
         return fingerprint(("class", cls.__qualname__, bases, tuple(members)))
 
