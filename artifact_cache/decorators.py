@@ -30,6 +30,7 @@ from .digest import hash_bytes
 from .errors import ArtifactNotFoundError, IntegrityError, PayloadMissingError
 from .explain import Explanation, explain_call
 from .fingerprint import CodeFingerprint, fingerprint
+from .fingerprint._analysis import _uses_first_argument
 from .flights import _async_flights, _flights
 from .info import ArtifactInfo
 from .lifecycle.retention import expired
@@ -162,8 +163,15 @@ class StepFunction(Generic[R, P]):
         # through self, so the code fingerprint follows the class (the first one only:
         # `other = Model.fit` in another class body names it again).
         spec = self._spec
-        qualname = getattr(inspect.unwrap(spec.func), "__qualname__", "")
-        if spec.owner is None and qualname.startswith(f"{owner.__qualname__}."):
+        func = inspect.unwrap(spec.func)
+        qualname = getattr(func, "__qualname__", "")
+        code = getattr(func, "__code__", None)
+        if (
+            spec.owner is None
+            and qualname.startswith(f"{owner.__qualname__}.")
+            and isinstance(code, types.CodeType)
+            and _uses_first_argument(code)
+        ):
             spec.owner = owner
 
     def __reduce__(self) -> str | tuple[Any, ...]:
@@ -195,6 +203,17 @@ class StepFunction(Generic[R, P]):
         }
         # Names and digests are separator-free text, so this encoding is unambiguous.
         text = "".join(f"\x00{n}\x01{d}" for n, d in fingerprints.items())
+        instance, owner = self._instance, spec.owner
+        if (
+            owner is not None
+            and instance is not _NO_INSTANCE
+            and type(instance) is not owner
+            and spec.first_param in skip
+        ):
+            # Bound to an instance of a subclass, which may override the helpers the
+            # method calls through self: its class is keyed (\x02: no parameter name).
+            digest = fingerprint(type(instance), name=spec.first_param)
+            text += f"\x00\x02class of self\x01{digest}"
         return _Prepared(hash_bytes(spec.prefix(), text.encode()), fingerprints, arguments)
 
     def _cached(self, key: str, *, warn: bool) -> tuple[ArtifactInfo, Any] | None:

@@ -776,6 +776,28 @@ class TestMethods:
         assert double.predict.key(10) != triple.predict.key(10)
         assert make(2)().predict.call(10).cached
 
+    def test_subclass_overriding_a_helper_keys_apart(self, mem_store: ac.ArtifactStore) -> None:
+        """Bound to a subclass's instance, whose helper overrides the base's, a method
+        keys apart; bound to the defining class's instance, its key is unchanged."""
+
+        class Base:
+            def _scale(self, x: int) -> int:
+                return x * 2
+
+            @mem_store.step
+            def predict(self, x: int) -> int:
+                return self._scale(x)
+
+        class Sub(Base):
+            def _scale(self, x: int) -> int:
+                return x * 3
+
+        base_key = Base().predict.key(10)
+        assert Base().predict(10) == 20
+        assert (Sub().predict.call(10).cached, Sub().predict(10)) == (False, 30)
+        assert Sub().predict.call(10).cached and Base().predict.call(10).value == 20
+        assert Base().predict.key(10) == base_key != Sub().predict.key(10)
+
     def test_only_methods_reading_self_follow_their_class(self) -> None:
         """A method that reads self follows its class; one that never does keeps its key."""
         from userhelpers import stepmod
