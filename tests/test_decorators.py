@@ -816,6 +816,19 @@ class TestMethods:
         assert set(code_fingerprint(Plain.twice, owner=Plain).parts) == {
             f"{__name__}:{Plain.twice.__qualname__}"
         }
+        ns = notebook(ac.open_store("memory://static-method-parts"))
+        run_cell(
+            """
+            class Tools:
+                @staticmethod
+                @store.step
+                def twice(x):
+                    return 2 * x
+            """,
+            ns,
+        )
+        step = vars(ns["Tools"])["twice"].__func__
+        assert set(step._spec.code_fingerprint().parts) == {"__main__:Tools.twice"}
 
     def test_helper_method_edit_misses_in_a_new_process(self, tmp_path: Path) -> None:
         """A module's helper method edited between two processes: the second one misses."""
