@@ -348,6 +348,8 @@ _READS = frozenset(
         "LOAD_FAST_CHECK",
         "LOAD_FAST_AND_CLEAR",
         "LOAD_FAST_LOAD_FAST",
+        "LOAD_FAST_BORROW",
+        "LOAD_FAST_BORROW_LOAD_FAST_BORROW",
         "LOAD_DEREF",
         "LOAD_CLOSURE",
     }
