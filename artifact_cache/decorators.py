@@ -167,12 +167,12 @@ class StepFunction(Generic[R, P]):
         qualname = getattr(func, "__qualname__", "")
         code = getattr(func, "__code__", None)
         if (
-            spec.owner is None
+            spec.defining_class is None
             and qualname.startswith(f"{owner.__qualname__}.")
             and isinstance(code, types.CodeType)
             and _uses_first_argument(code)
         ):
-            spec.owner = owner
+            spec.defining_class = owner
 
     def __reduce__(self) -> str | tuple[Any, ...]:
         if self._instance is not _NO_INSTANCE:
@@ -203,11 +203,11 @@ class StepFunction(Generic[R, P]):
         }
         # Names and digests are separator-free text, so this encoding is unambiguous.
         text = "".join(f"\x00{n}\x01{d}" for n, d in fingerprints.items())
-        instance, owner = self._instance, spec.owner
+        instance, defining = self._instance, spec.defining_class
         if (
-            owner is not None
+            defining is not None
             and instance is not _NO_INSTANCE
-            and type(instance) is not owner
+            and type(instance) is not defining
             and spec.first_param in skip
         ):
             # Bound to an instance of a subclass, which may override the helpers the

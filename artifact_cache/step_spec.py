@@ -55,7 +55,7 @@ class _Spec:
     identity: str | None = None
     # The class whose body defines the function (set by StepFunction.__set_name__):
     # a method's helpers called through self are part of its code.
-    owner: type | None = None
+    defining_class: type | None = None
 
     lock: threading.Lock = attrs.field(factory=threading.Lock)
 
@@ -69,7 +69,7 @@ class _Spec:
                 fp = self.code
                 if fp is None:
                     fp = code_fingerprint(
-                        self.func, depends_on=self.options.depends_on, owner=self.owner
+                        self.func, depends_on=self.options.depends_on, owner=self.defining_class
                     )
                     self.code = fp
         return fp

@@ -105,7 +105,7 @@ class CodeFingerprint:
         return (_rebuild_fingerprint, (self.digest, dict(self.parts)))
 
     def stale(self) -> bool:
-        """True if a global, closure variable or class member it followed was rebound.
+        """True if a name the fingerprint followed is now bound to another object.
 
         A notebook re-run of a helper's cell, or a reload of its module, rebinds the
         name; checking identities costs a dictionary lookup a name, so a memoised
@@ -308,8 +308,7 @@ def _dependency_digest(dependency: object) -> str:
 
 
 # --------------------------------------------------------------------------- values
-# Classes are fingerprinted once per process (re-done when a name they follow or one of
-# their members is rebound, or data they hashed changed in place).
+# Classes are fingerprinted once per process (re-done when a name they follow is rebound).
 _class_cache: weakref.WeakKeyDictionary[type, CodeFingerprint] = weakref.WeakKeyDictionary()
 # The mutable data each cached class fingerprint hashed (class attributes, constants its
 # methods read), with its identity then: changed in place, the class is fingerprinted
