@@ -53,11 +53,11 @@ class _Spec:
     code: CodeFingerprint | None = None
     key_prefix: bytes | None = None
     identity: str | None = None
+
+    lock: threading.Lock = attrs.field(factory=threading.Lock)
     # The class whose body defines the function (set by StepFunction.__set_name__):
     # a method's helpers called through self are part of its code.
     defining_class: type | None = None
-
-    lock: threading.Lock = attrs.field(factory=threading.Lock)
 
     def code_fingerprint(self) -> CodeFingerprint:
         fp = self.code
