@@ -30,6 +30,7 @@ from .digest import hash_bytes
 from .errors import ArtifactNotFoundError, IntegrityError, PayloadMissingError
 from .explain import Explanation, explain_call
 from .fingerprint import CodeFingerprint, fingerprint
+from .fingerprint._analysis import _uses_first_argument
 from .flights import _async_flights, _flights
 from .info import ArtifactInfo
 from .lifecycle.retention import expired
@@ -157,6 +158,22 @@ class StepFunction(Generic[R, P]):
             return self
         return type(self)(self._spec, instance, self)
 
+    def __set_name__(self, owner: type, name: str) -> None:
+        # Defined in a class body: the method's code reaches the class's other members
+        # through self, so the code fingerprint follows the class (the first one only:
+        # `other = Model.fit` in another class body names it again).
+        spec = self._spec
+        func = inspect.unwrap(spec.func)
+        qualname = getattr(func, "__qualname__", "")
+        code = getattr(func, "__code__", None)
+        if (
+            spec.defining_class is None
+            and qualname.startswith(f"{owner.__qualname__}.")
+            and isinstance(code, types.CodeType)
+            and _uses_first_argument(code)
+        ):
+            spec.defining_class = owner
+
     def __reduce__(self) -> str | tuple[Any, ...]:
         if self._instance is not _NO_INSTANCE:
             return (_bind, (self._unbound or type(self)(self._spec), self._instance))
@@ -207,6 +224,17 @@ class StepFunction(Generic[R, P]):
             fingerprints = {owner: spec.instance_fingerprint(), **fingerprints}
         # Names and digests are separator-free text, so this encoding is unambiguous.
         text = "".join(f"\x00{n}\x01{d}" for n, d in fingerprints.items())
+        instance, defining = self._instance, spec.defining_class
+        if (
+            defining is not None
+            and instance is not _NO_INSTANCE
+            and type(instance) is not defining
+            and spec.first_param in skip
+        ):
+            # Bound to an instance of a subclass, which may override the helpers the
+            # method calls through self: its class is keyed (\x02: no parameter name).
+            digest = fingerprint(type(instance), name=spec.first_param)
+            text += f"\x00\x02class of self\x01{digest}"
         return _Prepared(hash_bytes(spec.prefix(), text.encode()), fingerprints, arguments)
 
     def _cached(self, key: str, *, warn: bool) -> tuple[ArtifactInfo, Any] | None:

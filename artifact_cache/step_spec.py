@@ -71,6 +71,9 @@ class _Spec:
     state: str | None = None
 
     lock: threading.Lock = attrs.field(factory=threading.Lock)
+    # The class whose body defines the function (set by StepFunction.__set_name__):
+    # a method's helpers called through self are part of its code.
+    defining_class: type | None = None
 
     def code_fingerprint(self) -> CodeFingerprint:
         fp = self.code
@@ -81,7 +84,9 @@ class _Spec:
             with self.lock:
                 fp = self.code
                 if fp is None:
-                    fp = code_fingerprint(self.func, depends_on=self.options.depends_on)
+                    fp = code_fingerprint(
+                        self.func, depends_on=self.options.depends_on, owner=self.defining_class
+                    )
                     self.code = fp
         return fp
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import functools
 import importlib.util
 import json
 import logging
@@ -198,6 +199,30 @@ class TestCallablesAsArguments:
         # As values themselves, and through their instances, too.
         assert fingerprint(low) != fingerprint(high)
         assert fingerprint(low()) != fingerprint(high())
+
+    def test_cached_property_code_counts(self, mem_store: ac.ArtifactStore) -> None:
+        """Classes differing only in a functools.cached_property's code differ."""
+
+        def make(vat: float) -> type:
+            class Basket:
+                def __init__(self, prices: list[int]) -> None:
+                    self.prices = prices
+
+                @functools.cached_property
+                def total(self) -> float:
+                    return sum(self.prices) * vat
+
+            return Basket
+
+        @mem_store.step
+        def report(basket: Any) -> float:
+            return basket.total
+
+        plain, taxed = make(1.0), make(1.2)
+        assert fingerprint(plain) != fingerprint(taxed)
+        assert report(plain([10, 20])) == 30.0
+        assert report(taxed([10, 20])) == pytest.approx(36.0)
+        assert fingerprint(plain) == fingerprint(make(1.0))
 
     def test_instances_differing_in_state(self, store: ac.ArtifactStore, tmp_path: Path) -> None:
         """Instances with __dict__, __slots__, __getstate__ or __reduce__ are keyed by state."""

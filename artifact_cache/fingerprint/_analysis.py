@@ -403,3 +403,32 @@ def _module_source(module: types.ModuleType) -> str | None:
         return None
     _strip_docstrings(tree)
     return ast.dump(tree, annotate_fields=True, include_attributes=False)
+
+
+_READS = frozenset(
+    {
+        "LOAD_FAST",
+        "LOAD_FAST_CHECK",
+        "LOAD_FAST_AND_CLEAR",
+        "LOAD_FAST_LOAD_FAST",
+        "LOAD_FAST_BORROW",
+        "LOAD_FAST_BORROW_LOAD_FAST_BORROW",
+        "LOAD_DEREF",
+        "LOAD_CLOSURE",
+    }
+)
+
+
+def _uses_first_argument(code: types.CodeType) -> bool:
+    """True if ``code`` reads its first parameter (a method's ``self`` or ``cls``)."""
+    if not code.co_argcount:
+        return False
+    name = code.co_varnames[0]
+    if name in code.co_cellvars:
+        return True  # read by nested code (a lambda, a comprehension)
+    for ins in dis.get_instructions(code):
+        if ins.opname in _READS:
+            value = ins.argval
+            if value == name or (isinstance(value, tuple) and name in value):
+                return True
+    return False

@@ -24,6 +24,7 @@ from typing import Any
 import attrs
 
 from ._analysis import (
+    _SIMPLE_SCALARS,
     _code_digest,
     _code_names,
     _function_node,
@@ -36,6 +37,7 @@ from ._analysis import (
     _mutated_in_bytecode,
     _mutated_in_source,
     _stored_globals,
+    _uses_first_argument,
 )
 from .values import (
     _Failure,
@@ -158,7 +160,10 @@ def _rebuild_fingerprint(digest: str, parts: dict[str, str]) -> CodeFingerprint:
 
 
 def code_fingerprint(
-    func: Callable[..., object], *, depends_on: Sequence[object] = ()
+    func: Callable[..., object],
+    *,
+    depends_on: Sequence[object] = (),
+    owner: type | None = None,
 ) -> CodeFingerprint:
     """Fingerprint a function's code and the user code it calls, ignoring trivia.
 
@@ -169,6 +174,11 @@ def code_fingerprint(
     classes or constants of the user's own code are followed recursively; installed
     packages and the stdlib count only by name. ``depends_on`` items are added as
     ``"depends_on[i]"`` parts.
+
+    A method that reads its ``self`` (or ``cls``) also follows the class whose body
+    defines it, so the helpers it calls through ``self`` count. That class is found
+    from the method's qualified name; pass ``owner`` when it cannot be (a class
+    defined inside a function).
 
     Raises:
         FingerprintError: a closure value, a default or a ``depends_on`` item cannot
@@ -181,17 +191,24 @@ def code_fingerprint(
         True
     """
     try:
-        return _trace(func, depends_on)
+        return _trace(func, depends_on, owner=owner)
     except _Failure as failure:
         raise failure.to_error(qualified(func)) from failure.__cause__
 
 
 def _trace(
-    func: Callable[..., object], depends_on: Sequence[object] = (), *, strict: bool = False
+    func: Callable[..., object],
+    depends_on: Sequence[object] = (),
+    *,
+    strict: bool = False,
+    owner: type | None = None,
+    data: list[tuple[object, str]] | None = None,
 ) -> CodeFingerprint:
     tracer = _CodeTracer(strict=strict)
-    root = tracer.root(func)
+    root = tracer.root(func, owner)
     parts = tracer.run()
+    if data is not None:
+        data.extend(tracer.data)
     for i, dependency in enumerate(depends_on):
         try:
             parts[f"depends_on[{i}]"] = _dependency_digest(dependency)
@@ -253,6 +270,32 @@ def function_identity(func: Callable[..., object]) -> str:
     return f"{name}#{fingerprint(tuple(values))}"
 
 
+def _owner_class(func: types.FunctionType) -> type | None:
+    """The class whose body defines the method ``func``, from its qualified name.
+
+    None for a function that is not a method, a static method, or a class that the
+    module's names do not reach (one defined inside a function).
+    """
+    *path, name = func.__qualname__.split(".")
+    if not path or "<locals>" in path:
+        return None
+    obj = func.__globals__.get(path[0])
+    for attr in path[1:]:
+        obj = inspect.getattr_static(obj, attr, None)
+    if not isinstance(obj, type):
+        return None
+    member = vars(obj).get(name)
+    if isinstance(member, staticmethod):
+        return None  # no self: the class counts only where the code names it
+    if isinstance(member, classmethod):
+        member = member.__func__
+    try:
+        found = inspect.unwrap(member) if callable(member) else member
+    except ValueError:  # a __wrapped__ cycle
+        return None
+    return obj if found is func else None
+
+
 def _dependency_digest(dependency: object) -> str:
     if isinstance(dependency, types.ModuleType):
         source = _module_source(dependency)
@@ -289,6 +332,12 @@ def _wrappers(func: object) -> list[object]:
 # --------------------------------------------------------------------------- values
 # Classes are fingerprinted once per process (re-done when a name they follow is rebound).
 _class_cache: weakref.WeakKeyDictionary[type, CodeFingerprint] = weakref.WeakKeyDictionary()
+# The mutable data each cached class fingerprint hashed (class attributes, constants its
+# methods read), with its identity then: changed in place, the class is fingerprinted
+# again, so the key is the one a fresh process computes.
+_class_data: weakref.WeakKeyDictionary[type, tuple[tuple[object, str], ...]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def _function_value(func: types.FunctionType) -> object:
@@ -325,20 +374,35 @@ _tracing = threading.local()
 def _class_value(cls: type) -> object:
     if not _is_user_class(cls):
         return ("class", qualified(cls))
-    fp = _class_cache.get(cls)
-    if fp is None or fp.stale():
-        busy: set[int] = _tracing.__dict__.setdefault("classes", set())
-        if id(cls) in busy:
-            # A class attribute holding an instance of the class: the class is being
-            # fingerprinted further up, so it counts here by name.
-            return ("class being fingerprinted", qualified(cls))
-        busy.add(id(cls))
-        try:
-            fp = _trace(cls, strict=True)
-        finally:
-            busy.discard(id(cls))
-        _class_cache[cls] = fp
+    busy: set[int] = _tracing.__dict__.setdefault("classes", set())
+    if id(cls) in busy:
+        # A class attribute holding an instance of the class: the class is being
+        # fingerprinted (or checked) further up, so it counts here by name.
+        return ("class being fingerprinted", qualified(cls))
+    busy.add(id(cls))
+    try:
+        fp = _class_cache.get(cls)
+        if fp is None or fp.stale() or _data_changed(_class_data.get(cls, ())):
+            data: list[tuple[object, str]] = []
+            fp = _trace(cls, strict=True, data=data)
+            _class_cache[cls] = fp
+            _class_data[cls] = tuple(data)
+    finally:
+        busy.discard(id(cls))
     return ("class", fp.digest)
+
+
+def _data_changed(data: Sequence[tuple[object, str]]) -> bool:
+    return any(_data_identity(value) != identity for value, identity in data)
+
+
+def _data_identity(value: object) -> str:
+    """Data by content, or by type if it has none to hash."""
+    try:
+        return "value " + digest_or_failure(value)
+    except _Failure:
+        # A lock, a client, a cache: state of the class, not what it computes.
+        return "instance of " + qualified(type(value))
 
 
 register_builtin(types.FunctionType, _function_value)
@@ -367,6 +431,31 @@ _IGNORED_CLASS_ATTRIBUTES = frozenset(
 )
 
 
+class _ClassMembers:
+    """The members of a class that a fingerprint followed, as one watch entry.
+
+    `CodeFingerprint.stale` reads ``entry.get("", _GONE)``: the entry itself while
+    every member is bound as it was (and every inherited name still not overridden),
+    ``_GONE`` otherwise. Holds the class by a weak reference.
+    """
+
+    __slots__ = ("_cls", "_members")
+
+    def __init__(self, cls: type, members: Sequence[tuple[str, object]]) -> None:
+        self._cls = weakref.ref(cls)
+        self._members = tuple(members)
+
+    def get(self, name: str, default: object) -> object:
+        cls = self._cls()
+        if cls is None:
+            return default
+        namespace = vars(cls)
+        for member, obj in self._members:
+            if namespace.get(member, _GONE) is not obj:
+                return default
+        return self
+
+
 class _CodeTracer:
     """Walks from a function to the user functions, classes and constants it reaches."""
 
@@ -384,8 +473,9 @@ class _CodeTracer:
         self._constants: dict[str, tuple[int, str, object]] = {}
         self._mutated: set[tuple[int, str]] = set()  # (id(namespace), name)
         self.watch: list[tuple[Any, str | None, object]] = []  # see CodeFingerprint.stale
+        self.data: list[tuple[object, str]] = []  # mutable data hashed, see _class_data
 
-    def root(self, func: Callable[..., object]) -> str:
+    def root(self, func: Callable[..., object], owner: type | None = None) -> str:
         target: Any = func
         if isinstance(target, types.MethodType):
             target = target.__func__
@@ -400,7 +490,13 @@ class _CodeTracer:
                 self._follow(layer, f"{module}:{layer.__code__.co_qualname}")
         target = inspect.unwrap(target)
         if isinstance(target, types.FunctionType) and _is_user_function(target):
-            return self._follow(target)
+            key = self._follow(target)
+            # A method reaches its helpers through self (self._scale(x)), which no
+            # global names: its class is followed, with every member.
+            cls = owner if owner is not None else _owner_class(target)
+            if cls is not None and _is_user_class(cls) and _uses_first_argument(target.__code__):
+                self._follow(cls)
+            return key
         if isinstance(target, type) and _is_user_class(target):
             return self._follow(target)
         if not isinstance(target, type | types.FunctionType | types.BuiltinFunctionType):
@@ -428,6 +524,8 @@ class _CodeTracer:
                 self.parts[key] = fingerprint(("state", qualified(type(value))))
             else:
                 self.parts[key] = fingerprint(value)
+                if type(value) not in _SIMPLE_SCALARS:
+                    self.data.append((value, "value " + self.parts[key]))
         return self.parts
 
     def _follow(self, obj: Any, name: str | None = None) -> str:
@@ -669,26 +767,40 @@ class _CodeTracer:
     def _class_digest(self, cls: type) -> str:
         """A class is its name, its bases and its members; methods become parts."""
         members = []
+        watched: list[tuple[str, object]] = []
         for name, member in sorted(vars(cls).items()):
             if name in _IGNORED_CLASS_ATTRIBUTES:
                 continue
+            # `Model.scale = 10` or `Model.apply = f` after the fingerprint: stale.
+            watched.append((name, member))
             if isinstance(member, staticmethod | classmethod):
                 member = member.__func__
             if isinstance(member, property):
                 accessors = (member.fget, member.fset, member.fdel)
                 identity = ", ".join(self._bind(f, None, frozenset()) for f in accessors)
+            elif isinstance(member, functools.cached_property):
+                # Its function is code, as a property's getter (it holds a lock on 3.11,
+                # which has no content to hash).
+                identity = "cached_property " + self._bind(member.func, None, frozenset())
             elif self._bind_code(member, frozenset()) is None and not _is_simple(member):
                 identity = self._member(member, name)
             else:
                 identity = self._bind(member, None, frozenset())
+            if identity.startswith("value ") and type(member) not in _SIMPLE_SCALARS:
+                self.data.append((member, identity))  # a list or dict, changed in place?
             members.append((name, identity))
+        # `Sub.scale = 5` would override what Sub inherits: the inherited names are
+        # watched as absent from Sub.
+        own = vars(cls)
+        inherited = {
+            n for base in cls.__mro__[1:] if _is_user_class(base) for n in vars(base)
+        } - set(own)
+        watched.extend((n, _GONE) for n in sorted(inherited - _IGNORED_CLASS_ATTRIBUTES))
+        view = _ClassMembers(cls, watched)
+        self.watch.append((view, "", view))
         bases = tuple(self._bind(base, None, frozenset()) for base in cls.__bases__)
         return fingerprint(("class", cls.__qualname__, bases, tuple(members)))
 
     def _member(self, member: object, name: str) -> str:
         """A class attribute holding data: by content, or by type if it has none to hash."""
-        try:
-            return "value " + digest_or_failure(member)
-        except _Failure:
-            # A lock, a client, a cache: state of the class, not what it computes.
-            return "instance of " + qualified(type(member))
+        return _data_identity(member)
