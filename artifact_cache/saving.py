@@ -104,7 +104,10 @@ def save(
         raise SerializationError(msg) from exc
     size = sum(memoryview(c).nbytes for c in chunks)
     storage = store._storage
-    with store._io("saving", step_id):
+    # A save whose payload is a file holds the store's gc lock (shared) from publishing
+    # it to checking it after the record: a gc or prune removes payloads only when no
+    # such save is in between (see storage/gclock). Small payloads never take it.
+    with store._io("saving", step_id), storage.payload_hold() as hold:
         if not store._marker_written:
             storage.ensure_marker()
             store._marker_written = True
@@ -128,7 +131,12 @@ def save(
         if known is None:
             with store._bar(size, f"saving {step_id}"):
                 digest, _reused = storage.publish_object(
-                    chunks, size, digest_of, reuse=store._trusted, hash_of=hash_bytes
+                    chunks,
+                    size,
+                    digest_of,
+                    reuse=store._trusted,
+                    hash_of=hash_bytes,
+                    ready=hold.take,
                 )
         else:
             digest = known
@@ -159,6 +167,8 @@ def save(
             info = signer.seal(info, hashing.strong)
         # The version record first, then the head naming it (the active version).
         record = info.to_json().encode()
+        if inline is None:
+            hold.take()
         storage.put_record(step_id, key, record, version=info.version)
         # Read back in this process, it is not parsed again.
         remember_written(record, info, made=signer is None)

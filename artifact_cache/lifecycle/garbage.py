@@ -13,6 +13,7 @@ import json
 import re
 import time
 import warnings
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 import attrs
@@ -25,7 +26,7 @@ from . import versions as _versions
 if TYPE_CHECKING:
     from ..store import ArtifactStore
 
-__all__ = ["GcReport", "clear", "gc", "referenced"]
+__all__ = ["GcReport", "clear", "gc", "referenced", "remove_garbage"]
 
 
 @attrs.frozen(kw_only=True)
@@ -93,15 +94,47 @@ def gc(store: ArtifactStore, *, grace: float, dry_run: bool) -> GcReport:
         doomed.append(entry)
     if doomed and not dry_run:
         # A save may have re-used an old payload since the first listing: look again.
-        again = store._referenced(warn=False)
-        doomed = [e for e in doomed if e.name not in again]
-        storage.remove_files(doomed)
+        doomed = remove_garbage(store, doomed, storage.current)
     return GcReport(
         removed=len(doomed),
         freed=sum(e.size for e in doomed),
         kept_young=young,
         referenced=len(referenced),
     )
+
+
+def remove_garbage(
+    store: ArtifactStore,
+    entries: Sequence[FileEntry],
+    current: Callable[[Sequence[FileEntry]], Iterable[FileEntry]],
+) -> list[FileEntry]:
+    """Remove those of ``entries`` (payload files and temporaries a first look found
+    unnamed) that no record names on a last look and whose files are unchanged since
+    (``current``: their entries now); what it removed. What ``gc`` and ``prune`` do last.
+
+    The last look and the removal hold the store's gc lock (exclusive; see
+    `storage.gclock`): a save that names a stored payload holds it (shared) from
+    publishing the payload to checking it is there after its record, so either the
+    last look sees its record, or its check runs after the removal and writes the
+    payload again. Where nothing is locked (object stores) the version records are
+    listed once more just before the removal: a save writes one before its head.
+    """
+    storage = store._storage
+    unlocked = not storage.payloads_locked
+    before = set(storage.version_names()) if unlocked else set()
+    with storage.removing_payloads():
+        again = store._referenced(warn=False)
+        doomed = [e for e in entries if e.name not in again]
+        if doomed:
+            # A save that re-used a payload renewed its time, or wrote it again.
+            now = {e.path: (e.size, e.mtime) for e in current(doomed)}
+            doomed = [e for e in doomed if now.get(e.path) == (e.size, e.mtime)]
+        if doomed and unlocked:
+            late, bad = _versions.referenced(storage, seen=before)
+            late.update(d for text, _error in bad for d in _named_digests(text))
+            doomed = [e for e in doomed if e.name not in late]
+        storage.remove_files(doomed)
+    return doomed
 
 
 def referenced(store: ArtifactStore, *, warn: bool = True) -> set[str]:
