@@ -236,6 +236,27 @@ def test_the_lock_file_is_nothing_else(tmp_path: Path) -> None:
     assert store.get("c") == VALUE
 
 
+def test_a_filesystem_without_flock_saves_and_collects(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where ``flock`` is refused (some network mounts), saves and gc go on unlocked,
+    with the measures object stores take (the final listing of version records)."""
+    import errno
+
+    def refuse(fd: int, how: int) -> None:
+        raise OSError(errno.ENOLCK, "no locks available")
+
+    monkeypatch.setattr(fcntl, "flock", refuse)
+    store = ac.open_store(str(tmp_path / "store"))
+    assert store._storage.payloads_locked  # until a lock is asked for
+    store.save("a", VALUE, serializer="raw")
+    assert not store._storage.payloads_locked
+    store.delete("a", purge=True)
+    store.save("b", b"other" * 10_000, serializer="raw")
+    assert store.gc(grace=0).removed == 1
+    assert store.get("b") == b"other" * 10_000
+
+
 # --------------------------------------------------------------------------- real processes
 COLLECTOR = textwrap.dedent(
     """

@@ -120,8 +120,7 @@ def remove_garbage(
     listed once more just before the removal: a save writes one before its head.
     """
     storage = store._storage
-    unlocked = not storage.payloads_locked
-    before = set(storage.version_names()) if unlocked else set()
+    before = None if storage.payloads_locked else set(storage.version_names())
     with storage.removing_payloads():
         again = store._referenced(warn=False)
         doomed = [e for e in entries if e.name not in again]
@@ -129,8 +128,8 @@ def remove_garbage(
             # A save that re-used a payload renewed its time, or wrote it again.
             now = {e.path: (e.size, e.mtime) for e in current(doomed)}
             doomed = [e for e in doomed if now.get(e.path) == (e.size, e.mtime)]
-        if doomed and unlocked:
-            late, bad = _versions.referenced(storage, seen=before)
+        if doomed and not storage.payloads_locked:
+            late, bad = _versions.referenced(storage, seen=before or ())
             late.update(d for text, _error in bad for d in _named_digests(text))
             doomed = [e for e in doomed if e.name not in late]
         storage.remove_files(doomed)

@@ -305,7 +305,7 @@ class Storage:
     def payloads_locked(self) -> bool:
         """True if saves and removals of payloads exclude each other (`gclock`): local
         disks with ``flock`` and ``memory://``; not object stores."""
-        return type(self._gc_lock) is not NoLock
+        return self._gc_lock.locks
 
     def current(self, entries: Sequence[FileEntry]) -> list[FileEntry]:
         """The files of ``entries`` that are still there, with their sizes and times now:

@@ -18,6 +18,7 @@ runs after the removal (and writes the payload again).
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -32,11 +33,17 @@ __all__ = ["LOCK_NAME", "FileLock", "Hold", "MemoryLock", "NoLock"]
 LOCK_NAME = "gc.lock"
 """The lock file of a local store, at its root (never removed, never a record)."""
 
+_UNSUPPORTED = {errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL}
+"""What ``flock`` raises where the filesystem cannot lock: then nothing is locked."""
+
 _O_LOCK = os.O_RDONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
 
 
 class NoLock:
     """Object stores, and local disks without ``flock``: nothing is locked."""
+
+    locks = False
+    """True if holders exclude each other (else removals take their other measures)."""
 
     @contextlib.contextmanager
     def shared(self) -> Iterator[None]:
@@ -53,6 +60,10 @@ class FileLock(NoLock):
 
     def __init__(self, path: str) -> None:
         self.path = path
+        self.locks = True
+
+    def __repr__(self) -> str:
+        return f"FileLock({self.path!r})"
 
     def _open(self) -> int:
         try:
@@ -65,7 +76,12 @@ class FileLock(NoLock):
     def _held(self, how: int) -> Iterator[None]:
         fd = self._open()
         try:
-            fcntl.flock(fd, how)
+            try:
+                fcntl.flock(fd, how)
+            except OSError as exc:
+                if exc.errno not in _UNSUPPORTED:
+                    raise
+                self.locks = False  # a filesystem without flock (some network mounts)
             yield
         finally:
             os.close(fd)  # (closing the last descriptor releases the lock)
@@ -83,6 +99,8 @@ class FileLock(NoLock):
 
 class MemoryLock(NoLock):
     """A shared/exclusive lock between the threads of one process."""
+
+    locks = True
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
