@@ -842,7 +842,9 @@ class ArtifactStore:
         """Remove payloads no record points to, and temporaries left by crashed saves.
 
         Files younger than ``grace`` seconds are kept: a save in flight writes its
-        payload before its record.
+        payload before its record. Safe while other processes save: on local disks a
+        lock keeps a save that re-uses a payload and the removal apart; on object stores
+        a window of one round trip remains (see ``docs/format.md``, "Garbage").
         """
         if not dry_run:
             self._writable("collect garbage")
