@@ -20,7 +20,7 @@ import attrs
 
 from ..errors import ArtifactStoreError, RecordError
 from ..info import ArtifactInfo, is_digest
-from ..storage import TMP_PREFIX, FileEntry
+from ..storage import TMP_PREFIX, FileEntry, VersionName
 from . import versions as _versions
 
 if TYPE_CHECKING:
@@ -117,26 +117,51 @@ def remove_garbage(
     publishing the payload to checking it is there after its record, so either the
     last look sees its record, or its check runs after the removal and writes the
     payload again. Where nothing is locked (object stores) the version records are
-    listed once more just before the removal: a save writes one before its head.
+    listed again until no new one appears, and the removal follows that listing: a
+    save writes its version record before its head.
     """
     storage = store._storage
-    before = None if storage.payloads_locked else set(storage.version_names())
+    listed: set[VersionName] = set()
     with storage.removing_payloads():
-        again = store._referenced(warn=False)
+        again = store._referenced(warn=False, versions_listed=listed)
         doomed = [e for e in entries if e.name not in again]
         if doomed:
             # A save that re-used a payload renewed its time, or wrote it again.
             now = {e.path: (e.size, e.mtime) for e in current(doomed)}
             doomed = [e for e in doomed if now.get(e.path) == (e.size, e.mtime)]
         if doomed and not storage.payloads_locked:
-            late, bad = _versions.referenced(storage, seen=before or ())
-            late.update(d for text, _error in bad for d in _named_digests(text))
-            doomed = [e for e in doomed if e.name not in late]
+            doomed = _after_last_listing(store, doomed, listed)
         storage.remove_files(doomed)
     return doomed
 
 
-def referenced(store: ArtifactStore, *, warn: bool = True) -> set[str]:
+_LISTINGS = 5
+"""How many times an unlocked removal lists the version records before it gives up
+(removing nothing) while saves keep writing new ones."""
+
+
+def _after_last_listing(
+    store: ArtifactStore, doomed: list[FileEntry], listed: set[VersionName]
+) -> list[FileEntry]:
+    """Those of ``doomed`` no version record written since ``listed`` names, listing the
+    version records until a listing finds none new; then the removal follows that
+    listing at once (none, if saves go on writing new ones)."""
+    storage = store._storage
+    for _listing in range(_LISTINGS):
+        new = {n for n in storage.version_names() if not n.tombstone} - listed
+        if not new:
+            return doomed
+        late, bad = _versions.referenced(storage, names=new, listed=listed)
+        late.update(d for text, _error in bad for d in _named_digests(text))
+        doomed = [e for e in doomed if e.name not in late]
+        if not doomed:
+            return doomed
+    return []
+
+
+def referenced(
+    store: ArtifactStore, *, warn: bool = True, versions_listed: set[VersionName] | None = None
+) -> set[str]:
     """Every digest a record of ``store`` names, read afresh; what ``gc`` must keep.
 
     A record that is not of the documented form still protects every digest-shaped
@@ -168,7 +193,7 @@ def referenced(store: ArtifactStore, *, warn: bool = True) -> set[str]:
             # An inline record needs no payload file, but keeps one `url` wrote.
             digests.add(info.digest)
     # Every version record keeps its payload too; a bad one, whatever it names.
-    in_versions, bad_versions = _versions.referenced(storage)
+    in_versions, bad_versions = _versions.referenced(storage, listed=versions_listed)
     digests |= in_versions
     for text, error in bad_versions:
         named = _named_digests(text)
