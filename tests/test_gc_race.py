@@ -219,6 +219,82 @@ def test_a_killed_save_releases_the_lock(tmp_path: Path) -> None:
     assert store.gc(grace=0).removed == 1
 
 
+KILLED_SAVER = textwrap.dedent(
+    """
+    import os, signal, sys, time
+    from pathlib import Path
+    import artifact_cache as ac
+    url, about, go = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+    value = Path(sys.argv[4]).read_bytes()
+    store = ac.open_store(url)
+    real_put_record = store._storage.put_record
+
+    def put_record_and_die(*args, **kwargs):
+        about.touch()  # its payload is published: the record comes next
+        for _poll in range(6000):
+            if go.exists():
+                break
+            time.sleep(0.01)
+        real_put_record(*args, **kwargs)
+        os.kill(os.getpid(), signal.SIGKILL)  # before checking the payload
+
+    store._storage.put_record = put_record_and_die
+    store.save("a", value, serializer="raw")
+    """
+)
+
+
+def test_a_save_killed_after_its_record_leaves_its_payload(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A saver killed (SIGKILL) right after writing its record, with a gc started
+    between its payload and its record, leaves a record whose payload is there: the gc
+    waits for the save's lock, which dies with the process, and then sees the record."""
+    url = str(tmp_path / "store")
+    store = ac.open_store(url)
+    store.save("a", VALUE, serializer="raw")
+    store.delete("a", purge=True)  # the payload is garbage now
+    about, go, value = tmp_path / "about", tmp_path / "go", tmp_path / "value"
+    value.write_bytes(VALUE)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILLED_SAVER, url, str(about), str(go), str(value)]
+    )
+    asking = threading.Event()  # the gc asks for the lock (and waits for the saver)
+    real_flock = fcntl.flock
+
+    def flock(fd: int, how: int) -> None:
+        if how == fcntl.LOCK_EX:
+            asking.set()
+        real_flock(fd, how)
+
+    monkeypatch.setattr(fcntl, "flock", flock)
+    reports: list[Any] = []
+    collector = ac.open_store(url)
+    gc = threading.Thread(target=lambda: reports.append(collector.gc(grace=0)))
+    try:
+        for _poll in range(6000):
+            if about.exists() or proc.poll() is not None:
+                break
+            time.sleep(0.01)
+        assert about.exists(), "the saver did not get to its record"
+        gc.start()
+        for _poll in range(6000):  # until the gc is removing, or has removed
+            if asking.wait(0.01) or not gc.is_alive():
+                break
+        go.touch()
+        assert proc.wait(60) == -9  # killed before checking its payload
+        gc.join(60)
+    finally:
+        go.touch()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        gc.join(60)
+    assert not gc.is_alive()
+    assert ac.open_store(url).get("a") == VALUE  # the record and its payload
+    assert [r.removed for r in reports] == [0]
+
+
 def test_the_lock_file_is_nothing_else(tmp_path: Path) -> None:
     """``gc.lock`` is no record, payload or temporary: listings, gc and clear leave it."""
     store = ac.open_store(str(tmp_path / "store"))

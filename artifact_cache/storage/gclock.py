@@ -9,7 +9,8 @@ runs after the removal (and writes the payload again).
 * **Local disks**: ``<root>/gc.lock``, an empty file locked with ``flock``: shared by
   saves whose payload is a file (several saves at once), exclusive by a removal. The
   kernel releases it when a process dies, so a killed save or ``gc`` never blocks
-  others. Where there is no ``fcntl`` (Windows) nothing is locked (see docs/format.md).
+  others. Where there is no ``fcntl`` (Windows), or the filesystem refuses ``flock``,
+  nothing is locked (see docs/format.md, "Garbage").
 * **memory://**: one process; a shared/exclusive lock per store root.
 * **Object stores** have no lock: a removal narrows the window instead (see
   ``lifecycle/garbage``).
