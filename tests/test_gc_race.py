@@ -17,6 +17,7 @@ import sys
 import textwrap
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -293,6 +294,52 @@ def test_a_save_killed_after_its_record_leaves_its_payload(
     assert not gc.is_alive()
     assert ac.open_store(url).get("a") == VALUE  # the record and its payload
     assert [r.removed for r in reports] == [0]
+
+
+def test_a_child_forked_during_a_save_holds_no_lock(tmp_path: Path) -> None:
+    """A process forked while a thread of its parent holds the lock (mid-save) does not
+    keep it (its copy of the open lock file would, for as long as it lives)."""
+    url = str(tmp_path / "store")
+    storage = ac.open_store(url)._storage
+    taken, release = threading.Event(), threading.Event()
+
+    def save() -> None:
+        with storage.payload_hold() as hold:
+            hold.take()
+            taken.set()
+            release.wait(60)
+
+    thread = threading.Thread(target=save)
+    thread.start()
+    child = None
+    try:
+        assert taken.wait(60)
+        started, ready = os.pipe()
+        with warnings.catch_warnings():  # (a fork with threads running: on purpose)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            child = os.fork()
+        if child == 0:  # the child: says it runs, and lives on for a while
+            try:
+                os.write(ready, b"x")
+                time.sleep(60)
+            finally:
+                os._exit(0)
+        os.close(ready)
+        assert os.read(started, 1) == b"x"
+        os.close(started)
+        release.set()
+        thread.join(60)
+        fd = os.open(Path(url) / gclock.LOCK_NAME, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free, though the child lives
+        finally:
+            os.close(fd)
+    finally:
+        release.set()
+        thread.join(60)
+        if child:
+            os.kill(child, 9)
+            os.waitpid(child, 0)
 
 
 def test_the_lock_file_is_nothing_else(tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ import contextlib
 import errno
 import os
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 
 try:
@@ -57,7 +58,7 @@ class NoLock:
 
 class FileLock(NoLock):
     """``flock`` on a file: one open file per holder, so that threads of one process
-    exclude each other too (and a forked child shares no lock with its parent)."""
+    exclude each other too; a forked child closes its copies of them at once."""
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -76,6 +77,7 @@ class FileLock(NoLock):
     @contextlib.contextmanager
     def _held(self, how: int) -> Iterator[None]:
         fd = self._open()
+        _open_fds.add(fd)
         try:
             try:
                 fcntl.flock(fd, how)
@@ -85,7 +87,11 @@ class FileLock(NoLock):
                 self.locks = False  # a filesystem without flock (some network mounts)
             yield
         finally:
-            os.close(fd)  # (closing the last descriptor releases the lock)
+            # Closing the last descriptor of the open file releases the lock (a forked
+            # child closed its copies already, and no longer knows them).
+            if fd in _open_fds:
+                _open_fds.discard(fd)
+                os.close(fd)
 
     @contextlib.contextmanager
     def shared(self) -> Iterator[None]:
@@ -104,6 +110,10 @@ class MemoryLock(NoLock):
     locks = True
 
     def __init__(self) -> None:
+        self._reset()
+        _memory_locks.add(self)
+
+    def _reset(self) -> None:
         self._cond = threading.Condition()
         self._readers = 0
         self._writer = False
@@ -117,7 +127,7 @@ class MemoryLock(NoLock):
             yield
         finally:
             with self._cond:
-                self._readers -= 1
+                self._readers = max(0, self._readers - 1)
                 self._cond.notify_all()
 
     @contextlib.contextmanager
@@ -131,6 +141,27 @@ class MemoryLock(NoLock):
             with self._cond:
                 self._writer = False
                 self._cond.notify_all()
+
+
+_open_fds: set[int] = set()
+"""The descriptors of file locks this process holds or is waiting for."""
+_memory_locks: weakref.WeakSet[MemoryLock] = weakref.WeakSet()
+
+
+def _forget_in_child() -> None:
+    """A forked child holds none of its parent's locks: it would keep a save's shared
+    lock for as long as it lives (its copy of the descriptor), and inherit the state
+    of memory locks held by threads it does not have."""
+    for fd in list(_open_fds):
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _open_fds.clear()
+    for lock in list(_memory_locks):
+        lock._reset()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_in_child)
 
 
 def file_lock(root: str) -> NoLock:
