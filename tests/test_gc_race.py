@@ -186,6 +186,49 @@ def test_object_store_gc_looks_at_the_version_records_last(
     assert report.removed == 0
 
 
+def test_object_store_gc_lists_the_version_records_until_none_is_new(
+    tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """gc lists the version records again while new ones appear: a save re-using the
+    payload seen by a later listing keeps it; while saves never stop it removes after
+    five listings."""
+    from conftest import make_url
+
+    url = make_url("s3", tmp_path, request)
+    saver = ac.open_store(url)
+    saver.save("a", VALUE, serializer="raw")
+    saver.delete("a", purge=True)
+    collector = ac.open_store(url)
+    storage = collector._storage
+    real_names = storage.version_names
+    listings: list[int] = []
+
+    def version_names(folder: str = "") -> Any:
+        listings.append(1)  # 1: gc's first look, 2: its last look, 3...: after it
+        if len(listings) == 3:
+            saver.save("other", b"o" * 20_000, serializer="raw")
+        if len(listings) == 4:
+            saver.save("a", VALUE, serializer="raw")
+        return real_names(folder)
+
+    monkeypatch.setattr(storage, "version_names", version_names)
+    assert collector.gc(grace=0).removed == 0
+    assert len(listings) == 4  # the second after the last look found "a"
+    assert saver.get("a") == VALUE
+    # Saves that never stop: after five listings the payload goes all the same.
+    saver.delete("a", purge=True)
+    listings.clear()
+
+    def always_new(folder: str = "") -> Any:
+        listings.append(1)
+        saver.save(f"busy/{len(listings)}", b"b" * 20_000, serializer="raw")
+        return real_names(folder)
+
+    monkeypatch.setattr(storage, "version_names", always_new)
+    assert collector.gc(grace=0).removed == 1
+    assert len(listings) == 2 + 5
+
+
 def test_a_killed_save_releases_the_lock(tmp_path: Path) -> None:
     """A process killed while it holds the gc lock (shared) leaves no lock behind: gc
     runs to the end afterwards."""

@@ -136,27 +136,27 @@ def remove_garbage(
 
 
 _LISTINGS = 5
-"""How many times an unlocked removal lists the version records before it gives up
-(removing nothing) while saves keep writing new ones."""
+"""How many times an unlocked removal lists the version records while saves keep
+writing new ones (then it removes after reading the last new ones)."""
 
 
 def _after_last_listing(
     store: ArtifactStore, doomed: list[FileEntry], listed: set[VersionName]
 ) -> list[FileEntry]:
     """Those of ``doomed`` no version record written since ``listed`` names, listing the
-    version records until a listing finds none new; then the removal follows that
-    listing at once (none, if saves go on writing new ones)."""
+    version records until a listing finds none new (at most `_LISTINGS` times), so that
+    the removal follows that listing at once."""
     storage = store._storage
     for _listing in range(_LISTINGS):
         new = {n for n in storage.version_names() if not n.tombstone} - listed
         if not new:
-            return doomed
+            break
         late, bad = _versions.referenced(storage, names=new, listed=listed)
         late.update(d for text, _error in bad for d in _named_digests(text))
         doomed = [e for e in doomed if e.name not in late]
         if not doomed:
-            return doomed
-    return []
+            break
+    return doomed
 
 
 def referenced(
