@@ -115,7 +115,10 @@ def save(
         raise SerializationError(msg) from exc
     size = sum(memoryview(c).nbytes for c in chunks)
     storage = store._storage
-    with store._io("saving", step_id):
+    # A save whose payload is a file holds the store's gc lock (shared) from publishing
+    # it to checking it after the record: a gc or prune removes payloads only when no
+    # such save is in between (see storage/gclock). Small payloads never take it.
+    with store._io("saving", step_id), storage.payload_hold() as hold:
         if not store._marker_written:
             storage.ensure_marker()
             store._marker_written = True
@@ -139,7 +142,12 @@ def save(
         if known is None:
             with store._bar(size, f"saving {step_id}"):
                 digest, _reused = storage.publish_object(
-                    chunks, size, digest_of, reuse=store._trusted, hash_of=hash_bytes
+                    chunks,
+                    size,
+                    digest_of,
+                    reuse=store._trusted,
+                    hash_of=hash_bytes,
+                    ready=hold.take,
                 )
         else:
             digest = known
@@ -176,6 +184,8 @@ def save(
                 f"cannot save step {step_id!r} in store {store.location}: {exc}; no record written"
             )
             raise InvalidOptionError(msg) from None
+        if inline is None:
+            hold.take()
         # The version record first, then the head naming it (the active version).
         storage.put_record(step_id, key, record, version=info.version)
         if inline is None and not storage.has_object(digest, size):

@@ -58,7 +58,7 @@ from .serializers import get_serializer
 from .signing import Signer, redact, redact_url, secret_values
 from .signing import signing_key_from as _signing_key_from
 from .stepid import validate_key, validate_step_id
-from .storage import SizeMismatch, Storage
+from .storage import SizeMismatch, Storage, VersionName
 from .storage.rows import record_at
 
 if TYPE_CHECKING:
@@ -849,7 +849,9 @@ class ArtifactStore:
         """Remove payloads no record points to, and temporaries left by crashed saves.
 
         Files younger than ``grace`` seconds are kept: a save in flight writes its
-        payload before its record.
+        payload before its record. Safe while other processes save: on local disks a
+        lock keeps a save that re-uses a payload and the removal apart; on object stores
+        a window of one round trip remains (see ``docs/format.md``, "Garbage").
         """
         if not dry_run:
             self._writable("collect garbage")
@@ -891,14 +893,17 @@ class ArtifactStore:
         with self._io("pruning"):
             return _retention.prune(self, policy, dry_run=dry_run, grace=grace)
 
-    def _referenced(self, *, warn: bool = True) -> set[str]:
+    def _referenced(
+        self, *, warn: bool = True, versions_listed: set[VersionName] | None = None
+    ) -> set[str]:
         """Every digest a record names, read afresh; what ``gc`` must keep.
 
         A record that is not of the documented form still protects every digest-shaped
         string in it (with a warning naming it). A record that cannot be read at all
-        stops ``gc``: it might name any payload.
+        stops ``gc``: it might name any payload. ``versions_listed``: given the version
+        files the listing found.
         """
-        return _garbage.referenced(self, warn=warn)
+        return _garbage.referenced(self, warn=warn, versions_listed=versions_listed)
 
     # ------------------------------------------------------------------ layers above
     @overload

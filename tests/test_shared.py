@@ -349,9 +349,12 @@ def test_clear_racing_saves(backend: str, tmp_path: Path, request: Any) -> None:
     store.clear()
     assert store.list() == []
     if backend == "local":
-        # Nothing but the marker and the index of records (a cache of refs/).
+        # Nothing but the marker, the index of records (a cache of refs/) and the gc
+        # lock (an empty file).
         files = [p for p in (tmp_path / "store").rglob("*") if p.is_file()]
-        leftovers = [p for p in files if not p.name.startswith("index.sqlite")]
+        leftovers = [
+            p for p in files if not p.name.startswith("index.sqlite") and p.name != "gc.lock"
+        ]
         assert [p.name for p in leftovers] == ["STORE.json"], leftovers
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -294,20 +295,43 @@ class TestOtherUrls:
 class TestGcWhileSaving:
     @pytest.mark.payload_files
     def test_gc_between_reuse_and_record(self, store: ac.ArtifactStore, monkeypatch) -> None:
-        """A save that re-uses an orphaned payload survives a gc run in the middle of it."""
+        """A save that re-uses an orphaned payload survives a gc run in the middle of it:
+        where saves hold the gc lock (local disks, memory://) the gc's removal waits for
+        the save and then sees its record; on object stores the gc removes the payload and
+        the save's check puts it back."""
         value = {"rows": list(range(100))}
         store.save("old", value)
         store.delete("old", purge=True)  # its payload is now garbage
         collector = ac.open_store(store.location)  # another process's view, in effect
+        locked = store._storage.payloads_locked
+        removing = threading.Event()
+        real_removing = collector._storage.removing_payloads
+
+        def removing_payloads() -> Any:
+            removing.set()  # about to take the lock (and wait for the save, if locked)
+            return real_removing()
+
+        monkeypatch.setattr(collector._storage, "removing_payloads", removing_payloads)
+        reports: list[Any] = []
+        gc = threading.Thread(target=lambda: reports.append(collector.gc(grace=0)))
         real_put_record = store._storage.put_record
 
         def gc_then_put(step_id: str, key: str, text: str, **kw: Any) -> None:
-            assert collector.gc(grace=0).removed == 1  # the payload the save just re-used
+            gc.start()
+            assert removing.wait(60)  # the gc found the payload unnamed, and removes it
+            if not locked:
+                gc.join(60)
             real_put_record(step_id, key, text, **kw)
 
         monkeypatch.setattr(store._storage, "put_record", gc_then_put)
-        store.save("new", value)
+        try:
+            store.save("new", value)
+        finally:
+            gc.join(60)
         monkeypatch.undo()
+        assert not gc.is_alive()
+        # Locked: the gc's last look came after the save, which named the payload.
+        assert [r.removed for r in reports] == [0 if locked else 1]
         assert store.get("new") == value
 
 

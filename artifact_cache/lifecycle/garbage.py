@@ -13,19 +13,20 @@ import json
 import re
 import time
 import warnings
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 import attrs
 
 from ..errors import ArtifactStoreError, RecordError
 from ..info import ArtifactInfo, is_digest
-from ..storage import TMP_PREFIX, FileEntry
+from ..storage import TMP_PREFIX, FileEntry, VersionName
 from . import versions as _versions
 
 if TYPE_CHECKING:
     from ..store import ArtifactStore
 
-__all__ = ["GcReport", "clear", "gc", "referenced"]
+__all__ = ["GcReport", "clear", "gc", "referenced", "remove_garbage"]
 
 
 @attrs.frozen(kw_only=True)
@@ -93,9 +94,7 @@ def gc(store: ArtifactStore, *, grace: float, dry_run: bool) -> GcReport:
         doomed.append(entry)
     if doomed and not dry_run:
         # A save may have re-used an old payload since the first listing: look again.
-        again = store._referenced(warn=False)
-        doomed = [e for e in doomed if e.name not in again]
-        storage.remove_files(doomed)
+        doomed = remove_garbage(store, doomed, storage.current)
     return GcReport(
         removed=len(doomed),
         freed=sum(e.size for e in doomed),
@@ -104,7 +103,65 @@ def gc(store: ArtifactStore, *, grace: float, dry_run: bool) -> GcReport:
     )
 
 
-def referenced(store: ArtifactStore, *, warn: bool = True) -> set[str]:
+def remove_garbage(
+    store: ArtifactStore,
+    entries: Sequence[FileEntry],
+    current: Callable[[Sequence[FileEntry]], Iterable[FileEntry]],
+) -> list[FileEntry]:
+    """Remove those of ``entries`` (payload files and temporaries a first look found
+    unnamed) that no record names on a last look and whose files are unchanged since
+    (``current``: their entries now); what it removed. What ``gc`` and ``prune`` do last.
+
+    The last look and the removal hold the store's gc lock (exclusive; see
+    `storage.gclock`): a save that names a stored payload holds it (shared) from
+    publishing the payload to checking it is there after its record, so either the
+    last look sees its record, or its check runs after the removal and writes the
+    payload again. Where nothing is locked (object stores) the version records are
+    listed again until no new one appears, and the removal follows that listing: a
+    save writes its version record before its head.
+    """
+    storage = store._storage
+    listed: set[VersionName] = set()
+    with storage.removing_payloads():
+        again = store._referenced(warn=False, versions_listed=listed)
+        doomed = [e for e in entries if e.name not in again]
+        if doomed:
+            # A save that re-used a payload renewed its time, or wrote it again.
+            now = {e.path: (e.size, e.mtime) for e in current(doomed)}
+            doomed = [e for e in doomed if now.get(e.path) == (e.size, e.mtime)]
+        if doomed and not storage.payloads_locked:
+            doomed = _after_last_listing(store, doomed, listed)
+        storage.remove_files(doomed)
+    return doomed
+
+
+_LISTINGS = 5
+"""How many times an unlocked removal lists the version records while saves keep
+writing new ones (then it removes after reading the last new ones)."""
+
+
+def _after_last_listing(
+    store: ArtifactStore, doomed: list[FileEntry], listed: set[VersionName]
+) -> list[FileEntry]:
+    """Those of ``doomed`` no version record written since ``listed`` names, listing the
+    version records until a listing finds none new (at most `_LISTINGS` times), so that
+    the removal follows that listing at once."""
+    storage = store._storage
+    for _listing in range(_LISTINGS):
+        new = {n for n in storage.version_names() if not n.tombstone} - listed
+        if not new:
+            break
+        late, bad = _versions.referenced(storage, names=new, listed=listed)
+        late.update(d for text, _error in bad for d in _named_digests(text))
+        doomed = [e for e in doomed if e.name not in late]
+        if not doomed:
+            break
+    return doomed
+
+
+def referenced(
+    store: ArtifactStore, *, warn: bool = True, versions_listed: set[VersionName] | None = None
+) -> set[str]:
     """Every digest a record of ``store`` names, read afresh; what ``gc`` must keep.
 
     A record that is not of the documented form still protects every digest-shaped
@@ -136,7 +193,7 @@ def referenced(store: ArtifactStore, *, warn: bool = True) -> set[str]:
             # An inline record needs no payload file, but keeps one `url` wrote.
             digests.add(info.digest)
     # Every version record keeps its payload too; a bad one, whatever it names.
-    in_versions, bad_versions = _versions.referenced(storage)
+    in_versions, bad_versions = _versions.referenced(storage, listed=versions_listed)
     digests |= in_versions
     for text, error in bad_versions:
         named = _named_digests(text)

@@ -15,8 +15,8 @@ chosen and older than the prune; a save whose head lands between that read and t
 removal gets its head back from its version record (`versions.remove_pruned`). Its
 payload then goes the way ``gc`` removes garbage (kept if any record names it, or if it
 is younger than the grace period). May import errors, info, storage and the lifecycle
-modules below it (policy, access, versions); the store is passed in (imported for typing
-only).
+modules below it (policy, access, versions, garbage); the store is passed in (imported
+for typing only).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from ..errors import ArtifactStoreError
 from ..info import ArtifactInfo
 from ..storage import IndexedRecord, RecordName, Storage
 from ..storage.rows import examine
+from . import garbage as _garbage
 from . import versions as _versions
 from .access import ACCESS_FLUSH_SECONDS, _compact, _merge, _usage, read_access
 from .policy import CADENCE, Cadence, RetentionPolicy, parse_age, parse_size
@@ -409,17 +410,14 @@ def _remove_payloads(
     if not entries:
         return 0, freed
     try:
-        # The last look, as gc's: a save may have named one of these payloads meanwhile.
-        referenced = store._referenced(warn=False)
+        # The last look, as gc's: a save may have named one of these payloads meanwhile
+        # (or re-used one, which renews its time, or wrote it again: those are kept).
+        doomed = _garbage.remove_garbage(
+            store, entries, lambda found: storage.object_entries([e.name for e in found])
+        )
     except ArtifactStoreError as exc:
         warnings.warn(f"prune: payloads left for gc: {exc}", stacklevel=4)
         return 0, freed
-    doomed = [e for e in entries if e.name not in referenced]
-    # A save that re-used a payload renewed its time (or wrote it again) before writing
-    # its record: one whose time changed since the first look is kept.
-    now = {e.path: e.mtime for e in storage.object_entries([e.name for e in doomed])}
-    doomed = [e for e in doomed if now.get(e.path) == e.mtime]
-    storage.remove_files(doomed)
     return len(doomed), freed + sum(e.size for e in doomed)
 
 

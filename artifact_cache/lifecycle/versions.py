@@ -25,7 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -425,16 +425,26 @@ def trim_versions(store_or_storage: Any, keep: int, *, dry_run: bool = False) ->
 
 
 # ---------------------------------------------------------------------- gc and clear
-def referenced(storage: Storage) -> tuple[set[str], list[tuple[bytes, RecordError]]]:
+def referenced(
+    storage: Storage,
+    *,
+    names: Collection[VersionName] | None = None,
+    listed: set[VersionName] | None = None,
+) -> tuple[set[str], list[tuple[bytes, RecordError]]]:
     """Every digest a version record names, read afresh (what gc must keep besides the
     heads'), and the text and error of each bad version record (gc keeps what it names).
+    ``names``: read only these (else every one a listing finds); ``listed``: given the
+    names read.
 
     A version record that cannot be read at all stops gc: it might name any payload.
     """
-    names = [n for n in storage.version_names() if not n.tombstone]
+    if names is None:
+        names = [n for n in storage.version_names() if not n.tombstone]
+    if listed is not None:
+        listed.update(names)
     digests: set[str] = set()
     bad: list[tuple[bytes, RecordError]] = []
-    for name, data in storage.read_versions(names).items():
+    for name, data in storage.read_versions(list(names)).items():
         if isinstance(data, FileNotFoundError):
             continue
         if isinstance(data, Exception):

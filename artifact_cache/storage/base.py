@@ -42,6 +42,7 @@ from .filesystems import (
     unwrap,
     without_listing_cache,
 )
+from .gclock import Hold, NoLock, Ready, file_lock
 from .layout import TMP_PREFIX, Layout, RecordName, VersionName
 from .local import read_small, walk_entries, walk_paths
 from .manifest import ManifestIndex
@@ -89,6 +90,11 @@ class Storage:
         if isinstance(self.fs, MemoryFileSystem):
             self._mem = self.fs.store
             self._index = memory_index(self.fs.store, self._prefix)
+        self._gc_lock: NoLock = NoLock()
+        if self._mem is not None:
+            self._gc_lock = self._index.gc_lock
+        elif self.is_local:
+            self._gc_lock = file_lock(self.root)
         self._records_index = (
             LocalIndex(self.root, lambda paths: self.read_many(paths)) if self.is_local else None
         )
@@ -242,19 +248,24 @@ class Storage:
         size: int,
         *,
         first: str | None = None,
+        ready: Ready | None = None,
     ) -> None:
         """Make ``path`` hold the concatenation of ``chunks``, visible all at once.
 
         ``first``: another path given the same bytes before ``path`` is written (a
         version record before its head). On a local disk it is a hard link to the
         temporary file that then becomes ``path``: one write of the data (a copy where
-        the filesystem has no links).
+        the filesystem has no links). ``ready``: called just before ``path`` appears
+        (after the bytes are written).
         """
         if first is not None and not self.is_local:
             self._put(first, chunks, size)
         if self.is_local:
-            put_local(path, chunks, first=first)
-        elif self._mem is not None:
+            put_local(path, chunks, first=first, ready=ready)
+            return
+        if ready is not None:
+            ready()
+        if self._mem is not None:
             # One assignment into fsspec's dict, without its scans of every memory file.
             MemoryFile(self.fs, path, b"".join(chunks)).commit()
             self._index.add(path)
@@ -270,9 +281,52 @@ class Storage:
             return False
 
     def put_object(
-        self, digest: str, chunks: Sequence[bytes | bytearray | memoryview], size: int
+        self,
+        digest: str,
+        chunks: Sequence[bytes | bytearray | memoryview],
+        size: int,
+        *,
+        ready: Ready | None = None,
     ) -> None:
-        self._put(self.object_path(digest), chunks, size)
+        self._put(self.object_path(digest), chunks, size, ready=ready)
+
+    def payload_hold(self) -> Hold:
+        """A save's shared hold of the store's gc lock (see `gclock`), taken by its first
+        ``take()`` (by `publish_object`, or before the record): ``with`` it around
+        publishing the payload, writing the record and checking the payload is there."""
+        return Hold(self._gc_lock)
+
+    def removing_payloads(self) -> contextlib.AbstractContextManager[None]:
+        """The store's gc lock, exclusive (see `gclock`): ``with`` it around the last
+        read of the records and the removal of the payloads none names."""
+        return self._gc_lock.exclusive()
+
+    @property
+    def payloads_locked(self) -> bool:
+        """True if saves and removals of payloads exclude each other (`gclock`): local
+        disks with ``flock`` and ``memory://``; not object stores."""
+        return self._gc_lock.locks
+
+    def current(self, entries: Sequence[FileEntry]) -> list[FileEntry]:
+        """The files of ``entries`` that are still there, with their sizes and times now:
+        one stat per file, or on object stores one listing per area (``objects``, ...)."""
+        if self.remote:
+            paths = {e.path for e in entries}
+            areas = {e.path[len(self._prefix) :].split("/", 1)[0] for e in entries}
+            return [f for area in sorted(areas) for f in self.files(area) if f.path in paths]
+        out = []
+        for entry in entries:
+            if self._mem is not None:
+                found = self._mem.get(entry.path)
+                if found is not None:
+                    out.append(FileEntry(entry.path, int(found.size), found.modified.timestamp()))
+                continue
+            try:
+                st = os.stat(entry.path)
+            except FileNotFoundError:
+                continue
+            out.append(FileEntry(entry.path, st.st_size, st.st_mtime))
+        return out
 
     def _intact(self, digest: str, size: int, hash_of: Callable[..., str]) -> bool:
         """True if the stored payload has this size and its bytes hash to ``digest``.
@@ -298,6 +352,7 @@ class Storage:
         *,
         reuse: Callable[[str], bool],
         hash_of: Callable[..., str],
+        ready: Ready | None = None,
     ) -> tuple[str, bool]:
         """Store a payload under its digest unless an intact copy is there already.
 
@@ -312,16 +367,22 @@ class Storage:
         A large payload on a local disk is written to a temporary file while its digest
         is computed, and then renamed over any existing copy: the hash costs no extra
         time. Elsewhere the digest comes first.
+
+        ``ready`` (a save's `Hold.take`) is called before an existing payload is looked
+        at, or just before a new one appears under its name.
         """
         if not (self.is_local and size > _SMALL):
             digest = digest_of()
-            if reuse(digest) and self._intact(digest, size, hash_of):
-                self._renew(digest)
-                return digest, True
-            self.put_object(digest, chunks, size)
+            if reuse(digest):
+                if ready is not None:
+                    ready()
+                if self._intact(digest, size, hash_of):
+                    self._renew(digest)
+                    return digest, True
+            self.put_object(digest, chunks, size, ready=ready)
             return digest, False
         folder = self.path("objects")  # clear() never removes this folder itself
-        return publish_local(folder, chunks, digest_of, self.object_path), False
+        return publish_local(folder, chunks, digest_of, self.object_path, ready), False
 
     def _renew(self, digest: str) -> None:
         if self.is_local:

@@ -9,6 +9,7 @@ Documented in docs/format.md::
     <root>/versions/<step_id>/@<key>@<version>.json             every save's record
     <root>/versions/<step_id>/@<key>@<version>.tombstone.json   ``delete`` of a version
     <root>/index.sqlite                 local stores: an index of the records (a cache)
+    <root>/gc.lock                      local stores: gc and saves lock it (see gclock)
     <root>/access/<process>.json        when artifacts were last read (retention's LRU)
 
 Every path is the root's prefix plus a relative name. At the root of a filesystem whose

@@ -6,6 +6,7 @@ import datetime as dt
 import threading
 from typing import Any
 
+from .gclock import MemoryLock
 from .index import MemoryRecords
 
 __all__ = ["MemoryIndex", "dt_now", "memory_index"]
@@ -25,6 +26,8 @@ class MemoryIndex:
         self.records = MemoryRecords()
         """What each record file of the store held when it was last examined."""
         self.lock = threading.Lock()
+        self.gc_lock = MemoryLock()
+        """The store's gc lock (see `gclock`): one per root, as this index."""
         self.folders: dict[str, set[str]] = {}
         while True:
             try:

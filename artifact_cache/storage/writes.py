@@ -32,12 +32,19 @@ _ATTEMPTS = 20
 """Times a local write makes its folder again when a concurrent ``clear`` removed it."""
 
 
-def put_local(path: str, chunks: Chunks, *, first: str | None = None) -> None:
+def put_local(
+    path: str,
+    chunks: Chunks,
+    *,
+    first: str | None = None,
+    ready: Callable[[], None] | None = None,
+) -> None:
     """Make the local file ``path`` hold the concatenation of ``chunks``, all at once.
 
     ``first``: another path given the same bytes before ``path`` is written, as a hard
     link to the temporary file that then becomes ``path`` (a copy where the filesystem
-    has no links).
+    has no links). ``ready``: called just before the rename that makes ``path``
+    appear (a save takes its store's gc lock there: not while it writes).
     """
     folder = path.rsplit("/", 1)[0]
     for attempt in range(_ATTEMPTS):
@@ -48,6 +55,8 @@ def put_local(path: str, chunks: Chunks, *, first: str | None = None) -> None:
             write_file(tmp, chunks)
             if first is not None:
                 _link_or_copy(tmp, first, chunks)
+            if ready is not None:
+                ready()
             os.replace(tmp, path)
             return
         except (FileNotFoundError, FileExistsError):
@@ -168,10 +177,15 @@ def _put_remote(fs: Any, path: str, chunks: Chunks, size: int, renaming: bool) -
 
 
 def publish_local(
-    folder: str, chunks: Chunks, digest_of: Callable[[], str], path_of: Callable[[str], str]
+    folder: str,
+    chunks: Chunks,
+    digest_of: Callable[[], str],
+    path_of: Callable[[str], str],
+    ready: Callable[[], None] | None = None,
 ) -> str:
     """Write a large payload into ``folder`` while its digest is computed, then rename it
-    to ``path_of(digest)`` (over any existing copy); returns the digest.
+    to ``path_of(digest)`` (over any existing copy); returns the digest. ``ready``:
+    called just before the rename.
 
     The write runs in a thread (reporting to the caller's progress bar, if any), so the
     hash costs no extra time.
@@ -190,6 +204,8 @@ def publish_local(
         if error is not None:
             raise error
         final = path_of(digest)
+        if ready is not None:
+            ready()
         for attempt in range(_ATTEMPTS):
             try:
                 os.makedirs(final.rsplit("/", 1)[0], exist_ok=True)
