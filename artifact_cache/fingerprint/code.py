@@ -219,6 +219,17 @@ def _trace(
     return CodeFingerprint(digest=digest, parts=parts, watch=tuple(tracer.watch))
 
 
+def _mutated_names(func: types.FunctionType) -> set[str]:
+    """The names ``func`` changes in place (from its source, else its bytecode): what it
+    keeps as state, counted by type rather than by value."""
+    node = _function_node(func)
+    if node is not None:
+        return _mutated_in_source(node)
+    mutated: set[str] = set()
+    _mutated_in_bytecode(func.__code__, mutated)
+    return mutated
+
+
 def function_identity(func: Callable[..., object]) -> str:
     """What tells a function apart from every other one, code aside.
 
@@ -253,12 +264,7 @@ def function_identity(func: Callable[..., object]) -> str:
     if not isinstance(target, types.FunctionType) or not target.__closure__:
         return name
     cells = target.__closure__
-    node = _function_node(target)
-    if node is not None:
-        mutated = _mutated_in_source(node)
-    else:
-        mutated = set()
-        _mutated_in_bytecode(target.__code__, mutated)
+    mutated = _mutated_names(target)
     values = []
     for var, cell in zip(target.__code__.co_freevars, cells, strict=False):
         try:
@@ -741,12 +747,7 @@ class _CodeTracer:
 
         A closure value the function changes in place (a memo dict) is state: by type.
         """
-        node = _function_node(func)
-        if node is not None:
-            mutated = _mutated_in_source(node)
-        else:
-            mutated = set()
-            _mutated_in_bytecode(func.__code__, mutated)
+        mutated = _mutated_names(func)
         bound = []
         for var, cell in zip(func.__code__.co_freevars, func.__closure__ or (), strict=False):
             try:
