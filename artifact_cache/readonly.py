@@ -38,7 +38,7 @@ class ReadOnlyDict(dict):  # type: ignore[type-arg]
         dict.update(made, *args, **kwargs)
         for key, value in made.items():
             if type(value) not in _FLAT:  # (text, numbers: most values)
-                dict.__setitem__(made, key, _deep(value))
+                dict.__setitem__(made, key, _deep(value, 1))
         return made
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -69,7 +69,7 @@ class ReadOnlyList(list):  # type: ignore[type-arg]
     __slots__ = ()
 
     def __init__(self, items: Any = ()) -> None:
-        list.__init__(self, map(_deep, items))
+        list.__init__(self, [_deep(item, 1) for item in items])
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (list(self),))
@@ -97,17 +97,29 @@ del _name
 _FLAT = frozenset((str, int, float, bool, type(None), ReadOnlyDict, ReadOnlyList))
 
 
-def _deep(value: Any) -> Any:
-    """``value`` with its dicts and lists (also inside tuples) made read-only."""
+MAX_DEPTH = 100
+"""How deep a read-only value may nest (a record's own values nest 32 levels at most)."""
+
+
+def _deep(value: Any, depth: int) -> Any:
+    """``value`` with its dicts and lists (also inside tuples) made read-only; ``depth``:
+    how deep it is. Raises ValueError past `MAX_DEPTH` levels (or for a value that holds
+    itself), where it would otherwise exhaust the stack."""
     kind = type(value)
     if kind in _FLAT:
         return value
+    if depth > MAX_DEPTH:
+        raise ValueError(f"nested deeper than {MAX_DEPTH} levels (or holding itself)")
     if isinstance(value, dict):
-        return ReadOnlyDict(value)
+        made: Any = dict.__new__(ReadOnlyDict)
+        dict.update(made, {k: _deep(v, depth + 1) for k, v in value.items()})
+        return made
     if isinstance(value, list):
-        return ReadOnlyList(value)
+        made = list.__new__(ReadOnlyList)
+        list.extend(made, [_deep(v, depth + 1) for v in value])
+        return made
     if kind is tuple:
-        return tuple(map(_deep, value))
+        return tuple([_deep(v, depth + 1) for v in value])
     return value
 
 

@@ -110,11 +110,12 @@ def _check_depth(data: Any, where: str) -> None:
     stack = [(data, 2)]  # the record itself is level 1
     while stack:
         value, depth = stack.pop()
-        if isinstance(value, dict | list):
+        # (A tuple is a list once written: a caller's value is checked as it will read.)
+        if isinstance(value, dict | list | tuple):
             if depth > MAX_DEPTH:
                 raise _fail(f"{where}: nested deeper than {MAX_DEPTH} levels")
             items = value.values() if isinstance(value, dict) else value
-            stack.extend((v, depth + 1) for v in items if isinstance(v, dict | list))
+            stack.extend((v, depth + 1) for v in items if isinstance(v, dict | list | tuple))
 
 
 def _str(value: Any) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import reprlib
 from collections.abc import Iterable, Mapping
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -271,6 +272,15 @@ def remember_written(raw: bytes, info: ArtifactInfo, *, made: bool = False) -> N
     keep_checked(raw, info)
 
 
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxstring, _SHORT.maxother = 3, 40, 40
+
+
+def _short(value: Any) -> str:
+    """A short repr of a caller's value for a message, however deep it is."""
+    return _SHORT.repr(value)
+
+
 def _check_given(store: ArtifactStore, step_id: str, given: Mapping[str, Any]) -> None:
     """Refuse, before anything is written, a value of the caller's that a reader would
     refuse in the record (a negative or NaN duration, a code fingerprint that is no
@@ -284,7 +294,7 @@ def _check_given(store: ArtifactStore, step_id: str, given: Mapping[str, Any]) -
                 RECORD_FIELDS[name]([ref.to_dict() for ref in _refs(value)])
             elif name == "extra":
                 for field, part in dict(value).items():
-                    if isinstance(part, dict | list):
+                    if isinstance(part, dict | list | tuple):
                         _check_depth(part, f"field {field!r}")
             elif name == "duration":
                 _seconds(float(value))
@@ -292,7 +302,7 @@ def _check_given(store: ArtifactStore, step_id: str, given: Mapping[str, Any]) -
                 RECORD_FIELDS[name](value)
         except (RecordError, ValueError, TypeError, AttributeError, OverflowError) as exc:
             msg = (
-                f"cannot save step {step_id!r} in store {store.location}: {name} {value!r:.60} "
+                f"cannot save step {step_id!r} in store {store.location}: {name} {_short(value)} "
                 f"is refused ({exc}); nothing was written"
             )
             raise InvalidOptionError(msg) from None

@@ -294,3 +294,31 @@ def test_open_and_url_of_a_missing_payload_say_it_is_missing(tmp_path: Path) -> 
         message = str(caught.value)
         assert "step 'deals/x' key 'default'" in message and info.digest in message
         assert store.location in message and "did you mean" not in message
+
+
+def test_extra_too_deep_anywhere_is_refused_before_the_payload_is_written(
+    tmp_path: Path,
+) -> None:
+    """``extra`` nested too deep inside a tuple (a list once written), or thousands of
+    levels deep: refused with a short message before anything is written (before, the
+    first left a payload file behind and the second escaped as a RecursionError)."""
+    root = tmp_path / "store"
+    store = ac.open_store(str(root))
+    for extra in ({"a": (_deep(40),)}, {"a": _deep(2_000)}):
+        with pytest.raises(ac.InvalidOptionError, match="nothing was written") as caught:
+            store.save("step", b"x" * 100_000, extra=extra)
+        assert len(str(caught.value)) < 400
+    assert not list(root.rglob("objects/*/*")) and store.list() == []
+
+
+def test_a_record_made_by_hand_refuses_values_that_hold_themselves() -> None:
+    """A record's unknown fields are made read-only at any depth; a value that holds
+    itself (or nests past any record's depth) is a ValueError, not an exhausted stack."""
+    cyclic: dict[str, Any] = {}
+    cyclic["self"] = cyclic
+    fields = dict(step_id="s", key="k", digest="0" * 32, size=1, serializer="pickle")
+    for extra in (cyclic, _deep(2_000)):
+        with pytest.raises(ValueError, match="nested deeper than"):
+            ac.ArtifactInfo(**fields, python_type="builtins.int", extra=extra)
+    deep = ac.ArtifactInfo(**fields, python_type="builtins.int", extra=_deep(50))
+    assert deep.to_dict()["x"] == _deep(49)
