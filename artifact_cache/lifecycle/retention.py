@@ -360,10 +360,11 @@ def prune(
         )
     removed: list[PrunedArtifact] = []
     skipped = 0
-    # The version files there before any removal: a version written after this listing
-    # is a save made during the prune (told by the store's order, not by the savers'
-    # clocks in the version ids), and only such a one gets the head back.
-    listed = set(storage.version_names()) if chosen else set()
+    # The chosen steps' version files, listed before any removal: a version written
+    # after this is a save made during the prune (told by the store's order, not by
+    # the savers' clocks in the version ids), and only such a one gets the head back.
+    steps = dict.fromkeys(item.step_id for item in chosen)
+    listed = {name for step_id in steps for name in storage.step_version_names(step_id)}
     for item in chosen:
         # Read again just before removing: a save since the listing wins, and so does
         # one that writes its head between this read and the removal (remove_pruned).
