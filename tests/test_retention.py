@@ -12,6 +12,7 @@ import sys
 import textwrap
 import threading
 import time
+import types
 import uuid
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ import pytest
 from procs import run_threads
 
 import artifact_cache as ac
+from artifact_cache import saving
 from artifact_cache.cli import main
 from artifact_cache.lifecycle import retention
 
@@ -30,6 +32,18 @@ def backdate(store: ac.ArtifactStore, step_id: str, seconds: float, key: str = "
     info = store.info(step_id, key=key)
     old = attrs.evolve(info, created=info.created - dt.timedelta(seconds=seconds))
     store._storage.put_record(step_id, key, old.to_json())
+
+
+def _clock_off(monkeypatch: pytest.MonkeyPatch, by: dt.timedelta) -> None:
+    """Make saves in this process read a clock that is ``by`` off (as another machine's)."""
+    real = dt.datetime
+
+    class Off(real):
+        @classmethod
+        def now(cls, tz: Any = None) -> Any:
+            return real.now(tz) + by
+
+    monkeypatch.setattr(saving, "dt", types.SimpleNamespace(datetime=Off, UTC=dt.UTC))
 
 
 def names(store: ac.ArtifactStore) -> set[str]:
@@ -560,6 +574,53 @@ class TestConcurrentSaves:
         assert [(i.version, i.status) for i in store.versions("a")] == [
             (saved[0].version, "tombstoned")
         ]
+
+    def test_version_saved_ahead_before_the_prune_is_not_made_the_head(
+        self, store: ac.ArtifactStore, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A saver whose clock runs an hour ahead saves first, one with a right clock then
+        saves again (the head): the first one's version id says later, but it was there
+        before the prune, so the prune removes the artifact with its whole history rather
+        than make the superseded value the head again."""
+        _clock_off(monkeypatch, dt.timedelta(hours=1))
+        old = store.save("model", "old, superseded")
+        monkeypatch.undo()
+        new = store.save("model", "new")
+        assert old.version > new.version and store.get("model") == "new"
+        report = store.prune(max_count=0, grace=0)
+        assert [(a.step_id, a.key) for a in report.removed] == [("model", "default")]
+        assert report.skipped == 0 and not store.exists("model")
+        with pytest.raises(ac.ArtifactNotFoundError):
+            store.get("model")
+        assert store.versions("model") == []
+        with pytest.raises(ac.ArtifactNotFoundError):
+            store.get("model", version=old.version)
+
+    def test_save_during_the_prune_with_a_clock_behind_stays(
+        self, store: ac.ArtifactStore, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A save whose head lands between the prune's read and the removal, from a
+        saver whose clock runs an hour behind (its version id older than the chosen
+        one's), keeps its head and version: what the prune listed before removing tells
+        it, not the ids' times."""
+        store.save("a", "old")
+        real = retention._same
+        saved: list[ac.ArtifactInfo] = []
+
+        def read_then_save(storage: Any, chosen: Any, start: float) -> Any:
+            now = real(storage, chosen, start)
+            with pytest.MonkeyPatch.context() as behind:
+                _clock_off(behind, -dt.timedelta(hours=1))
+                saved.append(store.save("a", "new"))
+            return now
+
+        monkeypatch.setattr(retention, "_same", read_then_save)
+        report = store.prune(max_count=0, grace=0)
+        monkeypatch.undo()
+        [new] = saved
+        assert report.removed == () and report.skipped == 1
+        assert store.get("a") == "new" and store.info("a").version == new.version
+        assert [(i.version, i.status) for i in store.versions("a")] == [(new.version, "active")]
 
     def test_artifacts_newer_than_the_prune_stay(
         self, mem_store: ac.ArtifactStore, monkeypatch: pytest.MonkeyPatch

@@ -9,10 +9,11 @@ The read times come from `access` (kept in memory by each process, shared throug
 small access files, which a prune merges and compacts); the limits and how often saves
 prune come from `policy`.
 
-Removing an artifact removes its record and its history up to it (never a later
-version's files), after reading the record again to make sure it is still the one
-chosen and older than the prune; a save whose head lands between that read and the
-removal gets its head back from its version record (`versions.remove_pruned`). Its
+Removing an artifact removes its record and its history (the version files there
+when the prune listed them, before removing anything), after reading the record again
+to make sure it is still the one chosen and older than the prune; a save whose head
+lands between that read and the removal gets its head back from its version record,
+written after that listing (`versions.remove_pruned`). Its
 payload then goes the way ``gc`` removes garbage (kept if any record names it, or if it
 is younger than the grace period). May import errors, info, storage and the lifecycle
 modules below it (policy, access, versions, garbage); the store is passed in (imported
@@ -359,12 +360,17 @@ def prune(
         )
     removed: list[PrunedArtifact] = []
     skipped = 0
+    # The chosen steps' version files, listed before any removal: a version written
+    # after this is a save made during the prune (told by the store's order, not by
+    # the savers' clocks in the version ids), and only such a one gets the head back.
+    steps = dict.fromkeys(item.step_id for item in chosen)
+    listed = {name for step_id in steps for name in storage.step_version_names(step_id)}
     for item in chosen:
         # Read again just before removing: a save since the listing wins, and so does
         # one that writes its head between this read and the removal (remove_pruned).
         now = _same(storage, item, start)
         with store._io("pruning", item.step_id):
-            went = now is not None and _versions.remove_pruned(storage, now)
+            went = now is not None and _versions.remove_pruned(storage, now, listed)
         if went:
             removed.append(item)
         else:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import warnings
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence, Set
 from typing import Any
 
 import attrs
@@ -306,33 +306,30 @@ def delete(storage: Storage, step_id: str, key: str | None, *, purge: bool) -> b
     return bool(present) or history_removed
 
 
-def _upto(name: VersionName, version: str) -> bool:
-    """True if ``name`` is of ``version`` or of a version made before it: its id's time
-    (the first 22 characters) is earlier, or it is the very same id."""
-    return name.version == version or name.version[:22] < version[:22]
-
-
-def remove_pruned(storage: Storage, chosen: ArtifactInfo) -> bool:
+def remove_pruned(storage: Storage, chosen: ArtifactInfo, listed: Set[VersionName]) -> bool:
     """Remove an artifact a prune chose (its head, just read again and found unchanged)
-    with its history up to it; False if, instead, a later save stands.
+    with its history; False if, instead, a save made during the prune stands.
 
-    A save of the same step and key may write its head between the prune's read and
-    this removal, and that head goes with the chosen one. Such a save wrote its version
-    record first, so after removing the head this lists the key's version files and
-    removes only those of the chosen version and of versions made before it (by their
-    ids' time), never a later one's. If the newest later version has its record and no
-    tombstone, the head is written again from that record (its exact text), only if no
-    head is there: a save that wrote its head since is never written over.
-    That version is active again and False is returned (a later version written out of
-    order, before the prune began, comes back the same way: nothing is lost).
+    ``listed``: the version files the prune listed before it began removing. Those of
+    the chosen step and key go, as ``delete(purge=True)`` removes them, and so do the
+    chosen version's files. A save of the same step and key may write its head between
+    the prune's read and this removal, and that head goes with the chosen one; such a
+    save wrote its version record first, after the prune's listing. So after removing
+    the head this lists the key's version files again: those not listed before are
+    saves made during the prune and stay. If the newest of them (by its id) has its
+    record and no tombstone, the head is written again from that record (its exact
+    text), only if no head is there: a save that wrote its head since is never written
+    over. That version is active again and False is returned. A version that was there
+    before the prune listed is never made the head again, whatever its id's time says
+    (the saver's clock, which may run ahead): the head the prune chose had replaced it.
     """
     step_id, key = chosen.step_id, chosen.key
     storage.remove_records([RecordName(step_id, key)])
     version = chosen.version or chosen.derived_version
     names = storage.step_version_names(step_id, key)
-    storage.remove_versions([n for n in names if _upto(n, version)])
+    storage.remove_versions([n for n in names if n in listed or n.version == version])
     storage.prune_version_folders(step_id)
-    later = [n for n in names if not _upto(n, version)]
+    later = [n for n in names if n not in listed and n.version != version]
     deleted = {n.version for n in later if n.tombstone}
     records = [n for n in later if not n.tombstone]
     found = storage.read_versions(records)
