@@ -1023,3 +1023,83 @@ def test_records_sharing_their_empty_tags_key_as_separate_dicts(tmp_path: Path) 
     assert ac.fingerprint([nested, nested]) == ac.fingerprint([[1], [1]])
     shared: list[int] = [1]
     assert ac.fingerprint([shared, shared]) != ac.fingerprint([[1], [1]])
+
+
+RECORDS = """
+import collections
+import typing
+
+import attrs
+
+import artifact_cache as ac
+
+store = ac.open_store("memory://pinned-records")
+Point = collections.namedtuple("Point", "x y")
+
+
+class Cfg(typing.NamedTuple):
+    n: int = 1
+    s: str = "s"
+
+
+@attrs.define
+class Params:
+    n: int = 1
+
+
+@store.step
+def uses_point(a):
+    return Point(a, a)
+
+
+@store.step
+def uses_cfg(a):
+    return Cfg(a)
+
+
+@store.step
+def uses_params(a):
+    return Params(a)
+
+
+@store.step
+def takes(x):
+    return x
+"""
+
+RECORD_KEYS = """
+import json
+import artifact_cache as ac
+import records as r
+print(json.dumps({
+    "namedtuple value": ac.fingerprint(r.Point(1, 2)),
+    "NamedTuple value": ac.fingerprint(r.Cfg(1, "s")),
+    "step using a namedtuple": r.uses_point.key(1),
+    "step using a NamedTuple": r.uses_cfg.key(1),
+    "step using an attrs class": r.uses_params.key(1),
+    "step taking an attrs instance": r.takes.key(r.Params(2)),
+}))
+"""
+
+
+def test_keys_of_namedtuple_and_attrs_code_are_pinned(tmp_path: Path) -> None:
+    """Pinned: the methods namedtuple, typing.NamedTuple and attrs generate for a class
+    count by name, so keys of code using such classes stay those existing caches hold
+    (a library factory's closure passed as a value still counts by what it captured)."""
+    (tmp_path / "records.py").write_text(RECORDS)
+    out = subprocess.run(
+        [sys.executable, "-c", RECORD_KEYS],
+        env=dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO_ROOT), str(tmp_path)])),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == {
+        "namedtuple value": "c651ab0fddbdc2adf1e1805a10f257bd",
+        "NamedTuple value": "102818134daa4eacd7749b754f16622e",
+        "step using a namedtuple": "17ce98b845fd11619109d9bd981bb07e",
+        "step using a NamedTuple": "f914f4c895dc37e57e0034753b81d4f4",
+        "step using an attrs class": "26d495cd684ad381be99d03b335ab1c9",
+        "step taking an attrs instance": "5f89f62c9993046530bdd78ea15114aa",
+    }

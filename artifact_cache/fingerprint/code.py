@@ -205,8 +205,14 @@ def _trace(
     data: list[tuple[object, str]] | None = None,
 ) -> CodeFingerprint:
     tracer = _CodeTracer(strict=strict)
-    root = tracer.root(func, owner)
-    parts = tracer.run()
+    # A class or function fingerprinted from a class's members is the same as anywhere.
+    outer = _binding_class_members()
+    _tracing.class_members = False
+    try:
+        root = tracer.root(func, owner)
+        parts = tracer.run()
+    finally:
+        _tracing.class_members = outer
     if data is not None:
         data.extend(tracer.data)
     for i, dependency in enumerate(depends_on):
@@ -348,7 +354,7 @@ _class_data: weakref.WeakKeyDictionary[type, tuple[tuple[object, str], ...]] = (
 
 def _function_value(func: types.FunctionType) -> object:
     digest = _trace(func, strict=True).digest
-    if _is_user_function(func) or not _made_at_run_time(func):
+    if _is_user_function(func) or not _made_at_run_time(func) or _binding_class_members():
         return ("function", digest)
     # Made at run time by a library factory (shutil.ignore_patterns("*.pyc")): its code
     # counts by name, what it captured by content.
@@ -375,6 +381,11 @@ def _made_at_run_time(func: types.FunctionType) -> bool:
 
 
 _tracing = threading.local()
+
+
+def _binding_class_members() -> bool:
+    """True while a class's members are bound (see `_CodeTracer._class_digest`)."""
+    return bool(getattr(_tracing, "class_members", False))
 
 
 def _class_value(cls: type) -> object:
@@ -716,7 +727,7 @@ class _CodeTracer:
             wrapped = inspect.getattr_static(value, "__wrapped__", None)
             if wrapped is not None:
                 return f"{qualified(value)} wrapping {self._bind(wrapped, None, names)}"
-            if _made_at_run_time(value):
+            if _made_at_run_time(value) and not _binding_class_members():
                 return f"external {qualified(value)} capturing ({self.captures(value, bind)})"
             return "external " + qualified(value)
         if isinstance(value, types.MethodType):
@@ -769,6 +780,11 @@ class _CodeTracer:
         """A class is its name, its bases and its members; methods become parts."""
         members = []
         watched: list[tuple[str, object]] = []
+        # The methods a library generates for one class (a namedtuple's __repr__, attrs'
+        # __getstate__) look like factory closures, but what they capture follows from
+        # the class: they count by name, as does a library closure in a member's data.
+        outer = _binding_class_members()
+        _tracing.class_members = True
         for name, member in sorted(vars(cls).items()):
             if name in _IGNORED_CLASS_ATTRIBUTES:
                 continue
@@ -790,6 +806,7 @@ class _CodeTracer:
             if identity.startswith("value ") and type(member) not in _SIMPLE_SCALARS:
                 self.data.append((member, identity))  # a list or dict, changed in place?
             members.append((name, identity))
+        _tracing.class_members = outer
         # `Sub.scale = 5` would override what Sub inherits: the inherited names are
         # watched as absent from Sub.
         own = vars(cls)
