@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 
 import artifact_cache as ac
-from artifact_cache.fingerprint import FingerprintError, fingerprint
+from artifact_cache.fingerprint import FingerprintError, code_fingerprint, fingerprint
 from artifact_cache.fingerprint.recipe import KeyRecipe
 
 REPO_ROOT = Path(ac.__file__).resolve().parents[1]
@@ -1103,3 +1103,89 @@ def test_keys_of_namedtuple_and_attrs_code_are_pinned(tmp_path: Path) -> None:
         "step using an attrs class": "26d495cd684ad381be99d03b335ab1c9",
         "step taking an attrs instance": "5f89f62c9993046530bdd78ea15114aa",
     }
+
+
+FROZEN = """
+import attrs
+
+import artifact_cache as ac
+
+store = ac.open_store("memory://frozen-records")
+
+
+@attrs.frozen
+class Config:
+    n: int = 1
+
+
+@attrs.define(hash=True)
+class Hashable:
+    n: int = 1
+
+
+@attrs.frozen(cache_hash=True)
+class Cached:
+    n: int = 1
+
+
+@store.step
+def run(x):
+    return Config(x).n
+
+
+@store.step
+def takes(x):
+    return x
+"""
+
+FROZEN_KEYS = """
+import json
+import frozen
+print(json.dumps([
+    frozen.run.key(1),
+    frozen.takes.key(frozen.Config(2)),
+    frozen.takes.key(frozen.Hashable(2)),
+    frozen.takes.key(frozen.Cached(2)),
+]))
+"""
+
+
+def test_frozen_attrs_classes_have_one_key_in_every_process(tmp_path: Path) -> None:
+    """attrs writes hash(<a name>), which PYTHONHASHSEED changes, into the __hash__ it
+    generates: a step using a frozen or hashable attrs class, or taking an instance of
+    one, still has one key in every process."""
+    (tmp_path / "frozen.py").write_text(FROZEN)
+    results = []
+    for seed in ("1", "2"):
+        out = subprocess.run(
+            [sys.executable, "-c", FROZEN_KEYS],
+            env=dict(
+                os.environ,
+                PYTHONHASHSEED=seed,
+                PYTHONPATH=os.pathsep.join([str(REPO_ROOT), str(tmp_path)]),
+            ),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert out.returncode == 0, out.stderr
+        results.append(json.loads(out.stdout))
+    assert results[0] == results[1]
+    assert len(set(results[0][1:])) == 3  # the classes still tell instances apart
+
+
+def test_an_attrs_hash_without_source_counts_without_its_number() -> None:
+    """Read from bytecode (no source to parse), an attrs __hash__ still leaves out the
+    number attrs wrote into it; the same code elsewhere keeps its numbers."""
+
+    def make(number: int, filename: str) -> Any:
+        namespace: dict[str, Any] = {"__name__": "records"}
+        source = f"def __hash__(self):\n    return hash(({number}, self.x))\n"
+        exec(compile(source, filename, "exec"), namespace)
+        return namespace["__hash__"]
+
+    attrs_file = "<attrs generated methods records.C>"
+    first, second = make(-12345, attrs_file), make(678, attrs_file)
+    assert code_fingerprint(first).digest == code_fingerprint(second).digest
+    first, second = make(-12345, "<generated>"), make(678, "<generated>")
+    assert code_fingerprint(first).digest != code_fingerprint(second).digest

@@ -12,6 +12,7 @@ __all__ = ["CodeFingerprint", "code_fingerprint", "function_identity"]
 
 import ast
 import collections
+import copy
 import functools
 import inspect
 import sys
@@ -380,6 +381,48 @@ def _made_at_run_time(func: types.FunctionType) -> bool:
         return True
 
 
+def _attrs_hash(func: types.FunctionType) -> bool:
+    """True for the ``__hash__`` that attrs generates for a frozen or hashable class."""
+    code = func.__code__
+    return code.co_name == "__hash__" and code.co_filename.startswith("<attrs generated")
+
+
+def _without_type_hash(
+    node: ast.AST | None, func: types.FunctionType
+) -> tuple[ast.AST | None, types.FunctionType]:
+    """An attrs ``__hash__`` without the integers in its code.
+
+    attrs writes ``hash(<the class's name>)`` into it as a literal, which differs in every
+    process (PYTHONHASHSEED); it follows from the class, which counts anyway.
+    """
+
+    class Drop(ast.NodeTransformer):
+        def visit_Constant(self, constant: ast.Constant) -> ast.AST:
+            if type(constant.value) is int:
+                return ast.Constant(value="<int>")
+            return constant
+
+        def visit_UnaryOp(self, op: ast.UnaryOp) -> ast.AST:  # a negative number: -123
+            operand: ast.expr = self.visit(op.operand)
+            if isinstance(op.op, ast.USub) and getattr(operand, "value", None) == "<int>":
+                return operand
+            op.operand = operand
+            return op
+
+    if node is not None:
+        return Drop().visit(copy.deepcopy(node)), func
+    consts = tuple("<int>" if type(c) is int else c for c in func.__code__.co_consts)
+    stripped = types.FunctionType(
+        func.__code__.replace(co_consts=consts),
+        func.__globals__,
+        func.__name__,
+        func.__defaults__,
+        func.__closure__,
+    )
+    stripped.__kwdefaults__ = func.__kwdefaults__
+    return None, stripped
+
+
 _tracing = threading.local()
 
 
@@ -575,6 +618,8 @@ class _CodeTracer:
 
     def _function_digest(self, func: types.FunctionType) -> str:
         node = _function_node(func)
+        if _attrs_hash(func):
+            node, func = _without_type_hash(node, func)
         names: set[str] = set()
         _code_names(func.__code__, names)
         state: set[str] = set()
