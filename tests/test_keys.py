@@ -1189,3 +1189,20 @@ def test_an_attrs_hash_without_source_counts_without_its_number() -> None:
     assert code_fingerprint(first).digest == code_fingerprint(second).digest
     first, second = make(-12345, "<generated>"), make(678, "<generated>")
     assert code_fingerprint(first).digest != code_fingerprint(second).digest
+
+
+def test_an_attrs_class_stays_fingerprinted_between_calls() -> None:
+    """The hooks attrs keeps in a class's data are hashed the same way when the class
+    is fingerprinted and when its data is checked for changes on a later call."""
+    import attrs
+
+    from artifact_cache.fingerprint import code
+
+    @attrs.define
+    class Params:
+        n: int = 1
+
+    first = fingerprint(Params(1))
+    props = [entry for entry in code._class_data[Params] if entry[0] is Params.__attrs_props__]
+    assert props and not code._data_changed(props)
+    assert fingerprint(Params(1)) == first

@@ -206,7 +206,7 @@ def _trace(
     data: list[tuple[object, str]] | None = None,
 ) -> CodeFingerprint:
     tracer = _CodeTracer(strict=strict)
-    # A class or function fingerprinted from a class's members is the same as anywhere.
+    # A class or function fingerprinted from a class member's data is as anywhere else.
     outer = _binding_class_members()
     _tracing.class_members = False
     try:
@@ -427,7 +427,7 @@ _tracing = threading.local()
 
 
 def _binding_class_members() -> bool:
-    """True while a class's members are bound (see `_CodeTracer._class_digest`)."""
+    """True while a class member's data is hashed (see `_data_identity`)."""
     return bool(getattr(_tracing, "class_members", False))
 
 
@@ -457,12 +457,20 @@ def _data_changed(data: Sequence[tuple[object, str]]) -> bool:
 
 
 def _data_identity(value: object) -> str:
-    """Data by content, or by type if it has none to hash."""
+    """Data by content, or by type if it has none to hash.
+
+    A library function in it counts by name, as a class's generated methods do (attrs
+    keeps hooks it made for the class in ``__attrs_props__``).
+    """
+    outer = _binding_class_members()
+    _tracing.class_members = True
     try:
         return "value " + digest_or_failure(value)
     except _Failure:
         # A lock, a client, a cache: state of the class, not what it computes.
         return "instance of " + qualified(type(value))
+    finally:
+        _tracing.class_members = outer
 
 
 register_builtin(types.FunctionType, _function_value)
@@ -534,6 +542,7 @@ class _CodeTracer:
         self._mutated: set[tuple[int, str]] = set()  # (id(namespace), name)
         self.watch: list[tuple[Any, str | None, object]] = []  # see CodeFingerprint.stale
         self.data: list[tuple[object, str]] = []  # mutable data hashed, see _class_data
+        self._class_members = False  # binding the members of a class (_class_digest)
 
     def root(self, func: Callable[..., object], owner: type | None = None) -> str:
         target: Any = func
@@ -772,7 +781,7 @@ class _CodeTracer:
             wrapped = inspect.getattr_static(value, "__wrapped__", None)
             if wrapped is not None:
                 return f"{qualified(value)} wrapping {self._bind(wrapped, None, names)}"
-            if _made_at_run_time(value) and not _binding_class_members():
+            if _made_at_run_time(value) and not self._class_members:
                 return f"external {qualified(value)} capturing ({self.captures(value, bind)})"
             return "external " + qualified(value)
         if isinstance(value, types.MethodType):
@@ -827,9 +836,8 @@ class _CodeTracer:
         watched: list[tuple[str, object]] = []
         # The methods a library generates for one class (a namedtuple's __repr__, attrs'
         # __getstate__) look like factory closures, but what they capture follows from
-        # the class: they count by name, as does a library closure in a member's data.
-        outer = _binding_class_members()
-        _tracing.class_members = True
+        # the class: they count by name (a failure ends this tracer: no reset needed).
+        self._class_members = True
         for name, member in sorted(vars(cls).items()):
             if name in _IGNORED_CLASS_ATTRIBUTES:
                 continue
@@ -851,7 +859,7 @@ class _CodeTracer:
             if identity.startswith("value ") and type(member) not in _SIMPLE_SCALARS:
                 self.data.append((member, identity))  # a list or dict, changed in place?
             members.append((name, identity))
-        _tracing.class_members = outer
+        self._class_members = False
         # `Sub.scale = 5` would override what Sub inherits: the inherited names are
         # watched as absent from Sub.
         own = vars(cls)
