@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 
 import artifact_cache as ac
-from artifact_cache.fingerprint import FingerprintError, fingerprint
+from artifact_cache.fingerprint import FingerprintError, code_fingerprint, fingerprint
 from artifact_cache.fingerprint.recipe import KeyRecipe
 
 REPO_ROOT = Path(ac.__file__).resolve().parents[1]
@@ -1023,3 +1023,186 @@ def test_records_sharing_their_empty_tags_key_as_separate_dicts(tmp_path: Path) 
     assert ac.fingerprint([nested, nested]) == ac.fingerprint([[1], [1]])
     shared: list[int] = [1]
     assert ac.fingerprint([shared, shared]) != ac.fingerprint([[1], [1]])
+
+
+RECORDS = """
+import collections
+import typing
+
+import attrs
+
+import artifact_cache as ac
+
+store = ac.open_store("memory://pinned-records")
+Point = collections.namedtuple("Point", "x y")
+
+
+class Cfg(typing.NamedTuple):
+    n: int = 1
+    s: str = "s"
+
+
+@attrs.define
+class Params:
+    n: int = 1
+
+
+@store.step
+def uses_point(a):
+    return Point(a, a)
+
+
+@store.step
+def uses_cfg(a):
+    return Cfg(a)
+
+
+@store.step
+def uses_params(a):
+    return Params(a)
+
+
+@store.step
+def takes(x):
+    return x
+"""
+
+RECORD_KEYS = """
+import json
+import artifact_cache as ac
+import records as r
+print(json.dumps({
+    "namedtuple value": ac.fingerprint(r.Point(1, 2)),
+    "NamedTuple value": ac.fingerprint(r.Cfg(1, "s")),
+    "step using a namedtuple": r.uses_point.key(1),
+    "step using a NamedTuple": r.uses_cfg.key(1),
+    "step using an attrs class": r.uses_params.key(1),
+    "step taking an attrs instance": r.takes.key(r.Params(2)),
+}))
+"""
+
+
+def test_keys_of_namedtuple_and_attrs_code_are_pinned(tmp_path: Path) -> None:
+    """Pinned: the methods namedtuple, typing.NamedTuple and attrs generate for a class
+    count by name, so keys of code using such classes stay those existing caches hold
+    (a library factory's closure passed as a value still counts by what it captured)."""
+    (tmp_path / "records.py").write_text(RECORDS)
+    out = subprocess.run(
+        [sys.executable, "-c", RECORD_KEYS],
+        env=dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO_ROOT), str(tmp_path)])),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == {
+        "namedtuple value": "c651ab0fddbdc2adf1e1805a10f257bd",
+        "NamedTuple value": "102818134daa4eacd7749b754f16622e",
+        "step using a namedtuple": "17ce98b845fd11619109d9bd981bb07e",
+        "step using a NamedTuple": "f914f4c895dc37e57e0034753b81d4f4",
+        "step using an attrs class": "26d495cd684ad381be99d03b335ab1c9",
+        "step taking an attrs instance": "5f89f62c9993046530bdd78ea15114aa",
+    }
+
+
+FROZEN = """
+import attrs
+
+import artifact_cache as ac
+
+store = ac.open_store("memory://frozen-records")
+
+
+@attrs.frozen
+class Config:
+    n: int = 1
+
+
+@attrs.define(hash=True)
+class Hashable:
+    n: int = 1
+
+
+@attrs.frozen(cache_hash=True)
+class Cached:
+    n: int = 1
+
+
+@store.step
+def run(x):
+    return Config(x).n
+
+
+@store.step
+def takes(x):
+    return x
+"""
+
+FROZEN_KEYS = """
+import json
+import frozen
+print(json.dumps([
+    frozen.run.key(1),
+    frozen.takes.key(frozen.Config(2)),
+    frozen.takes.key(frozen.Hashable(2)),
+    frozen.takes.key(frozen.Cached(2)),
+]))
+"""
+
+
+def test_frozen_attrs_classes_have_one_key_in_every_process(tmp_path: Path) -> None:
+    """attrs writes hash(<a name>), which PYTHONHASHSEED changes, into the __hash__ it
+    generates: a step using a frozen or hashable attrs class, or taking an instance of
+    one, still has one key in every process."""
+    (tmp_path / "frozen.py").write_text(FROZEN)
+    results = []
+    for seed in ("1", "2"):
+        out = subprocess.run(
+            [sys.executable, "-c", FROZEN_KEYS],
+            env=dict(
+                os.environ,
+                PYTHONHASHSEED=seed,
+                PYTHONPATH=os.pathsep.join([str(REPO_ROOT), str(tmp_path)]),
+            ),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert out.returncode == 0, out.stderr
+        results.append(json.loads(out.stdout))
+    assert results[0] == results[1]
+    assert len(set(results[0][1:])) == 3  # the classes still tell instances apart
+
+
+def test_an_attrs_hash_without_source_counts_without_its_number() -> None:
+    """Read from bytecode (no source to parse), an attrs __hash__ still leaves out the
+    number attrs wrote into it; the same code elsewhere keeps its numbers."""
+
+    def make(number: int, filename: str) -> Any:
+        namespace: dict[str, Any] = {"__name__": "records"}
+        source = f"def __hash__(self):\n    return hash(({number}, self.x))\n"
+        exec(compile(source, filename, "exec"), namespace)
+        return namespace["__hash__"]
+
+    attrs_file = "<attrs generated methods records.C>"
+    first, second = make(-12345, attrs_file), make(678, attrs_file)
+    assert code_fingerprint(first).digest == code_fingerprint(second).digest
+    first, second = make(-12345, "<generated>"), make(678, "<generated>")
+    assert code_fingerprint(first).digest != code_fingerprint(second).digest
+
+
+def test_an_attrs_class_stays_fingerprinted_between_calls() -> None:
+    """The hooks attrs keeps in a class's data are hashed the same way when the class
+    is fingerprinted and when its data is checked for changes on a later call."""
+    import attrs
+
+    from artifact_cache.fingerprint import code
+
+    @attrs.define
+    class Params:
+        n: int = 1
+
+    first = fingerprint(Params(1))
+    props = [entry for entry in code._class_data[Params] if entry[0] is Params.__attrs_props__]
+    assert props and not code._data_changed(props)
+    assert fingerprint(Params(1)) == first

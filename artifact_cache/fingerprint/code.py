@@ -12,6 +12,7 @@ __all__ = ["CodeFingerprint", "code_fingerprint", "function_identity"]
 
 import ast
 import collections
+import copy
 import functools
 import inspect
 import sys
@@ -205,8 +206,14 @@ def _trace(
     data: list[tuple[object, str]] | None = None,
 ) -> CodeFingerprint:
     tracer = _CodeTracer(strict=strict)
-    root = tracer.root(func, owner)
-    parts = tracer.run()
+    # A class or function fingerprinted from a class member's data is as anywhere else.
+    outer = _binding_class_members()
+    _tracing.class_members = False
+    try:
+        root = tracer.root(func, owner)
+        parts = tracer.run()
+    finally:
+        _tracing.class_members = outer
     if data is not None:
         data.extend(tracer.data)
     for i, dependency in enumerate(depends_on):
@@ -348,7 +355,7 @@ _class_data: weakref.WeakKeyDictionary[type, tuple[tuple[object, str], ...]] = (
 
 def _function_value(func: types.FunctionType) -> object:
     digest = _trace(func, strict=True).digest
-    if _is_user_function(func) or not _made_at_run_time(func):
+    if _is_user_function(func) or not _made_at_run_time(func) or _binding_class_members():
         return ("function", digest)
     # Made at run time by a library factory (shutil.ignore_patterns("*.pyc")): its code
     # counts by name, what it captured by content.
@@ -374,7 +381,54 @@ def _made_at_run_time(func: types.FunctionType) -> bool:
         return True
 
 
+def _attrs_hash(func: types.FunctionType) -> bool:
+    """True for the ``__hash__`` that attrs generates for a frozen or hashable class."""
+    code = func.__code__
+    return code.co_name == "__hash__" and code.co_filename.startswith("<attrs generated")
+
+
+def _without_type_hash(
+    node: ast.AST | None, func: types.FunctionType
+) -> tuple[ast.AST | None, types.FunctionType]:
+    """An attrs ``__hash__`` without the integers in its code.
+
+    attrs writes ``hash(<the class's name>)`` into it as a literal, which differs in every
+    process (PYTHONHASHSEED); it follows from the class, which counts anyway.
+    """
+
+    class Drop(ast.NodeTransformer):
+        def visit_Constant(self, constant: ast.Constant) -> ast.AST:
+            if type(constant.value) is int:
+                return ast.Constant(value="<int>")
+            return constant
+
+        def visit_UnaryOp(self, op: ast.UnaryOp) -> ast.AST:  # a negative number: -123
+            operand: ast.expr = self.visit(op.operand)
+            if isinstance(op.op, ast.USub) and getattr(operand, "value", None) == "<int>":
+                return operand
+            op.operand = operand
+            return op
+
+    if node is not None:
+        return Drop().visit(copy.deepcopy(node)), func
+    consts = tuple("<int>" if type(c) is int else c for c in func.__code__.co_consts)
+    stripped = types.FunctionType(
+        func.__code__.replace(co_consts=consts),
+        func.__globals__,
+        func.__name__,
+        func.__defaults__,
+        func.__closure__,
+    )
+    stripped.__kwdefaults__ = func.__kwdefaults__
+    return None, stripped
+
+
 _tracing = threading.local()
+
+
+def _binding_class_members() -> bool:
+    """True while a class member's data is hashed (see `_data_identity`)."""
+    return bool(getattr(_tracing, "class_members", False))
 
 
 def _class_value(cls: type) -> object:
@@ -403,12 +457,20 @@ def _data_changed(data: Sequence[tuple[object, str]]) -> bool:
 
 
 def _data_identity(value: object) -> str:
-    """Data by content, or by type if it has none to hash."""
+    """Data by content, or by type if it has none to hash.
+
+    A library function in it counts by name, as a class's generated methods do (attrs
+    keeps hooks it made for the class in ``__attrs_props__``).
+    """
+    outer = _binding_class_members()
+    _tracing.class_members = True
     try:
         return "value " + digest_or_failure(value)
     except _Failure:
         # A lock, a client, a cache: state of the class, not what it computes.
         return "instance of " + qualified(type(value))
+    finally:
+        _tracing.class_members = outer
 
 
 register_builtin(types.FunctionType, _function_value)
@@ -480,6 +542,7 @@ class _CodeTracer:
         self._mutated: set[tuple[int, str]] = set()  # (id(namespace), name)
         self.watch: list[tuple[Any, str | None, object]] = []  # see CodeFingerprint.stale
         self.data: list[tuple[object, str]] = []  # mutable data hashed, see _class_data
+        self._class_members = False  # binding the members of a class (_class_digest)
 
     def root(self, func: Callable[..., object], owner: type | None = None) -> str:
         target: Any = func
@@ -564,6 +627,8 @@ class _CodeTracer:
 
     def _function_digest(self, func: types.FunctionType) -> str:
         node = _function_node(func)
+        if _attrs_hash(func):
+            node, func = _without_type_hash(node, func)
         names: set[str] = set()
         _code_names(func.__code__, names)
         state: set[str] = set()
@@ -716,7 +781,7 @@ class _CodeTracer:
             wrapped = inspect.getattr_static(value, "__wrapped__", None)
             if wrapped is not None:
                 return f"{qualified(value)} wrapping {self._bind(wrapped, None, names)}"
-            if _made_at_run_time(value):
+            if _made_at_run_time(value) and not self._class_members:
                 return f"external {qualified(value)} capturing ({self.captures(value, bind)})"
             return "external " + qualified(value)
         if isinstance(value, types.MethodType):
@@ -769,6 +834,10 @@ class _CodeTracer:
         """A class is its name, its bases and its members; methods become parts."""
         members = []
         watched: list[tuple[str, object]] = []
+        # The methods a library generates for one class (a namedtuple's __repr__, attrs'
+        # __getstate__) look like factory closures, but what they capture follows from
+        # the class: they count by name (a failure ends this tracer: no reset needed).
+        self._class_members = True
         for name, member in sorted(vars(cls).items()):
             if name in _IGNORED_CLASS_ATTRIBUTES:
                 continue
@@ -790,6 +859,7 @@ class _CodeTracer:
             if identity.startswith("value ") and type(member) not in _SIMPLE_SCALARS:
                 self.data.append((member, identity))  # a list or dict, changed in place?
             members.append((name, identity))
+        self._class_members = False
         # `Sub.scale = 5` would override what Sub inherits: the inherited names are
         # watched as absent from Sub.
         own = vars(cls)
