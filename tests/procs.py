@@ -76,6 +76,24 @@ def run_cli(
     )
 
 
+def run_python(
+    code: str, *args: str, path: Path, seed: str | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in a new Python (with hash seed ``seed`` if given) with this checkout
+    and ``path`` importable (modules a test wrote there); its output as text, exit code
+    unchecked."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(TESTS.parent), str(path)]))
+    if seed is not None:
+        env["PYTHONHASHSEED"] = seed
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 def run_threads(work: Callable[[int], None], count: int = 4, timeout: float = 60) -> None:
     """Run ``work(0)`` .. ``work(count - 1)`` in threads at once and wait for them (each
     at most ``timeout`` seconds); fails if one is still running, and raises the first

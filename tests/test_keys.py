@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from procs import run_python
 
 import artifact_cache as ac
 from artifact_cache.fingerprint import FingerprintError, code_fingerprint, fingerprint
@@ -1087,13 +1088,7 @@ def test_keys_of_namedtuple_and_attrs_code_are_pinned(tmp_path: Path) -> None:
     count by name, so keys of code using such classes stay those existing caches hold
     (a library factory's closure passed as a value still counts by what it captured)."""
     (tmp_path / "records.py").write_text(RECORDS)
-    out = subprocess.run(
-        [sys.executable, "-c", RECORD_KEYS],
-        env=dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO_ROOT), str(tmp_path)])),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    out = run_python(RECORD_KEYS, path=tmp_path)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == {
         "namedtuple value": "c651ab0fddbdc2adf1e1805a10f257bd",
@@ -1157,17 +1152,7 @@ def test_frozen_attrs_classes_have_one_key_in_every_process(tmp_path: Path) -> N
     (tmp_path / "frozen.py").write_text(FROZEN)
     results = []
     for seed in ("1", "2"):
-        out = subprocess.run(
-            [sys.executable, "-c", FROZEN_KEYS],
-            env=dict(
-                os.environ,
-                PYTHONHASHSEED=seed,
-                PYTHONPATH=os.pathsep.join([str(REPO_ROOT), str(tmp_path)]),
-            ),
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        out = run_python(FROZEN_KEYS, seed=seed, path=tmp_path)
         assert out.returncode == 0, out.stderr
         results.append(json.loads(out.stdout))
     assert results[0] == results[1]

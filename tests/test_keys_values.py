@@ -11,10 +11,7 @@ import copy
 import dataclasses
 import enum
 import http
-import os
 import re
-import subprocess
-import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -23,6 +20,7 @@ import attrs
 import numpy as np
 import pandas as pd
 import pytest
+from procs import run_python
 
 import artifact_cache as ac
 from artifact_cache.fingerprint import FingerprintError, fingerprint
@@ -93,13 +91,7 @@ class TestEnums:
         script = "import levels, steps; print(steps.cutoff.key(levels.Level.HIGH))"
 
         def key() -> str:
-            out = subprocess.run(
-                [sys.executable, "-c", script],
-                env=dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO_ROOT), str(tmp_path)])),
-                capture_output=True,
-                text=True,
-                timeout=60,
-            )
+            out = run_python(script, path=tmp_path)
             assert out.returncode == 0, out.stderr
             return out.stdout.strip()
 
@@ -303,17 +295,7 @@ class TestSharedReferences:
         )
         results = set()
         for seed in ("1", "2", "3"):
-            out = subprocess.run(
-                [sys.executable, "-c", SHARED_ACROSS_PROCESSES, seed],
-                env=dict(
-                    os.environ,
-                    PYTHONHASHSEED=seed,
-                    PYTHONPATH=os.pathsep.join([str(REPO_ROOT), str(tmp_path)]),
-                ),
-                capture_output=True,
-                text=True,
-                timeout=60,
-            )
+            out = run_python(SHARED_ACROSS_PROCESSES, seed, seed=seed, path=tmp_path)
             assert out.returncode == 0, out.stderr
             results.add(out.stdout.strip())
         assert len(results) == 1
