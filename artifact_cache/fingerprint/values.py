@@ -31,7 +31,6 @@ import enum
 import pathlib
 import struct
 import types
-import weakref
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -48,6 +47,7 @@ from ._registry import (
     register_fingerprint,
 )
 from ._registry import register_builtin as register_builtin  # for the handler modules
+from ._state import state_outside, subclass_state
 from ._stdlib import STDLIB_ENCODERS
 
 # Bump when the encoding changes: every digest changes with it, on purpose.
@@ -279,7 +279,9 @@ class _Encoder:
         """After ``encode(value)``: add which places hold one object, if any do."""
         if not self._shared:
             return
-        groups = _AliasEncoder.shared_places(value)
+        from ._sharing import shared_places  # (a walker of this module's encoder)
+
+        groups = shared_places(value)
         if groups:
             self._count(_T_ALIASES, len(groups))
             for places in groups:
@@ -587,7 +589,7 @@ class _Encoder:
             # A subclass's own state (an array's unit, a frame's _metadata) is hashed
             # after what the base's handler returns, under another tag.
             base = _subclass_of.get(type(value))
-            extra = None if base is None else _subclass_state(value, base)
+            extra = None if base is None else subclass_state(value, base)
             self._text(_T_REGISTERED_EXTRA if extra else _T_REGISTERED, qualified(type(value)))
             try:
                 surrogate = handler(value)
@@ -651,7 +653,7 @@ class _Encoder:
         try:
             # State outside the fields (set by a method, as a fitted model's coef_) is
             # hashed after them, under another tag: without any, the bytes are as before.
-            extra = None if extra_tag is None else _state_outside(value, names)
+            extra = None if extra_tag is None else state_outside(value, names)
             self._h.update(extra_tag if extra and extra_tag else tag)
             self._class(type(value))
             self._count(b"", len(names))
@@ -736,147 +738,6 @@ class _Encoder:
             self._pairs(_T_DICT, state.items(), ordered=False, attribute_style=True)
         else:
             self.encode(state)
-
-
-class _AliasEncoder(_Encoder):
-    """Walks a value as `_Encoder` does, listing the mutable objects met, in canonical
-    order: dict items and set elements in the order of their digests."""
-
-    __slots__ = ("_log",)
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._log: list[object] = []
-
-    @classmethod
-    def shared_places(cls, value: object) -> list[list[int]]:
-        """Each object met more than once: the places (indexes in that order) it is at."""
-        walker = cls()
-        walker.encode(value)
-        places: dict[int, list[int]] = {}
-        for place, obj in enumerate(walker._log):
-            places.setdefault(id(obj), []).append(place)
-        return [group for group in places.values() if len(group) > 1]
-
-    def _meet(self, obj: object) -> None:
-        self._log.append(obj)
-
-    def _push(self, obj: object) -> None:
-        super()._push(obj)
-        if not self._opaque:
-            self._log.append(obj)
-
-    def _pairs(
-        self,
-        tag: bytes,
-        items: Iterable[tuple[object, object]],
-        *,
-        ordered: bool,
-        attribute_style: bool = False,
-    ) -> None:
-        if ordered:
-            super()._pairs(tag, items, ordered=True, attribute_style=attribute_style)
-            return
-        outer, met = self._log, []
-        try:
-            for key, item in items:
-                self._log = []
-                digest = self._sub(key) + self._sub(item)
-                met.append((digest, self._log))
-        finally:
-            self._log = outer
-        self._sorted(tag, met)
-
-    def _elements(self, tag: bytes, value: set[object] | frozenset[object]) -> None:
-        outer, met = self._log, []
-        try:
-            for item in value:
-                self._log = []
-                met.append((self._sub(item), self._log))
-        finally:
-            self._log = outer
-        self._sorted(tag, met)
-
-    def _sorted(self, tag: bytes, met: list[tuple[bytes, list[object]]]) -> None:
-        """Hash the digests as `_Encoder` does; list their objects in that order."""
-        met.sort(key=lambda entry: entry[0])
-        self._count(tag, len(met))
-        self._h.update(b"".join(digest for digest, _ in met))
-        for _, log in met:
-            self._log.extend(log)
-
-
-_SLOTS: weakref.WeakKeyDictionary[type, tuple[tuple[str, Any], ...]] = weakref.WeakKeyDictionary()
-
-
-def slots_of(cls: type, stop: type = object) -> tuple[tuple[str, Any], ...]:
-    """The slots the classes of ``cls``'s MRO before ``stop`` declare: (name, descriptor)."""
-    found = _SLOTS.get(cls) if stop is object else None
-    if found is None:
-        found = ()
-        for klass in cls.__mro__:
-            if klass is stop:
-                break
-            slots = klass.__dict__.get("__slots__", ())
-            for name in (slots,) if isinstance(slots, str) else slots:
-                if name.startswith("__") and not name.endswith("__"):
-                    name = f"_{klass.__name__.lstrip('_')}{name}"  # mangled, as stored
-                descriptor = klass.__dict__.get(name)
-                if isinstance(descriptor, types.MemberDescriptorType):
-                    found += ((name, descriptor),)
-        if stop is object:
-            _SLOTS[cls] = found
-    return found
-
-
-def instance_state(
-    value: object,
-    slots: Iterable[tuple[str, Any]],
-    skip: Iterable[str] = (),
-    *,
-    attributes: bool = True,
-) -> dict[str, Any]:
-    """An object's ``__dict__`` (if ``attributes``) and its set ``slots``, minus ``skip``.
-
-    Slots are read through their descriptors: an unset one is left out, and a class's
-    ``__getattr__`` (which may compute a cached value) is not called.
-    """
-    skipped = set(skip)
-    instance_dict = getattr(value, "__dict__", None) if attributes else None
-    state = {}
-    if type(instance_dict) is dict:
-        state = {k: v for k, v in instance_dict.items() if k not in skipped}
-    for name, descriptor in slots:
-        if name not in skipped and name not in state:
-            try:
-                state[name] = descriptor.__get__(value, type(value))
-            except AttributeError:
-                continue
-    return state
-
-
-def _subclass_state(value: object, base: type) -> dict[str, Any]:
-    """What a subclass instance of a type with a built-in handler holds beyond the base."""
-    cls = type(value)
-    carried = getattr(base, "_metadata", None)
-    if isinstance(carried, list | tuple):
-        # pandas: the attributes named in _metadata are the ones a subclass adds.
-        state = {}
-        for name in getattr(cls, "_metadata", ()):
-            if name not in carried:
-                try:
-                    state[name] = object.__getattribute__(value, name)
-                except AttributeError:
-                    continue
-        return state
-    # Without a __dict__ on the base's instances (an ndarray's), all of one is the
-    # subclass's; otherwise only the slots the subclass declares can be told apart.
-    return instance_state(value, slots_of(cls, stop=base), attributes=not base.__dictoffset__)
-
-
-def _state_outside(value: object, fields: Sequence[str]) -> dict[str, Any]:
-    """What an attrs or dataclass instance holds besides its fields."""
-    return instance_state(value, slots_of(type(value)), fields)
 
 
 _EXACT: dict[type, Callable[[_Encoder, Any], None]] = {
