@@ -217,7 +217,8 @@ class ArtifactInfo:
         return thawed(self._form())  # type: ignore[no-any-return]
 
     def _form(self) -> dict[str, Any]:
-        """`to_dict`'s form, sharing the record's own read-only parts (for its text)."""
+        """`to_dict`'s form, sharing the record's own read-only parts: what its text and
+        its signature are made from (nothing copied on a keyed store's load path)."""
         out: dict[str, Any] = dict(self.extra)
         out.update(
             record_version=RECORD_VERSION,

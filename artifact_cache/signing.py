@@ -235,11 +235,11 @@ class Signer:
     def seal(self, info: ArtifactInfo, strong: str | None) -> ArtifactInfo:
         """The record as a keyed store writes it: with its payload hash, signed."""
         info = attrs.evolve(info, payload_hash=strong, signature=None)
-        return attrs.evolve(info, signature=self.sign(info.to_dict()))
+        return attrs.evolve(info, signature=self.sign(info._form()))
 
     def verified(self, info: ArtifactInfo) -> bool:
         """True if the record carries a payload hash and this key's valid signature."""
-        return info.payload_hash is not None and self.verify(info.to_dict(), info.signature)
+        return info.payload_hash is not None and self.verify(info._form(), info.signature)
 
     def check_record(self, info: ArtifactInfo, where: str) -> None:
         """Raise IntegrityError, before any payload is read, unless this key signed ``info``."""
