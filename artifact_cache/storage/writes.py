@@ -46,30 +46,16 @@ def put_local(
     has no links). ``ready``: called just before the rename that makes ``path``
     appear (a save takes its store's gc lock there: not while it writes).
     """
-    folder = path.rsplit("/", 1)[0]
-    for attempt in range(_ATTEMPTS):
-        tmp = f"{folder}/{temporary_name(TMP_PREFIX)}"
-        try:
-            if attempt:  # (the folder is made only when it is missing)
-                os.makedirs(folder, exist_ok=True)
-            write_file(tmp, chunks)
-            if first is not None:
-                _link_or_copy(tmp, first, chunks)
-            if ready is not None:
-                ready()
-            os.replace(tmp, path)
-            return
-        except (FileNotFoundError, FileExistsError):
-            # No folder yet, or a concurrent clear removed the (empty) folder,
-            # perhaps while makedirs made it (which then reports it as existing
-            # but not a folder): again.
-            if attempt == _ATTEMPTS - 1:
-                raise
-        except BaseException:
-            # A KeyboardInterrupt mid-write must not leave the temporary behind either.
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+
+    def place(tmp: str) -> bool:
+        if first is not None:
+            _link_or_copy(tmp, first, chunks)
+        if ready is not None:
+            ready()
+        os.replace(tmp, path)
+        return True
+
+    _write_then(path, chunks, place)
 
 
 def put_local_if_absent(path: str, data: bytes) -> bool:
@@ -82,36 +68,49 @@ def put_local_if_absent(path: str, data: bytes) -> bool:
     """
     if os.path.exists(path):
         return False
-    folder = path.rsplit("/", 1)[0]
-    for attempt in range(_ATTEMPTS):
-        tmp = f"{folder}/{temporary_name(TMP_PREFIX)}"
+
+    def place(tmp: str) -> bool:
         try:
-            if attempt:  # (the folder is made only when it is missing)
-                os.makedirs(folder, exist_ok=True)
-            write_file(tmp, [data])
             try:
                 os.link(tmp, path)
-            except (FileExistsError, FileNotFoundError):
+            except FileExistsError:  # taken meanwhile
+                return False
+            except FileNotFoundError:
                 raise
             except OSError:  # no hard links here
                 if os.path.exists(path):
                     return False
                 os.replace(tmp, path)
             return True
-        except FileExistsError:
-            if os.path.exists(path):
-                return False
-            # makedirs met a folder a concurrent clear was removing: again.
-            if attempt == _ATTEMPTS - 1:
-                raise
-        except FileNotFoundError:
-            # No folder yet, or a concurrent clear removed it: again.
-            if attempt == _ATTEMPTS - 1:
-                raise
         finally:
             with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)  # (linked, or not used)
+
+    return _write_then(path, [data], place)
+
+
+def _write_then(path: str, chunks: Chunks, place: Callable[[str], bool]) -> bool:
+    """Write ``chunks`` to a temporary file beside ``path``, then ``place(tmp)``, which
+    makes ``path`` from it; what ``place`` returns. A temporary that fails is removed."""
+    folder = path.rsplit("/", 1)[0]
+    for attempt in range(_ATTEMPTS):
+        tmp = f"{folder}/{temporary_name(TMP_PREFIX)}"
+        try:
+            if attempt:  # (the folder is made only when it is missing)
+                os.makedirs(folder, exist_ok=True)
+            write_file(tmp, chunks)
+            return place(tmp)
+        except BaseException as exc:
+            # A KeyboardInterrupt mid-write must not leave the temporary behind either.
+            with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
-    return False  # (not reached: the last attempt raises)
+            # No folder yet, or a concurrent clear removed the (empty) folder, perhaps
+            # while makedirs made it (which then reports it as existing but not a
+            # folder): again.
+            if isinstance(exc, FileNotFoundError | FileExistsError) and attempt < _ATTEMPTS - 1:
+                continue
+            raise
+    raise AssertionError("unreachable: the last attempt raises")
 
 
 def _link_or_copy(tmp: str, target: str, chunks: Chunks) -> None:
